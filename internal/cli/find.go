@@ -1,0 +1,267 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+// FindOptions are the expressions of smctl find.
+type FindOptions struct {
+	Paths    []string
+	Names    []string // -name
+	INames   []string // -iname
+	PathPats []string // -path
+	Type     string   // -type f|d
+	MaxDepth int      // -maxdepth, -1 for none
+	MinDepth int      // -mindepth
+}
+
+const findUsage = "find [PATH...] [-name GLOB] [-iname GLOB] [-path GLOB] [-type f|d] [-maxdepth N] [-mindepth N]"
+
+func newFindCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   findUsage,
+		Short: "Walk the tree and print matching paths, running no agents",
+		Long: `Walk the tree below each PATH (default /, or the paths on standard input) and
+print the paths that match every test, as find(1) does. Walking runs no agents
+and does not enter live directories (proc, sys) unless a PATH is inside one.
+The output is made for piping into smctl cat, grep and write.`,
+		Example: `  smctl find /systems -name power | smctl grep -l on
+  smctl find /systems/servers -name command | smctl write --stdin-paths vmstat`,
+		DisableFlagParsing: true, // find's single-dash long tests
+		ValidArgsFunction:  completePaths(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				if a == "--help" || a == "-help" {
+					return cmd.Help()
+				}
+			}
+			// Global flags are ours to parse when flag parsing is off.
+			args, err := parseGlobalFlags(g, args)
+			if err != nil {
+				return err
+			}
+			opts, err := parseFind(args)
+			if err != nil {
+				return err
+			}
+			return findRun(cmd.Context(), ios, g, opts)
+		},
+	}
+	return cmd
+}
+
+// parseGlobalFlags takes --root, --timeout and --fanout out of args.
+func parseGlobalFlags(g *globalOptions, args []string) ([]string, error) {
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, val, hasVal := strings.Cut(a, "=")
+		switch name {
+		case "--root", "--timeout", "--fanout":
+		default:
+			rest = append(rest, a)
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return nil, usageErr("find: %s needs an argument", name)
+			}
+			i++
+			val = args[i]
+		}
+		switch name {
+		case "--root":
+			g.Root = val
+		case "--timeout", "--fanout":
+			// Find runs no agents: accepted for uniformity, no effect.
+		}
+	}
+	return rest, nil
+}
+
+func parseFind(args []string) (*FindOptions, error) {
+	o := &FindOptions{MaxDepth: -1}
+	i := 0
+	for ; i < len(args) && !strings.HasPrefix(args[i], "-"); i++ {
+		o.Paths = append(o.Paths, args[i])
+	}
+	for ; i < len(args); i++ {
+		test := args[i]
+		if i+1 >= len(args) {
+			return nil, usageErr("find: %s needs an argument (usage: smctl %s)", test, findUsage)
+		}
+		i++
+		v := args[i]
+		switch test {
+		case "-name":
+			o.Names = append(o.Names, v)
+		case "-iname":
+			o.INames = append(o.INames, strings.ToLower(v))
+		case "-path", "-wholename":
+			o.PathPats = append(o.PathPats, v)
+		case "-type":
+			if v != "f" && v != "d" {
+				return nil, usageErr("find: -type %s: want f or d", v)
+			}
+			o.Type = v
+		case "-maxdepth", "-mindepth":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return nil, usageErr("find: %s %s: want a number >= 0", test, v)
+			}
+			if test == "-maxdepth" {
+				o.MaxDepth = n
+			} else {
+				o.MinDepth = n
+			}
+		default:
+			if !strings.HasPrefix(test, "-") {
+				return nil, usageErr("find: paths must come before tests: %q", test)
+			}
+			return nil, usageErr("find: unknown test %s (usage: smctl %s)", test, findUsage)
+		}
+	}
+	for _, pats := range [][]string{o.Names, o.INames, o.PathPats} {
+		for _, p := range pats {
+			if _, err := path.Match(p, ""); err != nil {
+				return nil, usageErr("find: bad pattern %q", p)
+			}
+		}
+	}
+	return o, nil
+}
+
+func (o *FindOptions) match(p string, isDir bool, depth int) bool {
+	if depth < o.MinDepth {
+		return false
+	}
+	if o.Type == "f" && isDir || o.Type == "d" && !isDir {
+		return false
+	}
+	base := path.Base(p)
+	for _, pat := range o.Names {
+		if ok, _ := path.Match(pat, base); !ok {
+			return false
+		}
+	}
+	for _, pat := range o.INames {
+		if ok, _ := path.Match(pat, strings.ToLower(base)); !ok {
+			return false
+		}
+	}
+	for _, pat := range o.PathPats {
+		if !matchWhole(pat, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchWhole matches a find -path pattern, in which * and ? also match '/'.
+func matchWhole(pat, p string) bool {
+	re, err := regexp.Compile(wholeGlobRegexp(pat))
+	return err == nil && re.MatchString(p)
+}
+
+// wholeGlobRegexp translates a glob to an anchored regexp whose * and ?
+// cross '/', as find -path does.
+func wholeGlobRegexp(pat string) string {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(pat); i++ {
+		switch c := pat[i]; c {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		case '\\':
+			if i+1 < len(pat) {
+				i++
+			}
+			b.WriteString(regexp.QuoteMeta(pat[i : i+1]))
+		case '[':
+			end := strings.IndexByte(pat[i+1:], ']')
+			if end < 0 {
+				b.WriteString(`\[`)
+				continue
+			}
+			class := pat[i+1 : i+1+end]
+			if strings.HasPrefix(class, "!") {
+				class = "^" + class[1:]
+			}
+			b.WriteString("[" + class + "]")
+			i += end + 1
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	return b.String()
+}
+
+func findRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *FindOptions) error {
+	t, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	starts := opts.Paths
+	if len(starts) == 0 && !ios.InIsTerminal() {
+		if starts, err = readLines(ios.In); err != nil {
+			return err
+		}
+	}
+	if len(starts) == 0 {
+		starts = []string{"/"}
+	}
+	failed := 0
+	for _, s := range starts {
+		clean, err := vtree.Clean(s)
+		if err != nil {
+			ios.Errorf("%v", err)
+			failed++
+			continue
+		}
+		baseDepth := depthOf(clean)
+		err = t.Walk(ctx, clean, vtree.WalkOptions{MaxDepth: opts.MaxDepth}, func(p string, e *vtree.Entry, err error) error {
+			if err != nil {
+				ios.Errorf("%v", err)
+				failed++
+				return nil
+			}
+			isDir := true
+			if e != nil {
+				isDir = e.IsDir()
+			} else if info, err := t.Stat(ctx, p); err == nil {
+				isDir = info.IsDir()
+			}
+			if opts.match(p, isDir, depthOf(p)-baseDepth) {
+				fmt.Fprintln(ios.Out, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return errSomeFailed
+	}
+	return nil
+}
+
+func depthOf(p string) int {
+	if p == "/" {
+		return 0
+	}
+	return strings.Count(p, "/")
+}

@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+// GrepOptions are the flags of smctl grep.
+type GrepOptions struct {
+	Pattern    string
+	Paths      []string
+	List       bool // -l
+	Invert     bool // -v
+	IgnoreCase bool // -i
+	Count      bool // -c
+	Extended   bool // -E
+	Filename   bool // -H
+	NoFilename bool // -h
+	Quiet      bool // -q
+	Output     string
+}
+
+func newGrepCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
+	opts := &GrepOptions{}
+	cmd := &cobra.Command{
+		Use:   "grep [-l] [-v] [-i] [-c] [-E] PATTERN [PATH...]",
+		Short: "Search files for a pattern, running their read agents",
+		Long: `Print the lines of the files that match PATTERN (a basic regular expression,
+or extended with -E), reading each file as cat does: through its read agent,
+in parallel, in input order. Paths come from the arguments or, one per line,
+from standard input. Exit status: 0 if a line was selected and every file was
+read, 1 if none was selected or some file failed, 2 on a usage error.`,
+		Example: `  smctl find /systems -name power | smctl grep -l on
+  smctl grep -c . '/systems/servers/*/command'`,
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completePaths(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Pattern, opts.Paths = args[0], args[1:]
+			return grepRun(cmd.Context(), ios, g, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&opts.List, "files-with-matches", "l", false, "print only the paths of files with a match")
+	f.BoolVarP(&opts.Invert, "invert-match", "v", false, "select lines that do not match")
+	f.BoolVarP(&opts.IgnoreCase, "ignore-case", "i", false, "ignore case")
+	f.BoolVarP(&opts.Count, "count", "c", false, "print the number of selected lines per file")
+	f.BoolVarP(&opts.Extended, "extended-regexp", "E", false, "PATTERN is an extended regular expression")
+	f.BoolVarP(&opts.Filename, "with-filename", "H", false, "prefix lines with the path")
+	f.BoolVarP(&opts.NoFilename, "no-filename", "h", false, "never prefix lines with the path")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit status tells")
+	f.StringVarP(&opts.Output, "output", "o", "", "output format: json (one JSON object per path, content = selected lines)")
+	f.Bool("help", false, "help for grep") // -h is --no-filename, as in grep(1)
+	return cmd
+}
+
+// compilePattern turns a grep pattern into a Go regexp. A basic regular
+// expression (the default) has literal + ? | ( ) { } unless escaped.
+func compilePattern(pat string, extended, icase bool) (*regexp.Regexp, error) {
+	if !extended {
+		var b strings.Builder
+		for i := 0; i < len(pat); i++ {
+			c := pat[i]
+			switch {
+			case c == '\\' && i+1 < len(pat) && strings.IndexByte("+?|(){}", pat[i+1]) >= 0:
+				b.WriteByte(pat[i+1])
+				i++
+			case c == '\\' && i+1 < len(pat):
+				b.WriteByte(c)
+				b.WriteByte(pat[i+1])
+				i++
+			case strings.IndexByte("+?|(){}", c) >= 0:
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			default:
+				b.WriteByte(c)
+			}
+		}
+		pat = b.String()
+	}
+	if icase {
+		pat = "(?i)" + pat
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		return nil, usageErr("grep: bad pattern: %v", err)
+	}
+	return re, nil
+}
+
+func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOptions) error {
+	if err := checkOutput(opts.Output); err != nil {
+		return err
+	}
+	re, err := compilePattern(opts.Pattern, opts.Extended, opts.IgnoreCase)
+	if err != nil {
+		return err
+	}
+	t, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	args, err := pathArgs(ios, opts.Paths)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		return usageErr("grep: no paths (give them as arguments or on standard input)")
+	}
+	paths, failed := expand(ctx, ios, t, args)
+	prefix := (len(paths) > 1 || opts.Filename) && !opts.NoFilename
+	selected := 0
+	failed += runAll(ctx, ios, g.fanout(t), "grep", paths, func(ctx context.Context, p string) ([]byte, error) {
+		res, err := t.Read(ctx, p, vtree.ReadOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return res.Content, nil
+	}, func(o outcome) {
+		o.op = "grep"
+		if o.err != nil {
+			if opts.Output == "json" {
+				writeJSON(ios.Out, o)
+			} else if !opts.Quiet {
+				ios.Errorf("%v", o.err)
+			}
+			return
+		}
+		var lines []string
+		for _, l := range splitLines(o.content) {
+			if re.Match(l) != opts.Invert {
+				lines = append(lines, string(l))
+			}
+		}
+		selected += len(lines)
+		switch {
+		case opts.Quiet:
+		case opts.Output == "json":
+			if len(lines) > 0 {
+				o.content = []byte(strings.Join(lines, "\n") + "\n")
+				writeJSON(ios.Out, o)
+			}
+		case opts.List:
+			if len(lines) > 0 {
+				fmt.Fprintln(ios.Out, o.path)
+			}
+		case opts.Count:
+			if prefix {
+				fmt.Fprintf(ios.Out, "%s:%d\n", o.path, len(lines))
+			} else {
+				fmt.Fprintf(ios.Out, "%d\n", len(lines))
+			}
+		default:
+			for _, l := range lines {
+				if prefix {
+					fmt.Fprintf(ios.Out, "%s:%s\n", o.path, l)
+				} else {
+					fmt.Fprintln(ios.Out, l)
+				}
+			}
+		}
+	})
+	if failed > 0 || selected == 0 {
+		return errSomeFailed
+	}
+	return nil
+}

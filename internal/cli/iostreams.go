@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// IOStreams are the standard streams of a command, injected so that tests
+// can capture them; styling is only for terminals.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+
+	inTTY, errTTY bool
+	color         bool
+}
+
+// System returns the process's streams.
+func System() *IOStreams {
+	errTTY := term.IsTerminal(int(os.Stderr.Fd()))
+	return &IOStreams{
+		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		inTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		errTTY: errTTY,
+		color:  errTTY && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb",
+	}
+}
+
+// Test returns streams over buffers, none a terminal.
+func Test(in string) (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
+	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
+	return &IOStreams{In: bytes.NewBufferString(in), Out: out, ErrOut: errOut}, out, errOut
+}
+
+// InIsTerminal reports whether standard input is a terminal.
+func (s *IOStreams) InIsTerminal() bool { return s.inTTY }
+
+// Errorf prints one "smctl: ..." line on ErrOut, first clearing a progress
+// line a terminal may show.
+func (s *IOStreams) Errorf(format string, args ...any) {
+	prefix := ""
+	if s.errTTY {
+		prefix = "\r\x1b[K"
+	}
+	fmt.Fprintf(s.ErrOut, prefix+"smctl: "+format+"\n", args...)
+}

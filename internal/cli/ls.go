@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+// LsOptions are the flags of smctl ls.
+type LsOptions struct {
+	Paths     []string
+	Long      bool
+	Recursive bool
+	Output    string
+}
+
+func newLsCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
+	opts := &LsOptions{}
+	cmd := &cobra.Command{
+		Use:   "ls [-l] [-R] [PATH...]",
+		Short: "List directories of the tree",
+		Long: `List the files of each directory (default /). Listing runs no agents; only
+live directories (proc, sys) are listed from the node. -l shows for each file
+its mode (r and w from its agents and the backing file's permissions), size,
+the age of its content and the status code of its last agent run. -R lists
+subdirectories too, but does not enter live directories it meets.`,
+		ValidArgsFunction: completePaths(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Paths = args
+			return lsRun(cmd.Context(), ios, g, opts)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.Long, "long", "l", false, "long listing: mode, size, age, last status")
+	cmd.Flags().BoolVarP(&opts.Recursive, "recursive", "R", false, "list subdirectories recursively")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "output format: json (one JSON object per entry)")
+	return cmd
+}
+
+type lsJSON struct {
+	Path      string `json:"path"`
+	Op        string `json:"op"`
+	RC        int    `json:"rc"`
+	Type      string `json:"type,omitempty"`
+	Mode      string `json:"mode,omitempty"`
+	Size      int64  `json:"size"`
+	ModTime   string `json:"mtime,omitempty"`
+	Status    *int   `json:"status,omitempty"`
+	Message   string `json:"message,omitempty"`
+	Error     string `json:"error,omitempty"`
+	ElapsedMS int64  `json:"elapsed_ms"`
+}
+
+func lsRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *LsOptions) error {
+	if err := checkOutput(opts.Output); err != nil {
+		return err
+	}
+	t, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	args, err := pathArgs(ios, opts.Paths)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		args = []string{"/"}
+	}
+	paths, failed := expand(ctx, ios, t, args)
+	headers := len(paths) > 1 || opts.Recursive
+	first := true
+	for _, p := range paths {
+		start := time.Now()
+		info, err := t.Stat(ctx, p)
+		if err != nil {
+			failed++
+			lsError(ios, opts, p, err, start)
+			continue
+		}
+		if !info.IsDir() {
+			lsEntries(ctx, ios, t, opts, "", []fs.DirEntry{fileEntry{info}}, start)
+			continue
+		}
+		var dirs []string
+		err = t.Walk(ctx, info.Path(), vtree.WalkOptions{MaxDepth: walkDepth(opts.Recursive)}, func(dp string, e *vtree.Entry, err error) error {
+			if err != nil {
+				failed++
+				lsError(ios, opts, dp, err, start)
+				return nil
+			}
+			if e == nil || e.IsDir() && (!e.Live() || info.Live) {
+				dirs = append(dirs, dp)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, d := range dirs {
+			start := time.Now()
+			es, err := t.ReadDir(ctx, d)
+			if err != nil {
+				failed++
+				lsError(ios, opts, d, err, start)
+				continue
+			}
+			if headers && opts.Output == "" {
+				if !first {
+					fmt.Fprintln(ios.Out)
+				}
+				fmt.Fprintf(ios.Out, "%s:\n", d)
+			}
+			first = false
+			des := make([]fs.DirEntry, len(es))
+			for i, e := range es {
+				des[i] = e
+			}
+			lsEntries(ctx, ios, t, opts, d, des, start)
+		}
+	}
+	if failed > 0 {
+		return errSomeFailed
+	}
+	return nil
+}
+
+func walkDepth(recursive bool) int {
+	if recursive {
+		return -1
+	}
+	return 0
+}
+
+// fileEntry presents a file given on the command line as a listing entry.
+type fileEntry struct{ info *vtree.Info }
+
+func (f fileEntry) Name() string               { return f.info.Path() }
+func (f fileEntry) IsDir() bool                { return false }
+func (f fileEntry) Type() fs.FileMode          { return f.info.Mode().Type() }
+func (f fileEntry) Info() (fs.FileInfo, error) { return f.info, nil }
+
+func lsError(ios *IOStreams, opts *LsOptions, p string, err error, start time.Time) {
+	if opts.Output == "json" {
+		b, _ := json.Marshal(lsJSON{Path: p, Op: "ls", RC: vtree.RC(err), Error: err.Error(), ElapsedMS: time.Since(start).Milliseconds()})
+		fmt.Fprintf(ios.Out, "%s\n", b)
+		return
+	}
+	ios.Errorf("%v", err)
+}
+
+func lsEntries(ctx context.Context, ios *IOStreams, t *vtree.Tree, opts *LsOptions, dir string, es []fs.DirEntry, start time.Time) {
+	if !opts.Long && opts.Output == "" {
+		for _, e := range es {
+			fmt.Fprintln(ios.Out, e.Name())
+		}
+		return
+	}
+	var rows [][5]string
+	for _, e := range es {
+		p := e.Name()
+		if dir != "" {
+			p = joinPath(dir, e.Name())
+		}
+		fi, err := e.Info()
+		if err != nil {
+			lsError(ios, opts, p, err, start)
+			continue
+		}
+		rc, msg, ran := t.Status(ctx, p)
+		if opts.Output == "json" {
+			l := lsJSON{Path: p, Op: "ls", Type: "file", Mode: fi.Mode().String(), Size: fi.Size(), ElapsedMS: time.Since(start).Milliseconds()}
+			if fi.IsDir() {
+				l.Type = "dir"
+			}
+			if !fi.ModTime().IsZero() {
+				l.ModTime = fi.ModTime().UTC().Format(time.RFC3339)
+			}
+			if ran {
+				l.Status, l.Message = &rc, msg
+			}
+			b, _ := json.Marshal(l)
+			fmt.Fprintf(ios.Out, "%s\n", b)
+			continue
+		}
+		status := "-"
+		if ran {
+			status = fmt.Sprint(rc)
+		}
+		age := "-"
+		if !fi.ModTime().IsZero() && !fi.IsDir() {
+			age = fmtAge(time.Since(fi.ModTime()))
+		}
+		rows = append(rows, [5]string{fi.Mode().String(), fmt.Sprint(fi.Size()), age, status, e.Name()})
+	}
+	var w [4]int
+	for _, r := range rows {
+		for i := range w {
+			w[i] = max(w[i], len(r[i]))
+		}
+	}
+	for _, r := range rows {
+		fmt.Fprintf(ios.Out, "%-*s %*s %*s %*s %s\n", w[0], r[0], w[1], r[1], w[2], r[2], w[3], r[3], r[4])
+	}
+}
+
+func joinPath(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// fmtAge prints a duration the way ls -l users read ages: 5s, 3m, 2h, 4d.
+func fmtAge(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}

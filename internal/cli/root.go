@@ -1,0 +1,252 @@
+// Package cli holds smctl's commands: thin cobra verbs that parse flags
+// into an options struct and call the pkg/ libraries. Nothing here knows
+// about agents, SSH or the backing tree beyond what those libraries offer.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+// Exit codes.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1 // some targets failed
+	ExitUsage       = 2 // usage or configuration error
+	ExitInterrupted = 130
+)
+
+// exitError carries an exit code; its message, if any, is printed once.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{ExitUsage, fmt.Errorf(format, args...)}
+}
+
+// errSomeFailed is returned when some paths failed; each was reported.
+var errSomeFailed = &exitError{code: ExitFailed}
+
+// Main runs smctl with the process's arguments and streams and returns the
+// exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, System(), os.Args[1:])
+}
+
+// Run runs smctl with args and returns the exit code.
+func Run(ctx context.Context, ios *IOStreams, args []string) int {
+	cmd := NewRootCmd(ios)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	return exitCode(ctx, ios, err)
+}
+
+func exitCode(ctx context.Context, ios *IOStreams, err error) int {
+	if ctx.Err() != nil {
+		fmt.Fprintln(ios.ErrOut, "smctl: interrupted")
+		return ExitInterrupted
+	}
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	code := ExitUsage // cobra's own errors: unknown verb or flag
+	if errors.As(err, &ee) {
+		code = ee.code
+	} else {
+		var ce *config.Error
+		switch {
+		case errors.As(err, &ce), errors.Is(err, vtree.ErrNoRoot):
+			code = ExitUsage
+		case isUsage(err):
+			code = ExitUsage
+		default:
+			code = ExitFailed
+		}
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(ios.ErrOut, "smctl: "+msg)
+		if code == ExitUsage && isUsage(err) {
+			fmt.Fprintln(ios.ErrOut, "Run 'smctl --help' for usage.")
+		}
+	}
+	return code
+}
+
+func isUsage(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// globalOptions are the flags every verb has.
+type globalOptions struct {
+	Root    string
+	Timeout time.Duration
+	Fanout  int
+}
+
+// NewRootCmd builds the smctl command tree over ios.
+func NewRootCmd(ios *IOStreams) *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "smctl",
+		Short: "Manage a cluster as a file tree (Sysman without FUSE)",
+		Long: `smctl manages a cluster as a tree of files, as Sysman did: every device is a
+directory, every managed entity a file. Reading a file runs its read agent
+(power, CPU load, boot order, temperature); writing runs its write agent
+(power on, run a command, discover devices). The tree lives in a state root:
+--root, else $SMCTL_ROOT, else $XDG_DATA_HOME/smctl (~/.local/share/smctl).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.Root, "root", "", "state root (default $SMCTL_ROOT, else $XDG_DATA_HOME/smctl)")
+	root.PersistentFlags().DurationVar(&g.Timeout, "timeout", 0, "bound on each agent run (default: timeout in smctl.yaml)")
+	root.PersistentFlags().IntVar(&g.Fanout, "fanout", 0, "agents run at once (default: fanout in smctl.yaml)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{ExitUsage, fmt.Errorf("%s: %w", c.CommandPath(), err)}
+	})
+	root.SetOut(ios.Out)
+	root.SetErr(ios.ErrOut)
+	root.AddCommand(
+		newInitCmd(ios, g),
+		newLsCmd(ios, g),
+		newCatCmd(ios, g),
+		newGrepCmd(ios, g),
+		newWriteCmd(ios, g),
+		newFindCmd(ios, g),
+		newVersionCmd(ios),
+	)
+	return root
+}
+
+// rootDir resolves the state root.
+func (g *globalOptions) rootDir() (string, error) {
+	if g.Root != "" {
+		return filepath.Abs(g.Root)
+	}
+	if r := os.Getenv("SMCTL_ROOT"); r != "" {
+		return filepath.Abs(r)
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "smctl"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", usageErr("no state root: set --root or $SMCTL_ROOT (%v)", err)
+	}
+	return filepath.Join(home, ".local", "share", "smctl"), nil
+}
+
+// open opens the tree of the state root.
+func (g *globalOptions) open() (*vtree.Tree, error) {
+	dir, err := g.rootDir()
+	if err != nil {
+		return nil, err
+	}
+	self, _ := selfPath()
+	t, err := vtree.Open(dir, vtree.Options{
+		Self:    self,
+		KeyFile: os.Getenv("SMCTL_KEY_FILE"),
+		Timeout: g.Timeout,
+	})
+	if err != nil {
+		return nil, &exitError{ExitUsage, err}
+	}
+	return t, nil
+}
+
+func (g *globalOptions) fanout(t *vtree.Tree) int {
+	if g.Fanout > 0 {
+		return g.Fanout
+	}
+	return t.Config.Fanout
+}
+
+// selfPath is the smctl binary as invoked, for script agents to call back.
+func selfPath() (string, error) {
+	a := os.Args[0]
+	if strings.Contains(a, "/") {
+		return filepath.Abs(a)
+	}
+	if p, err := execLookPath(a); err == nil {
+		return filepath.Abs(p)
+	}
+	return os.Executable()
+}
+
+// readLines reads non-empty lines from r.
+func readLines(r io.Reader) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out, sc.Err()
+}
+
+// pathArgs returns the paths a verb works on: args, else lines of standard
+// input when it is not a terminal.
+func pathArgs(ios *IOStreams, args []string) ([]string, error) {
+	if len(args) > 0 {
+		return args, nil
+	}
+	if ios.InIsTerminal() {
+		return nil, nil
+	}
+	return readLines(ios.In)
+}
+
+// expand expands globs in paths; a pattern matching nothing is reported
+// on ErrOut and counted as a failure.
+func expand(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []string) ([]string, int) {
+	var out []string
+	failed := 0
+	for _, p := range paths {
+		if !vtree.HasMeta(p) {
+			out = append(out, p)
+			continue
+		}
+		ms, err := t.Glob(ctx, p)
+		if err != nil {
+			ios.Errorf("%v", err)
+			failed++
+			continue
+		}
+		out = append(out, ms...)
+	}
+	return out, failed
+}

@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// WriteOptions are the flags of smctl write.
+type WriteOptions struct {
+	Args       []string
+	StdinPaths bool   // --stdin-paths: paths on stdin, value in args
+	File       string // -f FILE: value from FILE, paths in args
+	Prompt     bool   // --prompt: ask for an ids password
+	Output     string
+}
+
+func newWriteCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
+	opts := &WriteOptions{}
+	cmd := &cobra.Command{
+		Use:   "write PATH [VALUE...]",
+		Short: "Write a value to files, running their write agents",
+		Long: `Write VALUE (the words joined by spaces) to the file at PATH, running its write
+agent: power on, run a command, discover devices. PATH may be a glob. With no
+VALUE, the value is read from standard input.
+
+  smctl write PATH VALUE...                 value from the arguments
+  echo VALUE | smctl write PATH             value from standard input
+  ... | smctl write --stdin-paths VALUE...  paths from standard input
+  smctl write -f FILE PATH...               value from FILE (Figure 7's cp)
+  smctl write PATH/ids --prompt [USER]      credentials, password not echoed
+
+Writes to many files run in parallel (--fanout). A write agent's output, if
+any, becomes the file's content (the command file keeps the command's
+output); see it with smctl cat.`,
+		Example: `  smctl write /discover_master "server n[001-100]"
+  smctl find /systems/servers -name command | smctl write --stdin-paths vmstat`,
+		ValidArgsFunction: completePaths(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Args = args
+			return writeRun(cmd.Context(), ios, g, opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.StdinPaths, "stdin-paths", false, "read the paths from standard input; the arguments are the value")
+	cmd.Flags().StringVarP(&opts.File, "file", "f", "", "write the content of FILE (- for standard input); the arguments are paths")
+	cmd.Flags().BoolVar(&opts.Prompt, "prompt", false, "for an ids file: ask for the password on the terminal without echo")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "output format: json (one JSON object per path)")
+	return cmd
+}
+
+// promptPassword asks for a password on the terminal without echo.
+var promptPassword = func(ios *IOStreams, prompt string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, usageErr("--prompt needs a terminal: %v", err)
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	pw, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	return pw, err
+}
+
+func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *WriteOptions) error {
+	if err := checkOutput(opts.Output); err != nil {
+		return err
+	}
+	var paths []string
+	var value []byte
+	switch {
+	case opts.Prompt:
+		if opts.StdinPaths || opts.File != "" || len(opts.Args) < 1 || len(opts.Args) > 2 {
+			return usageErr("write --prompt: want PATH/ids [USER]")
+		}
+		paths = opts.Args[:1]
+		if !strings.HasSuffix(paths[0], "/ids") && paths[0] != "ids" {
+			return usageErr("write --prompt: %s is not an ids file", paths[0])
+		}
+		user := ""
+		if len(opts.Args) == 2 {
+			user = opts.Args[1]
+		} else {
+			u, err := promptLine(ios, "user: ")
+			if err != nil {
+				return err
+			}
+			user = u
+		}
+		pw, err := promptPassword(ios, "password for "+user+": ")
+		if err != nil {
+			return err
+		}
+		value = []byte(user + ":" + string(pw) + "\n")
+	case opts.StdinPaths && opts.File != "":
+		return usageErr("write: --stdin-paths and -f do not go together")
+	case opts.StdinPaths:
+		if len(opts.Args) == 0 {
+			return usageErr("write --stdin-paths: give the VALUE as arguments")
+		}
+		if ios.InIsTerminal() {
+			return usageErr("write --stdin-paths: standard input is a terminal, not a list of paths")
+		}
+		ps, err := readLines(ios.In)
+		if err != nil {
+			return err
+		}
+		paths, value = ps, joinValue(opts.Args)
+	case opts.File != "":
+		var err error
+		if opts.File == "-" {
+			value, err = io.ReadAll(ios.In)
+			paths = opts.Args
+		} else {
+			value, err = os.ReadFile(opts.File)
+			if err == nil {
+				paths, err = pathArgs(ios, opts.Args)
+			}
+		}
+		if err != nil {
+			return usageErr("write -f: %v", err)
+		}
+	default:
+		if len(opts.Args) == 0 {
+			return usageErr("write: want PATH [VALUE...]")
+		}
+		paths = opts.Args[:1]
+		if len(opts.Args) > 1 {
+			value = joinValue(opts.Args[1:])
+		} else {
+			if ios.InIsTerminal() {
+				return usageErr("write: no VALUE: give it as arguments or on standard input")
+			}
+			b, err := io.ReadAll(ios.In)
+			if err != nil {
+				return err
+			}
+			value = b
+		}
+	}
+	if len(paths) == 0 {
+		return usageErr("write: no paths")
+	}
+	t, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	paths, failed := expand(ctx, ios, t, paths)
+	failed += runAll(ctx, ios, g.fanout(t), "write", paths, func(ctx context.Context, p string) ([]byte, error) {
+		res, err := t.Write(ctx, p, value)
+		if err != nil {
+			return nil, err
+		}
+		return res.Content, nil
+	}, func(o outcome) {
+		o.op = "write"
+		switch {
+		case opts.Output == "json":
+			writeJSON(ios.Out, o)
+		case o.err != nil:
+			ios.Errorf("%v", o.err)
+		}
+	})
+	if failed > 0 {
+		return errSomeFailed
+	}
+	return nil
+}
+
+// joinValue joins VALUE words with spaces and ends the line, as echo does.
+func joinValue(words []string) []byte {
+	return []byte(strings.Join(words, " ") + "\n")
+}
+
+func promptLine(ios *IOStreams, prompt string) (string, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return "", usageErr("--prompt needs a terminal: %v", err)
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	lines, err := readOneLine(tty)
+	return lines, err
+}
+
+func readOneLine(r io.Reader) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := r.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				return strings.TrimSpace(b.String()), nil
+			}
+			b.WriteByte(buf[0])
+		}
+		if err != nil {
+			return strings.TrimSpace(b.String()), err
+		}
+	}
+}

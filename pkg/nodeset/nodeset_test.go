@@ -1,0 +1,87 @@
+package nodeset
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestExpand(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // space separated
+		err  string
+	}{
+		{in: "n1", want: "n1"},
+		{in: "10.10.2.15", want: "10.10.2.15"},
+		{in: "n[1-3]", want: "n1 n2 n3"},
+		{in: "n[001-003]", want: "n001 n002 n003"},
+		{in: "n[08-11]", want: "n08 n09 n10 n11"},
+		{in: "n[1-2,5]", want: "n1 n2 n5"},
+		{in: "a,b[1-2]", want: "a b1 b2"},
+		{in: "r[1-2]n[1-2]", want: "r1n1 r1n2 r2n1 r2n2"},
+		{in: "n[1-5/2]", want: "n1 n3 n5"},
+		{in: "127.0.0.[1-3]", want: "127.0.0.1 127.0.0.2 127.0.0.3"},
+		{in: "n1,n1", want: "n1"},
+		{in: "n[3-1]", err: "end before start"},
+		{in: "n[1-", err: "unbalanced '['"},
+		{in: "n1]", err: "unbalanced ']'"},
+		{in: "n[]", err: "empty range"},
+		{in: "n[a-b]", err: "bad range"},
+		{in: "", err: "empty"},
+		{in: "n[1-99999999]", err: "more than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := Expand(tt.in)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Expand(%q) error = %v, want %q", tt.in, err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.Fields(tt.want); !reflect.DeepEqual(got, want) {
+				t.Errorf("Expand(%q) = %v, want %v", tt.in, got, want)
+			}
+		})
+	}
+}
+
+func TestFold(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"n1 n2 n3", "n[1-3]"},
+		{"n0001 n0002 n0042 n0050", "n[0001-0002,0042,0050]"},
+		{"n7", "n7"},
+		{"a b n1", "a,b,n1"},
+		{"n1 n3 n2 n2", "n[1-3]"},
+		{"r1n1 r1n2 r2n1", "r1n[1-2],r2n1"},
+		{"n08 n09 n10", "n[08-10]"},
+		{"127.0.0.1 127.0.0.2", "127.0.0.[1-2]"},
+	}
+	for _, tt := range tests {
+		if got := Fold(strings.Fields(tt.in)); got != tt.want {
+			t.Errorf("Fold(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzRoundTrip(f *testing.F) {
+	f.Add("n[001-100]")
+	f.Add("a,b[1-3]")
+	f.Fuzz(func(t *testing.T, s string) {
+		names, err := Expand(s)
+		if err != nil || len(names) > 5000 {
+			return
+		}
+		back, err := Expand(Fold(names))
+		if err != nil {
+			t.Fatalf("Expand(Fold(%q)): %v", s, err)
+		}
+		if len(back) != len(names) {
+			t.Fatalf("round trip of %q: %d names, want %d", s, len(back), len(names))
+		}
+	})
+}

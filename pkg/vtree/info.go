@@ -1,0 +1,255 @@
+package vtree
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/smctl/smctl/pkg/transport"
+)
+
+// Info describes a file of the tree. It implements fs.FileInfo; Sys
+// returns the *Info itself.
+type Info struct {
+	name, path string
+	mode       fs.FileMode
+	size       int64
+	mtime      time.Time
+	// Read and Write tell whether the file has a read or write agent.
+	Read, Write bool
+	// Live is set for live directories and the files in them.
+	Live bool
+}
+
+var _ fs.FileInfo = (*Info)(nil)
+
+func (i *Info) Name() string       { return i.name }
+func (i *Info) Size() int64        { return i.size }
+func (i *Info) Mode() fs.FileMode  { return i.mode }
+func (i *Info) ModTime() time.Time { return i.mtime }
+func (i *Info) IsDir() bool        { return i.mode.IsDir() }
+func (i *Info) Sys() any           { return i }
+
+// Path is the virtual path of the file.
+func (i *Info) Path() string { return i.path }
+
+// Stat describes the file at virtual path p. It runs no agent; for entries
+// of live directories it asks the node.
+func (t *Tree) Stat(ctx context.Context, p string) (*Info, error) {
+	p, err := Clean(p)
+	if err != nil {
+		return nil, err
+	}
+	n, err := t.resolve(ctx, p, false)
+	if err != nil {
+		return nil, err
+	}
+	return t.info(ctx, n)
+}
+
+func (t *Tree) info(ctx context.Context, n *node) (*Info, error) {
+	_, name := splitPath(n.path)
+	if n.path == "/" {
+		name = "."
+	}
+	in := &Info{name: name, path: n.path}
+	if n.live != "" {
+		in.Live = true
+		if n.liveRoot {
+			in.mode = fs.ModeDir | 0o555
+			return in, nil
+		}
+		tr, err := t.transport(ctx, n.devPath)
+		if err != nil {
+			return nil, pathErr("stat", n.path, err)
+		}
+		e, err := tr.Stat(ctx, n.live)
+		if err != nil {
+			return nil, pathErr("stat", n.path, unwrapPath(err))
+		}
+		in.mode, in.size, in.mtime = e.Mode, e.Size, e.ModTime
+		return in, nil
+	}
+	if n.hook != nil {
+		in.Read, in.Write = n.hook.read != nil, n.hook.write != nil
+	}
+	if n.exists {
+		st, err := t.store.lstat(n.rel)
+		if err != nil {
+			return nil, pathErr("stat", n.path, unwrapPath(err))
+		}
+		in.mode, in.size, in.mtime = st.Mode(), st.Size(), st.ModTime()
+		if st.Mode()&fs.ModeSymlink != 0 {
+			if st, err := t.store.stat(n.rel); err == nil {
+				in.mode, in.size, in.mtime = st.Mode(), st.Size(), st.ModTime()
+			}
+		}
+	} else {
+		in.mode = 0o644
+	}
+	if !in.IsDir() && (n.special == specialStatus || in.Read && !in.Write) {
+		in.mode &^= 0o222
+	}
+	return in, nil
+}
+
+// unwrapPath strips a backing-tree *fs.PathError so that the caller can
+// name the virtual path instead of a backing one.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Entry is one entry of a directory listing. It implements fs.DirEntry;
+// Info is computed when asked for, so a walk that needs only names costs no
+// extra system calls.
+type Entry struct {
+	t     *Tree
+	ctx   context.Context
+	name  string
+	path  string
+	typ   fs.FileMode
+	live  bool
+	lentr *transport.Entry
+}
+
+var _ fs.DirEntry = (*Entry)(nil)
+
+func (e *Entry) Name() string      { return e.name }
+func (e *Entry) IsDir() bool       { return e.typ.IsDir() }
+func (e *Entry) Type() fs.FileMode { return e.typ }
+
+// Path is the virtual path of the entry.
+func (e *Entry) Path() string { return e.path }
+
+// Live reports whether the entry is a live directory or inside one, whose
+// listing asks the node; recursive walks do not enter live directories
+// unless they start inside one.
+func (e *Entry) Live() bool { return e.live }
+
+// Info implements fs.DirEntry.
+func (e *Entry) Info() (fs.FileInfo, error) {
+	if e.lentr != nil {
+		return &Info{name: e.name, path: e.path, mode: e.lentr.Mode, size: e.lentr.Size, mtime: e.lentr.ModTime, Live: true}, nil
+	}
+	in, err := e.t.Stat(e.ctx, e.path)
+	if err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// ReadDir lists the directory at virtual path p, sorted by name: its stored
+// entries, the files its agents define, and its live directories. It runs
+// no agent; a live directory is listed from the node.
+func (t *Tree) ReadDir(ctx context.Context, p string) ([]*Entry, error) {
+	p, err := Clean(p)
+	if err != nil {
+		return nil, err
+	}
+	n, err := t.resolve(ctx, p, false)
+	if err != nil {
+		return nil, err
+	}
+	return t.readDir(ctx, n)
+}
+
+func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
+	if n.live != "" {
+		tr, err := t.transport(ctx, n.devPath)
+		if err != nil {
+			return nil, pathErr("readdir", n.path, err)
+		}
+		les, err := tr.ReadDir(ctx, n.live)
+		if err != nil {
+			return nil, pathErr("readdir", n.path, unwrapPath(err))
+		}
+		out := make([]*Entry, 0, len(les))
+		for i := range les {
+			le := &les[i]
+			out = append(out, &Entry{t: t, ctx: ctx, name: le.Name, path: join(n.path, le.Name), typ: le.Mode.Type(), live: true, lentr: le})
+		}
+		return out, nil
+	}
+	if !n.isDir {
+		return nil, pathErr("readdir", n.path, ErrNotDir)
+	}
+	des, err := t.store.readDir(n.rel)
+	if err != nil {
+		return nil, pathErr("readdir", n.path, unwrapPath(err))
+	}
+	out := make([]*Entry, 0, len(des)+16)
+	seen := make(map[string]bool, len(des)+16)
+	add := func(name string, typ fs.FileMode, live bool) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		out = append(out, &Entry{t: t, ctx: ctx, name: name, path: join(n.path, name), typ: typ, live: live})
+	}
+	typ, isDev := t.dirType(n)
+	if isDev && typ != "" && t.isLiveType(typ) {
+		for _, l := range t.Config.LiveDirs {
+			add(l, fs.ModeDir, true)
+		}
+	}
+	for _, de := range des {
+		if strings.HasPrefix(de.Name(), ".") {
+			continue
+		}
+		mt := de.Type()
+		if mt&fs.ModeSymlink != 0 {
+			if st, err := t.store.stat(joinRel(n.rel, de.Name())); err == nil {
+				mt = st.Mode().Type()
+			}
+		}
+		add(de.Name(), mt, false)
+	}
+	if isDev {
+		for name := range t.hooksFor(typ) {
+			add(name, 0, false)
+		}
+		if n.path == "/" {
+			add(IDsName, 0, false)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+// transport connects to the device at virtual path dev.
+func (t *Tree) transport(ctx context.Context, dev string) (transport.Transport, error) {
+	d := t.device(dev)
+	name := d.Attrs["transport"]
+	if name == "" {
+		name = "ssh"
+	}
+	if name == "local" {
+		return transport.Local{}, nil
+	}
+	if f, ok := t.opts.Transports[name]; ok {
+		return f(ctx, d)
+	}
+	known := []string{"local"}
+	for k := range t.opts.Transports {
+		known = append(known, k)
+	}
+	slices.Sort(known)
+	return nil, errors.New("device " + dev + ": transport \"" + name + "\" is not available (known: " + strings.Join(known, ", ") + ")")
+}
+
+// device returns the device at virtual path dev with its attributes.
+func (t *Tree) device(dev string) Device {
+	typ := ""
+	if dev != "/" {
+		typ = t.typeOf(rel(dev))
+	}
+	return Device{Path: dev, Type: typ, Attrs: t.attrs(dev, typ)}
+}

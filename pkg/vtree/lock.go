@@ -1,0 +1,112 @@
+package vtree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// createLock creates an empty-valued lock file unless it exists. It is never
+// replaced afterwards: flock locks belong to the inode.
+func (s *store) createLock(rel string) error {
+	f, err := s.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if errors.Is(err, fs.ErrExist) {
+		st, serr := s.root.Lstat(rel)
+		if serr == nil && !st.Mode().IsRegular() {
+			return fmt.Errorf("%s exists and is not a regular file", rel)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte("1\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+type heldKey struct{}
+
+// acquireLocks takes, root first, the flock of every lock file in the
+// directories from the root down to n's directory, waiting at most until
+// ctx ends. Locks already held by an enclosing run of this process (a
+// discovery running its container's agents) are not taken twice. The
+// returned context records the held locks.
+func (t *Tree) acquireLocks(ctx context.Context, n *node) (context.Context, func(), error) {
+	held, _ := ctx.Value(heldKey{}).(map[string]bool)
+	var dirs []string
+	dir, _ := splitRel(n.rel)
+	for {
+		dirs = append(dirs, dir)
+		if dir == "." {
+			break
+		}
+		dir, _ = splitRel(dir)
+	}
+	var files []*os.File
+	unlock := func() {
+		for i := len(files) - 1; i >= 0; i-- {
+			_ = syscall.Flock(int(files[i].Fd()), syscall.LOCK_UN)
+			files[i].Close()
+		}
+	}
+	now := map[string]bool{}
+	for k := range held {
+		now[k] = true
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		lockRel := joinRel(dirs[i], LockName)
+		if held[lockRel] {
+			continue
+		}
+		st, err := t.store.lstat(lockRel)
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		f, err := t.store.root.Open(lockRel)
+		if err != nil {
+			unlock()
+			return ctx, nil, fmt.Errorf("lock /%s: %w", strings.TrimPrefix(lockRel, "./"), unwrapPath(err))
+		}
+		if err := flockWait(ctx, f); err != nil {
+			f.Close()
+			unlock()
+			return ctx, nil, fmt.Errorf("waiting for lock /%s: %w after %s", lockRel, err, t.timeout)
+		}
+		files = append(files, f)
+		now[lockRel] = true
+	}
+	return context.WithValue(ctx, heldKey{}, now), unlock, nil
+}
+
+// flockWait takes an exclusive flock on f, polling until ctx ends.
+func flockWait(ctx context.Context, f *os.File) error {
+	delay := time.Millisecond
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return errors.New("timed out")
+			}
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
+	}
+}

@@ -1,0 +1,429 @@
+package vtree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/creds"
+)
+
+// ReadOptions tune Read.
+type ReadOptions struct {
+	// MaxAge, when HasMaxAge is set, replaces the file's caching model:
+	// the read agent runs when the stored content is older (0: always).
+	MaxAge    time.Duration
+	HasMaxAge bool
+}
+
+// Result is the outcome of a Read or Write.
+type Result struct {
+	Content []byte // what the file holds now
+	Ran     bool   // an agent ran
+	RC      int    // its status code (0 when none ran)
+	Message string // its status message
+}
+
+// AgentError is a failed agent run: RC and Msg are what NAME.status holds.
+type AgentError struct {
+	Agent string // e.g. "power.read"
+	RC    int
+	Msg   string
+}
+
+func (e *AgentError) Error() string {
+	if e.Msg == "" {
+		return fmt.Sprintf("agent %s: exit %d", e.Agent, e.RC)
+	}
+	if strings.Contains(e.Msg, e.Agent) {
+		return e.Msg
+	}
+	return fmt.Sprintf("agent %s: exit %d: %s", e.Agent, e.RC, e.Msg)
+}
+
+// RC returns the status code that err records, 0 for nil and 1 for errors
+// that are not agent failures.
+func RC(err error) int {
+	var ae *AgentError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ae):
+		return ae.RC
+	case errors.Is(err, context.DeadlineExceeded):
+		return agent.RCTimeout
+	}
+	return 1
+}
+
+// Read returns the content of the file at virtual path p, running its read
+// agent first when its caching model says so.
+func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, error) {
+	p, err := Clean(p)
+	if err != nil {
+		return nil, err
+	}
+	n, err := t.resolve(ctx, p, false)
+	if err != nil {
+		return nil, err
+	}
+	if n.isDir {
+		return nil, pathErr("read", p, ErrIsDir)
+	}
+	max := int64(t.Config.MaxOutput)
+	if n.live != "" {
+		tr, err := t.transport(ctx, n.devPath)
+		if err != nil {
+			return nil, pathErr("read", p, err)
+		}
+		b, err := tr.ReadFile(ctx, n.live, max)
+		if err != nil {
+			return nil, pathErr("read", p, unwrapPath(err))
+		}
+		return &Result{Content: b}, nil
+	}
+	if n.special == specialIDs {
+		pairs, err := t.idsAt(n.rel)
+		if err != nil {
+			return nil, pathErr("read", p, err)
+		}
+		return &Result{Content: creds.Masked(pairs)}, nil
+	}
+	if err := t.store.checkReadable(n.rel); err != nil {
+		return nil, pathErr("read", p, unwrapPath(err))
+	}
+	if n.hook != nil && n.hook.read != nil && t.stale(n, opts) {
+		res, err := t.runAgent(ctx, n, agent.Read, n.hook.read, nil)
+		if err != nil {
+			return nil, pathErr("read", p, err)
+		}
+		out := &Result{Content: res.Output, Ran: true, RC: res.RC, Message: res.Message}
+		if err := t.store.writeFile(n.rel, res.Output); err != nil {
+			// A user with read access only still gets the fresh value;
+			// it is just not kept.
+			if !errors.Is(err, fs.ErrPermission) {
+				return nil, pathErr("read", p, unwrapPath(err))
+			}
+		}
+		return out, nil
+	}
+	if !n.exists {
+		return &Result{}, nil
+	}
+	b, err := t.store.readFile(n.rel, max+1)
+	if err != nil {
+		return nil, pathErr("read", p, unwrapPath(err))
+	}
+	if int64(len(b)) > max {
+		return nil, pathErr("read", p, fmt.Errorf("larger than max_output (%d bytes)", max))
+	}
+	return &Result{Content: b}, nil
+}
+
+// stale reports whether the read agent of n must run before a read.
+func (t *Tree) stale(n *node, opts ReadOptions) bool {
+	if !n.exists {
+		return true
+	}
+	model, ttl := t.Config.CachePolicy(n.path)
+	if opts.HasMaxAge {
+		model, ttl = config.TTL, opts.MaxAge
+	}
+	switch model {
+	case config.Cached:
+		return false
+	case config.TTL:
+		st, err := t.store.lstat(n.rel)
+		return err != nil || time.Since(st.ModTime()) >= ttl
+	}
+	return true
+}
+
+// Write writes data to the file at virtual path p: through its write agent
+// if it has one, as credentials for ids, as a lock for lock, else as plain
+// stored data (creating the file in an existing directory).
+func (t *Tree) Write(ctx context.Context, p string, data []byte) (*Result, error) {
+	p, err := Clean(p)
+	if err != nil {
+		return nil, err
+	}
+	if p == "/" {
+		return nil, pathErr("write", p, ErrIsDir)
+	}
+	n, err := t.resolve(ctx, p, true)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case n.isDir:
+		return nil, pathErr("write", p, ErrIsDir)
+	case n.live != "":
+		return nil, pathErr("write", p, ErrLiveWrite)
+	case n.special == specialStatus:
+		return nil, pathErr("write", p, ErrStatusFile)
+	case n.special == specialIDs:
+		return t.writeIDs(n, data)
+	case n.special == specialLock:
+		return t.writeLock(n, data)
+	}
+	if n.hook != nil && n.hook.write != nil {
+		// Refuse before acting: a user who may not write the file must not
+		// be able to power a node off through it.
+		if err := t.checkAccess(n); err != nil {
+			return nil, pathErr("write", p, err)
+		}
+		res, err := t.runAgent(ctx, n, agent.Write, n.hook.write, data)
+		if err != nil && !res.Keep {
+			return nil, pathErr("write", p, err)
+		}
+		content := res.Output
+		if len(content) == 0 && !res.Keep {
+			content = data
+		}
+		if serr := t.store.writeFile(n.rel, content); serr != nil {
+			return nil, pathErr("write", p, unwrapPath(serr))
+		}
+		out := &Result{Content: content, Ran: true, RC: res.RC, Message: res.Message}
+		if err != nil {
+			return out, pathErr("write", p, err)
+		}
+		return out, nil
+	}
+	if n.hook != nil && n.hook.read != nil {
+		return nil, pathErr("write", p, ErrReadOnly)
+	}
+	if err := t.store.writeFile(n.rel, data); err != nil {
+		return nil, pathErr("write", p, unwrapPath(err))
+	}
+	return &Result{Content: data}, nil
+}
+
+// checkAccess fails unless the current user may write n's backing file
+// (or create it in its directory).
+func (t *Tree) checkAccess(n *node) error {
+	full := filepath.Join(t.store.dir, filepath.FromSlash(n.rel))
+	if !n.exists {
+		full = filepath.Dir(full)
+	}
+	if err := syscall.Access(full, 2 /* W_OK */); err != nil {
+		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EROFS) {
+			return fs.ErrPermission
+		}
+		return err
+	}
+	return nil
+}
+
+func (t *Tree) writeIDs(n *node, data []byte) (*Result, error) {
+	pairs, err := creds.Parse(data)
+	if err != nil {
+		return nil, pathErr("write", n.path, fmt.Errorf("ids: %w", err))
+	}
+	k, err := t.loadKey()
+	if err != nil {
+		return nil, pathErr("write", n.path, err)
+	}
+	sealed, err := k.Seal(pairs)
+	if err != nil {
+		return nil, pathErr("write", n.path, err)
+	}
+	if err := t.store.writeFile(n.rel, sealed); err != nil {
+		return nil, pathErr("write", n.path, unwrapPath(err))
+	}
+	t.idsMu.Lock()
+	t.ids = map[string][]creds.Pair{}
+	t.idsMu.Unlock()
+	return &Result{Content: creds.Masked(pairs)}, nil
+}
+
+// writeLock creates the lock file (any value but 0) or removes it (0). The
+// lock file is never replaced, since flock locks belong to its inode.
+func (t *Tree) writeLock(n *node, data []byte) (*Result, error) {
+	v := strings.TrimSpace(string(data))
+	if v == "0" || v == "off" {
+		if err := t.store.root.Remove(n.rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, pathErr("write", n.path, unwrapPath(err))
+		}
+		return &Result{}, nil
+	}
+	if err := t.store.createLock(n.rel); err != nil {
+		return nil, pathErr("write", n.path, unwrapPath(err))
+	}
+	return &Result{Content: []byte("1\n")}, nil
+}
+
+// Status returns the status recorded for the file at p: its code and
+// message, and false if no agent has run on it.
+func (t *Tree) Status(ctx context.Context, p string) (int, string, bool) {
+	p, err := Clean(p)
+	if err != nil || p == "/" {
+		return 0, "", false
+	}
+	b, err := t.store.readFile(rel(p)+statusSuffix, 4096)
+	if err != nil {
+		return 0, "", false
+	}
+	line := strings.TrimSpace(string(b))
+	code, msg, _ := strings.Cut(line, " ")
+	rc, err := strconv.Atoi(code)
+	if err != nil {
+		return 0, "", false
+	}
+	return rc, msg, true
+}
+
+func (t *Tree) writeStatus(n *node, rc int, msg string) {
+	msg = strings.ReplaceAll(strings.TrimSpace(msg), "\n", " ")
+	line := strconv.Itoa(rc)
+	if msg != "" {
+		line += " " + msg
+	}
+	// A user with read access only cannot record status; the error still
+	// reaches them through the return value.
+	_ = t.store.writeFile(n.rel+statusSuffix, []byte(line+"\n"))
+}
+
+// runAgent runs a on n under the locks of n's directories, with the
+// timeout, and records NAME.status.
+func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent, input []byte) (agent.Result, error) {
+	_, name := splitPath(n.path)
+	label := name + "." + string(op)
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	fail := func(rc int, err error) (agent.Result, error) {
+		msg := err.Error()
+		if parent.Err() != nil {
+			rc, msg = agent.RCInterrupted, "interrupted"
+		} else if errors.Is(err, context.DeadlineExceeded) || rc == agent.RCTimeout {
+			rc = agent.RCTimeout
+			if !strings.Contains(msg, "lock") {
+				msg = fmt.Sprintf("agent %s timed out after %s", label, t.timeout)
+			}
+		}
+		t.writeStatus(n, rc, msg)
+		return agent.Result{}, &AgentError{Agent: label, RC: rc, Msg: msg}
+	}
+	ctx, unlock, err := t.acquireLocks(ctx, n)
+	if err != nil {
+		return fail(agent.RCTimeout, err)
+	}
+	defer unlock()
+	req, err := t.request(n, op, input)
+	if err != nil {
+		return fail(agent.RCFailed, err)
+	}
+	res, err := a.Run(ctx, req)
+	if err != nil {
+		rc := agent.RCFailed
+		var ae *agent.Error
+		if errors.As(err, &ae) {
+			rc = ae.RC
+		}
+		return fail(rc, err)
+	}
+	t.writeStatus(n, res.RC, res.Message)
+	if res.RC != 0 {
+		return res, &AgentError{Agent: label, RC: res.RC, Msg: res.Message}
+	}
+	return res, nil
+}
+
+// request builds the agent request for n.
+func (t *Tree) request(n *node, op agent.Op, input []byte) (*agent.Request, error) {
+	dev := t.device(n.devPath)
+	req := &agent.Request{
+		Path:      n.path,
+		Op:        op,
+		Device:    dev.Path,
+		Type:      dev.Type,
+		Host:      dev.Host(),
+		Root:      t.Root,
+		Attrs:     dev.Attrs,
+		Input:     input,
+		MaxOutput: int64(t.Config.MaxOutput),
+		KeyFile:   t.keyFile,
+	}
+	if dev.Path == "/" {
+		req.Host = ""
+	}
+	pair, err := t.credsFor(n)
+	if err != nil {
+		return nil, err
+	}
+	if pair != nil {
+		req.User, req.Password = pair.User, pair.Password
+	}
+	return req, nil
+}
+
+// credsFor returns the first pair of the nearest ids file at or above n's
+// directory, nil if there is none.
+func (t *Tree) credsFor(n *node) (*creds.Pair, error) {
+	dir, _ := splitRel(n.rel)
+	for {
+		idsRel := joinRel(dir, IDsName)
+		if _, err := t.store.lstat(idsRel); err == nil {
+			pairs, err := t.idsAt(idsRel)
+			if err != nil {
+				return nil, fmt.Errorf("ids %s: %w", "/"+strings.TrimPrefix(idsRel, "."), err)
+			}
+			return &pairs[0], nil
+		}
+		if dir == "." {
+			return nil, nil
+		}
+		dir, _ = splitRel(dir)
+	}
+}
+
+// idsAt decrypts the ids file at backing path rel (nil, nil if absent).
+func (t *Tree) idsAt(rel string) ([]creds.Pair, error) {
+	t.idsMu.Lock()
+	defer t.idsMu.Unlock()
+	if p, ok := t.ids[rel]; ok {
+		return p, nil
+	}
+	b, err := t.store.readFile(rel, 1<<20)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	k, err := t.loadKeyLocked()
+	if err != nil {
+		return nil, err
+	}
+	pairs, err := k.Open(b)
+	if err != nil {
+		return nil, err
+	}
+	t.ids[rel] = pairs
+	return pairs, nil
+}
+
+func (t *Tree) loadKey() (*creds.Key, error) {
+	t.idsMu.Lock()
+	defer t.idsMu.Unlock()
+	return t.loadKeyLocked()
+}
+
+func (t *Tree) loadKeyLocked() (*creds.Key, error) {
+	if !t.keyOK {
+		t.key, t.keyErr = creds.LoadKey(t.keyFile)
+		t.keyOK = t.keyErr == nil
+		if !t.keyOK {
+			return nil, t.keyErr
+		}
+	}
+	return t.key, nil
+}

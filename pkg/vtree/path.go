@@ -1,0 +1,90 @@
+package vtree
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// Limits on virtual paths, as Linux's NAME_MAX and PATH_MAX.
+const (
+	MaxName = 255
+	MaxPath = 4096
+)
+
+// ErrBadPath is wrapped by every path validation error.
+var ErrBadPath = errors.New("invalid path")
+
+// Clean validates a virtual path and returns it in canonical form: absolute,
+// no trailing slash, no "." or ".." elements. A relative path is taken
+// relative to the root of the tree, and a leading "/sysman" is dropped so
+// that the paper's commands work verbatim. It rejects NUL bytes, ".."
+// that would climb above the root, over-long names and names starting with
+// '.', which the backing tree reserves for smctl's own files.
+func Clean(p string) (string, error) {
+	bad := func(why string) (string, error) {
+		return "", &fs.PathError{Op: "path", Path: p, Err: fmt.Errorf("%w: %s", ErrBadPath, why)}
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return bad("contains a NUL byte")
+	}
+	if len(p) > MaxPath {
+		return bad(fmt.Sprintf("longer than %d bytes", MaxPath))
+	}
+	var out []string
+	for _, el := range strings.Split(p, "/") {
+		switch {
+		case el == "" || el == ".":
+		case el == "..":
+			if len(out) == 0 {
+				return bad("\"..\" climbs above the root of the tree")
+			}
+			out = out[:len(out)-1]
+		case len(el) > MaxName:
+			return bad(fmt.Sprintf("name longer than %d bytes", MaxName))
+		case el[0] == '.':
+			return bad(fmt.Sprintf("name %q starts with '.' (reserved)", el))
+		default:
+			out = append(out, el)
+		}
+	}
+	if len(out) > 0 && out[0] == "sysman" && strings.HasPrefix(p, "/") {
+		out = out[1:]
+	}
+	return "/" + strings.Join(out, "/"), nil
+}
+
+// rel converts a clean virtual path to a path relative to the backing root.
+func rel(vpath string) string {
+	if vpath == "/" {
+		return "."
+	}
+	return vpath[1:]
+}
+
+// join joins a clean virtual directory and a name.
+func join(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// splitPath returns the directory and name of a clean virtual path.
+func splitPath(vpath string) (string, string) {
+	d, n := path.Split(vpath)
+	if d != "/" {
+		d = strings.TrimSuffix(d, "/")
+	}
+	return d, n
+}
+
+func pathErr(op, p string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == p {
+		return err
+	}
+	return &fs.PathError{Op: op, Path: p, Err: err}
+}

@@ -1,0 +1,454 @@
+// Package vtree is smctl's virtual tree: Sysman's /sysman file system,
+// served in process instead of through FUSE.
+//
+// # Model
+//
+// A state root holds smctl.yaml, the agent directories and the backing
+// tree, a real directory whose files hold the last value read or written,
+// so results survive between invocations and Unix permissions on the
+// backing files are the access control. A directory containing a hidden
+// .type file is a device of that type; the files it shows are its stored
+// files plus one file per agent installed for its type (agents.d/<type>/
+// power.read makes a readable "power" in every device of that type), plus
+// the live directories (proc, sys) read from the node on every access.
+// Files at the root of the tree take agents from agents.d/<name>.<op>.
+//
+// Reading a file runs its read agent first (subject to the caching model
+// in smctl.yaml) and stores the output; writing runs its write agent and
+// stores its output, or the value written when the agent printed nothing.
+// Each agent run leaves NAME.status ("<rc> [message]"). Lookup, listing and
+// Stat never run agents, except that live directories are listed from the
+// node. Special files: ids (encrypted credentials, inherited downwards),
+// lock (serialises every agent run below its directory, across processes)
+// and NAME.status (read-only).
+//
+// # Concurrency
+//
+// A Tree is safe for concurrent use; fan-out runs many reads at once. Every
+// method takes a context first: agent runs and live reads honour its
+// cancellation, and each agent run is bounded by the configured timeout.
+//
+// # Errors
+//
+// Errors are *fs.PathError values naming the virtual path, wrapping
+// fs.ErrNotExist, fs.ErrPermission, ErrBadPath, ErrReadOnly and friends, or
+// an *AgentError carrying the status code of a failed agent run.
+package vtree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/creds"
+	"github.com/smctl/smctl/pkg/transport"
+)
+
+// Names with a meaning of their own.
+const (
+	typeFile       = ".type"
+	statusSuffix   = ".status"
+	IDsName        = "ids"
+	LockName       = "lock"
+	DiscoverMaster = "discover_master"
+	DiscoverAgent  = "discover" // a type's own discovery, run on new devices
+	DiscoverDir    = "discover.d"
+)
+
+// Errors wrapped in *fs.PathError by tree operations.
+var (
+	ErrReadOnly   = errors.New("read-only: it has a read agent but no write agent")
+	ErrStatusFile = errors.New("status files are written by smctl only")
+	ErrLiveWrite  = errors.New("live files are read-only")
+	ErrIsDir      = errors.New("is a directory")
+	ErrNotDir     = errors.New("not a directory")
+	ErrNoRoot     = errors.New("no smctl state root")
+)
+
+// TransportFunc connects to a device given its attribute files.
+type TransportFunc func(ctx context.Context, dev Device) (transport.Transport, error)
+
+// Options tune Open.
+type Options struct {
+	// Self is the smctl binary, given to script agents as $SMCTL_BIN.
+	Self string
+	// KeyFile overrides the key file of smctl.yaml (e.g. $SMCTL_KEY_FILE).
+	KeyFile string
+	// Timeout overrides the agent timeout of smctl.yaml when positive.
+	Timeout time.Duration
+	// Transports adds transports by name; "local" is always there.
+	Transports map[string]TransportFunc
+	// Builtins are added to the built-in agents (after smctl's own).
+	Builtins func(r *agent.Registry, t *Tree)
+}
+
+// Tree is an opened state root.
+type Tree struct {
+	Root    string // state root directory
+	Config  *config.Config
+	store   store
+	opts    Options
+	timeout time.Duration
+	keyFile string
+	reg     agent.Registry
+
+	mu     sync.Mutex
+	hooks  map[string]map[string]*hook // by type, then file name
+	types  map[string]string           // device dir (rel) -> type, "" if none
+	idsMu  sync.Mutex
+	ids    map[string][]creds.Pair // decrypted ids by rel path
+	key    *creds.Key
+	keyErr error
+	keyOK  bool
+}
+
+type hook struct {
+	read, write agent.Agent
+}
+
+// Open opens the state root at dir, which smctl init made.
+func Open(dir string, opts Options) (*Tree, error) {
+	cfgFile := filepath.Join(dir, config.FileName)
+	if _, err := os.Stat(cfgFile); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %s: create one with \"smctl init\" (or choose another with --root or $SMCTL_ROOT)", ErrNoRoot, dir)
+		}
+		return nil, err
+	}
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		return nil, err
+	}
+	treeDir := cfg.Tree
+	if !filepath.IsAbs(treeDir) {
+		treeDir = filepath.Join(dir, treeDir)
+	}
+	r, err := os.OpenRoot(treeDir)
+	if err != nil {
+		return nil, fmt.Errorf("backing tree: %w", err)
+	}
+	t := &Tree{
+		Root:    dir,
+		Config:  cfg,
+		store:   store{root: r, dir: treeDir},
+		opts:    opts,
+		timeout: cfg.Timeout.Duration,
+		keyFile: cfg.KeyFile,
+		hooks:   map[string]map[string]*hook{},
+		types:   map[string]string{},
+		ids:     map[string][]creds.Pair{},
+	}
+	if opts.Timeout > 0 {
+		t.timeout = opts.Timeout
+	}
+	if opts.KeyFile != "" {
+		t.keyFile = opts.KeyFile
+	}
+	if !filepath.IsAbs(t.keyFile) {
+		t.keyFile = filepath.Join(dir, t.keyFile)
+	}
+	t.registerBuiltins()
+	if opts.Builtins != nil {
+		opts.Builtins(&t.reg, t)
+	}
+	return t, nil
+}
+
+// Close releases the backing tree.
+func (t *Tree) Close() error { return t.store.root.Close() }
+
+// Timeout is the bound on one agent run.
+func (t *Tree) Timeout() time.Duration { return t.timeout }
+
+// KeyFile is the path of the key that encrypts ids files.
+func (t *Tree) KeyFile() string { return t.keyFile }
+
+// agentDirs returns the configured agent directories as absolute paths.
+func (t *Tree) agentDirs() []string {
+	var out []string
+	for _, d := range t.Config.AgentDirs {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(t.Root, d)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// hooksFor returns the agents of the files of devices of type typ ("" for
+// the root of the tree): the built-ins, overridden by executables found in
+// the agent directories (the first directory listing a name wins).
+func (t *Tree) hooksFor(typ string) map[string]*hook {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h, ok := t.hooks[typ]; ok {
+		return h
+	}
+	hs := map[string]*hook{}
+	get := func(name string) *hook {
+		if hs[name] == nil {
+			hs[name] = &hook{}
+		}
+		return hs[name]
+	}
+	for name, ops := range t.reg.Names(typ) {
+		for _, op := range ops {
+			a, _ := t.reg.Lookup(agent.Key{Type: typ, Name: name, Op: op})
+			if op == agent.Read {
+				get(name).read = a
+			} else {
+				get(name).write = a
+			}
+		}
+	}
+	dirs := t.agentDirs()
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if typ != "" {
+			d = filepath.Join(d, typ)
+		}
+		des, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, de := range des {
+			if de.IsDir() || strings.HasPrefix(de.Name(), ".") {
+				continue
+			}
+			var name string
+			var op agent.Op
+			switch {
+			case strings.HasSuffix(de.Name(), ".read"):
+				name, op = strings.TrimSuffix(de.Name(), ".read"), agent.Read
+			case strings.HasSuffix(de.Name(), ".write"):
+				name, op = strings.TrimSuffix(de.Name(), ".write"), agent.Write
+			default:
+				continue
+			}
+			if name == "" || seen[de.Name()] || reservedName(name) {
+				continue
+			}
+			seen[de.Name()] = true
+			a := &agent.Exec{
+				Path:         filepath.Join(d, de.Name()),
+				PassPassword: slices.Contains(t.Config.PasswordArgv, de.Name()),
+				Self:         t.opts.Self,
+			}
+			if op == agent.Read {
+				get(name).read = a
+			} else {
+				get(name).write = a
+			}
+		}
+	}
+	t.hooks[typ] = hs
+	return hs
+}
+
+// reservedName reports names that agents cannot take over.
+func reservedName(name string) bool {
+	return name == IDsName || name == LockName || strings.HasSuffix(name, statusSuffix)
+}
+
+// typeOf returns the device type of the backing directory rel, "" if it is
+// not a device.
+func (t *Tree) typeOf(rel string) string {
+	t.mu.Lock()
+	typ, ok := t.types[rel]
+	t.mu.Unlock()
+	if ok {
+		return typ
+	}
+	b, err := t.store.readFile(joinRel(rel, typeFile), 256)
+	if err == nil {
+		typ = strings.TrimSpace(string(b))
+	}
+	t.mu.Lock()
+	t.types[rel] = typ
+	t.mu.Unlock()
+	return typ
+}
+
+func (t *Tree) forgetType(rel string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k := range t.types {
+		if k == rel || strings.HasPrefix(k, rel+"/") {
+			delete(t.types, k)
+		}
+	}
+}
+
+// Device is a device directory.
+type Device struct {
+	Path  string            // virtual path, "/" for the root
+	Type  string            // "" for the root
+	Attrs map[string]string // attribute files, trimmed
+}
+
+// Host is the address that reaches the device: its address file, else its
+// name.
+func (d Device) Host() string {
+	if a := d.Attrs["address"]; a != "" {
+		return a
+	}
+	_, name := splitPath(d.Path)
+	return name
+}
+
+// attrNames are the attribute files a device may have besides those its
+// type's attrs name.
+var attrNames = []string{"address", "port", "user", "transport", "bmc", "bmc_interface"}
+
+func (t *Tree) attrs(dev string, typ string) map[string]string {
+	names := append([]string(nil), attrNames...)
+	if tc, ok := t.Config.Types[typ]; ok {
+		for k := range tc.Attrs {
+			if !slices.Contains(names, k) {
+				names = append(names, k)
+			}
+		}
+	}
+	out := map[string]string{}
+	for _, n := range names {
+		b, err := t.store.readFile(joinRel(rel(dev), n), 4096)
+		if err == nil {
+			out[n] = strings.TrimSpace(string(b))
+		}
+	}
+	return out
+}
+
+// node is a resolved virtual path.
+type node struct {
+	path  string // clean virtual path
+	rel   string // backing path ("" for live entries)
+	isDir bool
+	// dev is the directory whose agents apply: the parent device of a file
+	// directly inside it ("/" with type "" at the root); devPath is the
+	// nearest device above the path (for locks, environment, transport).
+	devPath string
+	devType string
+	hook    *hook // agents of this file, nil if none
+	// live is the node-side path for entries in live directories.
+	live     string
+	liveRoot bool // the live directory itself
+	exists   bool // has a backing file or directory
+	special  string
+}
+
+// resolve maps a clean virtual path to a node. With create, a missing final
+// name in an existing directory resolves to a new plain file.
+func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error) {
+	n := &node{path: "/", rel: ".", isDir: true, devPath: "/", exists: true}
+	if p == "/" {
+		return n, nil
+	}
+	els := strings.Split(p[1:], "/")
+	for i, el := range els {
+		last := i == len(els)-1
+		if n.live != "" {
+			// Inside a live directory the node decides what is what.
+			n.live += "/" + el
+			n.path = join(n.path, el)
+			n.liveRoot, n.isDir = false, false
+			continue
+		}
+		if !n.isDir {
+			return nil, pathErr("lookup", p, ErrNotDir)
+		}
+		parentDevType, parentIsDev := t.dirType(n)
+		childRel := joinRel(n.rel, el)
+		childPath := join(n.path, el)
+		// Live directories of a device shadow any stored entry.
+		if parentIsDev && parentDevType != "" && t.isLiveType(parentDevType) && slices.Contains(t.Config.LiveDirs, el) {
+			n = &node{path: childPath, isDir: true, devPath: n.path, devType: parentDevType, live: "/" + el, liveRoot: true}
+			if last {
+				return n, nil
+			}
+			continue
+		}
+		info, err := t.store.lstat(childRel)
+		switch {
+		case err == nil:
+			nn := &node{path: childPath, rel: childRel, isDir: info.IsDir(), exists: true, devPath: n.devPath, devType: n.devType}
+			if info.IsDir() {
+				if typ := t.typeOf(childRel); typ != "" {
+					nn.devPath, nn.devType = childPath, typ
+				}
+			} else {
+				if parentIsDev {
+					nn.hook = t.hooksFor(parentDevType)[el]
+				}
+				nn.special = specialName(el, n.path)
+			}
+			n = nn
+		case errors.Is(err, fs.ErrNotExist):
+			var h *hook
+			if parentIsDev {
+				h = t.hooksFor(parentDevType)[el]
+			}
+			sp := specialName(el, n.path)
+			if !last {
+				return nil, pathErr("lookup", p, fs.ErrNotExist)
+			}
+			// The root always shows ids (Sysman's top-level /ids), empty
+			// until credentials are written.
+			rootIDs := sp == specialIDs && n.path == "/"
+			if h == nil && !rootIDs && !create {
+				return nil, pathErr("lookup", p, fs.ErrNotExist)
+			}
+			n = &node{path: childPath, rel: childRel, devPath: n.devPath, devType: n.devType, hook: h, special: sp}
+		default:
+			return nil, pathErr("lookup", p, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// dirType reports whether the directory node n carries agents for the files
+// directly inside it, and their type: the root (type "") and devices do.
+func (t *Tree) dirType(n *node) (string, bool) {
+	if n.path == "/" {
+		return "", true
+	}
+	if n.devPath == n.path {
+		return n.devType, true
+	}
+	return "", false
+}
+
+func (t *Tree) isLiveType(typ string) bool {
+	tc, ok := t.Config.Types[typ]
+	return ok && tc.Live
+}
+
+const (
+	specialIDs    = "ids"
+	specialLock   = "lock"
+	specialStatus = "status"
+)
+
+func specialName(name, dir string) string {
+	switch {
+	case name == IDsName:
+		return specialIDs
+	case name == LockName:
+		return specialLock
+	case strings.HasSuffix(name, statusSuffix) && name != statusSuffix:
+		return specialStatus
+	}
+	return ""
+}
