@@ -295,8 +295,13 @@ func check(n *yaml.Node, t reflect.Type) error {
 			fields[tag] = f.Type
 			names = append(names, tag)
 		}
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if l, dup := seen[k.Value]; dup {
+				return posErr(k, "key %q already set at line %d", k.Value, l)
+			}
+			seen[k.Value] = k.Line
 			ft, ok := fields[k.Value]
 			if !ok {
 				return posErr(k, "unknown key %q (known: %s)", k.Value, strings.Join(names, ", "))
@@ -309,7 +314,13 @@ func check(n *yaml.Node, t reflect.Type) error {
 		if n.Kind != yaml.MappingNode {
 			return posErr(n, "want a mapping")
 		}
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if l, dup := seen[k.Value]; dup {
+				return posErr(k, "key %q already set at line %d", k.Value, l)
+			}
+			seen[k.Value] = k.Line
 			if err := check(n.Content[i+1], t.Elem()); err != nil {
 				return err
 			}

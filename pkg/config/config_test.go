@@ -37,6 +37,8 @@ func TestParseErrors(t *testing.T) {
 		{"fanout: 0\n", `:1:9: fanout must be at least 1`},
 		{"agent_dirs: agents.d\n", `:1:13: want a list`},
 		{"fanout: 8\n  timeout: [\n", `smctl.yaml:2: syntax error: `},
+		{"fanout: 8\nfanout: 9\n", `:2:1: key "fanout" already set at line 1`},
+		{"types:\n  a: {dir: /a}\n  a: {dir: /b}\n", `:3:3: key "a" already set at line 2`},
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()

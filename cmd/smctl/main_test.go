@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/smctl/smctl/internal/cli"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"smctl": func() { os.Exit(cli.Main()) },
+	})
+}
+
+// TestScripts runs testscripts/*.txtar: each script gets a fresh $WORK, a
+// state root path in $SMCTL_ROOT (not yet made: scripts run smctl init),
+// and no colour.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("..", "..", "testscripts"),
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("SMCTL_ROOT", filepath.Join(env.WorkDir, "root"))
+			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
+			env.Setenv("NO_COLOR", "1")
+			env.Setenv("XDG_DATA_HOME", "")
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "root":
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// lines FILE N: FILE has exactly N lines.
+			"lines": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: lines FILE N")
+				}
+				want, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				got := strings.Count(ts.ReadFile(args[0]), "\n")
+				if (got == want) == neg {
+					ts.Fatalf("%s has %d lines, want %d", args[0], got, want)
+				}
+			},
+			// sleep D: wait for a duration (for cache ages).
+			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
+				d, err := time.ParseDuration(args[0])
+				ts.Check(err)
+				time.Sleep(d)
+			},
+			// waitfile FILE: wait (at most 10 s) until FILE exists.
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				p := ts.MkAbs(args[0])
+				for i := 0; i < 1000; i++ {
+					if _, err := os.Stat(p); err == nil {
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				ts.Fatalf("%s did not appear", args[0])
+			},
+			// writefile FILE TEXT: write TEXT with escapes (\n, \x00) to FILE.
+			"writefile": func(ts *testscript.TestScript, neg bool, args []string) {
+				s, err := strconv.Unquote(`"` + args[1] + `"`)
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(s), 0o644))
+			},
+		},
+	})
+}
