@@ -94,6 +94,11 @@ func Init(ctx context.Context, dir string, agents fs.FS, keyFile string) error {
 	if err != nil {
 		return err
 	}
+	// MkdirTemp made it private; a root is an ordinary directory whose
+	// files' own permissions are the access control (the key stays 0600).
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
 	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

@@ -8,9 +8,10 @@ import (
 	"strings"
 )
 
-// Limits on virtual paths, as Linux's NAME_MAX and PATH_MAX.
+// Limits on virtual paths: Linux's PATH_MAX, and NAME_MAX less room for
+// the ".status" that NAME.status adds.
 const (
-	MaxName = 255
+	MaxName = 255 - len(statusSuffix)
 	MaxPath = 4096
 )
 
@@ -52,6 +53,11 @@ func Clean(p string) (string, error) {
 	}
 	if len(out) > 0 && out[0] == "sysman" && strings.HasPrefix(p, "/") {
 		out = out[1:]
+		// The paper spells it /sysman/system/chassis/... in Figures 4
+		// and 6; take its commands verbatim.
+		if len(out) > 0 && out[0] == "system" {
+			out[0] = "systems"
+		}
 	}
 	return "/" + strings.Join(out, "/"), nil
 }

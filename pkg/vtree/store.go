@@ -84,10 +84,11 @@ func (s *store) writeFile(rel string, data []byte) error {
 			return err
 		}
 	}
-	dir, name := splitRel(rel)
-	var rnd [6]byte
+	dir, _ := splitRel(rel)
+	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := joinRel(dir, "."+name+".tmp-"+hex.EncodeToString(rnd[:]))
+	// Hidden, and short whatever the name's length.
+	tmp := joinRel(dir, ".~"+hex.EncodeToString(rnd[:]))
 	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return err
