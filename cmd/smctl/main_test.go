@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,12 +36,26 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_DATA_HOME", "")
 			return nil
 		},
+		// [need:root] and [need:NAME] (an executable on $PATH) are true when
+		// the script's requirement is there. Scripts skip without it, except
+		// where SMCTL_TEST_REQUIRE=1 (CI): there a missing component fails
+		// the run instead of silently skipping.
 		Condition: func(cond string) (bool, error) {
-			switch cond {
-			case "root":
-				return os.Geteuid() == 0, nil
+			what, ok := strings.CutPrefix(cond, "need:")
+			if !ok {
+				return false, fmt.Errorf("unknown condition %q", cond)
 			}
-			return false, fmt.Errorf("unknown condition %q", cond)
+			have := false
+			if what == "root" {
+				have = os.Geteuid() == 0
+			} else {
+				_, err := exec.LookPath(what)
+				have = err == nil
+			}
+			if !have && os.Getenv("SMCTL_TEST_REQUIRE") == "1" {
+				return false, fmt.Errorf("missing %s, which SMCTL_TEST_REQUIRE=1 makes required", what)
+			}
+			return have, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// lines FILE N: FILE has exactly N lines.

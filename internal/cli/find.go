@@ -96,6 +96,9 @@ func parseFind(args []string) (*FindOptions, error) {
 	}
 	for ; i < len(args); i++ {
 		test := args[i]
+		if !strings.HasPrefix(test, "-") {
+			return nil, usageErr("find: paths must come before tests: %q", test)
+		}
 		if i+1 >= len(args) {
 			return nil, usageErr("find: %s needs an argument (usage: smctl %s)", test, findUsage)
 		}
@@ -124,9 +127,6 @@ func parseFind(args []string) (*FindOptions, error) {
 				o.MinDepth = n
 			}
 		default:
-			if !strings.HasPrefix(test, "-") {
-				return nil, usageErr("find: paths must come before tests: %q", test)
-			}
 			return nil, usageErr("find: unknown test %s (usage: smctl %s)", test, findUsage)
 		}
 	}

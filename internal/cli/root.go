@@ -146,6 +146,7 @@ directory, every managed entity a file. Reading a file runs its read agent
 		newWriteCmd(ios, g),
 		newFindCmd(ios, g),
 		newVersionCmd(ios),
+		newDemoCmd(ios, g),
 	)
 	return root
 }

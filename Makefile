@@ -1,0 +1,30 @@
+# smctl — see README.md. All targets work from a fresh clone.
+GO ?= go
+
+.PHONY: all build demo test bench static clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o smctl ./cmd/smctl
+
+# The main job on the embedded default.
+demo:
+	$(GO) run ./cmd/smctl demo
+
+# Every test: vet, the libraries under the race detector, the testscripts.
+test:
+	$(GO) vet ./...
+	$(GO) test -race ./pkg/... ./internal/...
+	$(GO) test ./cmd/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 10x ./pkg/vtree/
+
+# Fails unless the binary is statically linked.
+static: build
+	@if readelf -l smctl | grep -q INTERP; then echo "smctl is dynamically linked" >&2; exit 1; fi
+	@echo "smctl is static"
+
+clean:
+	rm -f smctl

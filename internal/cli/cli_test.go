@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// TestFindParse checks find's single-dash tests, which cobra cannot parse.
+func TestFindParse(t *testing.T) {
+	tests := []struct {
+		args []string
+		want FindOptions
+		err  string
+	}{
+		{args: nil, want: FindOptions{MaxDepth: -1}},
+		{args: []string{"/systems", "-name", "power"}, want: FindOptions{Paths: []string{"/systems"}, Names: []string{"power"}, MaxDepth: -1}},
+		{args: []string{"/a", "/b", "-type", "d", "-maxdepth", "2", "-mindepth", "1"}, want: FindOptions{Paths: []string{"/a", "/b"}, Type: "d", MaxDepth: 2, MinDepth: 1}},
+		{args: []string{"-path", "*/blades/*", "-iname", "POWER"}, want: FindOptions{PathPats: []string{"*/blades/*"}, INames: []string{"power"}, MaxDepth: -1}},
+		{args: []string{"-name"}, err: "-name needs an argument"},
+		{args: []string{"-maxdepth", "x"}, err: "want a number"},
+		{args: []string{"-type", "l"}, err: "want f or d"},
+		{args: []string{"-newer", "x"}, err: "unknown test -newer"},
+		{args: []string{"-name", "a", "/late"}, err: "paths must come before tests"},
+		{args: []string{"-name", "[x"}, err: "bad pattern"},
+	}
+	for _, tt := range tests {
+		got, err := parseFind(tt.args)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("parseFind(%q) error = %v, want %q", tt.args, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseFind(%q): %v", tt.args, err)
+			continue
+		}
+		if got.Type != tt.want.Type || got.MaxDepth != tt.want.MaxDepth || got.MinDepth != tt.want.MinDepth ||
+			strings.Join(got.Paths, ",") != strings.Join(tt.want.Paths, ",") ||
+			strings.Join(got.Names, ",") != strings.Join(tt.want.Names, ",") ||
+			strings.Join(got.INames, ",") != strings.Join(tt.want.INames, ",") ||
+			strings.Join(got.PathPats, ",") != strings.Join(tt.want.PathPats, ",") {
+			t.Errorf("parseFind(%q) = %+v, want %+v", tt.args, got, tt.want)
+		}
+	}
+}
+
+func TestMatchWhole(t *testing.T) {
+	tests := []struct {
+		pat, p string
+		want   bool
+	}{
+		{"/systems/*/power", "/systems/servers/n1/power", true},
+		{"*/blades/*", "/systems/chassis/mm/blades/3", true},
+		{"/systems/servers/n?/power", "/systems/servers/n1/power", true},
+		{"/systems/servers/n[12]/power", "/systems/servers/n3/power", false},
+		{"/systems/servers/n[!1]/power", "/systems/servers/n3/power", true},
+		{"*.status", "/a/b.status", true},
+		{"/a", "/a/b", false},
+	}
+	for _, tt := range tests {
+		if got := matchWhole(tt.pat, tt.p); got != tt.want {
+			t.Errorf("matchWhole(%q, %q) = %v", tt.pat, tt.p, got)
+		}
+	}
+}
+
+func TestCompilePattern(t *testing.T) {
+	tests := []struct {
+		pat        string
+		ext, icase bool
+		line       string
+		want       bool
+	}{
+		{"on", false, false, "power on", true},
+		{"o(n|ff)", false, false, "off", false},
+		{"o(n|ff)", false, false, "o(n|ff)", true},
+		{`o\(n\|ff\)`, false, false, "off", true},
+		{"o(n|ff)", true, false, "off", true},
+		{"ON", false, true, "on", true},
+		{"a+", false, false, "aa", false},
+		{"a+", false, false, "a+", true},
+	}
+	for _, tt := range tests {
+		re, err := compilePattern(tt.pat, tt.ext, tt.icase)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := re.MatchString(tt.line); got != tt.want {
+			t.Errorf("pattern %q (E=%v i=%v) on %q = %v", tt.pat, tt.ext, tt.icase, tt.line, got)
+		}
+	}
+}
+
+// TestFlagsToOptions checks that the verbs' flags land in their options.
+func TestFlagsToOptions(t *testing.T) {
+	ios, _, _ := Test("")
+	g := &globalOptions{}
+	var got *CatOptions
+	cmd := newCatCmd(ios, g)
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		got = &CatOptions{Paths: args}
+		got.Filename, _ = c.Flags().GetBool("with-filename")
+		got.NoFilename, _ = c.Flags().GetBool("no-filename")
+		got.MaxAge, _ = c.Flags().GetDuration("max-age")
+		got.Output, _ = c.Flags().GetString("output")
+		return nil
+	}
+	cmd.SetArgs([]string{"-H", "-h", "--max-age", "5m", "-o", "json", "/a", "/b"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Filename || !got.NoFilename || got.MaxAge != 5*time.Minute || got.Output != "json" || len(got.Paths) != 2 {
+		t.Errorf("cat options = %+v", got)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	root := t.TempDir() + "/root"
+	run := func(args ...string) (int, string) {
+		ios, _, errOut := Test("")
+		return Run(context.Background(), ios, append([]string{"--root", root}, args...)), errOut.String()
+	}
+	if code, msg := run("ls"); code != ExitUsage || !strings.Contains(msg, "smctl init") {
+		t.Errorf("ls on missing root: %d %q", code, msg)
+	}
+	if code, _ := run("init"); code != ExitOK {
+		t.Errorf("init: %d", code)
+	}
+	if code, _ := run("cat", "/nope"); code != ExitFailed {
+		t.Errorf("cat missing path: %d", code)
+	}
+	if code, _ := run("nosuchverb"); code != ExitUsage {
+		t.Errorf("unknown verb: %d", code)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ios, _, _ := Test("")
+	if code := Run(ctx, ios, []string{"--root", root, "ls"}); code != ExitInterrupted {
+		t.Errorf("interrupted: %d", code)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the progress goroutine and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestProgress checks the progress line: drawn on a terminal after a
+// second, erased at the end, and never when stderr is not a terminal.
+func TestProgress(t *testing.T) {
+	buf := &syncBuffer{}
+	ios := &IOStreams{ErrOut: buf, errTTY: true}
+	p := startProgress(ios, 10, "cat")
+	p.add(true)
+	p.add(false)
+	for i := 0; i < 100 && !strings.Contains(buf.String(), "done"); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.finish()
+	out := buf.String()
+	if !strings.Contains(out, "smctl cat: 2/10 done, 1 failed") || !strings.HasSuffix(out, "\r\x1b[K") {
+		t.Errorf("progress on a terminal = %q", out)
+	}
+	if strings.Contains(out, "\x1b[3") {
+		t.Errorf("colour without a colour terminal: %q", out)
+	}
+	buf = &syncBuffer{}
+	ios = &IOStreams{ErrOut: buf}
+	p = startProgress(ios, 10, "cat")
+	time.Sleep(1100 * time.Millisecond)
+	p.finish()
+	if out := buf.String(); out != "" {
+		t.Errorf("progress when piped: %q", out)
+	}
+}

@@ -1,0 +1,80 @@
+package vtree
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/smctl/smctl/pkg/fanout"
+)
+
+// benchTree is 2000 servers with 15 files each: 3 attribute and command
+// files plus 12 agent files.
+func benchTree(b *testing.B, extra ...[2]string) *Tree {
+	agents := map[string]string{}
+	for _, n := range []string{"power", "bootorder", "temperature", "eventlog", "sensors", "model", "serial", "firmware", "load", "memory", "disks", "uptime"} {
+		agents["server/"+n+".read"] = "echo " + n
+	}
+	return newTree(b, agents, "server n[0001-2000] transport=local\n", extra...)
+}
+
+// BenchmarkFind2000x15 walks /systems as "smctl find /systems -name power"
+// does: 2000 servers x 15 files, no agents run.
+func BenchmarkFind2000x15(b *testing.B) {
+	tr := benchTree(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		files, power := 0, 0
+		err := tr.Walk(ctx, "/systems", WalkOptions{MaxDepth: -1}, func(p string, e *Entry, err error) error {
+			if err != nil {
+				return err
+			}
+			if e != nil && !e.IsDir() {
+				files++
+				if e.Name() == "power" {
+					power++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if power != 2001 || files < 2000*15 {
+			b.Fatalf("walk saw %d files, %d power", files, power)
+		}
+	}
+	b.ReportMetric(float64(2001*15)/(float64(b.Elapsed().Seconds())/float64(b.N)), "files/s")
+}
+
+// BenchmarkCat2000Cached reads one cached file on each of 2000 servers
+// through the fan-out, as "smctl cat" over a list does.
+func BenchmarkCat2000Cached(b *testing.B) {
+	tr := benchTree(b, [2]string{"cache:\n", "cache:\n  - match: load\n    model: cached\n"})
+	ctx := context.Background()
+	paths := make([]string, 2000)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/systems/servers/n%04d/load", i+1)
+	}
+	read := func() {
+		rs := fanout.All(ctx, len(paths), 64, func(ctx context.Context, i int) ([]byte, error) {
+			res, err := tr.Read(ctx, paths[i], ReadOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return res.Content, nil
+		})
+		for _, r := range rs {
+			if r.Err != nil || string(r.Value) != "load\n" {
+				b.Fatalf("%s: %q %v", paths[r.Index], r.Value, r.Err)
+			}
+		}
+	}
+	read() // fill the cache: the agents run once
+	b.ResetTimer()
+	for b.Loop() {
+		read()
+	}
+	b.ReportMetric(2000/(float64(b.Elapsed().Seconds())/float64(b.N)), "files/s")
+}

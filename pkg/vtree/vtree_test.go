@@ -1,0 +1,221 @@
+package vtree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/smctl/smctl/pkg/agent"
+)
+
+// newTree makes a state root with the given agents (name -> shell script
+// body) and discovery statements.
+func newTree(t testing.TB, agents map[string]string, discover string, edits ...[2]string) *Tree {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "root")
+	af := fstest.MapFS{}
+	for name, body := range agents {
+		af[name] = &fstest.MapFile{Data: []byte("#!/bin/sh\n" + body + "\n"), Mode: 0o755}
+	}
+	if err := Init(context.Background(), dir, af, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(edits) > 0 {
+		cf := filepath.Join(dir, "smctl.yaml")
+		b, err := os.ReadFile(cf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		for _, e := range edits {
+			if !strings.Contains(s, e[0]) {
+				t.Fatalf("smctl.yaml has no %q", e[0])
+			}
+			s = strings.Replace(s, e[0], e[1], 1)
+		}
+		if err := os.WriteFile(cf, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	if discover != "" {
+		if _, err := tr.Write(context.Background(), "/discover_master", []byte(discover)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tr
+}
+
+func TestClean(t *testing.T) {
+	tests := []struct{ in, want, err string }{
+		{in: "/", want: "/"},
+		{in: "", want: "/"},
+		{in: "systems/servers", want: "/systems/servers"},
+		{in: "/systems//servers/", want: "/systems/servers"},
+		{in: "/sysman/systems/servers", want: "/systems/servers"},
+		{in: "/sysman", want: "/"},
+		{in: "/sysman/system/chassis/1", want: "/systems/chassis/1"},
+		{in: "/systems/system/x", want: "/systems/system/x"},
+		{in: "sysman/x", want: "/sysman/x"},
+		{in: "/a/./b/../c", want: "/a/c"},
+		{in: "/..", err: "climbs above the root"},
+		{in: "/a/../..", err: "climbs above the root"},
+		{in: "/a\x00b", err: "NUL"},
+		{in: "/" + strings.Repeat("x", MaxName+1), err: "name longer than"},
+		{in: strings.Repeat("/x", MaxPath), err: "longer than 4096"},
+		{in: "/a/.type", err: "reserved"},
+	}
+	for _, tt := range tests {
+		got, err := Clean(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrBadPath) {
+				t.Errorf("Clean(%q) = %q, %v; want error %q", tt.in, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("Clean(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestFS checks the io/fs view with fstest.TestFS on a tree whose agents
+// are deterministic. The live directories (the machine's own /proc and
+// /sys, which change while the checker looks) are switched off in
+// smctl.yaml. One pass reads every file first, so that each agent's
+// .status exists before the checker lists the directories twice.
+func TestFS(t *testing.T) {
+	tr := newTree(t, map[string]string{
+		"server/power.read":        `echo on`,
+		"server/power.write":       `cat >/dev/null`,
+		"server/model.read":        `echo "x3650 $SMCTL_HOST"`,
+		"blade/bootorder.read":     `echo harddisk`,
+		"chassis/temperature.read": `echo 31`,
+	}, "server n[1-3] transport=local\nchassis mm1 blades=b[1-2]\n",
+		[2]string{"live_dirs:\n  - proc\n  - sys\n", "live_dirs: []\n"})
+	ctx := context.Background()
+	fsys := tr.FS(ctx, ReadOptions{})
+	var files []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			files = append(files, p)
+			if _, err := fs.ReadFile(fsys, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 30 {
+		t.Fatalf("walk found %d files: %v", len(files), files)
+	}
+	if err := fstest.TestFS(fsys, "systems/servers/n1/power", "systems/chassis/mm1/blades/2/bootorder", "discover_master", "ids"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := fs.ReadFile(fsys, "systems/servers/n2/model")
+	if err != nil || string(b) != "x3650 n2\n" {
+		t.Errorf("model = %q, %v", b, err)
+	}
+}
+
+func TestFSErrors(t *testing.T) {
+	tr := newTree(t, nil, "")
+	fsys := tr.FS(context.Background(), ReadOptions{})
+	for _, name := range []string{"/abs", "a/../b", "systems/"} {
+		if _, err := fsys.Open(name); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("Open(%q) = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := fsys.Open("systems/nope"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open(missing) = %v, want ErrNotExist", err)
+	}
+	if _, err := fs.ReadFile(fsys, "systems"); err == nil {
+		t.Error("ReadFile(dir) succeeded")
+	}
+}
+
+func TestErrorsWrap(t *testing.T) {
+	tr := newTree(t, map[string]string{"server/load.read": "echo 1"}, "")
+	ctx := context.Background()
+	_, err := tr.Write(ctx, "/systems/servers/localhost/load", []byte("2"))
+	if !errors.Is(err, ErrReadOnly) {
+		t.Errorf("write to read-only file: %v", err)
+	}
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe.Path != "/systems/servers/localhost/load" {
+		t.Errorf("error does not name the path: %#v", err)
+	}
+	_, err = tr.Read(ctx, "/systems/servers/nope/x", ReadOptions{})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("read missing: %v", err)
+	}
+	_, err = tr.Write(ctx, "/systems/servers/localhost/x.status", []byte("0"))
+	if !errors.Is(err, ErrStatusFile) {
+		t.Errorf("write status: %v", err)
+	}
+}
+
+// TestConcurrentReads runs many agents at once through one Tree.
+func TestConcurrentReads(t *testing.T) {
+	tr := newTree(t, map[string]string{"server/name.read": `echo "$SMCTL_HOST"`}, "server n[1-50] transport=local\n")
+	ctx := context.Background()
+	errs := make(chan error, 50)
+	for i := 1; i <= 50; i++ {
+		go func() {
+			res, err := tr.Read(ctx, fmt.Sprintf("/systems/servers/n%d/name", i), ReadOptions{})
+			if err == nil && string(res.Content) != fmt.Sprintf("n%d\n", i) {
+				err = fmt.Errorf("n%d: got %q", i, res.Content)
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestBuiltinRegistry(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "root")
+	if err := Init(context.Background(), dir, fstest.MapFS{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Open(dir, Options{Builtins: func(r *agent.Registry, _ *Tree) {
+		r.Register("server", "answer", agent.Read, agent.Func(func(ctx context.Context, req *agent.Request) (agent.Result, error) {
+			return agent.Result{Output: []byte("42 from " + req.Host + "\n")}, nil
+		}))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	res, err := tr.Read(context.Background(), "/systems/servers/localhost/answer", ReadOptions{})
+	if err != nil || string(res.Content) != "42 from localhost\n" {
+		t.Fatalf("built-in read = %q, %v", res.Content, err)
+	}
+	rc, _, ok := tr.Status(context.Background(), "/systems/servers/localhost/answer")
+	if !ok || rc != 0 {
+		t.Errorf("status = %d %v", rc, ok)
+	}
+	// Stored content survives a new Tree (another invocation).
+	b, err := os.ReadFile(filepath.Join(dir, "tree/systems/servers/localhost/answer"))
+	if err != nil || string(b) != "42 from localhost\n" {
+		t.Errorf("backing file = %q, %v", b, err)
+	}
+}
