@@ -19,6 +19,8 @@ type CatOptions struct {
 	MaxAge     time.Duration
 	HasMaxAge  bool
 	Output     string
+	Gather     bool   // -b
+	Only       string // --only failed|ok
 }
 
 func newCatCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
@@ -44,6 +46,8 @@ its path, as grep does, and is the default for more than one path.`,
 	cmd.Flags().BoolVarP(&opts.NoFilename, "no-filename", "h", false, "never prefix lines with the path")
 	cmd.Flags().DurationVar(&opts.MaxAge, "max-age", 0, "run the read agent only if the content is older than this (0: always)")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "output format: json (one JSON object per path)")
+	cmd.Flags().BoolVarP(&opts.Gather, "gather", "b", false, "print identical contents once, headed by the folded node set and count; summary on stderr")
+	cmd.Flags().StringVar(&opts.Only, "only", "", "only the paths whose last status was: failed or ok")
 	cmd.Flags().Bool("help", false, "help for cat") // -h is --no-filename, as in grep
 	return cmd
 }
@@ -72,8 +76,15 @@ func catRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *CatOpti
 		return usageErr("cat: no paths (give them as arguments or on standard input)")
 	}
 	paths, failed := expand(ctx, ios, t, args)
+	if paths, err = only(ctx, t, paths, opts.Only); err != nil {
+		return err
+	}
 	prefix := (len(paths) > 1 || opts.Filename) && !opts.NoFilename
 	ropts := vtree.ReadOptions{MaxAge: opts.MaxAge, HasMaxAge: opts.HasMaxAge}
+	names := labels(paths)
+	tl := newTally()
+	var gath gathered
+	i := 0
 	failed += runAll(ctx, ios, g.fanout(t), "cat", paths, func(ctx context.Context, p string) ([]byte, error) {
 		res, err := t.Read(ctx, p, ropts)
 		if err != nil {
@@ -82,7 +93,20 @@ func catRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *CatOpti
 		return res.Content, nil
 	}, func(o outcome) {
 		o.op = "read"
+		label := names[i]
+		i++
 		switch {
+		case opts.Gather:
+			class := classify(vtree.RC(o.err))
+			if o.err == nil {
+				class = storedClass(ctx, t, o.path)
+			} else {
+				ios.Errorf("%v", o.err)
+			}
+			tl.add(class, label)
+			if class == classOK {
+				gath.add(string(o.content), label)
+			}
 		case opts.Output == "json":
 			writeJSON(ios.Out, o)
 		case o.err != nil:
@@ -93,6 +117,13 @@ func catRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *CatOpti
 			ios.Out.Write(o.content)
 		}
 	})
+	if opts.Gather {
+		gath.print(ios)
+		ios.Errorf("cat: %s", tl)
+		if tl.failed() {
+			return errSomeFailed
+		}
+	}
 	if failed > 0 {
 		return errSomeFailed
 	}

@@ -24,6 +24,8 @@ type GrepOptions struct {
 	NoFilename bool // -h
 	Quiet      bool // -q
 	Output     string
+	Gather     bool   // -b
+	Only       string // --only failed|ok
 }
 
 func newGrepCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
@@ -55,6 +57,8 @@ read, 1 if none was selected or some file failed, 2 on a usage error.`,
 	f.BoolVarP(&opts.NoFilename, "no-filename", "h", false, "never prefix lines with the path")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit status tells")
 	f.StringVarP(&opts.Output, "output", "o", "", "output format: json (one JSON object per path, content = selected lines)")
+	f.BoolVarP(&opts.Gather, "gather", "b", false, "print identical selected lines once, headed by the folded node set and count; summary on stderr")
+	f.StringVar(&opts.Only, "only", "", "only the paths whose last status was: failed or ok")
 	f.Bool("help", false, "help for grep") // -h is --no-filename, as in grep(1)
 	return cmd
 }
@@ -114,8 +118,15 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 		return usageErr("grep: no paths (give them as arguments or on standard input)")
 	}
 	paths, failed := expand(ctx, ios, t, args)
+	if paths, err = only(ctx, t, paths, opts.Only); err != nil {
+		return err
+	}
 	prefix := (len(paths) > 1 || opts.Filename) && !opts.NoFilename
 	selected := 0
+	names := labels(paths)
+	tl := newTally()
+	var gath gathered
+	idx := 0
 	failed += runAll(ctx, ios, g.fanout(t), "grep", paths, func(ctx context.Context, p string) ([]byte, error) {
 		res, err := t.Read(ctx, p, vtree.ReadOptions{})
 		if err != nil {
@@ -124,6 +135,15 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 		return res.Content, nil
 	}, func(o outcome) {
 		o.op = "grep"
+		label := names[idx]
+		idx++
+		if opts.Gather {
+			class := classify(vtree.RC(o.err))
+			if o.err == nil {
+				class = storedClass(ctx, t, o.path)
+			}
+			tl.add(class, label)
+		}
 		if o.err != nil {
 			if opts.Output == "json" {
 				writeJSON(ios.Out, o)
@@ -141,6 +161,10 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 		selected += len(lines)
 		switch {
 		case opts.Quiet:
+		case opts.Gather:
+			if len(lines) > 0 {
+				gath.add(strings.Join(lines, "\n")+"\n", label)
+			}
 		case opts.Output == "json":
 			if len(lines) > 0 {
 				o.content = []byte(strings.Join(lines, "\n") + "\n")
@@ -166,6 +190,10 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 			}
 		}
 	})
+	if opts.Gather {
+		gath.print(ios)
+		ios.Errorf("grep: %s", tl)
+	}
 	if failed > 0 || selected == 0 {
 		return errSomeFailed
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/sshx"
+	"github.com/smctl/smctl/pkg/transport"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -54,6 +57,7 @@ var errSomeFailed = &exitError{code: ExitFailed}
 // Main runs smctl with the process's arguments and streams and returns the
 // exit code.
 func Main() int {
+	raiseFileLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, System(), os.Args[1:])
@@ -68,6 +72,10 @@ func Run(ctx context.Context, ios *IOStreams, args []string) int {
 }
 
 func exitCode(ctx context.Context, ios *IOStreams, err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) && ee.code == ExitOK && ee.err == nil {
+		return ExitOK
+	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(ios.ErrOut, "smctl: interrupted")
 		return ExitInterrupted
@@ -75,7 +83,6 @@ func exitCode(ctx context.Context, ios *IOStreams, err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	var ee *exitError
 	code := ExitUsage // cobra's own errors: unknown verb or flag
 	if errors.As(err, &ee) {
 		code = ee.code
@@ -111,9 +118,10 @@ func isUsage(err error) bool {
 
 // globalOptions are the flags every verb has.
 type globalOptions struct {
-	Root    string
-	Timeout time.Duration
-	Fanout  int
+	Root           string
+	Timeout        time.Duration
+	Fanout         int
+	ConnectTimeout time.Duration
 }
 
 // NewRootCmd builds the smctl command tree over ios.
@@ -133,6 +141,7 @@ directory, every managed entity a file. Reading a file runs its read agent
 	root.PersistentFlags().StringVar(&g.Root, "root", "", "state root (default $SMCTL_ROOT, else $XDG_DATA_HOME/smctl)")
 	root.PersistentFlags().DurationVar(&g.Timeout, "timeout", 0, "bound on each agent run (default: timeout in smctl.yaml)")
 	root.PersistentFlags().IntVar(&g.Fanout, "fanout", 0, "agents run at once (default: fanout in smctl.yaml)")
+	root.PersistentFlags().DurationVar(&g.ConnectTimeout, "connect-timeout", 0, "bound on connecting to one node (default: ssh connect_timeout in smctl.yaml)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{ExitUsage, fmt.Errorf("%s: %w", c.CommandPath(), err)}
 	})
@@ -147,6 +156,7 @@ directory, every managed entity a file. Reading a file runs its read agent
 		newFindCmd(ios, g),
 		newVersionCmd(ios),
 		newDemoCmd(ios, g),
+		newSimCmd(ios, g),
 	)
 	return root
 }
@@ -176,15 +186,72 @@ func (g *globalOptions) open() (*vtree.Tree, error) {
 		return nil, err
 	}
 	self, _ := selfPath()
+	var pool *sshx.Pool
 	t, err := vtree.Open(dir, vtree.Options{
 		Self:    self,
 		KeyFile: os.Getenv("SMCTL_KEY_FILE"),
 		Timeout: g.Timeout,
+		Transports: map[string]vtree.TransportFunc{
+			"ssh": func(ctx context.Context, d vtree.Device) (transport.Transport, error) {
+				return sshTransport(pool, d)
+			},
+		},
+		OnClose: func() error {
+			if pool != nil {
+				return pool.Close()
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return nil, &exitError{ExitUsage, err}
 	}
+	c := t.Config.SSH
+	opts := sshx.Options{
+		ConfigFiles:    c.ConfigFiles,
+		ConnectTimeout: c.ConnectTimeout.Duration,
+		Retries:        c.Retries,
+		StrictHostKey:  c.StrictHostKeyChecking,
+	}
+	if g.ConnectTimeout > 0 {
+		opts.ConnectTimeout = g.ConnectTimeout
+	}
+	for i, f := range opts.ConfigFiles {
+		opts.ConfigFiles[i] = expandHome(f)
+	}
+	pool = sshx.NewPool(opts)
 	return t, nil
+}
+
+// sshTransport reaches a device over SSH: its address (default: its name)
+// is the ssh_config alias; its port, user and ssh_config attribute files
+// override ssh_config; its inherited ids password is tried after keys.
+func sshTransport(pool *sshx.Pool, d vtree.Device) (transport.Transport, error) {
+	tg := sshx.Target{
+		Alias:        d.Host(),
+		User:         d.Attrs["user"],
+		ConfigFile:   expandHome(d.Attrs["ssh_config"]),
+		Password:     d.Password,
+		PasswordUser: d.User,
+	}
+	if p := d.Attrs["port"]; p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("device %s: bad port %q", d.Path, p)
+		}
+		tg.Port = n
+	}
+	tg.FallbackUser = d.User
+	return &sshx.Transport{Pool: pool, Target: tg}, nil
+}
+
+func expandHome(p string) string {
+	if strings.HasPrefix(p, "~/") {
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, p[2:])
+		}
+	}
+	return p
 }
 
 func (g *globalOptions) fanout(t *vtree.Tree) int {
@@ -250,4 +317,14 @@ func expand(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []string) 
 		out = append(out, ms...)
 	}
 	return out, failed
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard one: one
+// connection per node of a large fan-out needs one descriptor each.
+func raiseFileLimit() {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
+		l.Cur = l.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
 }

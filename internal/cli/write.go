@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/smctl/smctl/pkg/vtree"
 )
 
 // WriteOptions are the flags of smctl write.
@@ -18,6 +20,7 @@ type WriteOptions struct {
 	File       string // -f FILE: value from FILE, paths in args
 	Prompt     bool   // --prompt: ask for an ids password
 	Output     string
+	Only       string // --only failed|ok
 }
 
 func newWriteCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
@@ -50,6 +53,7 @@ output); see it with smctl cat.`,
 	cmd.Flags().StringVarP(&opts.File, "file", "f", "", "write the content of FILE (- for standard input); the arguments are paths")
 	cmd.Flags().BoolVar(&opts.Prompt, "prompt", false, "for an ids file: ask for the password on the terminal without echo")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "output format: json (one JSON object per path)")
+	cmd.Flags().StringVar(&opts.Only, "only", "", "only the paths whose last status was: failed or ok (re-target a run)")
 	return cmd
 }
 
@@ -151,6 +155,12 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 	}
 	defer t.Close()
 	paths, failed := expand(ctx, ios, t, paths)
+	if paths, err = only(ctx, t, paths, opts.Only); err != nil {
+		return err
+	}
+	names := labels(paths)
+	tl := newTally()
+	i := 0
 	failed += runAll(ctx, ios, g.fanout(t), "write", paths, func(ctx context.Context, p string) ([]byte, error) {
 		res, err := t.Write(ctx, p, value)
 		if err != nil {
@@ -159,6 +169,8 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 		return res.Content, nil
 	}, func(o outcome) {
 		o.op = "write"
+		tl.add(classify(vtree.RC(o.err)), names[i])
+		i++
 		switch {
 		case opts.Output == "json":
 			writeJSON(ios.Out, o)
@@ -166,6 +178,10 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 			ios.Errorf("%v", o.err)
 		}
 	})
+	// Many paths with failures: one line that says which, folded.
+	if len(paths) > 1 && tl.failed() && opts.Output == "" {
+		ios.Errorf("write: %s", tl)
+	}
 	if failed > 0 {
 		return errSomeFailed
 	}

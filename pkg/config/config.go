@@ -52,6 +52,38 @@ type Config struct {
 	PasswordArgv []string `yaml:"password_argv,omitempty"`
 	// Types are the device types discovery can create.
 	Types map[string]Type `yaml:"types"`
+	// SSH tunes the built-in SSH transport.
+	SSH SSH `yaml:"ssh"`
+	// Discovery tunes prompted discovery.
+	Discovery Discovery `yaml:"discovery"`
+}
+
+// SSH tunes the SSH transport; ssh_config supplies everything else.
+type SSH struct {
+	// ConnectTimeout bounds connecting (TCP and handshake) to one node
+	// when ssh_config sets no ConnectTimeout.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// Retries is how often a transiently failed connect is retried.
+	Retries int `yaml:"retries"`
+	// StrictHostKeyChecking overrides ssh_config's: yes, accept-new or no.
+	StrictHostKeyChecking string `yaml:"strict_host_key_checking,omitempty"`
+	// ConfigFiles are the ssh_config files read (default: ~/.ssh/config,
+	// /etc/ssh/ssh_config); a device's ssh_config attribute replaces them.
+	ConfigFiles []string `yaml:"config_files,omitempty"`
+}
+
+// Discovery tunes prompted discovery ("1" written to /discover_master).
+type Discovery struct {
+	// Scan lists the address ranges and ports probed for SSH servers.
+	Scan []ScanRule `yaml:"scan,omitempty"`
+	// ScanTimeout bounds one probe.
+	ScanTimeout Duration `yaml:"scan_timeout"`
+}
+
+// ScanRule is one range of prompted discovery.
+type ScanRule struct {
+	Hosts string `yaml:"hosts"` // a node set: 10.0.0.[1-254], n[001-100]
+	Ports []int  `yaml:"ports,omitempty"`
 }
 
 // Type describes one device type.
@@ -176,6 +208,8 @@ func Default() *Config {
 			"chassis": {Dir: "/systems/chassis", Lock: true},
 			"blade":   {Dir: "blades"},
 		},
+		SSH:       SSH{ConnectTimeout: Duration{10 * time.Second}, Retries: 3},
+		Discovery: Discovery{ScanTimeout: Duration{2 * time.Second}},
 	}
 }
 
@@ -367,6 +401,34 @@ func (c *Config) validate(root *yaml.Node) error {
 	if c.Tree == "" {
 		return at("tree", "tree must not be empty")
 	}
+	sshNode := valueOf(root, "ssh")
+	sshAt := func(key, format string, args ...any) error {
+		if n := valueOf(sshNode, key); n != nil {
+			return posErr(n, format, args...)
+		}
+		return at("ssh", format, args...)
+	}
+	if c.SSH.Retries < 0 || c.SSH.Retries > 10 {
+		return sshAt("retries", "ssh retries must be 0..10")
+	}
+	if c.SSH.ConnectTimeout.Duration <= 0 {
+		return sshAt("connect_timeout", "ssh connect_timeout must be positive")
+	}
+	switch c.SSH.StrictHostKeyChecking {
+	case "", "yes", "accept-new", "no":
+	default:
+		return sshAt("strict_host_key_checking", "strict_host_key_checking %q: want yes, accept-new or no", c.SSH.StrictHostKeyChecking)
+	}
+	for _, r := range c.Discovery.Scan {
+		for _, p := range r.Ports {
+			if p < 1 || p > 65535 {
+				return at("discovery", "discovery scan %q: bad port %d", r.Hosts, p)
+			}
+		}
+		if r.Hosts == "" {
+			return at("discovery", "discovery scan rule needs hosts")
+		}
+	}
 	if cache := valueOf(root, "cache"); cache != nil {
 		for i := range c.Cache {
 			n := cache.Content[i]
@@ -448,4 +510,8 @@ const header = `# smctl.yaml — the configuration of this smctl state root.
 # password_argv agents that also get "-p PASSWORD" on their command line
 # types         device types: dir (where discovery puts them), attrs
 #               (attribute files of a new device), lock, live
+# ssh           connect_timeout, retries (transient connect failures),
+#               strict_host_key_checking (overrides ssh_config), config_files
+# discovery     scan: [{hosts: 10.0.0.[1-254], ports: [22]}] probed by
+#               prompted discovery for SSH servers; scan_timeout per probe
 `

@@ -235,6 +235,13 @@ func (t *Tree) transport(ctx context.Context, dev string) (transport.Transport, 
 		return transport.Local{}, nil
 	}
 	if f, ok := t.opts.Transports[name]; ok {
+		pair, err := t.credsIn(rel(dev))
+		if err != nil {
+			return nil, err
+		}
+		if pair != nil {
+			d.User, d.Password = pair.User, pair.Password
+		}
 		return f(ctx, d)
 	}
 	known := []string{"local"}

@@ -369,6 +369,12 @@ func (t *Tree) request(n *node, op agent.Op, input []byte) (*agent.Request, erro
 // directory, nil if there is none.
 func (t *Tree) credsFor(n *node) (*creds.Pair, error) {
 	dir, _ := splitRel(n.rel)
+	return t.credsIn(dir)
+}
+
+// credsIn returns the first pair of the nearest ids file at or above the
+// backing directory dir.
+func (t *Tree) credsIn(dir string) (*creds.Pair, error) {
 	for {
 		idsRel := joinRel(dir, IDsName)
 		if _, err := t.store.lstat(idsRel); err == nil {

@@ -89,6 +89,8 @@ type Options struct {
 	Transports map[string]TransportFunc
 	// Builtins are added to the built-in agents (after smctl's own).
 	Builtins func(r *agent.Registry, t *Tree)
+	// OnClose runs when the tree is closed (e.g. closing SSH clients).
+	OnClose func() error
 }
 
 // Tree is an opened state root.
@@ -163,8 +165,17 @@ func Open(dir string, opts Options) (*Tree, error) {
 	return t, nil
 }
 
-// Close releases the backing tree.
-func (t *Tree) Close() error { return t.store.root.Close() }
+// Close releases the backing tree and what Options.OnClose holds.
+func (t *Tree) Close() error {
+	var err error
+	if t.opts.OnClose != nil {
+		err = t.opts.OnClose()
+	}
+	if cerr := t.store.root.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Timeout is the bound on one agent run.
 func (t *Tree) Timeout() time.Duration { return t.timeout }
@@ -293,6 +304,9 @@ type Device struct {
 	Path  string            // virtual path, "/" for the root
 	Type  string            // "" for the root
 	Attrs map[string]string // attribute files, trimmed
+	// User and Password are the nearest inherited ids credentials, set
+	// for transports.
+	User, Password string
 }
 
 // Host is the address that reaches the device: its address file, else its
@@ -307,7 +321,7 @@ func (d Device) Host() string {
 
 // attrNames are the attribute files a device may have besides those its
 // type's attrs name.
-var attrNames = []string{"address", "port", "user", "transport", "bmc", "bmc_interface"}
+var attrNames = []string{"address", "port", "user", "transport", "ssh_config", "bmc", "bmc_interface"}
 
 func (t *Tree) attrs(dev string, typ string) map[string]string {
 	names := append([]string(nil), attrNames...)

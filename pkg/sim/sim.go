@@ -1,0 +1,409 @@
+// Package sim serves a simulated cluster: N SSH servers on loopback, one
+// port each, written with golang.org/x/crypto/ssh. Each node answers
+// vmstat, hostname, uptime, uname, echo, sleep, exit, cat and ls of its own
+// plausible /proc and /sys, with values that differ from node to node.
+//
+// Chosen fractions of the nodes misbehave, to test what a cluster does to
+// its tools: refuse (nothing listens on their port), hang (commands never
+// finish), fail (every command exits 1 with a message), drop (the first
+// connection is closed during the handshake, as sshd's MaxStartups does; the
+// next works); Delay slows every command. Which nodes misbehave is fixed by
+// the seed.
+//
+// Start writes into Dir the client key, known_hosts (one HostKeyAlias line
+// for all nodes), an ssh_config with a Host block per node for OpenSSH
+// tools (ssh -F, pdsh, clush, pssh), ssh_config.common with the settings
+// every node shares (what smctl's devices use, with their address and port
+// as attribute files), hosts.txt and the discovery statements.
+package sim
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Options describe a simulated cluster.
+type Options struct {
+	N        int
+	Dir      string // files for clients; required
+	Prefix   string // node name prefix, default "n"
+	Addr     string // listen address, default 127.0.0.1 (loopback only)
+	Delay    time.Duration
+	Refuse   float64
+	Hang     float64
+	Fail     float64
+	Drop     float64
+	Seed     uint64
+	User     string // login name written to ssh_config; default "sim"
+	Password string // if set, password authentication is accepted too
+}
+
+// Behaviour of a node.
+type Behaviour string
+
+// Behaviours.
+const (
+	OK     Behaviour = "ok"
+	Refuse Behaviour = "refuse"
+	Hang   Behaviour = "hang"
+	Fail   Behaviour = "fail"
+	Drop   Behaviour = "drop"
+)
+
+// Node is one simulated machine.
+type Node struct {
+	Name      string
+	Port      int
+	Behaviour Behaviour
+
+	state   *node
+	dropped atomic.Bool
+}
+
+// Cluster is a running simulated cluster.
+type Cluster struct {
+	Nodes      []*Node
+	Dir        string
+	ConfigFile string // ssh_config with a block per node
+	CommonFile string // ssh_config.common
+	KnownHosts string
+	Addr       string
+
+	opts      Options
+	cfg       *ssh.ServerConfig
+	listeners []net.Listener
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	connsMu   sync.Mutex
+	conns     map[net.Conn]bool
+}
+
+// HostKeyAlias is the name under which every node's key is known.
+const HostKeyAlias = "smctl-sim"
+
+// Start starts the cluster; Close stops it.
+func Start(opts Options) (*Cluster, error) {
+	if opts.N < 1 {
+		return nil, errors.New("sim: need at least one node")
+	}
+	if opts.Dir == "" {
+		return nil, errors.New("sim: need a directory for the client files")
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "n"
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1"
+	}
+	if ip := net.ParseIP(opts.Addr); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("sim: %s is not a loopback address: the simulated cluster only serves on 127.0.0.0/8", opts.Addr)
+	}
+	if opts.User == "" {
+		opts.User = "sim"
+	}
+	for _, f := range []float64{opts.Refuse, opts.Hang, opts.Fail, opts.Drop} {
+		if f < 0 || f > 1 {
+			return nil, errors.New("sim: fractions must be between 0 and 1")
+		}
+	}
+	if opts.Refuse+opts.Hang+opts.Fail+opts.Drop > 1 {
+		return nil, errors.New("sim: the fractions add up to more than 1")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
+	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
+	if err != nil {
+		return nil, err
+	}
+	clientPub, clientPriv, _ := ed25519.GenerateKey(rand.Reader)
+	clientSSHPub, err := ssh.NewPublicKey(clientPub)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Cluster{Dir: opts.Dir, Addr: opts.Addr, opts: opts, ctx: ctx, cancel: cancel, conns: map[net.Conn]bool{}}
+	authorized := string(clientSSHPub.Marshal())
+	c.cfg = &ssh.ServerConfig{
+		PublicKeyCallback: func(md ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			if string(key.Marshal()) == authorized {
+				return nil, nil
+			}
+			return nil, errors.New("unknown key")
+		},
+		ServerVersion: "SSH-2.0-smctl-sim",
+	}
+	if opts.Password != "" {
+		c.cfg.PasswordCallback = func(md ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			if string(pw) == opts.Password {
+				return nil, nil
+			}
+			return nil, errors.New("wrong password")
+		}
+	}
+	c.cfg.AddHostKey(hostSigner)
+
+	// Fix the misbehaving nodes by the seed, in exact numbers.
+	behaviours := make([]Behaviour, opts.N)
+	for i := range behaviours {
+		behaviours[i] = OK
+	}
+	perm := mrand.New(mrand.NewPCG(opts.Seed, 0x5eed)).Perm(opts.N)
+	k := 0
+	for _, b := range []struct {
+		f float64
+		b Behaviour
+	}{{opts.Refuse, Refuse}, {opts.Hang, Hang}, {opts.Fail, Fail}, {opts.Drop, Drop}} {
+		for j := 0; j < int(b.f*float64(opts.N)+0.5) && k < opts.N; j++ {
+			behaviours[perm[k]] = b.b
+			k++
+		}
+	}
+	width := max(4, len(fmt.Sprint(opts.N)))
+	start := time.Now()
+	var refused []net.Listener
+	for i := 0; i < opts.N; i++ {
+		n := &Node{Name: fmt.Sprintf("%s%0*d", opts.Prefix, width, i+1), Behaviour: behaviours[i]}
+		n.state = newNode(n.Name, i, start)
+		l, err := net.Listen("tcp", net.JoinHostPort(opts.Addr, "0"))
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("sim: node %s: %w (raise the open file limit for many nodes)", n.Name, err)
+		}
+		n.Port = l.Addr().(*net.TCPAddr).Port
+		if n.Behaviour == Refuse {
+			// Nothing will listen there: connections are refused. The port
+			// is released only once every node has its own, so that no
+			// other node gets it.
+			refused = append(refused, l)
+		} else {
+			c.listeners = append(c.listeners, l)
+			c.wg.Add(1)
+			go c.serve(l, n)
+		}
+		c.Nodes = append(c.Nodes, n)
+	}
+	for _, l := range refused {
+		l.Close()
+	}
+	if err := c.writeFiles(hostSigner.PublicKey(), clientPriv); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close stops every node and waits for their goroutines.
+func (c *Cluster) Close() error {
+	c.cancel()
+	for _, l := range c.listeners {
+		l.Close()
+	}
+	c.connsMu.Lock()
+	for conn := range c.conns {
+		conn.Close()
+	}
+	c.connsMu.Unlock()
+	c.wg.Wait()
+	return nil
+}
+
+func (c *Cluster) track(conn net.Conn, on bool) bool {
+	c.connsMu.Lock()
+	defer c.connsMu.Unlock()
+	if on {
+		if c.ctx.Err() != nil {
+			return false
+		}
+		c.conns[conn] = true
+	} else {
+		delete(c.conns, conn)
+	}
+	return true
+}
+
+func (c *Cluster) serve(l net.Listener, n *Node) {
+	defer c.wg.Done()
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		if n.Behaviour == Drop && !n.dropped.Swap(true) {
+			conn.Close() // as sshd past MaxStartups: closed before the banner
+			continue
+		}
+		if !c.track(conn, true) {
+			conn.Close()
+			return
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer c.track(conn, false)
+			defer conn.Close()
+			c.handle(conn, n)
+		}()
+	}
+}
+
+func (c *Cluster) handle(conn net.Conn, n *Node) {
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	sconn, chans, reqs, err := ssh.NewServerConn(conn, c.cfg)
+	if err != nil {
+		return
+	}
+	conn.SetDeadline(time.Time{})
+	defer sconn.Close()
+	go ssh.DiscardRequests(reqs)
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			nc.Reject(ssh.UnknownChannelType, "only sessions")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			continue
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.session(ch, creqs, n)
+		}()
+	}
+}
+
+func (c *Cluster) session(ch ssh.Channel, reqs <-chan *ssh.Request, n *Node) {
+	defer ch.Close()
+	for req := range reqs {
+		switch req.Type {
+		case "exec":
+			var p struct{ Command string }
+			if err := ssh.Unmarshal(req.Payload, &p); err != nil {
+				req.Reply(false, nil)
+				return
+			}
+			req.Reply(true, nil)
+			ctx, cancel := context.WithCancel(c.ctx)
+			go func() { // a closed channel or a signal ends the command
+				for r := range reqs {
+					if r.Type == "signal" {
+						cancel()
+					}
+					if r.WantReply {
+						r.Reply(false, nil)
+					}
+				}
+				cancel()
+			}()
+			out, errOut, code := c.exec(ctx, n, p.Command)
+			cancel()
+			if code == -1 { // cut off: the channel just closes
+				return
+			}
+			ch.Write([]byte(out))
+			ch.Stderr().Write([]byte(errOut))
+			status := make([]byte, 4)
+			binary.BigEndian.PutUint32(status, uint32(code))
+			ch.SendRequest("exit-status", false, status)
+			return
+		case "env", "pty-req":
+			req.Reply(true, nil)
+		default:
+			req.Reply(false, nil)
+		}
+	}
+}
+
+// exec runs a command on n; -1 means it was cut off.
+func (c *Cluster) exec(ctx context.Context, n *Node, command string) (string, string, int) {
+	if c.opts.Delay > 0 {
+		select {
+		case <-time.After(c.opts.Delay):
+		case <-ctx.Done():
+			return "", "", -1
+		}
+	}
+	switch n.Behaviour {
+	case Hang:
+		<-ctx.Done()
+		return "", "", -1
+	case Fail:
+		return "", fmt.Sprintf("%s: simulated failure\n", n.Name), 1
+	}
+	return n.state.run(ctx, command)
+}
+
+func (c *Cluster) writeFiles(hostKey ssh.PublicKey, clientPriv ed25519.PrivateKey) error {
+	d := c.Dir
+	block, err := ssh.MarshalPrivateKey(clientPriv, "smctl sim client")
+	if err != nil {
+		return err
+	}
+	key := filepath.Join(d, "id_ed25519")
+	if err := os.WriteFile(key, pem.EncodeToMemory(block), 0o600); err != nil {
+		return err
+	}
+	c.KnownHosts = filepath.Join(d, "known_hosts")
+	kh := HostKeyAlias + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostKey))) + "\n"
+	if err := os.WriteFile(c.KnownHosts, []byte(kh), 0o600); err != nil {
+		return err
+	}
+	common := fmt.Sprintf(`# generated by smctl sim: settings every simulated node shares
+Host *
+  User %s
+  IdentityFile %s
+  IdentitiesOnly yes
+  IdentityAgent none
+  HostKeyAlias %s
+  UserKnownHostsFile %s
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  BatchMode yes
+  ConnectTimeout 10
+  LogLevel ERROR
+`, c.opts.User, key, HostKeyAlias, c.KnownHosts)
+	c.CommonFile = filepath.Join(d, "ssh_config.common")
+	if err := os.WriteFile(c.CommonFile, []byte(common), 0o600); err != nil {
+		return err
+	}
+	var full, hosts, disc strings.Builder
+	fmt.Fprintf(&full, "# generated by smctl sim: %d nodes on %s\n", len(c.Nodes), c.Addr)
+	for _, n := range c.Nodes {
+		fmt.Fprintf(&full, "Host %s\n  HostName %s\n  Port %d\n", n.Name, c.Addr, n.Port)
+		fmt.Fprintln(&hosts, n.Name)
+		fmt.Fprintf(&disc, "server %s address=%s port=%d ssh_config=%s\n", n.Name, c.Addr, n.Port, c.CommonFile)
+	}
+	full.WriteString(strings.Replace(common, "# generated by smctl sim: settings every simulated node shares\n", "", 1))
+	c.ConfigFile = filepath.Join(d, "ssh_config")
+	for name, body := range map[string]string{"ssh_config": full.String(), "hosts.txt": hosts.String(), "discover.txt": disc.String()} {
+		if err := os.WriteFile(filepath.Join(d, name), []byte(body), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Statements returns the discovery statements that register the nodes in
+// a state root (server NAME address=... port=... ssh_config=...).
+func (c *Cluster) Statements() string {
+	b, _ := os.ReadFile(filepath.Join(c.Dir, "discover.txt"))
+	return string(b)
+}

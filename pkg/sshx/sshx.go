@@ -1,0 +1,426 @@
+// Package sshx is smctl's SSH transport: a pool of golang.org/x/crypto/ssh
+// clients configured the way OpenSSH would configure them.
+//
+// Settings come from ssh_config files (the user's and the system's, or a
+// node's own file, like ssh -F), parsed once per process: HostName, Port,
+// User, IdentityFile, IdentitiesOnly, IdentityAgent, ProxyJump,
+// ConnectTimeout, StrictHostKeyChecking, UserKnownHostsFile and
+// HostKeyAlias. Keys come from the identity files and from ssh-agent (one
+// shared connection, signers read once); a password from the node's
+// inherited ids credentials is tried when no key works. Host keys are
+// checked against known_hosts: unknown keys are refused unless
+// StrictHostKeyChecking is accept-new (then recorded) or no; a changed key
+// is always refused with a message naming the node.
+//
+// Connecting is retried with jittered backoff a bounded number of times
+// when the failure is transient (a reset or closed connection during the
+// handshake, as sshd's MaxStartups does); a refused connection, an
+// authentication failure or a timeout is not retried, and a command that
+// has started is never retried. One client per node is kept for the life
+// of the Pool, so listing and reading a node's proc/ share a connection.
+package sshx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// Options tune a Pool.
+type Options struct {
+	// ConfigFiles are the ssh_config files read, first value wins; nil
+	// means DefaultConfigFiles.
+	ConfigFiles []string
+	// ConnectTimeout bounds TCP connect plus handshake when ssh_config sets
+	// no ConnectTimeout; 0 means 10 s.
+	ConnectTimeout time.Duration
+	// Retries is how many times a transiently failed connect is retried.
+	Retries int
+	// StrictHostKey, if set, overrides StrictHostKeyChecking.
+	StrictHostKey string
+}
+
+// Target names a node.
+type Target struct {
+	Alias string // looked up in ssh_config as "ssh ALIAS" would
+	// Port and User override ssh_config when set (the node's attribute
+	// files).
+	Port int
+	User string
+	// FallbackUser is the login name when neither User nor ssh_config
+	// gives one (the inherited ids user), before the local user name.
+	FallbackUser string
+	// ConfigFile, when set, replaces Options.ConfigFiles for this node.
+	ConfigFile string
+	// Password, if set, is tried after public keys (from inherited ids).
+	Password     string
+	PasswordUser string
+}
+
+// Pool dials and keeps SSH clients.
+type Pool struct {
+	opts    Options
+	configs configCache
+
+	mu      sync.Mutex
+	clients map[string]*dialing
+	closed  bool
+
+	agentOnce    sync.Once
+	agentSigners []ssh.Signer
+	agentConn    net.Conn
+
+	keysMu sync.Mutex
+	keys   map[string]keyEntry
+
+	hosts hostKeys
+}
+
+type dialing struct {
+	done   chan struct{}
+	client *ssh.Client
+	err    error
+}
+
+type keyEntry struct {
+	signer ssh.Signer
+	err    error
+}
+
+// NewPool returns an empty pool.
+func NewPool(opts Options) *Pool {
+	if opts.ConfigFiles == nil {
+		opts.ConfigFiles = DefaultConfigFiles()
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	return &Pool{opts: opts, clients: map[string]*dialing{}, keys: map[string]keyEntry{}}
+}
+
+// Close closes every client and the agent connection.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	clients := p.clients
+	p.clients = map[string]*dialing{}
+	p.mu.Unlock()
+	for _, d := range clients {
+		<-d.done
+		if d.client != nil {
+			d.client.Close()
+		}
+	}
+	if p.agentConn != nil {
+		p.agentConn.Close()
+	}
+	return nil
+}
+
+// Settings resolves the settings of a target.
+func (p *Pool) Settings(t Target) (*Settings, error) {
+	files := p.opts.ConfigFiles
+	if t.ConfigFile != "" {
+		files = []string{t.ConfigFile}
+	}
+	s, err := p.configs.resolve(files, t.Alias)
+	if err != nil {
+		return nil, err
+	}
+	if t.Port != 0 {
+		s.Port = t.Port
+	}
+	if t.User != "" {
+		s.User = t.User
+	} else if !s.userSet && t.FallbackUser != "" {
+		s.User = t.FallbackUser
+	}
+	if s.ConnectTimeout == 0 {
+		s.ConnectTimeout = p.opts.ConnectTimeout
+	}
+	if p.opts.StrictHostKey != "" {
+		s.StrictHostKey = p.opts.StrictHostKey
+	}
+	return s, nil
+}
+
+// Client returns the pool's client for t, dialing it once.
+func (p *Pool) Client(ctx context.Context, t Target) (*ssh.Client, error) {
+	key := fmt.Sprintf("%s|%d|%s|%s|%s", t.Alias, t.Port, t.User, t.FallbackUser, t.ConfigFile)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errors.New("ssh pool closed")
+	}
+	d, ok := p.clients[key]
+	if !ok {
+		d = &dialing{done: make(chan struct{})}
+		p.clients[key] = d
+	}
+	p.mu.Unlock()
+	if !ok {
+		d.client, d.err = p.dial(ctx, t, 0)
+		if d.err != nil {
+			// A failed dial is not cached: the next caller tries again.
+			p.mu.Lock()
+			delete(p.clients, key)
+			p.mu.Unlock()
+		}
+		close(d.done)
+	}
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return d.client, d.err
+}
+
+const maxJumps = 8
+
+func (p *Pool) dial(ctx context.Context, t Target, depth int) (*ssh.Client, error) {
+	s, err := p.Settings(t)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := p.clientConfig(s, t)
+	if err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort(s.HostName, strconv.Itoa(s.Port))
+	var jump *ssh.Client
+	if s.ProxyJump != "" && !strings.EqualFold(s.ProxyJump, "none") {
+		if depth >= maxJumps {
+			return nil, fmt.Errorf("ProxyJump nested deeper than %d", maxJumps)
+		}
+		// The last hop of a chain is the one next to the target.
+		hops := strings.Split(s.ProxyJump, ",")
+		jt, err := parseJump(hops[len(hops)-1])
+		if err != nil {
+			return nil, err
+		}
+		if len(hops) > 1 {
+			// Earlier hops are reached through ssh_config of the last hop.
+			jt.ConfigFile = t.ConfigFile
+		}
+		jump, err = p.Client(ctx, jt)
+		if err != nil {
+			return nil, fmt.Errorf("ProxyJump %s: %w", hops[len(hops)-1], err)
+		}
+	}
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		c, err := p.dialOnce(ctx, s, cfg, addr, jump)
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil || attempt >= p.opts.Retries || !Transient(err) {
+			break
+		}
+		// Jittered exponential backoff: 50 ms, 100 ms, 200 ms ... x [0.5, 1.5).
+		d := time.Duration(float64(50*time.Millisecond<<attempt) * (0.5 + rand.Float64()))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return nil, lastErr
+		}
+	}
+	return nil, lastErr
+}
+
+func parseJump(hop string) (Target, error) {
+	hop = strings.TrimPrefix(strings.TrimSpace(hop), "ssh://")
+	t := Target{}
+	if u, h, ok := strings.Cut(hop, "@"); ok {
+		t.User, hop = u, h
+	}
+	if h, port, err := net.SplitHostPort(hop); err == nil {
+		n, err := strconv.Atoi(port)
+		if err != nil {
+			return t, fmt.Errorf("ProxyJump %q: bad port", hop)
+		}
+		t.Alias, t.Port = h, n
+	} else {
+		t.Alias = hop
+	}
+	if t.Alias == "" {
+		return t, fmt.Errorf("ProxyJump %q: no host", hop)
+	}
+	return t, nil
+}
+
+func (p *Pool) dialOnce(ctx context.Context, s *Settings, cfg *ssh.ClientConfig, addr string, jump *ssh.Client) (*ssh.Client, error) {
+	dctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout)
+	defer cancel()
+	var conn net.Conn
+	var err error
+	if jump != nil {
+		conn, err = jump.DialContext(dctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(dctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The handshake is bounded by the same connect timeout, and ends at
+	// once if ctx does.
+	stop := context.AfterFunc(dctx, func() { conn.Close() })
+	cc, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if !stop() {
+		if cc != nil {
+			cc.Close()
+		}
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("connect to %s: timed out after %s", addr, s.ConnectTimeout)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return ssh.NewClient(cc, chans, reqs), nil
+}
+
+// Transient reports whether a connect error is worth retrying: the server
+// reset or closed the connection during the handshake, as sshd does when
+// MaxStartups is exceeded.
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection reset by peer") ||
+		strings.HasSuffix(msg, "handshake failed: EOF") ||
+		strings.Contains(msg, "kex_exchange_identification")
+}
+
+func (p *Pool) clientConfig(s *Settings, t Target) (*ssh.ClientConfig, error) {
+	var methods []ssh.AuthMethod
+	signers, err := p.signers(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(signers) > 0 {
+		methods = append(methods, ssh.PublicKeys(signers...))
+	}
+	if t.Password != "" && s.PasswordAuth && (t.PasswordUser == "" || t.PasswordUser == s.User) {
+		pw := t.Password
+		methods = append(methods, ssh.Password(pw),
+			ssh.KeyboardInteractive(func(name, instruction string, questions []string, echos []bool) ([]string, error) {
+				answers := make([]string, len(questions))
+				for i := range answers {
+					answers[i] = pw
+				}
+				return answers, nil
+			}))
+	}
+	if len(methods) == 0 {
+		return nil, fmt.Errorf("no way to authenticate as %s: no key in ssh-agent or IdentityFile, and no password in ids", s.User)
+	}
+	hk, algos, err := p.hosts.callback(s)
+	if err != nil {
+		return nil, err
+	}
+	return &ssh.ClientConfig{
+		User:              s.User,
+		Auth:              methods,
+		HostKeyCallback:   hk,
+		HostKeyAlgorithms: algos,
+		Timeout:           s.ConnectTimeout,
+		ClientVersion:     "SSH-2.0-smctl",
+	}, nil
+}
+
+// signers returns the keys to offer: the identity files', then (unless
+// IdentitiesOnly) the agent's.
+func (p *Pool) signers(s *Settings) ([]ssh.Signer, error) {
+	var out []ssh.Signer
+	files := s.IdentityFiles
+	if len(files) == 0 {
+		home := homeDir()
+		for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			files = append(files, home+"/.ssh/"+n)
+		}
+	}
+	agentSigners := p.agent(s)
+	for _, f := range files {
+		k := p.key(f)
+		if k.err == nil {
+			out = append(out, k.signer)
+			continue
+		}
+		var pp *ssh.PassphraseMissingError
+		if errors.As(k.err, &pp) && pp.PublicKey != nil {
+			// An encrypted key: use it through the agent if it holds it.
+			for _, as := range agentSigners {
+				if string(as.PublicKey().Marshal()) == string(pp.PublicKey.Marshal()) {
+					out = append(out, as)
+				}
+			}
+		}
+	}
+	if !s.IdentitiesOnly {
+		out = append(out, agentSigners...)
+	}
+	return out, nil
+}
+
+func (p *Pool) key(path string) keyEntry {
+	p.keysMu.Lock()
+	defer p.keysMu.Unlock()
+	if k, ok := p.keys[path]; ok {
+		return k
+	}
+	var k keyEntry
+	b, err := os.ReadFile(path)
+	if err != nil {
+		k.err = err
+	} else {
+		k.signer, k.err = ssh.ParsePrivateKey(b)
+	}
+	p.keys[path] = k
+	return k
+}
+
+// agent returns the signers of the ssh-agent, read once over one shared
+// connection.
+func (p *Pool) agent(s *Settings) []ssh.Signer {
+	if strings.EqualFold(s.IdentityAgent, "none") {
+		return nil
+	}
+	p.agentOnce.Do(func() {
+		sock := os.Getenv("SSH_AUTH_SOCK")
+		if s.IdentityAgent != "" && s.IdentityAgent != "SSH_AUTH_SOCK" {
+			sock = s.IdentityAgent
+		}
+		if sock == "" {
+			return
+		}
+		conn, err := net.DialTimeout("unix", sock, 2*time.Second)
+		if err != nil {
+			return
+		}
+		p.agentConn = conn
+		p.agentSigners, _ = agent.NewClient(conn).Signers()
+	})
+	return p.agentSigners
+}

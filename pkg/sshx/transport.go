@@ -1,0 +1,213 @@
+package sshx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/smctl/smctl/pkg/transport"
+)
+
+// Transport reaches one node through the pool.
+type Transport struct {
+	Pool   *Pool
+	Target Target
+}
+
+var _ transport.Transport = (*Transport)(nil)
+
+// ErrOutputLimit is returned when a command prints more than allowed.
+var ErrOutputLimit = errors.New("output limit exceeded")
+
+// ExitError is a remote command that exited non-zero, for callers that
+// need it as an error (ReadFile, ReadDir).
+type ExitError struct {
+	Status int
+	Stderr string
+}
+
+func (e *ExitError) Error() string {
+	if e.Stderr != "" {
+		return e.Stderr
+	}
+	return fmt.Sprintf("exit status %d", e.Status)
+}
+
+type capBuffer struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	max    int64
+	over   bool
+	onOver func()
+}
+
+func (w *capBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.over {
+		return 0, ErrOutputLimit
+	}
+	if w.max > 0 && int64(w.buf.Len()+len(p)) > w.max {
+		w.over = true
+		go w.onOver()
+		return 0, ErrOutputLimit
+	}
+	return w.buf.Write(p)
+}
+
+func (w *capBuffer) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Bytes()
+}
+
+// Exec implements transport.Transport: the command runs in a session of
+// the node's client. When ctx ends the remote command gets SIGKILL and its
+// channel is closed. A command that has started is never retried.
+func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxOut int64) (transport.Output, error) {
+	c, err := t.Pool.Client(ctx, t.Target)
+	if err != nil {
+		return transport.Output{}, err
+	}
+	sess, err := c.NewSession()
+	if err != nil {
+		return transport.Output{}, fmt.Errorf("session: %w", err)
+	}
+	defer sess.Close()
+	stdout := &capBuffer{max: maxOut, onOver: func() { sess.Close() }}
+	stderr := &capBuffer{max: 64 << 10, onOver: func() {}}
+	sess.Stdout, sess.Stderr = stdout, stderr
+	if stdin != nil {
+		sess.Stdin = bytes.NewReader(stdin)
+	}
+	if err := sess.Start(command); err != nil {
+		return transport.Output{}, fmt.Errorf("start: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	var werr error
+	select {
+	case werr = <-done:
+	case <-ctx.Done():
+		_ = sess.Signal(ssh.SIGKILL)
+		sess.Close()
+		<-done
+		return transport.Output{Stdout: stdout.bytes(), Stderr: stderr.bytes()}, ctx.Err()
+	}
+	out := transport.Output{Stdout: stdout.bytes(), Stderr: stderr.bytes()}
+	if stdout.over {
+		return out, fmt.Errorf("%w: printed more than %d bytes", ErrOutputLimit, maxOut)
+	}
+	var ee *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case werr == nil:
+	case errors.As(werr, &ee):
+		out.Exit = ee.ExitStatus()
+		if ee.Signal() != "" && out.Exit == 0 {
+			out.Exit = 128 + 9
+		}
+	case errors.As(werr, &missing):
+		out.Exit = 255
+		if len(out.Stderr) == 0 {
+			out.Stderr = []byte("remote command ended without an exit status")
+		}
+	default:
+		return out, werr
+	}
+	return out, nil
+}
+
+// quote quotes s for a POSIX shell.
+func quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func firstLine(b []byte) string {
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	return ""
+}
+
+// remoteErr maps a failed remote cat or ls to an error io/fs understands.
+func remoteErr(out transport.Output) error {
+	msg := firstLine(out.Stderr)
+	switch {
+	case strings.Contains(msg, "No such file"):
+		return fs.ErrNotExist
+	case strings.Contains(msg, "Permission denied"):
+		return fs.ErrPermission
+	case strings.Contains(msg, "Is a directory"):
+		return errors.New("is a directory")
+	}
+	return &ExitError{Status: out.Exit, Stderr: msg}
+}
+
+// ReadFile implements transport.Transport with "cat" on the node.
+func (t *Transport) ReadFile(ctx context.Context, name string, max int64) ([]byte, error) {
+	out, err := t.Exec(ctx, "cat -- "+quote(name), nil, max)
+	if err != nil {
+		if errors.Is(err, ErrOutputLimit) {
+			return nil, fmt.Errorf("%s: %w (%d bytes)", name, transport.ErrTooLarge, max)
+		}
+		return nil, err
+	}
+	if out.Exit != 0 {
+		return nil, remoteErr(out)
+	}
+	return out.Stdout, nil
+}
+
+// ReadDir implements transport.Transport with "ls -1Ap" on the node:
+// entries ending in / are directories; symlinks are not followed. Sizes
+// and times are not fetched.
+func (t *Transport) ReadDir(ctx context.Context, name string) ([]transport.Entry, error) {
+	out, err := t.Exec(ctx, "ls -1Ap -- "+quote(name), nil, 64<<20)
+	if err != nil {
+		return nil, err
+	}
+	if out.Exit != 0 {
+		return nil, remoteErr(out)
+	}
+	var es []transport.Entry
+	for _, l := range strings.Split(string(out.Stdout), "\n") {
+		if l == "" || l == "./" || l == "../" {
+			continue
+		}
+		e := transport.Entry{Name: l, Mode: 0o444}
+		if strings.HasSuffix(l, "/") {
+			e.Name, e.Mode = strings.TrimSuffix(l, "/"), fs.ModeDir|0o555
+		}
+		es = append(es, e)
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].Name < es[j].Name })
+	return es, nil
+}
+
+// Stat implements transport.Transport with "ls -1Apd".
+func (t *Transport) Stat(ctx context.Context, name string) (transport.Entry, error) {
+	out, err := t.Exec(ctx, "ls -1Apd -- "+quote(name), nil, 1<<20)
+	if err != nil {
+		return transport.Entry{}, err
+	}
+	if out.Exit != 0 {
+		return transport.Entry{}, remoteErr(out)
+	}
+	l := strings.TrimSpace(string(out.Stdout))
+	e := transport.Entry{Name: path.Base(name), Mode: 0o444}
+	if strings.HasSuffix(l, "/") {
+		e.Mode = fs.ModeDir | 0o555
+	}
+	return e, nil
+}
