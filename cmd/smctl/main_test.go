@@ -13,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/smctl/smctl/internal/cli"
+	"github.com/smctl/smctl/internal/testsshd"
 )
 
 func TestMain(m *testing.M) {
@@ -48,6 +49,8 @@ func TestScripts(t *testing.T) {
 			have := false
 			if what == "root" {
 				have = os.Geteuid() == 0
+			} else if what == "sshd" {
+				have = testsshd.Available()
 			} else {
 				_, err := exec.LookPath(what)
 				have = err == nil
@@ -58,6 +61,29 @@ func TestScripts(t *testing.T) {
 			return have, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// sshd N: start a private OpenSSH sshd on 127.0.0.1 for this
+			// script, with a client ssh_config mapping s0001..sNNNN to it;
+			// it stops when the script ends. Exports SSHD_DIR, SSHD_PORT,
+			// SSHD_USER, SSHD_PASSWORD (empty unless root), SSHD_CONFIG,
+			// SSHD_KEY and SSHD_KNOWN_HOSTS.
+			"sshd": func(ts *testscript.TestScript, neg bool, args []string) {
+				n, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				var names []string
+				for i := 1; i <= n; i++ {
+					names = append(names, fmt.Sprintf("s%04d", i))
+				}
+				srv, err := testsshd.Start(names)
+				ts.Check(err)
+				ts.Defer(func() { ts.Check(srv.Stop()) })
+				ts.Setenv("SSHD_DIR", srv.Dir)
+				ts.Setenv("SSHD_PORT", strconv.Itoa(srv.Port))
+				ts.Setenv("SSHD_USER", srv.User)
+				ts.Setenv("SSHD_PASSWORD", srv.Password)
+				ts.Setenv("SSHD_CONFIG", srv.ConfigFile)
+				ts.Setenv("SSHD_KEY", srv.KeyFile)
+				ts.Setenv("SSHD_KNOWN_HOSTS", srv.KnownHosts)
+			},
 			// lines FILE N: FILE has exactly N lines.
 			"lines": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 2 {

@@ -133,14 +133,23 @@ func (t *Tree) discover(ctx context.Context, text string, container string) ([]c
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		st, err := t.parseStatement(line)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		lines := []string{line}
+		if strings.HasPrefix(line, "import ") || line == "import" {
+			var err error
+			if lines, err = importStatements(line); err != nil {
+				return nil, fmt.Errorf("line %d: %w", i+1, err)
+			}
 		}
-		if _, err := t.typeDir(st.typ, container); err != nil {
-			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		for _, l := range lines {
+			st, err := t.parseStatement(l)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", i+1, err)
+			}
+			if _, err := t.typeDir(st.typ, container); err != nil {
+				return nil, fmt.Errorf("line %d: %w", i+1, err)
+			}
+			sts = append(sts, st)
 		}
-		sts = append(sts, st)
 	}
 	var out []change
 	var errs []error
@@ -370,11 +379,24 @@ func (t *Tree) promptedDiscovery(ctx context.Context, req *agent.Request) ([]str
 			agents = append(agents, filepath.Join(dd, de.Name()))
 		}
 	}
-	if len(agents) == 0 {
-		return nil, fmt.Errorf("no discovery agents installed (put executables that print \"TYPE NAMES [key=value ...]\" lines in %s)", filepath.Join(t.agentDirs()[0], DiscoverDir))
+	if len(agents) == 0 && len(t.Config.Discovery.Scan) == 0 {
+		return nil, fmt.Errorf("no discovery agents installed (put executables that print \"TYPE NAMES [key=value ...]\" lines in %s) and no discovery scan in smctl.yaml", filepath.Join(t.agentDirs()[0], DiscoverDir))
 	}
 	var out []string
 	var errs []error
+	if len(t.Config.Discovery.Scan) > 0 {
+		found, err := t.scan(ctx)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if len(found) > 0 {
+			lines, err := t.Discover(ctx, strings.Join(found, "\n"), "")
+			out = append(out, lines...)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("discovery scan: %w", err))
+			}
+		}
+	}
 	for _, a := range agents {
 		res, err := (&agent.Exec{Path: a, Self: t.opts.Self}).Run(ctx, req)
 		if err == nil && res.RC != 0 {
