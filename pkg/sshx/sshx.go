@@ -50,6 +50,9 @@ type Options struct {
 	Retries int
 	// StrictHostKey, if set, overrides StrictHostKeyChecking.
 	StrictHostKey string
+	// MaxIdle bounds the clients kept open while unused, for the next
+	// operation on the same node; 0 means 64. The oldest are closed first.
+	MaxIdle int
 }
 
 // Target names a node.
@@ -76,6 +79,7 @@ type Pool struct {
 
 	mu      sync.Mutex
 	clients map[string]*dialing
+	idle    []string // keys of unused clients, oldest first
 	closed  bool
 
 	agentOnce    sync.Once
@@ -92,6 +96,7 @@ type dialing struct {
 	done   chan struct{}
 	client *ssh.Client
 	err    error
+	users  int
 }
 
 type keyEntry struct {
@@ -106,6 +111,9 @@ func NewPool(opts Options) *Pool {
 	}
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.MaxIdle <= 0 {
+		opts.MaxIdle = 64
 	}
 	return &Pool{opts: opts, clients: map[string]*dialing{}, keys: map[string]keyEntry{}}
 }
@@ -156,36 +164,77 @@ func (p *Pool) Settings(t Target) (*Settings, error) {
 	return s, nil
 }
 
-// Client returns the pool's client for t, dialing it once.
-func (p *Pool) Client(ctx context.Context, t Target) (*ssh.Client, error) {
+// Client returns the pool's client for t, dialing it once, and a release
+// function to call when the caller is done with it. Unused clients stay
+// open, up to MaxIdle of them, for the next operation on the same node.
+func (p *Pool) Client(ctx context.Context, t Target) (*ssh.Client, func(), error) {
 	key := fmt.Sprintf("%s|%d|%s|%s|%s", t.Alias, t.Port, t.User, t.FallbackUser, t.ConfigFile)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return nil, errors.New("ssh pool closed")
+		return nil, nil, errors.New("ssh pool closed")
 	}
 	d, ok := p.clients[key]
 	if !ok {
 		d = &dialing{done: make(chan struct{})}
 		p.clients[key] = d
 	}
+	d.users++
+	p.unidle(key)
 	p.mu.Unlock()
 	if !ok {
 		d.client, d.err = p.dial(ctx, t, 0)
 		if d.err != nil {
-			// A failed dial is not cached: the next caller tries again.
+			// A failed dial is not kept: the next caller tries again.
 			p.mu.Lock()
-			delete(p.clients, key)
+			if p.clients[key] == d {
+				delete(p.clients, key)
+			}
 			p.mu.Unlock()
 		}
 		close(d.done)
 	}
+	release := func() { p.release(key, d) }
 	select {
 	case <-d.done:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		release()
+		return nil, nil, ctx.Err()
 	}
-	return d.client, d.err
+	if d.err != nil {
+		release()
+		return nil, nil, d.err
+	}
+	return d.client, release, nil
+}
+
+func (p *Pool) unidle(key string) {
+	for i, k := range p.idle {
+		if k == key {
+			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			return
+		}
+	}
+}
+
+func (p *Pool) release(key string, d *dialing) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d.users--
+	if d.users > 0 || d.err != nil || p.clients[key] != d {
+		return
+	}
+	p.idle = append(p.idle, key)
+	for len(p.idle) > p.opts.MaxIdle {
+		old := p.idle[0]
+		p.idle = p.idle[1:]
+		if od := p.clients[old]; od != nil && od.users == 0 {
+			delete(p.clients, old)
+			if od.client != nil {
+				od.client.Close()
+			}
+		}
+	}
 }
 
 const maxJumps = 8
@@ -215,7 +264,9 @@ func (p *Pool) dial(ctx context.Context, t Target, depth int) (*ssh.Client, erro
 			// Earlier hops are reached through ssh_config of the last hop.
 			jt.ConfigFile = t.ConfigFile
 		}
-		jump, err = p.Client(ctx, jt)
+		// The jump client stays in use as long as the pool lives: the
+		// target's connection runs through it.
+		jump, _, err = p.Client(ctx, jt)
 		if err != nil {
 			return nil, fmt.Errorf("ProxyJump %s: %w", hops[len(hops)-1], err)
 		}

@@ -73,10 +73,11 @@ func (w *capBuffer) bytes() []byte {
 // the node's client. When ctx ends the remote command gets SIGKILL and its
 // channel is closed. A command that has started is never retried.
 func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxOut int64) (transport.Output, error) {
-	c, err := t.Pool.Client(ctx, t.Target)
+	c, release, err := t.Pool.Client(ctx, t.Target)
 	if err != nil {
 		return transport.Output{}, err
 	}
+	defer release()
 	sess, err := c.NewSession()
 	if err != nil {
 		return transport.Output{}, fmt.Errorf("session: %w", err)

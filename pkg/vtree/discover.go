@@ -356,6 +356,7 @@ func (t *Tree) addDevice(p string, st *statement) (bool, error) {
 			return false, pathErr("discover", join(p, LockName), unwrapPath(err))
 		}
 	}
+	t.forgetType(r)
 	return isNew, nil
 }
 

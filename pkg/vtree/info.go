@@ -252,11 +252,29 @@ func (t *Tree) transport(ctx context.Context, dev string) (transport.Transport, 
 	return nil, errors.New("device " + dev + ": transport \"" + name + "\" is not available (known: " + strings.Join(known, ", ") + ")")
 }
 
-// device returns the device at virtual path dev with its attributes.
+// device returns the device at virtual path dev with its attributes, read
+// once per command.
 func (t *Tree) device(dev string) Device {
+	t.mu.Lock()
+	d, ok := t.devices[dev]
+	t.mu.Unlock()
+	if ok {
+		return d
+	}
 	typ := ""
 	if dev != "/" {
 		typ = t.typeOf(rel(dev))
 	}
-	return Device{Path: dev, Type: typ, Attrs: t.attrs(dev, typ)}
+	d = Device{Path: dev, Type: typ, Attrs: t.attrs(dev, typ)}
+	t.mu.Lock()
+	t.devices[dev] = d
+	t.mu.Unlock()
+	return d
+}
+
+// forgetDevice drops the cached attributes of dev after one changed.
+func (t *Tree) forgetDevice(dev string) {
+	t.mu.Lock()
+	delete(t.devices, dev)
+	t.mu.Unlock()
 }

@@ -66,8 +66,7 @@ func (t *Tree) acquireLocks(ctx context.Context, n *node) (context.Context, func
 		if held[lockRel] {
 			continue
 		}
-		st, err := t.store.lstat(lockRel)
-		if err != nil || !st.Mode().IsRegular() {
+		if !t.hasSpecial(dirs[i], LockName) {
 			continue
 		}
 		f, err := t.store.root.Open(lockRel)

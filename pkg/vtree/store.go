@@ -1,12 +1,15 @@
 package vtree
 
 import (
+	"container/list"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
 	"os"
+	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -16,18 +19,146 @@ import (
 type store struct {
 	root *os.Root
 	dir  string
+
+	// dirs keeps directories open for the life of a command (bounded,
+	// least recently used first out), so that the many small operations
+	// on one device are each one system call relative to it instead of a
+	// walk from the root.
+	mu    sync.Mutex
+	dirs  map[string]*dirEnt
+	lru   *list.List
+	limit int
 }
 
-func (s *store) lstat(rel string) (fs.FileInfo, error) { return s.root.Lstat(rel) }
-func (s *store) stat(rel string) (fs.FileInfo, error)  { return s.root.Stat(rel) }
+type dirEnt struct {
+	r     *os.Root
+	users int
+	elem  *list.Element
+	gone  bool
+}
 
-func (s *store) readFile(rel string, max int64) ([]byte, error) {
-	f, err := s.root.Open(rel)
-	if err != nil {
-		return nil, err
+// maxOpenDirs bounds the directories a store keeps open.
+const maxOpenDirs = 256
+
+// openDir returns the directory rel, opened once; call release when done.
+func (s *store) openDir(rel string) (*os.Root, func(), error) {
+	if rel == "." || rel == "" {
+		return s.root, func() {}, nil
 	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, max))
+	s.mu.Lock()
+	if s.dirs == nil {
+		s.dirs, s.lru, s.limit = map[string]*dirEnt{}, list.New(), maxOpenDirs
+	}
+	if e, ok := s.dirs[rel]; ok {
+		e.users++
+		s.lru.MoveToFront(e.elem)
+		s.mu.Unlock()
+		return e.r, func() { s.release(e) }, nil
+	}
+	s.mu.Unlock()
+	r, err := s.root.OpenRoot(rel)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.dirs[rel]; ok { // opened meanwhile by another goroutine
+		r.Close()
+		e.users++
+		s.lru.MoveToFront(e.elem)
+		return e.r, func() { s.release(e) }, nil
+	}
+	e := &dirEnt{r: r, users: 1}
+	e.elem = s.lru.PushFront(rel)
+	s.dirs[rel] = e
+	for el := s.lru.Back(); len(s.dirs) > s.limit && el != nil; {
+		prev := el.Prev()
+		k := el.Value.(string)
+		if old := s.dirs[k]; old.users == 0 {
+			old.r.Close()
+			s.lru.Remove(el)
+			delete(s.dirs, k)
+		}
+		el = prev
+	}
+	return e.r, func() { s.release(e) }, nil
+}
+
+func (s *store) release(e *dirEnt) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.users--
+	if e.gone && e.users == 0 {
+		e.r.Close()
+	}
+}
+
+// forgetDirs closes the cached directories at and below rel (removed or
+// replaced); users still holding one close it on release.
+func (s *store) forgetDirs(rel string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, e := range s.dirs {
+		if k == rel || strings.HasPrefix(k, rel+"/") {
+			s.lru.Remove(e.elem)
+			delete(s.dirs, k)
+			e.gone = true
+			if e.users == 0 {
+				e.r.Close()
+			}
+		}
+	}
+}
+
+// closeDirs closes every cached directory.
+func (s *store) closeDirs() {
+	s.forgetDirs("")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, e := range s.dirs {
+		e.r.Close()
+		delete(s.dirs, k)
+	}
+}
+
+// inDir runs fn on the directory of rel and the name in it.
+func (s *store) inDir(rel string, fn func(d *os.Root, name string) error) error {
+	dir, name := splitRel(rel)
+	d, release, err := s.openDir(dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn(d, name)
+}
+
+func (s *store) lstat(rel string) (fi fs.FileInfo, err error) {
+	err = s.inDir(rel, func(d *os.Root, name string) error {
+		fi, err = d.Lstat(name)
+		return err
+	})
+	return fi, err
+}
+
+func (s *store) stat(rel string) (fi fs.FileInfo, err error) {
+	err = s.inDir(rel, func(d *os.Root, name string) error {
+		fi, err = d.Stat(name)
+		return err
+	})
+	return fi, err
+}
+
+func (s *store) readFile(rel string, max int64) (b []byte, err error) {
+	err = s.inDir(rel, func(d *os.Root, name string) error {
+		f, err := d.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		b, err = io.ReadAll(io.LimitReader(f, max))
+		return err
+	})
+	return b, err
 }
 
 func (s *store) readDir(rel string) ([]fs.DirEntry, error) {
@@ -72,48 +203,102 @@ func (s *store) checkReadable(rel string) error {
 // temp-and-rename would otherwise turn directory write access into file
 // write access.
 func (s *store) writeFile(rel string, data []byte) error {
-	old, err := s.root.Lstat(rel)
+	dir, name := splitRel(rel)
+	return s.writeFiles(dir, []string{name}, [][]byte{data})
+}
+
+// writeFiles replaces several files of one directory, each atomically as
+// writeFile does, walking to the directory once. It stops at the first
+// error.
+func (s *store) writeFiles(dir string, names []string, data [][]byte) error {
+	d, release, err := s.openDir(dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	for i, name := range names {
+		if err := replace(d, name, data[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func replace(d *os.Root, name string, data []byte) error {
+	old, err := d.Lstat(name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	var st *syscall.Stat_t
 	if old != nil {
 		if old.IsDir() {
 			return syscall.EISDIR
 		}
-		if err := s.checkWritable(rel); err != nil {
-			return err
+		st, _ = old.Sys().(*syscall.Stat_t)
+		// May this user write the file itself? The mode answers for root
+		// and for an owner with write permission; otherwise ask the kernel.
+		euid := os.Geteuid()
+		if st == nil || euid != 0 && !(int(st.Uid) == euid && st.Mode&0o200 != 0) {
+			f, err := d.OpenFile(name, os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			f.Close()
 		}
 	}
-	dir, _ := splitRel(rel)
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	// Hidden, and short whatever the name's length.
-	tmp := joinRel(dir, ".~"+hex.EncodeToString(rnd[:]))
-	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	tmp := ".~" + hex.EncodeToString(rnd[:])
+	f, err := d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return err
 	}
 	_, werr := f.Write(data)
+	if werr == nil && old != nil {
+		werr = f.Chmod(old.Mode().Perm())
+		if st != nil && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
+			// Keeping the owner needs privilege and keeping the group needs
+			// membership; without them the file stays the writer's.
+			if f.Chown(int(st.Uid), int(st.Gid)) != nil {
+				_ = f.Chown(-1, int(st.Gid))
+			}
+		}
+	}
 	cerr := f.Close()
 	if werr == nil {
 		werr = cerr
 	}
-	if werr == nil && old != nil {
-		werr = s.root.Chmod(tmp, old.Mode().Perm())
-		if st, ok := old.Sys().(*syscall.Stat_t); ok {
-			// Keeping the owner needs privilege and keeping the group needs
-			// membership; without them the file stays the writer's.
-			_ = s.root.Lchown(tmp, int(st.Uid), int(st.Gid))
-			_ = s.root.Lchown(tmp, -1, int(st.Gid))
-		}
-	}
 	if werr == nil {
-		werr = s.root.Rename(tmp, rel)
+		werr = d.Rename(tmp, name)
 	}
 	if werr != nil {
-		_ = s.root.Remove(tmp)
+		_ = d.Remove(tmp)
 	}
 	return werr
+}
+
+// readFiles reads the named files of directory dir (missing ones are
+// left out), walking to the directory once.
+func (s *store) readFiles(dir string, names []string, max int64) map[string][]byte {
+	out := map[string][]byte{}
+	d, release, err := s.openDir(dir)
+	if err != nil {
+		return out
+	}
+	defer release()
+	for _, n := range names {
+		f, err := d.Open(n)
+		if err != nil {
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(f, max))
+		f.Close()
+		if err == nil {
+			out[n] = b
+		}
+	}
+	return out
 }
 
 func splitRel(rel string) (string, string) {

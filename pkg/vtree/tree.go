@@ -106,6 +106,11 @@ type Tree struct {
 	mu     sync.Mutex
 	hooks  map[string]map[string]*hook // by type, then file name
 	types  map[string]string           // device dir (rel) -> type, "" if none
+	// Per-command caches: a Tree lives for one smctl command, so lock and
+	// ids files, and device attributes, are looked up once per directory
+	// (writes through this Tree keep them current).
+	specials map[string]bool   // dir rel + "/" + name -> exists
+	devices  map[string]Device // by virtual path
 	idsMu  sync.Mutex
 	ids    map[string][]creds.Pair // decrypted ids by rel path
 	key    *creds.Key
@@ -145,8 +150,10 @@ func Open(dir string, opts Options) (*Tree, error) {
 		opts:    opts,
 		timeout: cfg.Timeout.Duration,
 		keyFile: cfg.KeyFile,
-		hooks:   map[string]map[string]*hook{},
-		types:   map[string]string{},
+		hooks:    map[string]map[string]*hook{},
+		types:    map[string]string{},
+		specials: map[string]bool{},
+		devices:  map[string]Device{},
 		ids:     map[string][]creds.Pair{},
 	}
 	if opts.Timeout > 0 {
@@ -171,6 +178,7 @@ func (t *Tree) Close() error {
 	if t.opts.OnClose != nil {
 		err = t.opts.OnClose()
 	}
+	t.store.closeDirs()
 	if cerr := t.store.root.Close(); err == nil {
 		err = cerr
 	}
@@ -289,7 +297,9 @@ func (t *Tree) typeOf(rel string) string {
 	return typ
 }
 
+// forgetType drops what the caches know of rel and everything below it.
 func (t *Tree) forgetType(rel string) {
+	t.store.forgetDirs(rel)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k := range t.types {
@@ -297,6 +307,42 @@ func (t *Tree) forgetType(rel string) {
 			delete(t.types, k)
 		}
 	}
+	for k := range t.specials {
+		if strings.HasPrefix(k, rel+"/") {
+			delete(t.specials, k)
+		}
+	}
+	vp := "/" + rel
+	for k := range t.devices {
+		if k == vp || strings.HasPrefix(k, vp+"/") {
+			delete(t.devices, k)
+		}
+	}
+}
+
+// hasSpecial reports whether directory dir (backing rel path) holds a
+// regular file name (lock, ids), looked up once per command.
+func (t *Tree) hasSpecial(dir, name string) bool {
+	key := dir + "/" + name
+	t.mu.Lock()
+	v, ok := t.specials[key]
+	t.mu.Unlock()
+	if ok {
+		return v
+	}
+	st, err := t.store.lstat(joinRel(dir, name))
+	v = err == nil && st.Mode().IsRegular()
+	t.mu.Lock()
+	t.specials[key] = v
+	t.mu.Unlock()
+	return v
+}
+
+// forgetSpecial drops the cached answer for dir/name after a change.
+func (t *Tree) forgetSpecial(dir, name string) {
+	t.mu.Lock()
+	delete(t.specials, dir+"/"+name)
+	t.mu.Unlock()
 }
 
 // Device is a device directory.
@@ -333,11 +379,8 @@ func (t *Tree) attrs(dev string, typ string) map[string]string {
 		}
 	}
 	out := map[string]string{}
-	for _, n := range names {
-		b, err := t.store.readFile(joinRel(rel(dev), n), 4096)
-		if err == nil {
-			out[n] = strings.TrimSpace(string(b))
-		}
+	for n, b := range t.store.readFiles(rel(dev), names, 4096) {
+		out[n] = strings.TrimSpace(string(b))
 	}
 	return out
 }

@@ -1,0 +1,116 @@
+// Command baseline is the floor the SSH benchmark measures smctl against:
+// the least a Go program must do to run one command on many nodes, with
+// golang.org/x/crypto/ssh and an errgroup, keeping every output in memory.
+// No configuration, no state, no retries.
+//
+//	baseline -nodes FILE -key KEY -hostkey KNOWN_HOSTS_LINE_FILE -p 64 vmstat
+//
+// FILE has one "HOST PORT" per line. It prints "ok N failed M".
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/sync/errgroup"
+)
+
+func main() {
+	nodes := flag.String("nodes", "", "file of HOST PORT lines")
+	keyFile := flag.String("key", "", "private key")
+	hostKeyFile := flag.String("hostkey", "", "known_hosts file whose first line's key every node has")
+	par := flag.Int("p", 64, "parallelism")
+	login := flag.String("user", "", "login name (default: current user)")
+	timeout := flag.Duration("timeout", 30*time.Second, "per-node timeout")
+	flag.Parse()
+	if *nodes == "" || *keyFile == "" || *hostKeyFile == "" || flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: baseline -nodes FILE -key KEY -hostkey FILE [-p N] COMMAND")
+		os.Exit(2)
+	}
+	if *login == "" {
+		u, _ := user.Current()
+		*login = u.Username
+	}
+	command := strings.Join(flag.Args(), " ")
+	kb, err := os.ReadFile(*keyFile)
+	check(err)
+	signer, err := ssh.ParsePrivateKey(kb)
+	check(err)
+	hb, err := os.ReadFile(*hostKeyFile)
+	check(err)
+	_, _, hostKey, _, _, err := ssh.ParseKnownHosts(hb)
+	check(err)
+	cfg := &ssh.ClientConfig{
+		User:            *login,
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.FixedHostKey(hostKey),
+		Timeout:         *timeout,
+	}
+	f, err := os.Open(*nodes)
+	check(err)
+	var addrs []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fs := strings.Fields(sc.Text()); len(fs) == 2 {
+			addrs = append(addrs, net.JoinHostPort(fs[0], fs[1]))
+		}
+	}
+	outputs := make([][]byte, len(addrs))
+	var ok, failed atomic.Int64
+	var g errgroup.Group
+	g.SetLimit(*par)
+	for i, a := range addrs {
+		g.Go(func() error {
+			out, err := run(a, cfg, command)
+			if err != nil {
+				failed.Add(1)
+				return nil
+			}
+			outputs[i] = out
+			ok.Add(1)
+			return nil
+		})
+	}
+	g.Wait()
+	fmt.Printf("ok %d failed %d\n", ok.Load(), failed.Load())
+}
+
+func run(addr string, cfg *ssh.ClientConfig, command string) ([]byte, error) {
+	c, err := ssh.Dial("tcp", addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	var out bytes.Buffer
+	s.Stdout = &out
+	if err := s.Run(command); err != nil {
+		var ee *ssh.ExitError
+		if !errors.As(err, &ee) {
+			return nil, err
+		}
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "baseline:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,394 @@
+// Command bench measures smctl collecting vmstat from many nodes against
+// a bare x/crypto/ssh client (the floor) and, where installed, pdsh, clush
+// and pssh, all over the same nodes in one run on one machine:
+//
+//   - 2000 simulated nodes (smctl sim, in its own process);
+//   - the same with --fanout 1 (the paper's synchronous mode, Figure 10);
+//   - 2000 nodes of which 5 % refuse, 2 % hang and 3 % fail;
+//   - 500 names on a real OpenSSH sshd on 127.0.0.1 (needs sshd; root
+//     for a login user of its own).
+//
+// It prints a table (median of -runs runs: wall time, CPU time, peak RSS,
+// nodes ok, wall time / baseline's) and writes it to bench/out/.
+//
+//	go run ./bench [-nodes 2000] [-sshd-nodes 500] [-runs 3]
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smctl/smctl/internal/testsshd"
+)
+
+type measurement struct {
+	wall, cpu time.Duration
+	rssKB     int64
+	ok        int
+}
+
+type row struct {
+	scenario, tool string
+	nodes          int
+	m              measurement
+	ratio          float64
+	note           string
+}
+
+var (
+	nodes     = flag.Int("nodes", 2000, "simulated nodes")
+	sshdNodes = flag.Int("sshd-nodes", 500, "names on the real sshd (0: skip)")
+	runs      = flag.Int("runs", 3, "runs per tool (the median is reported)")
+	fanout    = flag.Int("fanout", 64, "parallelism given to every tool")
+	skipSync  = flag.Bool("skip-sync", false, "skip the --fanout 1 run")
+)
+
+func main() {
+	flag.Parse()
+	work, err := os.MkdirTemp("", "smctl-bench-")
+	check(err)
+	defer os.RemoveAll(work)
+	bin := filepath.Join(work, "bin")
+	check(os.MkdirAll(bin, 0o755))
+	build := func(out, pkg string) {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bin, out), pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Stderr = os.Stderr
+		check(cmd.Run())
+	}
+	build("smctl", "./cmd/smctl")
+	build("baseline", "./bench/baseline")
+	smctl := filepath.Join(bin, "smctl")
+	baseline := filepath.Join(bin, "baseline")
+
+	var rows []row
+	// 1. Clean simulated cluster.
+	simDir := filepath.Join(work, "sim")
+	stop := startSim(smctl, simDir, *nodes, "")
+	root := filepath.Join(work, "root")
+	discoverSim(smctl, root, simDir)
+	simNodes := simNodeFile(simDir, filepath.Join(work, "nodes.txt"))
+	cmds := commandList(smctl, root, filepath.Join(work, "commands.txt"))
+
+	base := med(*runs, func() measurement {
+		syscall.Sync()
+		m := run(nil, baseline, "-nodes", simNodes, "-key", filepath.Join(simDir, "id_ed25519"),
+			"-hostkey", filepath.Join(simDir, "known_hosts"), "-user", "sim", "-p", fmt.Sprint(*fanout), "vmstat")
+		m.ok = baselineOK(m)
+		return m
+	})
+	rows = append(rows, row{"sim", "baseline (x/crypto/ssh + errgroup)", *nodes, base, 1, ""})
+	// The first write into a new tree creates 4000 files; later runs (a
+	// cron job, the next command) replace them. Both are reported; dirty
+	// pages are flushed before each so that earlier writes do not weigh.
+	syscall.Sync()
+	first := run(cmds, smctl, "--root", root, "--fanout", fmt.Sprint(*fanout), "write", "--stdin-paths", "vmstat")
+	first.ok = statusOK(root)
+	sm := med(*runs, func() measurement {
+		syscall.Sync()
+		m := run(cmds, smctl, "--root", root, "--fanout", fmt.Sprint(*fanout), "write", "--stdin-paths", "vmstat")
+		m.ok = statusOK(root)
+		return m
+	})
+	rows = append(rows, row{"sim", "smctl", *nodes, sm, ratio(sm, base), "all results stored in the tree"})
+	rows = append(rows, row{"sim", "smctl, first write into a new tree", *nodes, first, ratio(first, base), "1 run; creates the 4000 files"})
+	if !*skipSync {
+		sync := run(cmds, smctl, "--root", root, "--fanout", "1", "write", "--stdin-paths", "vmstat")
+		sync.ok = statusOK(root)
+		rows = append(rows, row{"sim", "smctl --fanout 1 (synchronous, Figure 10)", *nodes, sync, ratio(sync, base), "1 run"})
+	}
+	cfg := filepath.Join(simDir, "ssh_config")
+	hosts := filepath.Join(simDir, "hosts.txt")
+	if p, err := exec.LookPath("pdsh"); err == nil {
+		m := med(*runs, func() measurement {
+			env := []string{"PDSH_RCMD_TYPE=ssh", "PDSH_SSH_ARGS=-F " + cfg + " -2 -a -x -l%u %h"}
+			m := runEnv(env, nil, p, "-f", fmt.Sprint(*fanout), "-w", "^"+hosts, "vmstat")
+			m.ok = countNodes(m, `^n\d+: procs`)
+			return m
+		})
+		rows = append(rows, row{"sim", "pdsh -R ssh", *nodes, m, ratio(m, base), ""})
+	} else {
+		rows = append(rows, row{scenario: "sim", tool: "pdsh", note: "not installed (apt-get install pdsh)"})
+	}
+	if p, err := exec.LookPath("clush"); err == nil {
+		m := med(*runs, func() measurement {
+			m := run(nil, p, "-f", fmt.Sprint(*fanout), "-o", "-F "+cfg, "-w", fmt.Sprintf("n[%04d-%04d]", 1, *nodes), "vmstat")
+			m.ok = countNodes(m, `^n\d+: procs`)
+			return m
+		})
+		rows = append(rows, row{"sim", "clush", *nodes, m, ratio(m, base), ""})
+	} else {
+		rows = append(rows, row{scenario: "sim", tool: "clush", note: "not installed (apt-get install clustershell)"})
+	}
+	pssh := ""
+	for _, n := range []string{"parallel-ssh", "pssh"} {
+		if p, err := exec.LookPath(n); err == nil {
+			pssh = p
+			break
+		}
+	}
+	if pssh != "" {
+		m := med(*runs, func() measurement {
+			m := run(nil, pssh, "-p", fmt.Sprint(*fanout), "-h", hosts, "-x", "-F "+cfg, "-t", "0", "vmstat")
+			m.ok = countNodes(m, `\[SUCCESS\]`)
+			return m
+		})
+		rows = append(rows, row{"sim", "pssh", *nodes, m, ratio(m, base), ""})
+	} else {
+		rows = append(rows, row{scenario: "sim", tool: "pssh", note: "not installed (apt-get install pssh)"})
+	}
+	stop()
+
+	// 2. The same size with 5 % refusing, 2 % hanging, 3 % failing.
+	const connectTimeout, commandTimeout = 3 * time.Second, 5 * time.Second
+	badDir := filepath.Join(work, "simbad")
+	stop = startSim(smctl, badDir, *nodes, "--refuse=0.05 --hang=0.02 --fail=0.03 --seed=9")
+	badRoot := filepath.Join(work, "badroot")
+	discoverSim(smctl, badRoot, badDir)
+	badCmds := commandList(smctl, badRoot, filepath.Join(work, "badcommands.txt"))
+	bad := med(*runs, func() measurement {
+		m := run(badCmds, smctl, "--root", badRoot, "--fanout", fmt.Sprint(*fanout),
+			"--connect-timeout", connectTimeout.String(), "--timeout", commandTimeout.String(), "write", "--stdin-paths", "vmstat")
+		m.ok = statusOK(badRoot)
+		return m
+	})
+	bound := sm.wall + connectTimeout + commandTimeout
+	verdict := "within"
+	if bad.wall > bound {
+		verdict = "OVER"
+	}
+	rows = append(rows, row{"sim, 5% refuse 2% hang 3% fail", "smctl", *nodes, bad, ratio(bad, base),
+		fmt.Sprintf("%s clean + connect + command timeout (%.1fs); every outcome in .status", verdict, bound.Seconds())})
+	stop()
+
+	// 3. A real OpenSSH sshd.
+	if *sshdNodes > 0 {
+		rows = append(rows, sshdRows(smctl, baseline, work)...)
+	}
+
+	table := render(rows)
+	fmt.Print(table)
+	out := filepath.Join("bench", "out")
+	if err := os.MkdirAll(out, 0o755); err == nil {
+		name := filepath.Join(out, "results-"+time.Now().Format("2006-01-02T150405")+".md")
+		_ = os.WriteFile(name, []byte(table), 0o644)
+		fmt.Println("written to", name)
+	}
+}
+
+func sshdRows(smctl, baseline, work string) []row {
+	if !testsshd.Available() {
+		return []row{{scenario: "real sshd", tool: "smctl", note: "skipped: no /usr/sbin/sshd (apt-get install openssh-server)"}}
+	}
+	var names []string
+	for i := 1; i <= *sshdNodes; i++ {
+		names = append(names, fmt.Sprintf("s%04d", i))
+	}
+	srv, err := testsshd.Start(names)
+	check(err)
+	defer srv.Stop()
+	root := filepath.Join(work, "sshdroot")
+	mustRun(nil, smctl, "--root", root, "init")
+	mustRun(nil, smctl, "--root", root, "write", "/discover_master", "remove server localhost")
+	mustRun(nil, smctl, "--root", root, "write", "/discover_master", "import ssh_config "+srv.ConfigFile)
+	cmds := commandList(smctl, root, filepath.Join(work, "sshdcommands.txt"))
+	nodesFile := filepath.Join(work, "sshdnodes.txt")
+	var b strings.Builder
+	for range names {
+		fmt.Fprintf(&b, "127.0.0.1 %d\n", srv.Port)
+	}
+	check(os.WriteFile(nodesFile, []byte(b.String()), 0o644))
+	base := med(*runs, func() measurement {
+		m := run(nil, baseline, "-nodes", nodesFile, "-key", srv.KeyFile, "-hostkey", srv.KnownHosts, "-user", srv.User, "-p", fmt.Sprint(*fanout), "vmstat")
+		m.ok = baselineOK(m)
+		return m
+	})
+	sm := med(*runs, func() measurement {
+		m := run(cmds, smctl, "--root", root, "--fanout", fmt.Sprint(*fanout), "write", "--stdin-paths", "vmstat")
+		m.ok = statusOK(root)
+		return m
+	})
+	return []row{
+		{"real sshd", "baseline (x/crypto/ssh + errgroup)", *sshdNodes, base, 1, ""},
+		{"real sshd", "smctl", *sshdNodes, sm, ratio(sm, base), ""},
+	}
+}
+
+// startSim runs "smctl sim" in its own process and waits for it.
+func startSim(smctl, dir string, n int, extra string) (stop func()) {
+	args := []string{"sim", "-n", fmt.Sprint(n), "--dir", dir}
+	args = append(args, strings.Fields(extra)...)
+	cmd := exec.Command(smctl, args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	check(cmd.Start())
+	ready := filepath.Join(dir, "ready")
+	for i := 0; ; i++ {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if i > 600 {
+			cmd.Process.Kill()
+			check(fmt.Errorf("smctl sim did not become ready"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}
+}
+
+func discoverSim(smctl, root, simDir string) {
+	mustRun(nil, smctl, "--root", root, "init")
+	mustRun(nil, smctl, "--root", root, "write", "/discover_master", "remove server localhost")
+	f, err := os.Open(filepath.Join(simDir, "discover.txt"))
+	check(err)
+	defer f.Close()
+	mustRun(f, smctl, "--root", root, "write", "/discover_master")
+}
+
+func simNodeFile(simDir, out string) string {
+	b, err := os.ReadFile(filepath.Join(simDir, "discover.txt"))
+	check(err)
+	re := regexp.MustCompile(`address=(\S+) port=(\d+)`)
+	var s strings.Builder
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		fmt.Fprintf(&s, "%s %s\n", m[1], m[2])
+	}
+	check(os.WriteFile(out, []byte(s.String()), 0o644))
+	return out
+}
+
+func commandList(smctl, root, out string) string {
+	var b strings.Builder
+	cmd := exec.Command(smctl, "--root", root, "find", "/systems/servers", "-name", "command")
+	cmd.Stdout = &b
+	check(cmd.Run())
+	check(os.WriteFile(out, []byte(b.String()), 0o644))
+	return out
+}
+
+func mustRun(stdin io.Reader, name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = stdin
+	if out, err := cmd.CombinedOutput(); err != nil {
+		check(fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out))
+	}
+}
+
+var lastOutput string
+
+func run(stdinFile any, name string, args ...string) measurement {
+	return runEnv(nil, stdinFile, name, args...)
+}
+
+// runEnv runs a command and measures its wall time, its CPU time and peak
+// RSS including its children (wait4's rusage).
+func runEnv(env []string, stdinFile any, name string, args ...string) measurement {
+	cmd := exec.CommandContext(context.Background(), name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if p, ok := stdinFile.(string); ok {
+		f, err := os.Open(p)
+		check(err)
+		defer f.Close()
+		cmd.Stdin = f
+	}
+	var out strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = io.Discard
+	start := time.Now()
+	_ = cmd.Run() // failures are counted through the outputs
+	wall := time.Since(start)
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	lastOutput = out.String()
+	return measurement{
+		wall:  wall,
+		cpu:   time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		rssKB: ru.Maxrss,
+	}
+}
+
+func baselineOK(measurement) int {
+	var ok, failed int
+	fmt.Sscanf(lastOutput, "ok %d failed %d", &ok, &failed)
+	return ok
+}
+
+func countNodes(_ measurement, pattern string) int {
+	re := regexp.MustCompile(pattern)
+	n := 0
+	sc := bufio.NewScanner(strings.NewReader(lastOutput))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if re.MatchString(sc.Text()) {
+			n++
+		}
+	}
+	return n
+}
+
+// statusOK counts the command.status files that say 0.
+func statusOK(root string) int {
+	n := 0
+	matches, _ := filepath.Glob(filepath.Join(root, "tree", "systems", "servers", "*", "command.status"))
+	for _, m := range matches {
+		b, err := os.ReadFile(m)
+		if err == nil && strings.HasPrefix(string(b), "0") {
+			n++
+		}
+	}
+	return n
+}
+
+func med(n int, f func() measurement) measurement {
+	var ms []measurement
+	for i := 0; i < n; i++ {
+		ms = append(ms, f())
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].wall < ms[j].wall })
+	return ms[len(ms)/2]
+}
+
+func ratio(m, base measurement) float64 {
+	if base.wall == 0 {
+		return 0
+	}
+	return m.wall.Seconds() / base.wall.Seconds()
+}
+
+func render(rows []row) string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "\nsmctl SSH benchmark, %s, %s, %d CPUs, %s/%s, median of %d runs, fan-out %d\n\n",
+		time.Now().Format("2006-01-02"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, *runs, *fanout)
+	b.WriteString("| scenario | tool | nodes | wall | CPU | peak RSS | ok | wall / baseline | note |\n")
+	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, r := range rows {
+		if r.nodes == 0 {
+			fmt.Fprintf(&b, "| %s | %s | | | | | | | %s |\n", r.scenario, r.tool, r.note)
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.2f s | %.2f s | %d MB | %d | %.2f | %s |\n",
+			r.scenario, r.tool, r.nodes, r.m.wall.Seconds(), r.m.cpu.Seconds(), r.m.rssKB/1024, r.m.ok, r.ratio, r.note)
+	}
+	return b.String()
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
