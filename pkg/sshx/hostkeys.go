@@ -46,10 +46,6 @@ func existing(files []string) []string {
 }
 
 func (h *hostKeys) db(files []string) (*knownhosts.HostKeyDB, error) {
-	files = existing(files)
-	if len(files) == 0 {
-		return nil, nil
-	}
 	key := strings.Join(files, "\x00")
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -58,6 +54,11 @@ func (h *hostKeys) db(files []string) (*knownhosts.HostKeyDB, error) {
 	}
 	if e, ok := h.dbs[key]; ok {
 		return e.db, e.err
+	}
+	files = existing(files)
+	if len(files) == 0 {
+		h.dbs[key] = &dbEntry{}
+		return nil, nil
 	}
 	db, err := knownhosts.NewDB(files...)
 	if err != nil {

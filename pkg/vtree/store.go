@@ -37,6 +37,14 @@ type dirEnt struct {
 	gone  bool
 }
 
+// newFileMode is the mode a new file gets (0666 less the umask), so that
+// replacing a file with the same mode needs no chmod.
+var newFileMode = func() fs.FileMode {
+	m := syscall.Umask(0)
+	syscall.Umask(m)
+	return fs.FileMode(0o666 &^ m)
+}()
+
 // maxOpenDirs bounds the directories a store keeps open.
 const maxOpenDirs = 256
 
@@ -255,7 +263,7 @@ func replace(d *os.Root, name string, data []byte) error {
 		return err
 	}
 	_, werr := f.Write(data)
-	if werr == nil && old != nil {
+	if werr == nil && old != nil && old.Mode().Perm() != newFileMode {
 		werr = f.Chmod(old.Mode().Perm())
 		if st != nil && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
 			// Keeping the owner needs privilege and keeping the group needs
@@ -287,6 +295,24 @@ func (s *store) readFiles(dir string, names []string, max int64) map[string][]by
 		return out
 	}
 	defer release()
+	// One listing tells which of the names exist.
+	if f, err := d.Open("."); err == nil {
+		present, err := f.Readdirnames(-1)
+		f.Close()
+		if err == nil {
+			have := make(map[string]bool, len(present))
+			for _, p := range present {
+				have[p] = true
+			}
+			var keep []string
+			for _, n := range names {
+				if have[n] {
+					keep = append(keep, n)
+				}
+			}
+			names = keep
+		}
+	}
 	for _, n := range names {
 		f, err := d.Open(n)
 		if err != nil {

@@ -103,19 +103,19 @@ type Tree struct {
 	keyFile string
 	reg     agent.Registry
 
-	mu     sync.Mutex
-	hooks  map[string]map[string]*hook // by type, then file name
-	types  map[string]string           // device dir (rel) -> type, "" if none
+	mu    sync.Mutex
+	hooks map[string]map[string]*hook // by type, then file name
+	types map[string]string           // device dir (rel) -> type, "" if none
 	// Per-command caches: a Tree lives for one smctl command, so lock and
 	// ids files, and device attributes, are looked up once per directory
 	// (writes through this Tree keep them current).
 	specials map[string]bool   // dir rel + "/" + name -> exists
 	devices  map[string]Device // by virtual path
-	idsMu  sync.Mutex
-	ids    map[string][]creds.Pair // decrypted ids by rel path
-	key    *creds.Key
-	keyErr error
-	keyOK  bool
+	idsMu    sync.Mutex
+	ids      map[string][]creds.Pair // decrypted ids by rel path
+	key      *creds.Key
+	keyErr   error
+	keyOK    bool
 }
 
 type hook struct {
@@ -144,17 +144,17 @@ func Open(dir string, opts Options) (*Tree, error) {
 		return nil, fmt.Errorf("backing tree: %w", err)
 	}
 	t := &Tree{
-		Root:    dir,
-		Config:  cfg,
-		store:   store{root: r, dir: treeDir},
-		opts:    opts,
-		timeout: cfg.Timeout.Duration,
-		keyFile: cfg.KeyFile,
+		Root:     dir,
+		Config:   cfg,
+		store:    store{root: r, dir: treeDir},
+		opts:     opts,
+		timeout:  cfg.Timeout.Duration,
+		keyFile:  cfg.KeyFile,
 		hooks:    map[string]map[string]*hook{},
 		types:    map[string]string{},
 		specials: map[string]bool{},
 		devices:  map[string]Device{},
-		ids:     map[string][]creds.Pair{},
+		ids:      map[string][]creds.Pair{},
 	}
 	if opts.Timeout > 0 {
 		t.timeout = opts.Timeout
