@@ -3,9 +3,12 @@ package vtree
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
+	"testing/fstest"
 
 	"github.com/smctl/smctl/pkg/fanout"
+	"github.com/smctl/smctl/pkg/transport"
 )
 
 // benchTree is 2000 servers with 15 files each: 3 attribute and command
@@ -77,4 +80,62 @@ func BenchmarkCat2000Cached(b *testing.B) {
 		read()
 	}
 	b.ReportMetric(2000/(float64(b.Elapsed().Seconds())/float64(b.N)), "files/s")
+}
+
+// nullTransport answers every command at once: what remains is the cost
+// of the tree around a command run (lookups, locks, credentials, the stored
+// result and status).
+type nullTransport struct{}
+
+func (nullTransport) Exec(ctx context.Context, cmd string, stdin []byte, max int64) (transport.Output, error) {
+	return transport.Output{Stdout: []byte("ok\n")}, nil
+}
+func (nullTransport) ReadFile(context.Context, string, int64) ([]byte, error) { return nil, nil }
+func (nullTransport) ReadDir(context.Context, string) ([]transport.Entry, error) {
+	return nil, nil
+}
+func (nullTransport) Stat(context.Context, string) (transport.Entry, error) {
+	return transport.Entry{}, nil
+}
+
+// BenchmarkWriteCommand2000 writes a command to 2000 servers whose
+// transport answers at once: the tree's own cost per node.
+func BenchmarkWriteCommand2000(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "root")
+	if err := Init(context.Background(), dir, fstest.MapFS{}, ""); err != nil {
+		b.Fatal(err)
+	}
+	open := func() *Tree {
+		tr, err := Open(dir, Options{Transports: map[string]TransportFunc{
+			"null": func(context.Context, Device) (transport.Transport, error) { return nullTransport{}, nil },
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return tr
+	}
+	tr := open()
+	if _, err := tr.Write(context.Background(), "/discover_master", []byte("server n[0001-2000] transport=null\n")); err != nil {
+		b.Fatal(err)
+	}
+	tr.Close()
+	paths := make([]string, 2000)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/systems/servers/n%04d/command", i+1)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		tr := open() // one command line: a fresh tree and its caches
+		rs := fanout.All(context.Background(), len(paths), 64, func(ctx context.Context, i int) (*Result, error) {
+			return tr.Write(ctx, paths[i], []byte("vmstat\n"))
+		})
+		for _, r := range rs {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+		}
+		tr.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/2000, "µs/node")
 }
