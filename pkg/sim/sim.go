@@ -25,6 +25,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"net"
 	"os"
@@ -274,6 +275,10 @@ func (c *Cluster) handle(conn net.Conn, n *Node) {
 	defer sconn.Close()
 	go ssh.DiscardRequests(reqs)
 	for nc := range chans {
+		if nc.ChannelType() == "direct-tcpip" {
+			c.forward(nc) // a node can be a ProxyJump host
+			continue
+		}
 		if nc.ChannelType() != "session" {
 			nc.Reject(ssh.UnknownChannelType, "only sessions")
 			continue
@@ -330,6 +335,49 @@ func (c *Cluster) session(ch ssh.Channel, reqs <-chan *ssh.Request, n *Node) {
 			req.Reply(false, nil)
 		}
 	}
+}
+
+// forward serves a direct-tcpip channel (ssh -J through this node) to an
+// address on loopback; anything else is refused.
+func (c *Cluster) forward(nc ssh.NewChannel) {
+	var p struct {
+		Host       string
+		Port       uint32
+		OriginHost string
+		OriginPort uint32
+	}
+	if err := ssh.Unmarshal(nc.ExtraData(), &p); err != nil {
+		nc.Reject(ssh.ConnectionFailed, "bad request")
+		return
+	}
+	if ip := net.ParseIP(p.Host); ip == nil || !ip.IsLoopback() {
+		nc.Reject(ssh.Prohibited, "the simulated cluster forwards to loopback only")
+		return
+	}
+	target, err := net.DialTimeout("tcp", net.JoinHostPort(p.Host, fmt.Sprint(p.Port)), 5*time.Second)
+	if err != nil {
+		nc.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	ch, reqs, err := nc.Accept()
+	if err != nil {
+		target.Close()
+		return
+	}
+	go ssh.DiscardRequests(reqs)
+	c.wg.Add(2)
+	go func() {
+		defer c.wg.Done()
+		io.Copy(target, ch)
+		target.(*net.TCPConn).CloseWrite()
+	}()
+	go func() {
+		defer c.wg.Done()
+		io.Copy(ch, target)
+		ch.CloseWrite()
+		ch.Close()
+		target.Close()
+	}()
 }
 
 // exec runs a command on n; -1 means it was cut off.

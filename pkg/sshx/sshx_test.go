@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/smctl/smctl/pkg/sim"
 )
@@ -195,5 +201,112 @@ Host *
 	}
 	if jt, err := parseJump("admin@bastion:2022"); err != nil || jt.User != "admin" || jt.Alias != "bastion" || jt.Port != 2022 {
 		t.Errorf("parseJump = %+v, %v", jt, err)
+	}
+}
+
+// TestCancel: ^C (a cancelled context) ends a running remote command at
+// once, closes its channel, and leaves no goroutine behind once the pool
+// is closed.
+func TestCancel(t *testing.T) {
+	c := startSim(t, sim.Options{N: 4})
+	before := runtime.NumGoroutine()
+	p := NewPool(Options{ConfigFiles: []string{c.ConfigFile}})
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, len(c.Nodes))
+	for _, n := range c.Nodes {
+		go func() {
+			_, err := (&Transport{Pool: p, Target: Target{Alias: n.Name}}).Exec(ctx, "sleep 30", nil, 100)
+			errs <- err
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	cancel()
+	for range c.Nodes {
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Errorf("Exec after cancel: %v", err)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+	p.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines left after close (was %d):\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestProxyJump reaches a node through another, as ssh -J does.
+func TestProxyJump(t *testing.T) {
+	c := startSim(t, sim.Options{N: 2})
+	cfg := filepath.Join(t.TempDir(), "ssh_config")
+	body := strings.Replace(readFile(t, c.ConfigFile), "Host n0002\n", "Host n0002\n  ProxyJump n0001\n", 1)
+	os.WriteFile(cfg, []byte(body), 0o600)
+	p := NewPool(Options{ConfigFiles: []string{cfg}})
+	defer p.Close()
+	out, err := (&Transport{Pool: p, Target: Target{Alias: "n0002"}}).Exec(context.Background(), "hostname", nil, 100)
+	if err != nil || string(out.Stdout) != "n0002\n" {
+		t.Fatalf("through n0001: %q %v", out.Stdout, err)
+	}
+	// A jump host that is down: the error names it.
+	os.WriteFile(cfg, []byte(strings.Replace(body, "ProxyJump n0001", "ProxyJump 127.0.0.1:1", 1)), 0o600)
+	p2 := NewPool(Options{ConfigFiles: []string{cfg}})
+	defer p2.Close()
+	_, err = (&Transport{Pool: p2, Target: Target{Alias: "n0002"}}).Exec(context.Background(), "hostname", nil, 100)
+	if err == nil || !strings.Contains(err.Error(), "ProxyJump 127.0.0.1:1") {
+		t.Fatalf("dead jump host: %v", err)
+	}
+}
+
+// TestAgent authenticates with a key held only by an ssh-agent, over one
+// shared agent connection.
+func TestAgent(t *testing.T) {
+	c := startSim(t, sim.Options{N: 3})
+	raw, err := ssh.ParseRawPrivateKey([]byte(readFile(t, filepath.Join(c.Dir, "id_ed25519"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: raw}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go agent.ServeAgent(keyring, conn)
+		}
+	}()
+	cfg := filepath.Join(t.TempDir(), "ssh_config")
+	body := readFile(t, c.ConfigFile)
+	body = strings.Replace(body, "IdentityFile ", "#IdentityFile ", 1)
+	body = strings.Replace(body, "IdentitiesOnly yes", "IdentitiesOnly no", 1)
+	body = strings.Replace(body, "IdentityAgent none", "IdentityAgent "+sock, 1)
+	os.WriteFile(cfg, []byte(body), 0o600)
+	p := NewPool(Options{ConfigFiles: []string{cfg}})
+	defer p.Close()
+	for _, n := range c.Nodes {
+		out, err := (&Transport{Pool: p, Target: Target{Alias: n.Name}}).Exec(context.Background(), "hostname", nil, 100)
+		if err != nil || string(out.Stdout) != n.Name+"\n" {
+			t.Fatalf("%s via agent: %q %v", n.Name, out.Stdout, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d agent connections, want 1 shared", n)
 	}
 }

@@ -1,0 +1,72 @@
+package sim
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestShell(t *testing.T) {
+	n := newNode("n0007", 6, time.Now())
+	ctx := context.Background()
+	tests := []struct {
+		cmd, out, errOut string
+		exit             int
+	}{
+		{cmd: "hostname", out: "n0007\n"},
+		{cmd: "echo 'a  b' \"c\"", out: "a  b c\n"},
+		{cmd: "cat /proc/sys/kernel/hostname", out: "n0007\n"},
+		{cmd: "cat -- '/proc/nope'", errOut: "cat: /proc/nope: No such file or directory\n", exit: 1},
+		{cmd: "cat /proc", errOut: "cat: /proc: Is a directory\n", exit: 1},
+		{cmd: "ls -1Ap -- /proc/sys", out: "kernel/\n"},
+		{cmd: "ls -1Apd -- /proc/loadavg", out: "/proc/loadavg\n"},
+		{cmd: "ls /nope", errOut: "ls: cannot access '/nope': No such file or directory\n", exit: 2},
+		{cmd: "false", exit: 1},
+		{cmd: "echo x; exit 3; echo y", out: "x\n", exit: 3},
+		{cmd: "frob", errOut: "sh: 1: frob: not found\n", exit: 127},
+		{cmd: "uname -r", out: "6.1.0-sim\n"},
+		{cmd: "echo 'open", errOut: "sh: 1: Syntax error: unterminated quoted string\n", exit: 2},
+	}
+	for _, tt := range tests {
+		out, errOut, exit := n.run(ctx, tt.cmd)
+		if out != tt.out || errOut != tt.errOut || exit != tt.exit {
+			t.Errorf("%q = %q, %q, %d; want %q, %q, %d", tt.cmd, out, errOut, exit, tt.out, tt.errOut, tt.exit)
+		}
+	}
+	if out, _, _ := n.run(ctx, "vmstat 1 3"); strings.Count(out, "\n") != 5 {
+		t.Errorf("vmstat 1 3 = %q", out)
+	}
+	other := newNode("n0008", 7, time.Now())
+	a, _, _ := n.run(ctx, "cat /proc/loadavg")
+	b, _, _ := other.run(ctx, "cat /proc/loadavg")
+	if a == b {
+		t.Errorf("two nodes report the same load: %q", a)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	for _, o := range []Options{
+		{N: 0, Dir: t.TempDir()},
+		{N: 1},
+		{N: 1, Dir: t.TempDir(), Addr: "10.0.0.1"},
+		{N: 1, Dir: t.TempDir(), Refuse: 0.6, Hang: 0.6},
+	} {
+		if c, err := Start(o); err == nil {
+			c.Close()
+			t.Errorf("Start(%+v) succeeded", o)
+		}
+	}
+	c, err := Start(Options{N: 100, Dir: t.TempDir(), Refuse: 0.05, Hang: 0.02, Fail: 0.03, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	count := map[Behaviour]int{}
+	for _, n := range c.Nodes {
+		count[n.Behaviour]++
+	}
+	if count[Refuse] != 5 || count[Hang] != 2 || count[Fail] != 3 || count[OK] != 90 {
+		t.Errorf("behaviours = %v", count)
+	}
+}
