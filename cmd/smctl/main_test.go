@@ -13,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/smctl/smctl/internal/cli"
+	"github.com/smctl/smctl/internal/testbmc"
 	"github.com/smctl/smctl/internal/testsshd"
 )
 
@@ -51,6 +52,8 @@ func TestScripts(t *testing.T) {
 				have = os.Geteuid() == 0
 			} else if what == "sshd" {
 				have = testsshd.Available()
+			} else if what == "ipmi_sim" {
+				have = testbmc.Available()
 			} else {
 				_, err := exec.LookPath(what)
 				have = err == nil
@@ -83,6 +86,25 @@ func TestScripts(t *testing.T) {
 				ts.Setenv("SSHD_CONFIG", srv.ConfigFile)
 				ts.Setenv("SSHD_KEY", srv.KeyFile)
 				ts.Setenv("SSHD_KNOWN_HOSTS", srv.KnownHosts)
+			},
+			// bmc N: start N ipmi_sim BMCs on 127.0.0.1 for this script (user
+			// admin, password secret), stopped when it ends. Exports for each
+			// I: BMC_I (HOST:PORT), BMC_PORT_I and BMC_DIR_I (its power, boot,
+			// temp_cpu ... files), and BMCS (all addresses, comma-separated).
+			"bmc": func(ts *testscript.TestScript, neg bool, args []string) {
+				n, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				farm, err := testbmc.Start(n)
+				ts.Check(err)
+				ts.Defer(func() { ts.Check(farm.Stop()) })
+				var all []string
+				for i, b := range farm.BMCs {
+					ts.Setenv(fmt.Sprintf("BMC_%d", i+1), b.Addr)
+					ts.Setenv(fmt.Sprintf("BMC_PORT_%d", i+1), strconv.Itoa(b.Port))
+					ts.Setenv(fmt.Sprintf("BMC_DIR_%d", i+1), b.Dir)
+					all = append(all, b.Addr)
+				}
+				ts.Setenv("BMCS", strings.Join(all, ","))
 			},
 			// lines FILE N: FILE has exactly N lines.
 			"lines": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -21,6 +21,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/bmc"
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/sshx"
 	"github.com/smctl/smctl/pkg/transport"
@@ -217,6 +219,9 @@ func (g *globalOptions) open() (*vtree.Tree, error) {
 				return pool.Close()
 			}
 			return nil
+		},
+		Builtins: func(r *agent.Registry, t *vtree.Tree) {
+			bmc.Register(r, bmc.Options{Timeout: t.Config.IPMI.Timeout.Duration, Retries: t.Config.IPMI.Retries})
 		},
 	})
 	if err != nil {

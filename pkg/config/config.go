@@ -56,6 +56,17 @@ type Config struct {
 	SSH SSH `yaml:"ssh"`
 	// Discovery tunes prompted discovery.
 	Discovery Discovery `yaml:"discovery"`
+	// IPMI tunes the built-in BMC agents.
+	IPMI IPMI `yaml:"ipmi"`
+}
+
+// IPMI tunes the built-in BMC agents (power, bootorder, temperature,
+// sensors, eventlog, temperature_mp).
+type IPMI struct {
+	// Timeout bounds one IPMI request; a BMC that does not answer costs
+	// Timeout x (Retries + 1).
+	Timeout Duration `yaml:"timeout"`
+	Retries int      `yaml:"retries"`
 }
 
 // SSH tunes the SSH transport; ssh_config supplies everything else.
@@ -210,6 +221,7 @@ func Default() *Config {
 		},
 		SSH:       SSH{ConnectTimeout: Duration{10 * time.Second}, Retries: 3},
 		Discovery: Discovery{ScanTimeout: Duration{2 * time.Second}},
+		IPMI:      IPMI{Timeout: Duration{2 * time.Second}, Retries: 1},
 	}
 }
 
@@ -408,6 +420,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		}
 		return at("ssh", format, args...)
 	}
+	if c.IPMI.Timeout.Duration <= 0 || c.IPMI.Retries < 0 || c.IPMI.Retries > 10 {
+		return at("ipmi", "ipmi timeout must be positive and retries 0..10")
+	}
 	if c.SSH.Retries < 0 || c.SSH.Retries > 10 {
 		return sshAt("retries", "ssh retries must be 0..10")
 	}
@@ -514,4 +529,5 @@ const header = `# smctl.yaml — the configuration of this smctl state root.
 #               strict_host_key_checking (overrides ssh_config), config_files
 # discovery     scan: [{hosts: 10.0.0.[1-254], ports: [22]}] probed by
 #               prompted discovery for SSH servers; scan_timeout per probe
+# ipmi          timeout and retries of one IPMI request to a BMC
 `

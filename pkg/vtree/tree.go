@@ -367,7 +367,7 @@ func (d Device) Host() string {
 
 // attrNames are the attribute files a device may have besides those its
 // type's attrs name.
-var attrNames = []string{"address", "port", "user", "transport", "ssh_config", "bmc", "bmc_interface"}
+var attrNames = []string{"address", "port", "user", "transport", "ssh_config", "bmc", "bmc_interface", "bmc_cipher"}
 
 func (t *Tree) attrs(dev string, typ string) map[string]string {
 	names := append([]string(nil), attrNames...)

@@ -1,0 +1,327 @@
+// Package bmc reaches a server's baseboard management controller over
+// IPMI-over-LAN with a native Go client (github.com/bougou/go-ipmi), so
+// the static binary needs no ipmitool, and provides the built-in agents of
+// Sysman's hardware files: power, bootorder, temperature, sensors and
+// eventlog for servers and blades, temperature_mp and eventlog for chassis.
+//
+// Each agent run opens one IPMI session (lanplus, cipher suite 3 unless the
+// device's bmc_cipher says otherwise; lan for IPMI 1.5 with bmc_interface),
+// does its work and closes it. A BMC that does not answer costs one
+// request timeout times (retries + 1), and nothing more.
+package bmc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bougou/go-ipmi/pkg/client"
+	"github.com/bougou/go-ipmi/pkg/command/chassis"
+	"github.com/bougou/go-ipmi/pkg/types"
+)
+
+// Target is a BMC and how to reach it.
+type Target struct {
+	Addr      string // host[:port], port 623 by default
+	User      string
+	Password  string
+	Interface string // lanplus (default) or lan
+	Cipher    int    // cipher suite for lanplus (default 3)
+	Timeout   time.Duration
+	Retries   int
+}
+
+// Session is an open IPMI session.
+type Session struct {
+	c *client.Client
+}
+
+// ErrNoCredentials is returned when no ids file gives a BMC user.
+var ErrNoCredentials = errors.New("no BMC credentials: write user:password to an ids file of the device or above it")
+
+// Open opens a session to t.
+func Open(ctx context.Context, t Target) (*Session, error) {
+	if t.User == "" {
+		return nil, ErrNoCredentials
+	}
+	host, port, err := splitAddr(t.Addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewClient(host, port, t.User, t.Password)
+	if err != nil {
+		return nil, err
+	}
+	if t.Timeout <= 0 {
+		t.Timeout = 2 * time.Second
+	}
+	c.WithTimeout(t.Timeout).WithRetry(t.Retries)
+	switch t.Interface {
+	case "", "lanplus":
+		cs := t.Cipher
+		if cs == 0 {
+			cs = 3
+		}
+		c.WithCipherSuiteID(types.CipherSuiteID(cs))
+	case "lan":
+		c.WithInterface(client.InterfaceLan)
+	default:
+		return nil, fmt.Errorf("bmc_interface %q: want lanplus or lan", t.Interface)
+	}
+	if err := c.Connect(ctx); err != nil {
+		return nil, explain(t.Addr, err)
+	}
+	return &Session{c: c}, nil
+}
+
+func splitAddr(a string) (string, int, error) {
+	if a == "" {
+		return "", 0, errors.New("no BMC address: set the device's bmc attribute (host[:port])")
+	}
+	host, p, err := net.SplitHostPort(a)
+	if err != nil {
+		return a, 623, nil
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("bmc %q: bad port", a)
+	}
+	return host, port, nil
+}
+
+// explain turns the library's session errors into what an administrator
+// can act on.
+func explain(addr string, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "timeout") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "connection refused"):
+		return fmt.Errorf("BMC %s does not answer: %w", addr, err)
+	case strings.Contains(msg, "RAKP") || strings.Contains(msg, "password") || strings.Contains(msg, "Unauthorized") ||
+		strings.Contains(msg, "unauthorized") || strings.Contains(msg, "0x0d") || strings.Contains(msg, "0x12") || strings.Contains(msg, "integrity"):
+		return fmt.Errorf("BMC %s refused the login (wrong user or password in ids?): %w", addr, err)
+	}
+	return fmt.Errorf("BMC %s: %w", addr, err)
+}
+
+// Close ends the session.
+func (s *Session) Close(ctx context.Context) { _ = s.c.Close(ctx) }
+
+// Power reports whether the chassis power is on.
+func (s *Session) Power(ctx context.Context) (bool, error) {
+	st, err := s.c.GetChassisStatus(ctx)
+	if err != nil {
+		return false, err
+	}
+	return st.PowerIsOn, nil
+}
+
+// PowerActions are the values power accepts.
+var PowerActions = map[string]chassis.ChassisControl{
+	"on": chassis.ChassisControlPowerUp, "1": chassis.ChassisControlPowerUp,
+	"off": chassis.ChassisControlPowerDown, "0": chassis.ChassisControlPowerDown,
+	"cycle": chassis.ChassisControlPowerCycle,
+	"reset": chassis.ChassisControlHardReset,
+	"soft":  chassis.ChassisControlSoftShutdown,
+}
+
+// SetPower performs a power action (on, off, 1, 0, cycle, reset, soft).
+func (s *Session) SetPower(ctx context.Context, action string) error {
+	c, ok := PowerActions[action]
+	if !ok {
+		return fmt.Errorf("power %q: want on, off, 1, 0, cycle, reset or soft", action)
+	}
+	_, err := s.c.ChassisControl(ctx, c)
+	return err
+}
+
+var bootNames = map[types.BootDeviceSelector]string{
+	types.BootDeviceSelectorNoOverride:               "none",
+	types.BootDeviceSelectorForcePXE:                 "pxe",
+	types.BootDeviceSelectorForceHardDrive:           "disk",
+	types.BootDeviceSelectorForceHardDriveSafe:       "safe",
+	types.BootDeviceSelectorForceDiagnosticPartition: "diag",
+	types.BootDeviceSelectorForceCDROM:               "cdrom",
+	types.BootDeviceSelectorForceBIOSSetup:           "bios",
+	types.BootDeviceSelectorForceFloppy:              "floppy",
+}
+
+// bootAliases maps the names an administrator writes (Figure 4's
+// "network, floppy, cdrom, harddisk" and ipmitool's) to IPMI devices.
+var bootAliases = map[string]types.BootDeviceSelector{
+	"none": types.BootDeviceSelectorNoOverride, "default": types.BootDeviceSelectorNoOverride,
+	"pxe": types.BootDeviceSelectorForcePXE, "network": types.BootDeviceSelectorForcePXE, "net": types.BootDeviceSelectorForcePXE,
+	"disk": types.BootDeviceSelectorForceHardDrive, "harddisk": types.BootDeviceSelectorForceHardDrive,
+	"hdd": types.BootDeviceSelectorForceHardDrive, "hd": types.BootDeviceSelectorForceHardDrive,
+	"cdrom": types.BootDeviceSelectorForceCDROM, "cd": types.BootDeviceSelectorForceCDROM, "dvd": types.BootDeviceSelectorForceCDROM,
+	"bios": types.BootDeviceSelectorForceBIOSSetup, "setup": types.BootDeviceSelectorForceBIOSSetup,
+	"floppy": types.BootDeviceSelectorForceFloppy,
+	"safe":   types.BootDeviceSelectorForceHardDriveSafe,
+	"diag":   types.BootDeviceSelectorForceDiagnosticPartition,
+}
+
+// ParseBootOrder maps a boot order ("network, floppy, cdrom, harddisk" or
+// one name) to the IPMI boot devices to try, in order.
+func ParseBootOrder(v string) ([]types.BootDeviceSelector, []string, error) {
+	var devs []types.BootDeviceSelector
+	var names []string
+	for _, f := range strings.FieldsFunc(strings.ToLower(v), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+		d, ok := bootAliases[f]
+		if !ok {
+			return nil, nil, fmt.Errorf("boot device %q is not supported (want pxe, disk, cdrom, bios, floppy, none, or network, harddisk)", f)
+		}
+		devs = append(devs, d)
+		names = append(names, f)
+	}
+	if len(devs) == 0 {
+		return nil, nil, errors.New("empty boot order")
+	}
+	return devs, names, nil
+}
+
+// BootDevice reads the next-boot device.
+func (s *Session) BootDevice(ctx context.Context) (string, error) {
+	f := &types.BootOptionParam_BootFlags{}
+	if err := s.c.GetSystemBootOptionsParamFor(ctx, f); err != nil {
+		return "", err
+	}
+	if n, ok := bootNames[f.BootDeviceSelector]; ok {
+		return n, nil
+	}
+	return fmt.Sprintf("device-0x%02x", uint8(f.BootDeviceSelector)), nil
+}
+
+// SetBootOrder sets the next-boot device to the first entry of the order
+// the BMC accepts; it returns that entry.
+func (s *Session) SetBootOrder(ctx context.Context, order string) (string, error) {
+	devs, names, err := ParseBootOrder(order)
+	if err != nil {
+		return "", err
+	}
+	var errs []string
+	for i, d := range devs {
+		err := s.c.SetBootDevice(ctx, d, types.BIOSBootTypeLegacy, false)
+		if err == nil {
+			return bootNames[d], nil
+		}
+		errs = append(errs, names[i]+": "+err.Error())
+	}
+	return "", fmt.Errorf("the BMC accepted none of the boot devices (%s)", strings.Join(errs, "; "))
+}
+
+// Reading is one sensor reading.
+type Reading struct {
+	Name   string
+	Type   string
+	Value  float64
+	Unit   string
+	Status string
+	Valid  bool
+}
+
+// Sensors reads the sensors, all or only temperatures.
+func (s *Session) Sensors(ctx context.Context, onlyTemperature bool) ([]Reading, error) {
+	var opts []client.SensorFilterOption
+	if onlyTemperature {
+		opts = append(opts, client.SensorFilterOptionIsSensorType(types.SensorTypeTemperature))
+	}
+	ss, err := s.c.GetSensors(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	var out []Reading
+	for _, x := range ss {
+		r := Reading{Name: x.Name, Type: x.SensorType.String(), Unit: x.SensorUnit.String(), Status: x.Status(), Valid: x.HasAnalogReading}
+		r.Value = x.Value
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Field renders a reading as "name value unit status", with spaces in the
+// name and unit replaced by '_' so that awk sees four fields.
+func (r Reading) Field() string {
+	v := strconv.FormatFloat(r.Value, 'f', -1, 64)
+	if math.IsNaN(r.Value) || !r.Valid {
+		v = "na"
+	}
+	unit := r.Unit
+	if unit == "" {
+		unit = "-"
+	}
+	status := r.Status
+	if status == "" {
+		status = "-"
+	}
+	return fmt.Sprintf("%s %s %s %s", underscore(r.Name), v, underscore(unit), underscore(status))
+}
+
+func underscore(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), " ", "_") }
+
+// Events reads the SEL, oldest first, one line per event.
+func (s *Session) Events(ctx context.Context) ([]string, error) {
+	info, err := s.c.GetSELInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if info.Entries == 0 {
+		return nil, nil
+	}
+	sels, err := s.c.GetSELEntries(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	names := map[types.SensorNumber]string{}
+	if m, err := s.c.GetSDRsMap(ctx); err == nil {
+		for _, bySensor := range m {
+			for n, sdr := range bySensor {
+				names[n] = sdr.SensorName()
+			}
+		}
+	}
+	var out []string
+	for _, e := range sels {
+		switch {
+		case e.Standard != nil:
+			st := e.Standard
+			dir := "Asserted"
+			if st.EventDir {
+				dir = "Deasserted"
+			}
+			name := names[st.SensorNumber]
+			if name == "" {
+				name = fmt.Sprintf("#0x%02x", uint8(st.SensorNumber))
+			}
+			out = append(out, fmt.Sprintf("%d | %s | %s %s | %s | %s", e.RecordID, formatTime(st.Timestamp),
+				st.SensorType.String(), name, st.EventString(), dir))
+		case e.OEMTimestamped != nil:
+			out = append(out, fmt.Sprintf("%d | %s | OEM record 0x%02x", e.RecordID, formatTime(e.OEMTimestamped.Timestamp), uint8(e.RecordType)))
+		default:
+			out = append(out, fmt.Sprintf("%d | - | OEM record 0x%02x", e.RecordID, uint8(e.RecordType)))
+		}
+	}
+	return out, nil
+}
+
+// formatTime prints a SEL time; before the BMC's clock was set, SEL times
+// count seconds since it started (IPMI's "pre-init" range).
+func formatTime(t time.Time) string {
+	if t.Unix() < 0x20000000 {
+		return fmt.Sprintf("pre-init+%ds", t.Unix())
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// ClearEvents clears the SEL.
+func (s *Session) ClearEvents(ctx context.Context) error {
+	r, err := s.c.ReserveSEL(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.c.ClearSEL(ctx, r.ReservationID)
+	return err
+}
