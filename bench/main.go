@@ -1,4 +1,6 @@
-// Command bench measures smctl collecting vmstat from many nodes against
+// Command bench measures smctl against the tools administrators use today.
+//
+// The ssh suite: smctl collecting vmstat from many nodes against
 // a bare x/crypto/ssh client (the floor) and, where installed, pdsh, clush
 // and pssh, all over the same nodes in one run on one machine:
 //
@@ -8,10 +10,14 @@
 //   - 500 names on a real OpenSSH sshd on 127.0.0.1 (needs sshd; root
 //     for a login user of its own).
 //
-// It prints a table (median of -runs runs: wall time, CPU time, peak RSS,
-// nodes ok, wall time / baseline's) and writes it to bench/out/.
+// The ipmi suite: the power state of 200 ipmi_sim BMCs read by smctl, by
+// FreeIPMI's ipmipower (the reference) and by an ipmitool loop; then with
+// 20 of them down.
 //
-//	go run ./bench [-nodes 2000] [-sshd-nodes 500] [-runs 3]
+// It prints a table (median of -runs runs: wall time, CPU time, peak RSS,
+// nodes ok, wall time / the reference's) and writes it to bench/out/.
+//
+//	go run ./bench [-suite all|ssh|ipmi] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3]
 package main
 
 import (
@@ -53,6 +59,9 @@ var (
 	runs      = flag.Int("runs", 3, "runs per tool (the median is reported)")
 	fanout    = flag.Int("fanout", 64, "parallelism given to every tool")
 	skipSync  = flag.Bool("skip-sync", false, "skip the --fanout 1 run")
+	suite     = flag.String("suite", "all", "ssh, ipmi or all")
+	bmcs      = flag.Int("bmcs", 200, "ipmi_sim BMCs for the ipmi suite")
+	bmcsDown  = flag.Int("bmcs-down", 20, "of them stopped for the second ipmi run")
 )
 
 func main() {
@@ -73,6 +82,24 @@ func main() {
 	smctl := filepath.Join(bin, "smctl")
 	baseline := filepath.Join(bin, "baseline")
 
+	var rows []row
+	if *suite == "ipmi" || *suite == "all" {
+		rows = append(rows, ipmiRows(smctl, work)...)
+	}
+	if *suite == "ssh" || *suite == "all" {
+		rows = append(rows, sshRows(smctl, baseline, work)...)
+	}
+	table := render(rows)
+	fmt.Print(table)
+	out := filepath.Join("bench", "out")
+	if err := os.MkdirAll(out, 0o755); err == nil {
+		name := filepath.Join(out, "results-"+time.Now().Format("2006-01-02T150405")+".md")
+		_ = os.WriteFile(name, []byte(table), 0o644)
+		fmt.Println("written to", name)
+	}
+}
+
+func sshRows(smctl, baseline, work string) []row {
 	var rows []row
 	// 1. Clean simulated cluster.
 	simDir := filepath.Join(work, "sim")
@@ -177,15 +204,7 @@ func main() {
 	if *sshdNodes > 0 {
 		rows = append(rows, sshdRows(smctl, baseline, work)...)
 	}
-
-	table := render(rows)
-	fmt.Print(table)
-	out := filepath.Join("bench", "out")
-	if err := os.MkdirAll(out, 0o755); err == nil {
-		name := filepath.Join(out, "results-"+time.Now().Format("2006-01-02T150405")+".md")
-		_ = os.WriteFile(name, []byte(table), 0o644)
-		fmt.Println("written to", name)
-	}
+	return rows
 }
 
 func sshdRows(smctl, baseline, work string) []row {

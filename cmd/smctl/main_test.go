@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,9 @@ import (
 	"github.com/smctl/smctl/internal/testbmc"
 	"github.com/smctl/smctl/internal/testsshd"
 )
+
+// farms holds each script's BMC simulators, for bmcdown.
+var farms sync.Map
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
@@ -105,6 +109,18 @@ func TestScripts(t *testing.T) {
 					all = append(all, b.Addr)
 				}
 				ts.Setenv("BMCS", strings.Join(all, ","))
+				farms.Store(ts, farm)
+			},
+			// bmcdown I: BMC I stops answering (its port stays bound and
+			// silent, as a BMC dead on the network).
+			"bmcdown": func(ts *testscript.TestScript, neg bool, args []string) {
+				i, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				f, ok := farms.Load(ts)
+				if !ok || i < 1 || i > len(f.(*testbmc.Farm).BMCs) {
+					ts.Fatalf("bmcdown %d: no such BMC", i)
+				}
+				ts.Check(f.(*testbmc.Farm).BMCs[i-1].Blackhole())
 			},
 			// lines FILE N: FILE has exactly N lines.
 			"lines": func(ts *testscript.TestScript, neg bool, args []string) {

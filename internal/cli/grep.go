@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,8 @@ type GrepOptions struct {
 	Output     string
 	Gather     bool   // -b
 	Only       string // --only failed|ok
+	MaxAge     time.Duration
+	HasMaxAge  bool
 }
 
 func newGrepCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
@@ -44,6 +47,7 @@ read, 1 if none was selected or some file failed, 2 on a usage error.`,
 		ValidArgsFunction: completePaths(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Pattern, opts.Paths = args[0], args[1:]
+			opts.HasMaxAge = cmd.Flags().Changed("max-age")
 			return grepRun(cmd.Context(), ios, g, opts)
 		},
 	}
@@ -59,6 +63,7 @@ read, 1 if none was selected or some file failed, 2 on a usage error.`,
 	f.StringVarP(&opts.Output, "output", "o", "", "output format: json (one JSON object per path, content = selected lines)")
 	f.BoolVarP(&opts.Gather, "gather", "b", false, "print identical selected lines once, headed by the folded node set and count; summary on stderr")
 	f.StringVar(&opts.Only, "only", "", "only the paths whose last status was: failed or ok")
+	f.DurationVar(&opts.MaxAge, "max-age", 0, "run the read agent only if the content is older than this (0: always)")
 	f.Bool("help", false, "help for grep") // -h is --no-filename, as in grep(1)
 	return cmd
 }
@@ -128,7 +133,7 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 	var gath gathered
 	idx := 0
 	failed += runAll(ctx, ios, g.fanout(t), "grep", paths, func(ctx context.Context, p string) ([]byte, error) {
-		res, err := t.Read(ctx, p, vtree.ReadOptions{})
+		res, err := t.Read(ctx, p, vtree.ReadOptions{MaxAge: opts.MaxAge, HasMaxAge: opts.HasMaxAge})
 		if err != nil {
 			return nil, err
 		}

@@ -37,6 +37,7 @@ type BMC struct {
 	Port int
 	Dir  string // power, boot, temp_cpu, temp_inlet, fan1, chassis.log
 	cmd  *exec.Cmd
+	hole net.PacketConn
 }
 
 // Farm is a set of running simulators.
@@ -241,6 +242,9 @@ func (b *BMC) Set(name, value string) error {
 func (f *Farm) Stop() error {
 	for _, b := range f.BMCs {
 		b.Kill()
+		if b.hole != nil {
+			b.hole.Close()
+		}
 	}
 	return os.RemoveAll(f.Dir)
 }
@@ -255,4 +259,25 @@ func (b *BMC) Kill() {
 		_ = b.cmd.Process.Kill()
 		b.cmd = nil
 	}
+}
+
+// Blackhole stops the simulator and keeps its port bound without ever
+// answering: a BMC that is dead on the network, whose every request times
+// out (a closed port on loopback would be refused at once instead).
+func (b *BMC) Blackhole() error {
+	b.Kill()
+	c, err := net.ListenPacket("udp4", b.Addr)
+	if err != nil {
+		return err
+	}
+	b.hole = c
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := c.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	return nil
 }

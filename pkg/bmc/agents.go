@@ -78,8 +78,8 @@ func (o Options) run(f op) agent.Func {
 		}
 		s, err := Open(ctx, t)
 		if err != nil {
-			if ctx.Err() != nil {
-				return agent.Result{}, ctx.Err()
+			if atDeadline(ctx) {
+				return agent.Result{}, context.DeadlineExceeded
 			}
 			return agent.Result{}, &agent.Error{RC: RCUnreachable, Err: err}
 		}
@@ -87,12 +87,26 @@ func (o Options) run(f op) agent.Func {
 		res, err := f(ctx, s, req)
 		if err != nil {
 			var ae *agent.Error
+			if atDeadline(ctx) {
+				return agent.Result{}, context.DeadlineExceeded
+			}
 			if !errors.As(err, &ae) {
 				err = &agent.Error{RC: 1, Err: fmt.Errorf("BMC %s: %w", t.Addr, err)}
 			}
 		}
 		return res, err
 	}
+}
+
+// atDeadline reports whether ctx has ended or is about to: the IPMI client
+// reads until the context's deadline and returns its own timeout error a
+// moment before the context says so.
+func atDeadline(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < 20*time.Millisecond
 }
 
 func input(req *agent.Request) string {

@@ -99,7 +99,7 @@ func splitAddr(a string) (string, int, error) {
 func explain(addr string, err error) error {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "timeout") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "connection refused"):
+	case strings.Contains(msg, "timeout") || strings.Contains(msg, "deadline") || strings.Contains(msg, "connection refused"):
 		return fmt.Errorf("BMC %s does not answer: %w", addr, err)
 	case strings.Contains(msg, "RAKP") || strings.Contains(msg, "password") || strings.Contains(msg, "Unauthorized") ||
 		strings.Contains(msg, "unauthorized") || strings.Contains(msg, "0x0d") || strings.Contains(msg, "0x12") || strings.Contains(msg, "integrity"):

@@ -112,6 +112,7 @@ func Init(ctx context.Context, dir string, agents fs.FS, keyFile string) error {
 // isAgentFile reports whether the installed file p is an executable agent.
 func isAgentFile(p string) bool {
 	base := filepath.Base(p)
+	dir := filepath.Base(filepath.Dir(p))
 	return strings.HasSuffix(base, ".read") || strings.HasSuffix(base, ".write") ||
-		filepath.Base(filepath.Dir(p)) == DiscoverDir
+		dir == DiscoverDir || dir == "reference" && base != "README"
 }
