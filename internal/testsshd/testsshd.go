@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/smctl/smctl/pkg/sim"
 )
 
 // SSHD is where sshd must be: it re-executes itself by absolute path.
@@ -230,19 +232,7 @@ func (s *Server) writeClientFiles() error {
 	for _, n := range s.Names {
 		fmt.Fprintf(&b, "Host %s\n  HostName 127.0.0.1\n  Port %d\n", n, s.Port)
 	}
-	fmt.Fprintf(&b, `Host *
-  User %s
-  IdentityFile %s
-  IdentitiesOnly yes
-  IdentityAgent none
-  HostKeyAlias %s
-  UserKnownHostsFile %s
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  BatchMode yes
-  ConnectTimeout 10
-  LogLevel ERROR
-`, s.User, s.KeyFile, HostKeyAlias, s.KnownHosts)
+	b.WriteString(sim.TrustBlock(s.User, s.KeyFile, HostKeyAlias, s.KnownHosts))
 	s.ConfigFile = filepath.Join(s.Dir, "ssh_config")
 	return os.WriteFile(s.ConfigFile, []byte(b.String()), 0o644)
 }
