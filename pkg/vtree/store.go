@@ -370,13 +370,16 @@ func exchange(d *os.Root, name string, old fs.FileInfo, st *syscall.Stat_t, data
 			f.Close()
 			return errNoExchange
 		}
-		err = writeAll(f, data)
-		if err == nil {
-			err = keepMode(f, old, st)
+		if err := writeAll(f, data); err != nil {
+			f.Close()
+			return errNoExchange
 		}
-		if err == nil {
-			err = renameExchange(d, spare, name)
+		if err := keepMode(f, old, st); err != nil {
+			// Another user's spare with another mode: a new file instead.
+			f.Close()
+			return errNoExchange
 		}
+		err = renameExchange(d, spare, name)
 		f.Close()
 		return err
 	}
