@@ -18,8 +18,10 @@ test:
 	$(GO) test -race ./pkg/... ./internal/...
 	$(GO) test ./cmd/...
 
+# Go benchmarks of the tree and the SSH transport; bench/run.sh compares
+# whole tools (smctl, a bare client, pdsh, clush, pssh, ipmipower).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 10x ./pkg/vtree/
+	$(GO) test -run '^$$' -bench . -benchtime 10x ./pkg/vtree/ ./pkg/sshx/ ./pkg/fanout/
 
 # Fails unless the binary is statically linked.
 static: build

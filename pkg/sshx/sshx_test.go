@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/smctl/smctl/pkg/fanout"
 	"github.com/smctl/smctl/pkg/sim"
 )
 
@@ -309,4 +310,31 @@ func TestAgent(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("%d agent connections, want 1 shared", n)
 	}
+}
+
+// BenchmarkExec200 runs vmstat on 200 simulated nodes (served in this
+// process) through the fan-out, a new connection per node, as a write of
+// the command file does. bench/run.sh measures the whole tool against
+// others; this isolates the transport.
+func BenchmarkExec200(b *testing.B) {
+	c, err := sim.Start(sim.Options{N: 200, Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		p := NewPool(Options{ConfigFiles: []string{c.ConfigFile}, MaxIdle: 1})
+		rs := fanout.All(context.Background(), len(c.Nodes), 64, func(ctx context.Context, i int) (int, error) {
+			out, err := (&Transport{Pool: p, Target: Target{Alias: c.Nodes[i].Name}}).Exec(ctx, "vmstat", nil, 1<<20)
+			return out.Exit, err
+		})
+		p.Close()
+		for _, r := range rs {
+			if r.Err != nil || r.Value != 0 {
+				b.Fatalf("%s: %v %d", c.Nodes[r.Index].Name, r.Err, r.Value)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/200, "µs/node")
 }
