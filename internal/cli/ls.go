@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"path"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,29 +90,39 @@ func lsRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *LsOption
 			lsEntries(ctx, ios, t, opts, "", []fs.DirEntry{fileEntry{info}}, start)
 			continue
 		}
+		// One walk lists every directory once; entries are grouped by
+		// directory and printed directory by directory, as ls -R does.
 		var dirs []string
+		listed := map[string][]fs.DirEntry{}
 		err = t.Walk(ctx, info.Path(), vtree.WalkOptions{MaxDepth: walkDepth(opts.Recursive)}, func(dp string, e *vtree.Entry, err error) error {
 			if err != nil {
 				failed++
 				lsError(ios, opts, dp, err, start)
 				return nil
 			}
-			if e == nil || e.IsDir() && (!e.Live() || info.Live) {
+			if e == nil {
 				dirs = append(dirs, dp)
+				listed[dp] = []fs.DirEntry{}
+				return nil
+			}
+			parent, _ := path.Split(dp)
+			if parent != "/" {
+				parent = strings.TrimSuffix(parent, "/")
+			}
+			listed[parent] = append(listed[parent], e)
+			if e.IsDir() && opts.Recursive && (!e.Live() || info.Live) {
+				dirs = append(dirs, dp)
+				if listed[dp] == nil {
+					listed[dp] = []fs.DirEntry{}
+				}
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		sort.Strings(dirs)
 		for _, d := range dirs {
-			start := time.Now()
-			es, err := t.ReadDir(ctx, d)
-			if err != nil {
-				failed++
-				lsError(ios, opts, d, err, start)
-				continue
-			}
 			if headers && opts.Output == "" {
 				if !first {
 					fmt.Fprintln(ios.Out)
@@ -117,11 +130,7 @@ func lsRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *LsOption
 				fmt.Fprintf(ios.Out, "%s:\n", d)
 			}
 			first = false
-			des := make([]fs.DirEntry, len(es))
-			for i, e := range es {
-				des[i] = e
-			}
-			lsEntries(ctx, ios, t, opts, d, des, start)
+			lsEntries(ctx, ios, t, opts, d, listed[d], start)
 		}
 	}
 	if failed > 0 {
@@ -130,11 +139,12 @@ func lsRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *LsOption
 	return nil
 }
 
+// walkDepth: -R walks everything; plain ls lists the directory itself.
 func walkDepth(recursive bool) int {
 	if recursive {
 		return -1
 	}
-	return 0
+	return 1
 }
 
 // fileEntry presents a file given on the command line as a listing entry.
