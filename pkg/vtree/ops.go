@@ -98,10 +98,12 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 		}
 		return &Result{Content: creds.Masked(pairs)}, nil
 	}
-	if err := t.store.checkReadable(n.rel); err != nil {
-		return nil, pathErr("read", p, unwrapPath(err))
-	}
 	if n.hook != nil && n.hook.read != nil && t.stale(n, opts) {
+		// A user who may not read the file must not learn its value from
+		// the agent either (the stored read below checks by itself).
+		if err := t.store.checkReadable(n.rel); err != nil {
+			return nil, pathErr("read", p, unwrapPath(err))
+		}
 		res, err := t.runAgent(ctx, n, agent.Read, n.hook.read, nil)
 		if err != nil {
 			return nil, pathErr("read", p, err)
