@@ -256,7 +256,7 @@ func Parse(b []byte) (*Config, error) {
 				}
 			}
 		}
-		return nil, &Error{Line: line, Msg: "syntax error: " + msg}
+		return nil, &Error{Line: line, Col: syntaxColumn(b, line, err.Error()), Msg: "syntax error: " + msg}
 	}
 	c := Default()
 	if len(doc.Content) == 0 { // empty file: all defaults
@@ -284,6 +284,28 @@ func Parse(b []byte) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// syntaxColumn finds the column of the syntax error full on line n, which
+// yaml.v3 does not report: the shortest prefix of the line at which the
+// document, cut there, already fails with the same error. 0 if none does.
+func syntaxColumn(b []byte, n int, full string) int {
+	lines := bytes.Split(b, []byte("\n"))
+	if n < 1 || n > len(lines) {
+		return 0
+	}
+	head := bytes.Join(lines[:n-1], []byte("\n"))
+	if n > 1 {
+		head = append(head, '\n')
+	}
+	for c := 1; c <= len(lines[n-1]); c++ {
+		doc := append(append([]byte(nil), head...), lines[n-1][:c]...)
+		var v yaml.Node
+		if err := yaml.Unmarshal(doc, &v); err != nil && err.Error() == full {
+			return c
+		}
+	}
+	return 0
 }
 
 func sourceLine(b []byte, n int) string {

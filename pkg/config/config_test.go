@@ -36,7 +36,9 @@ func TestParseErrors(t *testing.T) {
 		{"types:\n  switch:\n    lock: true\n", `:3:5: type "switch" needs dir`},
 		{"fanout: 0\n", `:1:9: fanout must be at least 1`},
 		{"agent_dirs: agents.d\n", `:1:13: want a list`},
-		{"fanout: 8\n  timeout: [\n", `smctl.yaml:2: syntax error: `},
+		{"fanout: 8\n  timeout: [\n", `smctl.yaml:2:10: syntax error: mapping values are not allowed`},
+		{"fanout: 8\ntimeout: 30s: x\n", `smctl.yaml:2:13: syntax error: mapping values are not allowed in this context (in "timeout: 30s: x")`},
+		{"fanout: 8\ncache:\n  - match: 'power\n", `smctl.yaml:3:`},
 		{"fanout: 8\nfanout: 9\n", `:2:1: key "fanout" already set at line 1`},
 		{"types:\n  a: {dir: /a}\n  a: {dir: /b}\n", `:3:3: key "a" already set at line 2`},
 	}
