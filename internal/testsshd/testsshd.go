@@ -32,6 +32,9 @@ const SSHD = "/usr/sbin/sshd"
 // TestUser is the login created when running as root.
 const TestUser = "smctltest"
 
+// userComment marks the login user as made by these tests.
+const userComment = "smctl tests"
+
 // HostKeyAlias is the known_hosts name of the server's key.
 const HostKeyAlias = "smctl-test-sshd"
 
@@ -164,9 +167,12 @@ func (s *Server) setupUser() error {
 		return nil
 	}
 	s.User = TestUser
-	if _, err := user.Lookup(TestUser); err != nil {
+	if u, err := user.Lookup(TestUser); err == nil && u.Name == userComment {
+		// Left by a run that died: ours, so removed at Stop.
+		s.createdUser = true
+	} else if err != nil {
 		// A user of our own: /bin/sh reads no rc files for "ssh host cmd".
-		out, err := exec.Command("useradd", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", "--comment", "smctl tests", TestUser).CombinedOutput()
+		out, err := exec.Command("useradd", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", "--comment", userComment, TestUser).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("useradd %s: %v: %s", TestUser, err, out)
 		}
