@@ -1,0 +1,36 @@
+package vtree_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing/fstest"
+
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+// A state root with one script agent: reading the file runs it, and the
+// result stays in the tree with its status.
+func Example() {
+	dir, _ := os.MkdirTemp("", "vtree-example-")
+	defer os.RemoveAll(dir)
+	root := filepath.Join(dir, "root")
+	agents := fstest.MapFS{"server/greeting.read": {Data: []byte("#!/bin/sh\necho hello from $SMCTL_HOST\n"), Mode: 0o755}}
+	ctx := context.Background()
+	if err := vtree.Init(ctx, root, agents, ""); err != nil {
+		fmt.Println(err)
+		return
+	}
+	t, _ := vtree.Open(root, vtree.Options{})
+	defer t.Close()
+	t.Write(ctx, "/discover_master", []byte("server n[1-2] transport=local\n"))
+	res, err := t.Read(ctx, "/sysman/systems/servers/n2/greeting", vtree.ReadOptions{})
+	fmt.Printf("%s%v\n", res.Content, err)
+	rc, _, _ := t.Status(ctx, "/systems/servers/n2/greeting")
+	fmt.Println("status", rc)
+	// Output:
+	// hello from n2
+	// <nil>
+	// status 0
+}
