@@ -121,7 +121,9 @@ func TestFailures(t *testing.T) {
 	p := NewPool(Options{ConfigFiles: []string{c.ConfigFile}, Retries: 2})
 	defer p.Close()
 	for _, n := range c.Nodes {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		// Long enough for a healthy node on a loaded machine; a hanging
+		// node costs exactly this.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		out, err := (&Transport{Pool: p, Target: Target{Alias: n.Name}}).Exec(ctx, "hostname", nil, 1<<20)
 		cancel()
 		switch n.Behaviour {
