@@ -23,7 +23,9 @@ import (
 //	remove TYPE NODESET                remove devices
 //
 // Keys naming attribute files (address, port, user, transport, bmc, and
-// the type's attrs) are written into each new device; other keys are
+// the type's attrs) are written into each new device; a value that is a
+// range pairs with the names, one each (server n[1-3] bmc=10.1.0.[1-3]),
+// and must expand to as many values as there are names; other keys are
 // options for the type's own discovery agent, run on every new device that
 // is a container (Sysman: discovery runs on newly found containers).
 type statement struct {
@@ -31,10 +33,11 @@ type statement struct {
 	typ    string
 	spec   string
 	names  []string
-	attrs  map[string]string // attribute files
+	attrs  map[string]string // attribute files, one value for every device
 	opts   []string          // key=value for the container's discovery
-	// each maps a device name to per-device attribute values produced by
-	// expanding a range in a value alongside the names (bmc=h:[1-14]).
+	// each holds attribute values given as a range that expands alongside
+	// the names, one per device: "server n[1-3] bmc=10.1.0.[1-3]".
+	each map[string][]string
 }
 
 func (t *Tree) parseStatement(line string) (*statement, error) {
@@ -76,6 +79,20 @@ func (t *Tree) parseStatement(line string) (*statement, error) {
 		if slices.Contains(known, k) {
 			if v == "" || strings.ContainsAny(v, "\n\x00") {
 				return nil, fmt.Errorf("%s: empty or invalid value", k)
+			}
+			if strings.ContainsAny(v, "[,") && len(names) > 1 {
+				vs, err := nodeset.Expand(v)
+				if err != nil {
+					return nil, fmt.Errorf("%s=%s: %w", k, v, err)
+				}
+				if len(vs) != len(names) {
+					return nil, fmt.Errorf("%s=%s: %d values for %d devices (a range in a value pairs with the names, one each)", k, v, len(vs), len(names))
+				}
+				if st.each == nil {
+					st.each = map[string][]string{}
+				}
+				st.each[k] = vs
+				continue
 			}
 			st.attrs[k] = v
 			continue
@@ -238,9 +255,9 @@ func (t *Tree) apply(ctx context.Context, st *statement, container string) ([]ch
 		return nil, pathErr("discover", base, unwrapPath(err))
 	}
 	var added, kept, containers []string
-	for _, name := range st.names {
+	for i, name := range st.names {
 		p := join(base, name)
-		isNew, err := t.addDevice(p, st)
+		isNew, err := t.addDevice(p, st, i)
 		if err != nil {
 			return nil, err
 		}
@@ -300,7 +317,7 @@ func (t *Tree) discoverIn(ctx context.Context, p, opts string) ([]change, error)
 
 // addDevice creates the device directory p of st's type with its attribute
 // files; an existing device keeps its files except the attributes given.
-func (t *Tree) addDevice(p string, st *statement) (bool, error) {
+func (t *Tree) addDevice(p string, st *statement, i int) (bool, error) {
 	r := rel(p)
 	tc := t.Config.Types[st.typ]
 	isNew := false
@@ -340,6 +357,11 @@ func (t *Tree) addDevice(p string, st *statement) (bool, error) {
 	}
 	for k, v := range st.attrs {
 		if err := write(k, v, true); err != nil {
+			return false, pathErr("discover", join(p, k), unwrapPath(err))
+		}
+	}
+	for k, vs := range st.each {
+		if err := write(k, vs[i], true); err != nil {
 			return false, pathErr("discover", join(p, k), unwrapPath(err))
 		}
 	}
