@@ -262,7 +262,9 @@ func HasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 
 // Glob returns the virtual paths matching the pattern, sorted, expanding
 // *, ? and [...] per path element as the shell does; it runs no agents.
-// Live directories are matched too when the pattern reaches into one.
+// Live directories are matched too when the pattern reaches into one; a
+// literal name inside one is kept without asking the node (its read will
+// say if it is missing).
 func (t *Tree) Glob(ctx context.Context, pattern string) ([]string, error) {
 	if _, err := path.Match(pattern, ""); err != nil {
 		return nil, &fs.PathError{Op: "glob", Path: pattern, Err: err}
@@ -283,6 +285,13 @@ func (t *Tree) Glob(ctx context.Context, pattern string) ([]string, error) {
 		for _, dir := range cur {
 			if !HasMeta(el) {
 				p := join(dir, el)
+				// Inside a live directory a literal name is not checked:
+				// that would cost a round trip to every node before the
+				// read that follows, which reports a missing file anyway.
+				if n, err := t.resolve(ctx, p, false); err == nil && n.live != "" && !n.liveRoot {
+					next = append(next, p)
+					continue
+				}
 				if _, err := t.Stat(ctx, p); err == nil {
 					next = append(next, p)
 				}

@@ -63,13 +63,15 @@ func (t *Tree) info(ctx context.Context, n *node) (*Info, error) {
 			in.mode = fs.ModeDir | 0o555
 			return in, nil
 		}
+		ctx, cancel := t.liveContext(ctx)
+		defer cancel()
 		tr, err := t.transport(ctx, n.devPath)
 		if err != nil {
 			return nil, pathErr("stat", n.path, err)
 		}
 		e, err := tr.Stat(ctx, n.live)
 		if err != nil {
-			return nil, pathErr("stat", n.path, unwrapPath(err))
+			return nil, pathErr("stat", n.path, t.liveErr(ctx, err))
 		}
 		in.mode, in.size, in.mtime = e.Mode, e.Size, e.ModTime
 		return in, nil
@@ -163,13 +165,15 @@ func (t *Tree) ReadDir(ctx context.Context, p string) ([]*Entry, error) {
 
 func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 	if n.live != "" {
-		tr, err := t.transport(ctx, n.devPath)
+		lctx, cancel := t.liveContext(ctx)
+		defer cancel()
+		tr, err := t.transport(lctx, n.devPath)
 		if err != nil {
 			return nil, pathErr("readdir", n.path, err)
 		}
-		les, err := tr.ReadDir(ctx, n.live)
+		les, err := tr.ReadDir(lctx, n.live)
 		if err != nil {
-			return nil, pathErr("readdir", n.path, unwrapPath(err))
+			return nil, pathErr("readdir", n.path, t.liveErr(lctx, err))
 		}
 		out := make([]*Entry, 0, len(les))
 		for i := range les {

@@ -34,6 +34,7 @@ type Result struct {
 }
 
 // AgentError is a failed agent run: RC and Msg are what NAME.status holds.
+// Without an Agent it is a live access to a node that failed so (RC 124).
 type AgentError struct {
 	Agent string // e.g. "power.read"
 	RC    int
@@ -41,6 +42,9 @@ type AgentError struct {
 }
 
 func (e *AgentError) Error() string {
+	if e.Agent == "" {
+		return e.Msg
+	}
 	if e.Msg == "" {
 		return fmt.Sprintf("agent %s: exit %d", e.Agent, e.RC)
 	}
@@ -81,13 +85,15 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 	}
 	max := int64(t.Config.MaxOutput)
 	if n.live != "" {
+		ctx, cancel := t.liveContext(ctx)
+		defer cancel()
 		tr, err := t.transport(ctx, n.devPath)
 		if err != nil {
 			return nil, pathErr("read", p, err)
 		}
 		b, err := tr.ReadFile(ctx, n.live, max)
 		if err != nil {
-			return nil, pathErr("read", p, unwrapPath(err))
+			return nil, pathErr("read", p, t.liveErr(ctx, err))
 		}
 		return &Result{Content: b}, nil
 	}
@@ -470,4 +476,18 @@ func (t *Tree) loadKeyLocked() (*creds.Key, error) {
 		}
 	}
 	return t.key, nil
+}
+
+// liveContext bounds an access to a live directory (which asks the node
+// and runs no agent) by the agent timeout.
+func (t *Tree) liveContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, t.timeout)
+}
+
+// liveErr names a live access that ran out of time as such.
+func (t *Tree) liveErr(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &AgentError{RC: agent.RCTimeout, Msg: fmt.Sprintf("the node did not answer within %s", t.timeout)}
+	}
+	return unwrapPath(err)
 }
