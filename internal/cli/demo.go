@@ -29,8 +29,9 @@ func newDemoCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
 		Long: `Start a simulated cluster (smctl sim) of --nodes SSH servers on 127.0.0.1 in a
 throw-away state root, discover them, write vmstat to every server's command
 file, collect and gather the results, printing each command as a user would
-type it and the time taken; then stop the nodes and remove the root (unless
---keep). With --local the servers run vmstat on this machine instead (no SSH).`,
+type it and the time taken, then run uname -r everywhere to show identical
+output gathered under one node set; then stop the nodes and remove the root
+(unless --keep). With --local the servers run vmstat on this machine instead (no SSH).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return demoRun(cmd.Context(), ios, g, opts)
@@ -126,6 +127,15 @@ func demoRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *DemoOp
 		return err
 	}
 	took := time.Since(start)
+	pipe = "smctl find /systems/servers -name command | "
+	if _, err := sub(cmds, 12, "cat", "-b"); err != nil {
+		return err
+	}
+	// Identical output folds under one node set.
+	pipe = "smctl find /systems/servers -name command | "
+	if _, err := sub(cmds, 0, "write", "--stdin-paths", "uname -r"); err != nil {
+		return err
+	}
 	pipe = "smctl find /systems/servers -name command | "
 	if _, err := sub(cmds, 12, "cat", "-b"); err != nil {
 		return err
