@@ -39,8 +39,8 @@ type dirEnt struct {
 	gone  bool
 }
 
-// newFileMode is the mode a new file gets (0666 less the umask), so that
-// replacing a file with the same mode needs no chmod.
+// newFileMode is the mode a new file gets (0666 less the umask), known
+// without asking the file system after each create.
 var newFileMode = func() fs.FileMode {
 	m := syscall.Umask(0)
 	syscall.Umask(m)
@@ -201,19 +201,6 @@ func (s *store) readDir(rel string) ([]fs.DirEntry, error) {
 	return f.ReadDir(-1)
 }
 
-// checkWritable fails with a permission error if the current user may not
-// write the existing file rel; it changes nothing.
-func (s *store) checkWritable(rel string) error {
-	f, err := s.root.OpenFile(rel, os.O_WRONLY, 0)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	return f.Close()
-}
-
 // checkReadable fails if the current user may not read the existing file.
 func (s *store) checkReadable(rel string) error {
 	f, err := s.root.Open(rel)
@@ -293,7 +280,7 @@ func replace(d *os.Root, name string, data []byte) error {
 	}
 	_, werr := f.Write(data)
 	if werr == nil && old != nil {
-		werr = keepMode(f, old, st)
+		werr = keepMode(f, newFileMode, old, st)
 	}
 	cerr := f.Close()
 	if werr == nil {
@@ -308,10 +295,10 @@ func replace(d *os.Root, name string, data []byte) error {
 	return werr
 }
 
-// keepMode gives f the permission bits (and, where the user may set them,
-// the owner and group) of old.
-func keepMode(f *os.File, old fs.FileInfo, st *syscall.Stat_t) error {
-	if fi, err := f.Stat(); err != nil || fi.Mode().Perm() != old.Mode().Perm() {
+// keepMode gives f, whose permission bits are cur, the permission bits
+// (and, where the user may set them, the owner and group) of old.
+func keepMode(f *os.File, cur fs.FileMode, old fs.FileInfo, st *syscall.Stat_t) error {
+	if cur.Perm() != old.Mode().Perm() {
 		if err := f.Chmod(old.Mode().Perm()); err != nil {
 			return err
 		}
@@ -374,7 +361,7 @@ func exchange(d *os.Root, name string, old fs.FileInfo, st *syscall.Stat_t, data
 			f.Close()
 			return errNoExchange
 		}
-		if err := keepMode(f, old, st); err != nil {
+		if err := keepMode(f, fst.Mode(), old, st); err != nil {
 			// Another user's spare with another mode: a new file instead.
 			f.Close()
 			return errNoExchange
