@@ -68,25 +68,23 @@ func demoRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *DemoOp
 		}
 		fmt.Fprintf(ios.Out, "$ %s%s\n", pipe, shown)
 		pipe = ""
-		var out, errOut bytes.Buffer
-		sios := &IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}
-		full := append([]string{"--root", root}, args...)
+		full := args
 		if g.Fanout > 0 {
-			full = append([]string{"--fanout", fmt.Sprint(g.Fanout)}, full...)
+			full = append([]string{"--fanout", fmt.Sprint(g.Fanout)}, args...)
 		}
-		code := Run(ctx, sios, full)
+		out, errOut, code := runCaptured(ctx, root, stdin, full...)
 		if show != 0 {
-			lines := strings.SplitAfter(out.String(), "\n")
+			lines := strings.SplitAfter(out, "\n")
 			if show > 0 && len(lines) > show+1 {
 				lines = append(lines[:show], fmt.Sprintf("... (%d more lines)\n", len(lines)-show-1))
 			}
 			fmt.Fprint(ios.Out, strings.Join(lines, ""))
 		}
-		fmt.Fprint(ios.ErrOut, lastLines(errOut.String(), 3))
+		fmt.Fprint(ios.ErrOut, lastLines(errOut, 3))
 		if code != ExitOK {
-			return out.String(), &exitError{code, fmt.Errorf("demo: %q failed", shown)}
+			return out, &exitError{code, fmt.Errorf("demo: %q failed", shown)}
 		}
-		return out.String(), nil
+		return out, nil
 	}
 	if _, err := sub("", 0, "init"); err != nil {
 		return err
@@ -156,12 +154,19 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "")
 }
 
+// runCaptured runs smctl on root with stdin, capturing its streams.
+func runCaptured(ctx context.Context, root, stdin string, args ...string) (string, string, int) {
+	var out, errOut bytes.Buffer
+	sios := &IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}
+	code := Run(ctx, sios, append([]string{"--root", root}, args...))
+	return out.String(), errOut.String(), code
+}
+
 // runQuiet runs smctl on root and returns its output.
 func runQuiet(ctx context.Context, root string, args ...string) (string, error) {
-	var out, errOut bytes.Buffer
-	sios := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
-	if code := Run(ctx, sios, append([]string{"--root", root}, args...)); code != ExitOK {
-		return "", &exitError{code, fmt.Errorf("demo: smctl %s: %s", strings.Join(args, " "), strings.TrimSpace(errOut.String()))}
+	out, errOut, code := runCaptured(ctx, root, "", args...)
+	if code != ExitOK {
+		return "", &exitError{code, fmt.Errorf("demo: smctl %s: %s", strings.Join(args, " "), strings.TrimSpace(errOut))}
 	}
-	return out.String(), nil
+	return out, nil
 }
