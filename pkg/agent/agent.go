@@ -84,10 +84,13 @@ func (f Func) Run(ctx context.Context, req *Request) (Result, error) { return f(
 // Status codes recorded for runs that failed before an agent could report.
 const (
 	RCFailed        = 1   // generic failure
+	RCUntrusted     = 2   // an input that decides what runs is not trusted (StrictModes)
+	RCLocal         = 71  // a local error (EMFILE, ENOMEM, ...), as sysexits' EX_OSERR; never "unreachable"
 	RCTimeout       = 124 // as timeout(1)
 	RCNotExecutable = 126 // as the shell
 	RCNotFound      = 127
 	RCInterrupted   = 130
+	RCUnreachable   = 255 // as ssh: the node could not be reached
 )
 
 // Error is an agent run that failed as a whole; RC is what .status records.
