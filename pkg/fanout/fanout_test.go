@@ -88,3 +88,117 @@ func BenchmarkEach2000(b *testing.B) {
 		All(context.Background(), 2000, 64, func(ctx context.Context, i int) (int, error) { return i, nil })
 	}
 }
+
+// TestWindow checks that at most Window(limit) = 2*limit items are
+// outstanding (started and not yet emitted) at any time, and that a slow
+// first item lets exactly a full window of later items run before the
+// rest wait for it.
+func TestWindow(t *testing.T) {
+	tests := []struct {
+		name      string
+		n, limit  int
+		slowFirst bool
+		window    int // the most items outstanding at once
+	}{
+		{"limit 1, jittered", 20, 1, false, 2},
+		{"limit 2, slow first", 20, 2, true, 4},
+		{"limit 3, slow first", 50, 3, true, 6},
+		{"limit 8, slow first", 200, 8, true, 16},
+		{"limit 64, slow first", 2000, 64, true, 128},
+		{"window larger than n", 5, 4, true, 5},
+		{"limit 4, jittered", 300, 4, false, 8},
+		{"limit 16, jittered", 500, 16, false, 32},
+		{"default limit", 300, 0, true, 2 * DefaultLimit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var outstanding, peak, started, finished atomic.Int64
+			startedBeforeFirst := int64(-1)
+			emitted := 0
+			Each(context.Background(), tt.n, tt.limit, func(ctx context.Context, i int) (int, error) {
+				o := outstanding.Add(1)
+				for {
+					p := peak.Load()
+					if o <= p || peak.CompareAndSwap(p, o) {
+						break
+					}
+				}
+				started.Add(1)
+				defer finished.Add(1)
+				switch {
+				case i == 0 && tt.slowFirst:
+					// Wait until the rest of the window is done, then give
+					// a fan-out without a window time to start more.
+					deadline := time.Now().Add(5 * time.Second)
+					for finished.Load() < int64(tt.window-1) && time.Now().Before(deadline) {
+						time.Sleep(time.Millisecond)
+					}
+					time.Sleep(30 * time.Millisecond)
+					startedBeforeFirst = started.Load()
+				case !tt.slowFirst:
+					time.Sleep(time.Duration((i*7919)%5) * time.Millisecond / 2)
+				}
+				return i, nil
+			}, func(r Result[int]) {
+				if r.Value != emitted || r.Index != emitted {
+					t.Fatalf("emitted %d (index %d), want %d", r.Value, r.Index, emitted)
+				}
+				emitted++
+				outstanding.Add(-1)
+			})
+			if emitted != tt.n {
+				t.Fatalf("emitted %d results, want %d", emitted, tt.n)
+			}
+			if p := peak.Load(); p > int64(tt.window) {
+				t.Errorf("%d items outstanding at once, want at most %d", p, tt.window)
+			}
+			if tt.slowFirst {
+				if startedBeforeFirst != int64(tt.window) {
+					t.Errorf("%d items started while the first was running, want the window (%d)", startedBeforeFirst, tt.window)
+				}
+			}
+		})
+	}
+}
+
+// TestEmitPanic checks that a panic in emit reaches the caller, that
+// nothing more starts, and that no worker outlives Each.
+func TestEmitPanic(t *testing.T) {
+	tests := []struct {
+		name     string
+		limit    int
+		panicsAt int
+	}{
+		{"first", 2, 0},
+		{"later", 4, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var running, started atomic.Int64
+			func() {
+				defer func() {
+					if r := recover(); r != "boom" {
+						t.Errorf("recovered %v, want boom", r)
+					}
+				}()
+				Each(context.Background(), 1000, tt.limit, func(ctx context.Context, i int) (int, error) {
+					running.Add(1)
+					defer running.Add(-1)
+					started.Add(1)
+					time.Sleep(time.Millisecond)
+					return i, nil
+				}, func(r Result[int]) {
+					if r.Index == tt.panicsAt {
+						panic("boom")
+					}
+				})
+			}()
+			if r := running.Load(); r != 0 {
+				t.Errorf("%d workers still running after Each returned", r)
+			}
+			if s, most := started.Load(), int64(tt.panicsAt+1+2*Window(tt.limit)); s > most {
+				t.Errorf("%d items started, want at most %d after emit panicked at %d", s, most, tt.panicsAt)
+			}
+		})
+	}
+}
