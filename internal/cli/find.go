@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,14 +60,17 @@ The output is made for piping into smctl cat, grep and write.`,
 	return cmd
 }
 
-// parseGlobalFlags takes --root, --timeout and --fanout out of args.
+// parseGlobalFlags takes the global flags (--root, --timeout, --fanout,
+// --connect-timeout) out of args into g, as cobra would: find turns flag
+// parsing off for its single-dash tests. The timeout matters to find: it
+// bounds listing and stat of a live directory, which ask the node.
 func parseGlobalFlags(g *globalOptions, args []string) ([]string, error) {
 	var rest []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		name, val, hasVal := strings.Cut(a, "=")
 		switch name {
-		case "--root", "--timeout", "--fanout":
+		case "--root", "--timeout", "--fanout", "--connect-timeout":
 		default:
 			rest = append(rest, a)
 			continue
@@ -81,8 +85,24 @@ func parseGlobalFlags(g *globalOptions, args []string) ([]string, error) {
 		switch name {
 		case "--root":
 			g.Root = val
-		case "--timeout", "--fanout":
-			// Find runs no agents: accepted for uniformity, no effect.
+		case "--timeout", "--connect-timeout":
+			d, err := time.ParseDuration(val)
+			if err != nil || d < 0 {
+				return nil, usageErr("find: %s %s: want a duration such as 5s", name, val)
+			}
+			if name == "--timeout" {
+				g.Timeout = d
+			} else {
+				g.ConnectTimeout = d
+			}
+		case "--fanout":
+			// Find runs no agents and walks one directory at a time; the
+			// fan-out is checked for uniformity with the other verbs.
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 {
+				return nil, usageErr("find: --fanout %s: want a number >= 0", val)
+			}
+			g.Fanout = n
 		}
 	}
 	return rest, nil
