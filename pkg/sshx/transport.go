@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"golang.org/x/crypto/ssh"
 
@@ -26,6 +27,28 @@ var _ transport.Transport = (*Transport)(nil)
 
 // ErrOutputLimit is returned when a command prints more than allowed.
 var ErrOutputLimit = errors.New("output limit exceeded")
+
+// IsLocal reports whether err is a shortage on this machine, not a failure
+// of the node it was reaching: too many open files in the process or the
+// system (EMFILE, ENFILE), or no memory or buffer space (ENOMEM, ENOBUFS).
+// Such an error says nothing of the node, which must not be reported
+// unreachable for it.
+func IsLocal(err error) bool {
+	return err != nil && (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.ENOBUFS))
+}
+
+// localErr says what to do about a local error; other errors are returned
+// as they are.
+func localErr(err error) error {
+	switch {
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return fmt.Errorf("local error, not the node: %w (raise the open-file limit, ulimit -n)", err)
+	case IsLocal(err):
+		return fmt.Errorf("local error, not the node: %w", err)
+	}
+	return err
+}
 
 // ExitError is a remote command that exited non-zero, for callers that
 // need it as an error (ReadFile, ReadDir).
@@ -75,12 +98,12 @@ func (w *capBuffer) bytes() []byte {
 func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxOut int64) (transport.Output, error) {
 	c, release, err := t.Pool.Client(ctx, t.Target)
 	if err != nil {
-		return transport.Output{}, err
+		return transport.Output{}, localErr(err)
 	}
 	defer release()
 	sess, err := c.NewSession()
 	if err != nil {
-		return transport.Output{}, fmt.Errorf("session: %w", err)
+		return transport.Output{}, localErr(fmt.Errorf("session: %w", err))
 	}
 	defer sess.Close()
 	stdout := &capBuffer{max: maxOut, onOver: func() { sess.Close() }}
@@ -90,7 +113,7 @@ func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxO
 		sess.Stdin = bytes.NewReader(stdin)
 	}
 	if err := sess.Start(command); err != nil {
-		return transport.Output{}, fmt.Errorf("start: %w", err)
+		return transport.Output{}, localErr(fmt.Errorf("start: %w", err))
 	}
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
@@ -122,7 +145,7 @@ func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxO
 			out.Stderr = []byte("remote command ended without an exit status")
 		}
 	default:
-		return out, werr
+		return out, localErr(werr)
 	}
 	return out, nil
 }
