@@ -28,8 +28,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/smctl/smctl/internal/proc"
+	"github.com/smctl/smctl/pkg/trust"
 )
 
 // Op is the file operation an agent hooks.
@@ -102,6 +104,18 @@ type Error struct {
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
+// IsLocal reports errors of the machine smctl runs on (out of descriptors
+// or memory), which say nothing about the node: their status is RCLocal,
+// never RCUnreachable.
+func IsLocal(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // Exec is an executable agent.
 type Exec struct {
 	Path string // file system path of the executable
@@ -119,10 +133,22 @@ const maxArgInput = 64 << 10
 // Run implements Agent.
 func (e *Exec) Run(ctx context.Context, req *Request) (Result, error) {
 	name := filepath.Base(e.Path)
-	st, err := os.Stat(e.Path)
+	// The agent runs with the caller's credentials: it must be trusted,
+	// judged on the open file (its directory is judged by the tree).
+	f, err := os.Open(e.Path)
+	var st fs.FileInfo
+	if err == nil {
+		st, err = f.Stat()
+		if err == nil {
+			err = trust.Info(e.Path, st)
+		}
+		f.Close()
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return Result{}, &Error{RCNotFound, fmt.Errorf("agent %s: not found", e.Path)}
+	case errors.Is(err, trust.ErrUntrusted):
+		return Result{}, &Error{RCUntrusted, err}
 	case err != nil:
 		return Result{}, &Error{RCNotExecutable, fmt.Errorf("agent %s: %w", e.Path, err)}
 	case st.IsDir() || st.Mode().Perm()&0o111 == 0:

@@ -3,7 +3,12 @@
 //
 // An ids file in the backing tree holds a header line and the base64 of an
 // XChaCha20-Poly1305 sealed box (random 24-byte nonce, then ciphertext) of
-// the plain "user:password" lines. The 32-byte key lives outside the tree in
+// the plain "user:password" lines. The box is bound to the place of the
+// file: its virtual directory is the AEAD's additional data, so a copy of
+// an ids file in another directory does not decrypt (it cannot lend its
+// credentials to devices its author was not given). Files of the first
+// format (HeaderV1, bound to nothing) still open, reported as such, so that
+// the caller can rewrite them bound to their place. The 32-byte key lives outside the tree in
 // a key file that must be private to its owner (mode 0600, like OpenSSH
 // private keys), so a copy of the tree leaks nothing. Credentials are looked
 // up by inheritance: the nearest ids file walking up from a path wins.
@@ -16,15 +21,29 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// Header is the first line of every encrypted ids file.
-const Header = "smctl-ids v1"
+// Header is the first line of every encrypted ids file; HeaderV1 that of
+// the first format, not bound to a place.
+const (
+	Header   = "smctl-ids v2"
+	HeaderV1 = "smctl-ids v1"
+)
+
+// ErrWrongPlace is wrapped by the error for an ids file that was sealed for
+// another directory (or with another key).
+var ErrWrongPlace = errors.New("sealed for another place or with another key")
+
+// additional is the AEAD's additional data of an ids file in the virtual
+// directory place.
+func additional(place string) []byte { return []byte(Header + "\x00" + place) }
 
 // Mask replaces a password when an ids file is shown.
 const Mask = "********"
@@ -62,17 +81,25 @@ func CreateKey(path string) error {
 // LoadKey reads the key file at path. It refuses a key file that its group
 // or others can read.
 func LoadKey(path string) (*Key, error) {
-	st, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("key file %s is missing: ids files cannot be read or written without it (a new key cannot open old ids; restore it or rewrite every ids)", path)
 		}
 		return nil, fmt.Errorf("key file: %w", err)
 	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("key file %s has mode %04o: it must be private to its owner (chmod 600 %s)", path, st.Mode().Perm(), path)
 	}
-	b, err := os.ReadFile(path)
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 && int(sys.Uid) != os.Geteuid() {
+		return nil, fmt.Errorf("key file %s belongs to uid %d: it must be owned by root or by the user running smctl", path, sys.Uid)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
 		return nil, fmt.Errorf("key file: %w", err)
 	}
@@ -128,8 +155,9 @@ func format(pairs []Pair, mask bool) []byte {
 // Mask.
 func Masked(pairs []Pair) []byte { return format(pairs, true) }
 
-// Seal encrypts pairs for storing in an ids file.
-func (k *Key) Seal(pairs []Pair) ([]byte, error) {
+// Seal encrypts pairs for storing in the ids file of the virtual directory
+// place (e.g. "/systems/servers/n1"; "/" for the root).
+func (k *Key) Seal(pairs []Pair, place string) ([]byte, error) {
 	aead, err := chacha20poly1305.NewX(k.k[:])
 	if err != nil {
 		return nil, err
@@ -138,30 +166,43 @@ func (k *Key) Seal(pairs []Pair) ([]byte, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	box := aead.Seal(nonce, nonce, format(pairs, false), []byte(Header))
+	box := aead.Seal(nonce, nonce, format(pairs, false), additional(place))
 	return []byte(Header + "\n" + base64.StdEncoding.EncodeToString(box) + "\n"), nil
 }
 
-// Open decrypts the content of an ids file.
-func (k *Key) Open(data []byte) ([]Pair, error) {
+// Open decrypts the content of the ids file of the virtual directory place.
+// old reports a file of the first format (not bound to a place), which the
+// caller should rewrite with Seal.
+func (k *Key) Open(data []byte, place string) (pairs []Pair, old bool, err error) {
 	head, body, ok := strings.Cut(string(data), "\n")
-	if !ok || head != Header {
-		return nil, errors.New("corrupt ids file: missing header (ids files are written by smctl, not by hand)")
+	var ad []byte
+	switch {
+	case ok && head == Header:
+		ad = additional(place)
+	case ok && head == HeaderV1:
+		ad, old = []byte(HeaderV1), true
+	default:
+		return nil, false, errors.New("corrupt ids file: missing header (ids files are written by smctl, not by hand)")
 	}
 	box, err := base64.StdEncoding.DecodeString(strings.TrimSpace(body))
 	if err != nil {
-		return nil, errors.New("corrupt ids file: bad encoding")
+		return nil, false, errors.New("corrupt ids file: bad encoding")
 	}
 	aead, err := chacha20poly1305.NewX(k.k[:])
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(box) < aead.NonceSize()+aead.Overhead() {
-		return nil, errors.New("corrupt ids file: too short")
+		return nil, false, errors.New("corrupt ids file: too short")
 	}
-	plain, err := aead.Open(nil, box[:aead.NonceSize()], box[aead.NonceSize():], []byte(Header))
+	plain, err := aead.Open(nil, box[:aead.NonceSize()], box[aead.NonceSize():], ad)
 	if err != nil {
-		return nil, errors.New("corrupt ids file or wrong key file: authentication failed")
+		if old {
+			return nil, false, errors.New("corrupt ids file or wrong key file: authentication failed")
+		}
+		return nil, false, fmt.Errorf("ids file of %s: %w: a copy of an ids file does not work elsewhere; write the credentials here with smctl write %s --prompt USER",
+			place, ErrWrongPlace, strings.TrimSuffix(place, "/")+"/ids")
 	}
-	return Parse(plain)
+	pairs, err = Parse(plain)
+	return pairs, old, err
 }

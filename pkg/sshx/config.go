@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/kevinburke/ssh_config"
+
+	"github.com/smctl/smctl/pkg/trust"
 )
 
 // Settings are what OpenSSH's configuration says about one host alias.
@@ -54,12 +56,14 @@ func (c *configCache) load(path string) (*ssh_config.Config, error) {
 		return p.cfg, p.err
 	}
 	p := &parsedConfig{}
-	f, err := os.Open(path)
+	// As OpenSSH: a configuration file others may change (or owned by
+	// another user) is refused, judged on the open file.
+	f, err := trust.Open(path)
 	if err != nil {
 		if os.IsNotExist(err) {
 			p.cfg = nil
 		} else {
-			p.err = err
+			p.err = fmt.Errorf("ssh_config: %w", err)
 		}
 	} else {
 		p.cfg, p.err = ssh_config.Decode(f)

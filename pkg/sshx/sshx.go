@@ -36,6 +36,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/smctl/smctl/pkg/trust"
 )
 
 // Options tune a Pool.
@@ -415,6 +417,9 @@ func (p *Pool) signers(s *Settings) ([]ssh.Signer, error) {
 	agentSigners := p.agent(s)
 	for _, f := range files {
 		k := p.key(f)
+		if errors.Is(k.err, trust.ErrUntrusted) {
+			return nil, fmt.Errorf("IdentityFile: %w", k.err)
+		}
 		if k.err == nil {
 			out = append(out, k.signer)
 			continue
@@ -442,7 +447,7 @@ func (p *Pool) key(path string) keyEntry {
 		return k
 	}
 	var k keyEntry
-	b, err := os.ReadFile(path)
+	b, err := trust.ReadFile(path, 1<<20)
 	if err != nil {
 		k.err = err
 	} else {

@@ -41,6 +41,19 @@ func (t *Tree) discoverMaster(ctx context.Context, req *agent.Request) (agent.Re
 	return agent.Result{Output: []byte(out)}, nil
 }
 
+// connectRC is the status of a failure to reach a node or start a command
+// on it: local errors (EMFILE, ...) and untrusted inputs have codes of
+// their own; anything else is the node's, as ssh's 255.
+func connectRC(err error) int {
+	switch {
+	case agent.IsLocal(err):
+		return agent.RCLocal
+	case RC(err) == agent.RCUntrusted:
+		return agent.RCUntrusted
+	}
+	return agent.RCUnreachable
+}
+
 func oneLine(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
@@ -55,7 +68,7 @@ func (t *Tree) command(ctx context.Context, req *agent.Request) (agent.Result, e
 	}
 	tr, err := t.transport(ctx, req.Device)
 	if err != nil {
-		return agent.Result{}, &agent.Error{RC: 255, Err: err}
+		return agent.Result{}, &agent.Error{RC: connectRC(err), Err: err}
 	}
 	out, err := tr.Exec(ctx, cmd, nil, req.MaxOutput)
 	switch {
@@ -66,8 +79,9 @@ func (t *Tree) command(ctx context.Context, req *agent.Request) (agent.Result, e
 	case errors.Is(err, proc.ErrOutputLimit):
 		return agent.Result{}, &agent.Error{RC: agent.RCFailed, Err: fmt.Errorf("command %w; nothing stored", err)}
 	case err != nil:
-		// Could not reach the node or start the command: ssh's own code.
-		return agent.Result{}, &agent.Error{RC: 255, Err: err}
+		// Could not reach the node or start the command: ssh's own code,
+		// unless the cause is local or an untrusted input.
+		return agent.Result{}, &agent.Error{RC: connectRC(err), Err: err}
 	}
 	msg := proc.FirstLine(out.Stderr)
 	if out.Exit != 0 && msg == "" {

@@ -231,6 +231,9 @@ func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 // transport connects to the device at virtual path dev.
 func (t *Tree) transport(ctx context.Context, dev string) (transport.Transport, error) {
 	d := t.device(dev)
+	if d.Err != nil {
+		return nil, d.Err
+	}
 	name := d.Attrs["transport"]
 	if name == "" {
 		name = "ssh"
@@ -266,10 +269,15 @@ func (t *Tree) device(dev string) Device {
 		return d
 	}
 	typ := ""
+	var terr error
 	if dev != "/" {
-		typ = t.typeOf(rel(dev))
+		typ, terr = t.typeInfoOf(rel(dev))
 	}
-	d = Device{Path: dev, Type: typ, Attrs: t.attrs(dev, typ)}
+	d = Device{Path: dev, Type: typ}
+	d.Attrs, d.Err = t.attrs(dev, typ)
+	if terr != nil {
+		d.Err = terr
+	}
 	t.mu.Lock()
 	t.devices[dev] = d
 	t.mu.Unlock()

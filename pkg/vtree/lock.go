@@ -69,9 +69,15 @@ func (t *Tree) acquireLocks(ctx context.Context, n *node) (context.Context, func
 		if !t.hasSpecial(dirs[i], LockName) {
 			continue
 		}
-		f, err := t.store.root.Open(lockRel)
+		// Taken on a descriptor open for writing: a user who may only
+		// read the lock file may not act under it, so cannot hold it and
+		// block everyone else's runs.
+		f, err := t.store.root.OpenFile(lockRel, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
 		if err != nil {
 			unlock()
+			if errors.Is(err, fs.ErrPermission) {
+				return ctx, nil, fmt.Errorf("lock /%s: %w: only users who may write a lock act under it", strings.TrimPrefix(lockRel, "./"), fs.ErrPermission)
+			}
 			return ctx, nil, fmt.Errorf("lock /%s: %w", strings.TrimPrefix(lockRel, "./"), unwrapPath(err))
 		}
 		if err := flockWait(ctx, f); err != nil {

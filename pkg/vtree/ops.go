@@ -15,6 +15,7 @@ import (
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/creds"
+	"github.com/smctl/smctl/pkg/trust"
 )
 
 // ReadOptions tune Read.
@@ -63,10 +64,22 @@ func RC(err error) int {
 		return 0
 	case errors.As(err, &ae):
 		return ae.RC
+	case errors.Is(err, trust.ErrUntrusted), errors.Is(err, ErrBadType), errors.Is(err, creds.ErrWrongPlace):
+		return agent.RCUntrusted
 	case errors.Is(err, context.DeadlineExceeded):
 		return agent.RCTimeout
 	}
 	return 1
+}
+
+// refuse fails an operation on a file of a device that refuses to act
+// (untrusted inputs): the status records code 2 and the one-line reason.
+func (t *Tree) refuse(n *node, op, p string, err error) error {
+	msg := agent.Escape(err.Error())
+	if n.rel != "" && !n.isDir && n.special == "" {
+		_ = t.writeStatus(n, agent.RCUntrusted, msg)
+	}
+	return pathErr(op, p, &AgentError{RC: agent.RCUntrusted, Msg: msg})
 }
 
 // Read returns the content of the file at virtual path p, running its read
@@ -82,6 +95,9 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 	}
 	if n.isDir {
 		return nil, pathErr("read", p, ErrIsDir)
+	}
+	if n.devErr != nil {
+		return nil, t.refuse(n, "read", p, n.devErr)
 	}
 	max := int64(t.Config.MaxOutput)
 	if n.live != "" {
@@ -182,6 +198,8 @@ func (t *Tree) Write(ctx context.Context, p string, data []byte) (*Result, error
 		return t.writeIDs(n, data)
 	case n.special == specialLock:
 		return t.writeLock(n, data)
+	case n.devErr != nil:
+		return nil, t.refuse(n, "write", p, n.devErr)
 	}
 	if n.hook != nil && n.hook.write != nil {
 		// Refuse before acting: a user who may not write the file must not
@@ -243,15 +261,16 @@ func (t *Tree) writeIDs(n *node, data []byte) (*Result, error) {
 	if err != nil {
 		return nil, pathErr("write", n.path, err)
 	}
-	sealed, err := k.Seal(pairs)
+	dir, _ := splitPath(n.path)
+	sealed, err := k.Seal(pairs, dir)
 	if err != nil {
 		return nil, pathErr("write", n.path, err)
 	}
 	if err := t.store.writeFile(n.rel, sealed); err != nil {
 		return nil, pathErr("write", n.path, unwrapPath(err))
 	}
-	dir, _ := splitRel(n.rel)
-	t.forgetSpecial(dir, IDsName)
+	rdir, _ := splitRel(n.rel)
+	t.forgetSpecial(rdir, IDsName)
 	t.idsMu.Lock()
 	t.ids = map[string][]creds.Pair{}
 	t.idsMu.Unlock()
@@ -297,7 +316,7 @@ func (t *Tree) Status(ctx context.Context, p string) (int, string, bool) {
 }
 
 func statusLine(rc int, msg string) []byte {
-	msg = strings.ReplaceAll(strings.TrimSpace(msg), "\n", " ")
+	msg = agent.Escape(strings.ReplaceAll(strings.TrimSpace(msg), "\n", " "))
 	line := strconv.Itoa(rc)
 	if msg != "" {
 		line += " " + msg
@@ -305,28 +324,53 @@ func statusLine(rc int, msg string) []byte {
 	return []byte(line + "\n")
 }
 
-// writeStatus records a run that stored nothing else.
-func (t *Tree) writeStatus(n *node, rc int, msg string) {
-	// A user with read access only cannot record status; the error still
-	// reaches them through the return value.
-	_ = t.store.writeFile(n.rel+statusSuffix, statusLine(rc, msg))
+// writeStatus records a run that stored nothing else. A user with read
+// access only cannot record status: that is not an error (the outcome
+// still reaches them); any other failure to store it is.
+func (t *Tree) writeStatus(n *node, rc int, msg string) error {
+	err := t.store.writeFile(n.rel+statusSuffix, statusLine(rc, msg))
+	if err == nil || errors.Is(err, fs.ErrPermission) {
+		return nil
+	}
+	return fmt.Errorf("storing %s%s: %w", n.path, statusSuffix, unwrapPath(err))
 }
 
-// storeResult stores an agent run's content and its status together. The
-// status file is rewritten only when it changes (the content file's time
-// is the time of the last run): over thousands of nodes that succeed, it
-// halves the files replaced.
+// statusIncomplete is the status of a file whose content is being
+// replaced together with a new status: a kill between the two leaves it,
+// so that no status ever vouches for content of another run.
+var statusIncomplete = statusLine(agent.RCInterrupted, "the last run was interrupted while its result was stored")
+
+// storeResult stores an agent run's content and its status together,
+// under a lock of the directory, so that both always come from the same
+// run. When the status does not change (thousands of nodes that succeed),
+// only the content is replaced; otherwise the status first says the
+// result is being stored, then the content and the new status follow, so
+// a kill part-way leaves a status that says the run did not complete.
 func (t *Tree) storeResult(n *node, content []byte, rc int, msg string) error {
 	dir, name := splitRel(n.rel)
 	status := statusLine(rc, msg)
-	names, data := []string{name + statusSuffix, name}, [][]byte{status, content}
-	if old, err := t.store.readFile(n.rel+statusSuffix, int64(len(status))+1); err == nil && bytes.Equal(old, status) {
-		names, data = names[1:], data[1:]
+	unlock, err := t.store.lockDir(dir)
+	if err != nil {
+		return err
 	}
-	err := t.store.writeFiles(dir, names, data)
+	defer unlock()
+	var names []string
+	var data [][]byte
+	if old, err := t.store.readFile(n.rel+statusSuffix, int64(len(status))+1); err == nil && bytes.Equal(old, status) {
+		names, data = []string{name}, [][]byte{content}
+	} else {
+		names = []string{name + statusSuffix, name, name + statusSuffix}
+		data = [][]byte{statusIncomplete, content, status}
+		if errors.Is(err, fs.ErrNotExist) {
+			names, data = names[1:], data[1:] // no status yet: none to contradict
+		}
+	}
+	err = t.store.writeFiles(dir, names, data)
 	if errors.Is(err, fs.ErrPermission) {
 		// Read access only: the status may still be written alone.
-		t.writeStatus(n, rc, msg)
+		if serr := t.writeStatus(n, rc, msg); serr != nil {
+			return serr
+		}
 	}
 	return err
 }
@@ -340,7 +384,10 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	fail := func(rc int, err error) (agent.Result, error) {
-		msg := err.Error()
+		msg := agent.Escape(err.Error())
+		if RC(err) == agent.RCUntrusted {
+			rc = agent.RCUntrusted
+		}
 		if parent.Err() != nil {
 			rc, msg = agent.RCInterrupted, "interrupted"
 		} else if errors.Is(err, context.DeadlineExceeded) || rc == agent.RCTimeout {
@@ -349,12 +396,18 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 				msg = fmt.Sprintf("agent %s timed out after %s", label, t.timeout)
 			}
 		}
-		t.writeStatus(n, rc, msg)
+		if serr := t.writeStatus(n, rc, msg); serr != nil {
+			msg += "; " + serr.Error()
+		}
 		return agent.Result{}, &AgentError{Agent: label, RC: rc, Msg: msg}
 	}
 	ctx, unlock, err := t.acquireLocks(ctx, n)
 	if err != nil {
-		return fail(agent.RCTimeout, err)
+		rc := agent.RCTimeout
+		if errors.Is(err, fs.ErrPermission) {
+			rc = agent.RCFailed
+		}
+		return fail(rc, err)
 	}
 	defer unlock()
 	req, err := t.request(n, op, input)
@@ -362,6 +415,7 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 		return fail(agent.RCFailed, err)
 	}
 	res, err := a.Run(ctx, req)
+	res.Message = agent.Escape(res.Message)
 	if err != nil {
 		rc := agent.RCFailed
 		var ae *agent.Error
@@ -373,10 +427,13 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 	// Output that becomes content is stored with its status by the caller
 	// (storeResult); a failure that stores nothing records its status here.
 	if res.RC != 0 {
+		msg := res.Message
 		if !res.Keep {
-			t.writeStatus(n, res.RC, res.Message)
+			if serr := t.writeStatus(n, res.RC, res.Message); serr != nil {
+				msg += "; " + serr.Error()
+			}
 		}
-		return res, &AgentError{Agent: label, RC: res.RC, Msg: res.Message}
+		return res, &AgentError{Agent: label, RC: res.RC, Msg: msg}
 	}
 	return res, nil
 }
@@ -384,6 +441,9 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 // request builds the agent request for n.
 func (t *Tree) request(n *node, op agent.Op, input []byte) (*agent.Request, error) {
 	dev := t.device(n.devPath)
+	if dev.Err != nil {
+		return nil, dev.Err
+	}
 	req := &agent.Request{
 		Path:      n.path,
 		Op:        op,
@@ -424,7 +484,13 @@ func (t *Tree) credsIn(dir string) (*creds.Pair, error) {
 		if t.hasSpecial(dir, IDsName) {
 			pairs, err := t.idsAt(idsRel)
 			if err != nil {
-				return nil, fmt.Errorf("ids %s: %w", "/"+strings.TrimPrefix(idsRel, "."), err)
+				if RC(err) == agent.RCUntrusted {
+					return nil, err // names the file already
+				}
+				return nil, fmt.Errorf("ids %s: %w", "/"+strings.TrimPrefix(idsRel, "./"), err)
+			}
+			if len(pairs) == 0 {
+				return nil, nil
 			}
 			return &pairs[0], nil
 		}
@@ -435,14 +501,16 @@ func (t *Tree) credsIn(dir string) (*creds.Pair, error) {
 	}
 }
 
-// idsAt decrypts the ids file at backing path rel (nil, nil if absent).
+// idsAt decrypts the ids file at backing path rel (nil, nil if absent). The
+// file must be trusted, and sealed for its own directory; a file of the
+// first format is rewritten bound to its place on first use.
 func (t *Tree) idsAt(rel string) ([]creds.Pair, error) {
 	t.idsMu.Lock()
 	defer t.idsMu.Unlock()
 	if p, ok := t.ids[rel]; ok {
 		return p, nil
 	}
-	b, err := t.store.readFile(rel, 1<<20)
+	b, err := t.store.readTrusted(rel, 1<<20)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -453,9 +521,19 @@ func (t *Tree) idsAt(rel string) ([]creds.Pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	pairs, err := k.Open(b)
+	place, _ := splitPath("/" + strings.TrimPrefix(rel, "./"))
+	pairs, old, err := k.Open(b, place)
 	if err != nil {
 		return nil, err
+	}
+	if old {
+		sealed, err := k.Seal(pairs, place)
+		if err == nil {
+			err = t.store.writeFile(rel, sealed)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ids file %s is of the first format and could not be rewritten bound to its place (%v): rewrite it with smctl write %s --prompt USER", join(place, IDsName), unwrapPath(err), join(place, IDsName))
+		}
 	}
 	t.ids[rel] = pairs
 	return pairs, nil

@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"golang.org/x/sys/unix"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -13,6 +13,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/smctl/smctl/pkg/trust"
 )
 
 // store is the backing tree: a real directory whose file contents are the
@@ -21,6 +25,11 @@ import (
 type store struct {
 	root *os.Root
 	dir  string
+	// trusted reports the names of files that decide what smctl runs or
+	// where it connects (.type, ids, attribute files): they are written
+	// with a new inode owned by the writer, never group- or
+	// other-writable, and never through a spare.
+	trusted func(name string) bool
 
 	// dirs keeps directories open for the life of a command (bounded,
 	// least recently used first out), so that the many small operations
@@ -34,6 +43,7 @@ type store struct {
 
 type dirEnt struct {
 	r     *os.Root
+	mode  fs.FileMode // permission bits of the directory, when known
 	users int
 	elem  *list.Element
 	gone  bool
@@ -92,6 +102,36 @@ func (s *store) openDir(rel string) (*os.Root, func(), error) {
 		el = prev
 	}
 	return e.r, func() { s.release(e) }, nil
+}
+
+// dirMode returns the permission bits of the directory rel (0 if unknown),
+// looked up once per command.
+func (s *store) dirMode(rel string) fs.FileMode {
+	if rel == "." || rel == "" {
+		if st, err := s.root.Stat("."); err == nil {
+			return st.Mode().Perm()
+		}
+		return 0
+	}
+	s.mu.Lock()
+	e, ok := s.dirs[rel]
+	if ok && e.mode != 0 {
+		m := e.mode
+		s.mu.Unlock()
+		return m
+	}
+	s.mu.Unlock()
+	st, err := s.root.Stat(rel)
+	if err != nil {
+		return 0
+	}
+	m := st.Mode().Perm() | fs.ModeDir // ModeDir marks "known" even for mode 0
+	if ok {
+		s.mu.Lock()
+		e.mode = m
+		s.mu.Unlock()
+	}
+	return m
 }
 
 func (s *store) release(e *dirEnt) {
@@ -215,11 +255,16 @@ func (s *store) checkReadable(rel string) error {
 
 // writeFile replaces rel atomically: the data goes to a hidden temporary
 // file in the same directory, which is renamed over rel, so a killed smctl
-// never leaves a torn file. An existing file's permission bits (and, where
-// the user may set them, owner and group) are kept; a new file gets 0666
-// less the umask. The user must be allowed to write the existing file:
-// temp-and-rename would otherwise turn directory write access into file
-// write access.
+// never leaves a torn file. An existing regular file's permission bits
+// (and, where the user may set them, owner and group) are kept; a new file
+// gets 0666 less the umask; nothing is ever copied from a symlink or other
+// non-regular entry found at rel. In a directory that its group or others
+// may write (a delegated device), a stored result is made writable by them
+// too, so that it can never be renamed into a trusted name and pass for
+// one. Trusted names (see store.trusted) get a new inode owned by the
+// writer, never writable by group or others. The user must be allowed to
+// write the existing file: temp-and-rename would otherwise turn directory
+// write access into file write access.
 func (s *store) writeFile(rel string, data []byte) error {
 	dir, name := splitRel(rel)
 	return s.writeFiles(dir, []string{name}, [][]byte{data})
@@ -234,15 +279,24 @@ func (s *store) writeFiles(dir string, names []string, data [][]byte) error {
 		return err
 	}
 	defer release()
+	var dmode fs.FileMode
 	for i, name := range names {
-		if err := replace(d, name, data[i]); err != nil {
+		trusted := s.trusted != nil && s.trusted(name)
+		if !trusted && dmode == 0 {
+			dmode = s.dirMode(dir)
+		}
+		if err := replace(d, dmode, name, data[i], trusted); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func replace(d *os.Root, name string, data []byte) error {
+// widen is what a stored result in a directory of mode dmode gains: the
+// write bits the directory gives its group and others.
+func widen(dmode fs.FileMode) fs.FileMode { return dmode.Perm() & 0o022 }
+
+func replace(d *os.Root, dmode fs.FileMode, name string, data []byte, trusted bool) error {
 	old, err := d.Lstat(name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -252,19 +306,26 @@ func replace(d *os.Root, name string, data []byte) error {
 		if old.IsDir() {
 			return syscall.EISDIR
 		}
+		if !old.Mode().IsRegular() {
+			// A symlink or other entry planted here is replaced, and
+			// nothing of it (mode, owner) is kept.
+			old = nil
+		}
+	}
+	if old != nil {
 		st, _ = old.Sys().(*syscall.Stat_t)
 		// May this user write the file itself? The mode answers for root
 		// and for an owner with write permission; otherwise ask the kernel.
 		euid := os.Geteuid()
 		if st == nil || euid != 0 && !(int(st.Uid) == euid && st.Mode&0o200 != 0) {
-			f, err := d.OpenFile(name, os.O_WRONLY, 0)
+			f, err := d.OpenFile(name, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
 			if err != nil {
 				return err
 			}
 			f.Close()
 		}
-		if old.Mode().IsRegular() && len(name) <= MaxName {
-			err := exchange(d, name, old, st, data)
+		if !trusted && len(name) <= MaxName {
+			err := exchange(d, name, old, st, dmode, data)
 			if !errors.Is(err, errNoExchange) {
 				return err
 			}
@@ -273,14 +334,14 @@ func replace(d *os.Root, name string, data []byte) error {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	// Hidden, and short whatever the name's length.
-	tmp := ".~" + hex.EncodeToString(rnd[:])
+	tmp := tempPrefix + hex.EncodeToString(rnd[:])
 	f, err := d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return err
 	}
 	_, werr := f.Write(data)
-	if werr == nil && old != nil {
-		werr = keepMode(f, newFileMode, old, st)
+	if werr == nil {
+		werr = setMode(f, newFileMode, old, st, dmode, name, trusted)
 	}
 	cerr := f.Close()
 	if werr == nil {
@@ -295,15 +356,30 @@ func replace(d *os.Root, name string, data []byte) error {
 	return werr
 }
 
-// keepMode gives f, whose permission bits are cur, the permission bits
-// (and, where the user may set them, the owner and group) of old.
-func keepMode(f *os.File, cur fs.FileMode, old fs.FileInfo, st *syscall.Stat_t) error {
-	if cur.Perm() != old.Mode().Perm() {
-		if err := f.Chmod(old.Mode().Perm()); err != nil {
+// setMode gives the new file f, whose permission bits are cur, its mode:
+// for a trusted name, the old file's bits (else cur) less group and other
+// write, and 0600 for ids, owned by the writer; for others, the old file's
+// bits and, where the user may set them, its owner and group, plus the
+// directory's group and other write bits (widen).
+func setMode(f *os.File, cur fs.FileMode, old fs.FileInfo, st *syscall.Stat_t, dmode fs.FileMode, name string, trusted bool) error {
+	want := cur.Perm()
+	if old != nil {
+		want = old.Mode().Perm()
+	}
+	if trusted {
+		want &^= 0o022
+		if name == IDsName {
+			want = 0o600
+		}
+	} else {
+		want |= widen(dmode)
+	}
+	if want != cur.Perm() {
+		if err := f.Chmod(want); err != nil {
 			return err
 		}
 	}
-	if st != nil && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
+	if !trusted && st != nil && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
 		// Keeping the owner needs privilege and keeping the group needs
 		// membership; without them the file stays the writer's.
 		if f.Chown(int(st.Uid), int(st.Gid)) != nil {
@@ -321,8 +397,13 @@ var errNoExchange = errors.New("renameat2 RENAME_EXCHANGE not supported")
 var spareRest = time.Second
 
 // sparePrefix names the hidden spare of a file: the inode the next write
-// goes into, which then trades places with the file.
-const sparePrefix = ".~s."
+// goes into, which then trades places with the file. tempPrefix names the
+// temporary files renamed over a file; leftovers of killed runs are swept
+// (see sweepTemps).
+const (
+	sparePrefix = ".~s."
+	tempPrefix  = ".~"
+)
 
 // exchange replaces name with data without allocating or freeing an inode:
 // the data is written over name's spare, which is then exchanged with name
@@ -331,29 +412,49 @@ const sparePrefix = ".~s."
 // killed smctl leaves at worst a torn spare. On file systems where
 // creating and freeing small files is slow (journals, online discard) this
 // is several times cheaper than a new temporary file renamed over the old.
-// An flock on the spare keeps two writers of the same file apart.
-func exchange(d *os.Root, name string, old fs.FileInfo, st *syscall.Stat_t, data []byte) error {
+// An flock on the spare keeps two writers of the same file apart. A spare
+// is used only when it is a regular file with one link, owned by the
+// writer; anything else found under its name (a planted hard link or
+// symlink, another user's file) is removed and a new file written instead.
+func exchange(d *os.Root, name string, old fs.FileInfo, st *syscall.Stat_t, dmode fs.FileMode, data []byte) error {
 	spare := sparePrefix + name
 	for attempt := 0; attempt < 3; attempt++ {
-		f, err := d.OpenFile(spare, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+		f, err := d.OpenFile(spare, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
 		if err != nil {
+			_ = d.Remove(spare) // a symlink (ELOOP) or a FIFO: not a spare
+			return errNoExchange
+		}
+		fst, err1 := f.Stat()
+		if err1 != nil {
+			f.Close()
+			return errNoExchange
+		}
+		sys, ok := fst.Sys().(*syscall.Stat_t)
+		if !ok || !fst.Mode().IsRegular() || sys.Nlink > 1 || int(sys.Uid) != os.Geteuid() {
+			// Not a spare of ours: remove what is under the name, if it is
+			// still what was opened, and write a new file instead.
+			f.Close()
+			if lst, err := d.Lstat(spare); err == nil && os.SameFile(fst, lst) {
+				_ = d.Remove(spare)
+			}
 			return errNoExchange
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 			f.Close()
 			return errNoExchange
 		}
-		fst, err1 := f.Stat()
 		lst, err2 := d.Lstat(spare)
-		if err1 != nil || err2 != nil || !os.SameFile(fst, lst) {
-			f.Close() // another writer swapped it in meanwhile: take the new spare
+		if err2 != nil || !os.SameFile(fst, lst) {
+			// Another writer swapped it in meanwhile (or it was unlinked,
+			// Nlink 0): take the new spare.
+			f.Close()
 			continue
 		}
 		// The spare was the file until its last exchange: a reader outside
 		// smctl may still hold it open. Reuse it only once it has rested;
 		// smctl's own readers hold a shared flock, which the one above
 		// waits for.
-		if sys, ok := fst.Sys().(*syscall.Stat_t); !ok || time.Since(time.Unix(sys.Ctim.Unix())) < spareRest {
+		if time.Since(time.Unix(sys.Ctim.Unix())) < spareRest {
 			f.Close()
 			return errNoExchange
 		}
@@ -361,7 +462,7 @@ func exchange(d *os.Root, name string, old fs.FileInfo, st *syscall.Stat_t, data
 			f.Close()
 			return errNoExchange
 		}
-		if err := keepMode(f, fst.Mode(), old, st); err != nil {
+		if err := setMode(f, fst.Mode(), old, st, dmode, name, false); err != nil {
 			// Another user's spare with another mode: a new file instead.
 			f.Close()
 			return errNoExchange
@@ -395,12 +496,15 @@ func renameExchange(d *os.Root, a, b string) error {
 }
 
 // readFiles reads the named files of directory dir (missing ones are
-// left out), walking to the directory once.
-func (s *store) readFiles(dir string, names []string, max int64) map[string][]byte {
+// left out), walking to the directory once. Each file must be trusted
+// (readTrustedIn); the first that is not is the error, named by its
+// virtual path. The same listing sweeps temporary files left by killed
+// runs.
+func (s *store) readFiles(dir string, names []string, max int64) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	d, release, err := s.openDir(dir)
 	if err != nil {
-		return out
+		return out, nil
 	}
 	defer release()
 	// One listing tells which of the names exist.
@@ -411,6 +515,9 @@ func (s *store) readFiles(dir string, names []string, max int64) map[string][]by
 			have := make(map[string]bool, len(present))
 			for _, p := range present {
 				have[p] = true
+				if isTemp(p) {
+					sweepTemp(d, p)
+				}
 			}
 			var keep []string
 			for _, n := range names {
@@ -422,17 +529,96 @@ func (s *store) readFiles(dir string, names []string, max int64) map[string][]by
 		}
 	}
 	for _, n := range names {
-		f, err := openShared(d, n)
-		if err != nil {
+		b, err := readTrustedIn(d, n, "/"+joinRel(dir, n), max)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		b, err := io.ReadAll(io.LimitReader(f, max))
-		f.Close()
-		if err == nil {
-			out[n] = b
+		if err != nil {
+			return out, err
 		}
+		out[n] = b
 	}
-	return out
+	return out, nil
+}
+
+// readTrusted reads the file rel, which decides what smctl runs or where
+// it connects, if it is trusted: a regular file with one link, not a
+// symlink, owned by root or the running user and not writable by group or
+// others (judged on the open descriptor).
+func (s *store) readTrusted(rel string, max int64) (b []byte, err error) {
+	err = s.inDir(rel, func(d *os.Root, name string) error {
+		b, err = readTrustedIn(d, name, "/"+strings.TrimPrefix(rel, "./"), max)
+		return err
+	})
+	return b, err
+}
+
+func readTrustedIn(d *os.Root, name, vpath string, max int64) ([]byte, error) {
+	f, err := d.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, &trust.Error{Name: vpath, UID: -1, Why: "it is a symlink"}
+		}
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := trust.Info(vpath, fi); err != nil {
+		return nil, err
+	}
+	sys := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, &trust.Error{Name: vpath, UID: int(sys.Uid), Mode: fi.Mode(), Why: "not a regular file"}
+	case sys.Nlink != 1:
+		return nil, &trust.Error{Name: vpath, UID: int(sys.Uid), Mode: fi.Mode(), Why: fmt.Sprintf("it has %d hard links", sys.Nlink)}
+	}
+	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// tempRest is how old a temporary file must be before a listing sweeps it
+// as the leftover of a killed run (a live write holds one for
+// milliseconds).
+var tempRest = 10 * time.Minute
+
+// isTemp reports the names of writeFile's temporary files.
+func isTemp(name string) bool {
+	if len(name) != len(tempPrefix)+16 || !strings.HasPrefix(name, tempPrefix) {
+		return false
+	}
+	_, err := hex.DecodeString(name[len(tempPrefix):])
+	return err == nil
+}
+
+// sweepTemp removes the temporary file name of d if it has rested long
+// enough to be the leftover of a killed run.
+func sweepTemp(d *os.Root, name string) {
+	if st, err := d.Lstat(name); err == nil && st.Mode().IsRegular() && time.Since(st.ModTime()) > tempRest {
+		_ = d.Remove(name)
+	}
+}
+
+// lockDir takes an exclusive flock on the directory dir until the returned
+// function is called: a file's content and its status are stored under it,
+// so that they always come from the same run.
+func (s *store) lockDir(dir string) (func(), error) {
+	d, release, err := s.openDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := d.Open(".")
+	release()
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return func() {}, nil // no flock on this file system
+	}
+	return func() { f.Close() }, nil
 }
 
 func splitRel(rel string) (string, string) {

@@ -45,12 +45,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/transport"
+	"github.com/smctl/smctl/pkg/trust"
 )
 
 // Names with a meaning of their own.
@@ -103,9 +105,11 @@ type Tree struct {
 	keyFile string
 	reg     agent.Registry
 
-	mu    sync.Mutex
-	hooks map[string]map[string]*hook // by type, then file name
-	types map[string]string           // device dir (rel) -> type, "" if none
+	mu       sync.Mutex
+	hooks    map[string]map[string]*hook // by type, then file name
+	types    map[string]typeInfo         // device dir (rel) -> type
+	agentMu  sync.Mutex
+	agentErr map[string]error // agent directory -> why it is not trusted
 	// Per-command caches: a Tree lives for one smctl command, so lock and
 	// ids files, and device attributes, are looked up once per directory
 	// (writes through this Tree keep them current).
@@ -131,8 +135,17 @@ func Open(dir string, opts Options) (*Tree, error) {
 		}
 		return nil, err
 	}
-	cfg, err := config.Load(cfgFile)
+	// smctl.yaml decides which agents run: it must be trusted.
+	raw, err := trust.ReadFile(cfgFile, 16<<20)
 	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse(raw)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			ce.File = cfgFile
+		}
 		return nil, err
 	}
 	treeDir := cfg.Tree
@@ -147,11 +160,12 @@ func Open(dir string, opts Options) (*Tree, error) {
 		Root:     dir,
 		Config:   cfg,
 		store:    store{root: r, dir: treeDir},
+		agentErr: map[string]error{},
 		opts:     opts,
 		timeout:  cfg.Timeout.Duration,
 		keyFile:  cfg.KeyFile,
 		hooks:    map[string]map[string]*hook{},
-		types:    map[string]string{},
+		types:    map[string]typeInfo{},
 		specials: map[string]bool{},
 		devices:  map[string]Device{},
 		ids:      map[string][]creds.Pair{},
@@ -165,6 +179,7 @@ func Open(dir string, opts Options) (*Tree, error) {
 	if !filepath.IsAbs(t.keyFile) {
 		t.keyFile = filepath.Join(dir, t.keyFile)
 	}
+	t.store.trusted = t.trustedName
 	t.registerBuiltins()
 	if opts.Builtins != nil {
 		opts.Builtins(&t.reg, t)
@@ -239,6 +254,7 @@ func (t *Tree) hooksFor(typ string) map[string]*hook {
 		if err != nil {
 			continue
 		}
+		dirErr := t.agentDirTrust(d)
 		for _, de := range des {
 			if de.IsDir() || strings.HasPrefix(de.Name(), ".") {
 				continue
@@ -257,10 +273,13 @@ func (t *Tree) hooksFor(typ string) map[string]*hook {
 				continue
 			}
 			seen[de.Name()] = true
-			a := &agent.Exec{
+			var a agent.Agent = &agent.Exec{
 				Path:         filepath.Join(d, de.Name()),
 				PassPassword: slices.Contains(t.Config.PasswordArgv, de.Name()),
 				Self:         t.opts.Self,
+			}
+			if dirErr != nil {
+				a = untrustedAgent{dirErr}
 			}
 			if op == agent.Read {
 				get(name).read = a
@@ -278,23 +297,134 @@ func reservedName(name string) bool {
 	return name == IDsName || name == LockName || strings.HasSuffix(name, statusSuffix)
 }
 
+// typeInfo is what a directory's type marker says.
+type typeInfo struct {
+	typ string
+	err error // the marker is not trusted or names no declared type
+}
+
 // typeOf returns the device type of the backing directory rel, "" if it is
-// not a device.
+// not a device or its marker is not to be trusted (see typeInfoOf).
 func (t *Tree) typeOf(rel string) string {
+	typ, err := t.typeInfoOf(rel)
+	if err != nil {
+		return ""
+	}
+	return typ
+}
+
+// typeInfoOf returns the device type of the backing directory rel, "" if it is
+// not a device. A marker that is not trusted, or that names anything but
+// a type declared in smctl.yaml, is an error: the directory is a device
+// that refuses every operation.
+func (t *Tree) typeInfoOf(rel string) (string, error) {
 	t.mu.Lock()
-	typ, ok := t.types[rel]
+	ti, ok := t.types[rel]
 	t.mu.Unlock()
 	if ok {
-		return typ
+		return ti.typ, ti.err
 	}
-	b, err := t.store.readFile(joinRel(rel, typeFile), 256)
-	if err == nil {
-		typ = strings.TrimSpace(string(b))
+	b, err := t.store.readTrusted(joinRel(rel, typeFile), 256)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+	case err != nil:
+		ti.err = err
+	default:
+		ti.typ = strings.TrimSpace(string(b))
+		ti.err = t.checkType(rel, ti.typ)
 	}
 	t.mu.Lock()
-	t.types[rel] = typ
+	t.types[rel] = ti
 	t.mu.Unlock()
-	return typ
+	return ti.typ, ti.err
+}
+
+// ErrBadType is wrapped by the error for a type marker that names no type
+// declared in smctl.yaml.
+var ErrBadType = errors.New("not a declared device type")
+
+// checkType accepts only type names declared in smctl.yaml, which are
+// plain names ([a-z0-9_-]+), never paths.
+func (t *Tree) checkType(rel, typ string) error {
+	if _, ok := t.Config.Types[typ]; ok && validTypeName(typ) {
+		return nil
+	}
+	q := typ
+	if len(q) > 40 {
+		q = q[:40] + "..."
+	}
+	return fmt.Errorf("type marker /%s: %q: %w (declared: %s)", joinRel(rel, typeFile), q, ErrBadType, strings.Join(t.typeNames(), ", "))
+}
+
+func validTypeName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// trustedName reports the file names that decide what smctl runs, where it
+// connects or what it sends: the type marker, ids and attribute files.
+func (t *Tree) trustedName(name string) bool {
+	if name == typeFile || name == IDsName || slices.Contains(attrNames, name) {
+		return true
+	}
+	for _, tc := range t.Config.Types {
+		if _, ok := tc.Attrs[name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// agentDirTrust judges an agent directory (and, inside the state root, the
+// directories from the root down to it): one that others may change could
+// swap the agents smctl runs.
+func (t *Tree) agentDirTrust(dir string) error {
+	t.agentMu.Lock()
+	err, ok := t.agentErr[dir]
+	t.agentMu.Unlock()
+	if ok {
+		return err
+	}
+	dirs := []string{dir}
+	if r, rerr := filepath.Rel(t.Root, dir); rerr == nil && !strings.HasPrefix(r, "..") {
+		for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+			dirs = append(dirs, d)
+			if d == t.Root || d == filepath.Dir(d) {
+				break
+			}
+		}
+	}
+	for _, d := range dirs {
+		f, oerr := os.Open(d)
+		if oerr != nil {
+			err = oerr
+			break
+		}
+		err = trust.File(d, f)
+		f.Close()
+		if err != nil {
+			break
+		}
+	}
+	t.agentMu.Lock()
+	t.agentErr[dir] = err
+	t.agentMu.Unlock()
+	return err
+}
+
+// untrustedAgent stands for an agent found in a directory that is not
+// trusted: it never runs.
+type untrustedAgent struct{ err error }
+
+func (u untrustedAgent) Run(context.Context, *agent.Request) (agent.Result, error) {
+	return agent.Result{}, &agent.Error{RC: agent.RCUntrusted, Err: fmt.Errorf("agent directory: %w", u.err)}
 }
 
 // forgetType drops what the caches know of rel and everything below it.
@@ -353,6 +483,9 @@ type Device struct {
 	// User and Password are the nearest inherited ids credentials, set
 	// for transports.
 	User, Password string
+	// Err says why the device refuses to act: its type marker or an
+	// attribute file is not trusted.
+	Err error
 }
 
 // Host is the address that reaches the device: its address file, else its
@@ -369,7 +502,7 @@ func (d Device) Host() string {
 // type's attrs name.
 var attrNames = []string{"address", "port", "user", "transport", "ssh_config", "bmc", "bmc_interface", "bmc_cipher"}
 
-func (t *Tree) attrs(dev string, typ string) map[string]string {
+func (t *Tree) attrs(dev string, typ string) (map[string]string, error) {
 	names := append([]string(nil), attrNames...)
 	if tc, ok := t.Config.Types[typ]; ok {
 		for k := range tc.Attrs {
@@ -379,10 +512,11 @@ func (t *Tree) attrs(dev string, typ string) map[string]string {
 		}
 	}
 	out := map[string]string{}
-	for n, b := range t.store.readFiles(rel(dev), names, 4096) {
+	files, err := t.store.readFiles(rel(dev), names, 4096)
+	for n, b := range files {
 		out[n] = strings.TrimSpace(string(b))
 	}
-	return out
+	return out, err
 }
 
 // node is a resolved virtual path.
@@ -395,6 +529,7 @@ type node struct {
 	// nearest device above the path (for locks, environment, transport).
 	devPath string
 	devType string
+	devErr  error // the nearest device refuses to act (untrusted type)
 	hook    *hook // agents of this file, nil if none
 	// live is the node-side path for entries in live directories.
 	live     string
@@ -437,10 +572,13 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 		info, err := t.store.lstat(childRel)
 		switch {
 		case err == nil:
-			nn := &node{path: childPath, rel: childRel, isDir: info.IsDir(), exists: true, devPath: n.devPath, devType: n.devType}
+			nn := &node{path: childPath, rel: childRel, isDir: info.IsDir(), exists: true, devPath: n.devPath, devType: n.devType, devErr: n.devErr}
 			if info.IsDir() {
-				if typ := t.typeOf(childRel); typ != "" {
-					nn.devPath, nn.devType = childPath, typ
+				if typ, err := t.typeInfoOf(childRel); typ != "" || err != nil {
+					nn.devPath, nn.devType, nn.devErr = childPath, typ, err
+					if err != nil {
+						nn.devType = ""
+					}
 				}
 			} else {
 				if parentIsDev {
@@ -464,7 +602,7 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 			if h == nil && !rootIDs && !create {
 				return nil, pathErr("lookup", p, fs.ErrNotExist)
 			}
-			n = &node{path: childPath, rel: childRel, devPath: n.devPath, devType: n.devType, hook: h, special: sp}
+			n = &node{path: childPath, rel: childRel, devPath: n.devPath, devType: n.devType, devErr: n.devErr, hook: h, special: sp}
 		default:
 			return nil, pathErr("lookup", p, err)
 		}
@@ -481,7 +619,7 @@ func (t *Tree) dirType(n *node) (string, bool) {
 	if n.path == "/" {
 		return "", true
 	}
-	if n.devPath == n.path {
+	if n.devPath == n.path && n.devErr == nil {
 		return n.devType, true
 	}
 	return "", false
