@@ -21,6 +21,7 @@ type WriteOptions struct {
 	Prompt     bool   // --prompt: ask for an ids password
 	Output     string
 	Only       string // --only failed|ok
+	Yes        bool   // --yes: let a discovery create more than vtree.LargeDiscovery devices
 }
 
 func newWriteCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
@@ -38,6 +39,9 @@ VALUE, the value is read from standard input.
   smctl write -f FILE PATH...               value from FILE (Figure 7's cp)
   smctl write PATH/ids --prompt [USER]      credentials, password not echoed
 
+A discovery that would create more than 10000 devices at once is refused
+unless --yes is given.
+
 Writes to many files run in parallel (--fanout). A write agent's output, if
 any, becomes the file's content (the command file keeps the command's
 output); see it with smctl cat.`,
@@ -54,6 +58,7 @@ output); see it with smctl cat.`,
 	cmd.Flags().BoolVar(&opts.Prompt, "prompt", false, "for an ids file: ask for the password on the terminal without echo")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "output format: json (one JSON object per path)")
 	cmd.Flags().StringVar(&opts.Only, "only", "", "only the paths whose last status was: failed or ok (re-target a run)")
+	cmd.Flags().BoolVar(&opts.Yes, "yes", false, fmt.Sprintf("let a discovery create more than %d devices at once", vtree.LargeDiscovery))
 	return cmd
 }
 
@@ -154,6 +159,7 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 		return err
 	}
 	defer t.Close()
+	t.AllowLargeDiscovery(opts.Yes)
 	paths, failed := expand(ctx, ios, t, paths)
 	if paths, err = only(ctx, t, paths, opts.Only); err != nil {
 		return err
@@ -163,7 +169,9 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 	i := 0
 	failed += runAll(ctx, ios, g.fanout(t), "write", paths, func(ctx context.Context, p string) ([]byte, error) {
 		res, err := t.Write(ctx, p, value)
-		if err != nil {
+		if err != nil || opts.Output != "json" {
+			// Only -o json prints what a write left in the file: over
+			// thousands of paths, keep nothing that will not be printed.
 			return nil, err
 		}
 		return res.Content, nil

@@ -8,9 +8,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"weak"
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/nodeset"
@@ -168,6 +171,9 @@ func (t *Tree) discover(ctx context.Context, text string, container string) ([]c
 			sts = append(sts, st)
 		}
 	}
+	if err := t.checkSize(sts, container); err != nil {
+		return nil, err
+	}
 	var out []change
 	var errs []error
 	for _, st := range sts {
@@ -178,6 +184,115 @@ func (t *Tree) discover(ctx context.Context, text string, container string) ([]c
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// LargeDiscovery is the most devices one discovery creates unless the
+// tree allows more (AllowLargeDiscovery): a slip in a node set
+// ("n[1-1000000]") must not fill the backing tree with directories.
+const LargeDiscovery = 10000
+
+// LargeDiscoveryError is a discovery refused, before it created anything,
+// because it would create more than LargeDiscovery devices.
+type LargeDiscoveryError struct {
+	New int // devices the statements would create
+}
+
+func (e *LargeDiscoveryError) Error() string {
+	return fmt.Sprintf("discovery would create %d devices, more than %d at once: check the node sets, or add --yes to create them", e.New, LargeDiscovery)
+}
+
+// largeDiscovery holds the trees allowed to create more than
+// LargeDiscovery devices in one discovery, by weak pointer so that a tree
+// no longer used is collected and its entry dropped.
+var largeDiscovery sync.Map // weak.Pointer[Tree] -> struct{}
+
+// AllowLargeDiscovery lets discoveries through t create more than
+// LargeDiscovery devices at once (smctl write --yes), or stops them again.
+func (t *Tree) AllowLargeDiscovery(ok bool) {
+	k := weak.Make(t)
+	if !ok {
+		largeDiscovery.Delete(k)
+		return
+	}
+	if _, had := largeDiscovery.LoadOrStore(k, struct{}{}); !had {
+		runtime.AddCleanup(t, func(k weak.Pointer[Tree]) { largeDiscovery.Delete(k) }, k)
+	}
+}
+
+// LargeDiscoveryAllowed reports whether AllowLargeDiscovery(true) was
+// called on t.
+func (t *Tree) LargeDiscoveryAllowed() bool {
+	_, ok := largeDiscovery.Load(weak.Make(t))
+	return ok
+}
+
+// checkSize refuses statements that would create more than LargeDiscovery
+// devices together, unless t allows it.
+func (t *Tree) checkSize(sts []*statement, container string) error {
+	names := 0
+	for _, st := range sts {
+		if !st.remove {
+			names += len(st.names)
+		}
+	}
+	if names <= LargeDiscovery || t.LargeDiscoveryAllowed() {
+		return nil
+	}
+	if n := t.countNew(sts, container); n > LargeDiscovery {
+		return &LargeDiscoveryError{New: n}
+	}
+	return nil
+}
+
+// countNew counts the devices the statements, applied in order, would
+// create: names that are not yet devices (a directory without .type is
+// not one), each counted once. It creates nothing, and lists each
+// directory devices go into once instead of asking for every name.
+func (t *Tree) countNew(sts []*statement, container string) int {
+	// is records, for devices named by several statements, whether the
+	// statements before made them devices (true) or removed them.
+	var is map[string]bool
+	if len(sts) > 1 {
+		is = map[string]bool{}
+	}
+	listed := map[string]map[string]bool{} // base -> name -> is a directory
+	n := 0
+	for _, st := range sts {
+		base, _ := t.typeDir(st.typ, container)
+		there, ok := listed[base]
+		if !ok {
+			there = map[string]bool{}
+			des, _ := t.store.readDir(rel(base)) // missing: nothing there
+			for _, de := range des {
+				there[de.Name()] = de.IsDir()
+			}
+			listed[base] = there
+		}
+		for _, name := range st.names {
+			p := join(base, name)
+			if st.remove {
+				if is != nil {
+					is[p] = false
+				}
+				continue
+			}
+			present, known := is[p]
+			if !known {
+				isDir, exists := there[name]
+				// Something that is not a directory, or a device of any
+				// type, stays (apply reports it); a bare directory is
+				// made a device.
+				present = exists && (!isDir || t.typeOf(rel(p)) != "")
+			}
+			if !present {
+				n++
+			}
+			if is != nil {
+				is[p] = true
+			}
+		}
+	}
+	return n
 }
 
 // summarize merges changes of the same kind, in order of appearance.
@@ -317,6 +432,12 @@ func (t *Tree) discoverIn(ctx context.Context, p, opts string) ([]change, error)
 
 // addDevice creates the device directory p of st's type with its attribute
 // files; an existing device keeps its files except the attributes given.
+//
+// The .type marker, which makes the directory a device, is written last,
+// after the attribute files and the lock: discovery cut short (killed, a
+// full disk) leaves complete devices and at most one directory without a
+// marker, which is not a device yet and which discovering it again treats
+// as new and completes.
 func (t *Tree) addDevice(p string, st *statement, i int) (bool, error) {
 	r := rel(p)
 	tc := t.Config.Types[st.typ]
@@ -338,12 +459,6 @@ func (t *Tree) addDevice(p string, st *statement, i int) (bool, error) {
 		} else if typ == "" {
 			isNew = true
 		}
-	}
-	if isNew {
-		if err := t.store.writeFile(joinRel(r, typeFile), []byte(st.typ+"\n")); err != nil {
-			return false, pathErr("discover", p, unwrapPath(err))
-		}
-		t.forgetType(r)
 	}
 	_, name := splitPath(p)
 	write := func(k, v string, overwrite bool) error {
@@ -376,6 +491,11 @@ func (t *Tree) addDevice(p string, st *statement, i int) (bool, error) {
 	if tc.Lock {
 		if err := t.store.createLock(joinRel(r, LockName)); err != nil {
 			return false, pathErr("discover", join(p, LockName), unwrapPath(err))
+		}
+	}
+	if isNew {
+		if err := t.store.writeFile(joinRel(r, typeFile), []byte(st.typ+"\n")); err != nil {
+			return false, pathErr("discover", p, unwrapPath(err))
 		}
 	}
 	t.forgetType(r)
