@@ -91,6 +91,19 @@ func TestScripts(t *testing.T) {
 				ts.Setenv("SSHD_KEY", srv.KeyFile)
 				ts.Setenv("SSHD_KNOWN_HOSTS", srv.KnownHosts)
 			},
+			// pwsink LOG: start a hostile SSH server on 127.0.0.1 that
+			// records every password and key offered to it in LOG and lets
+			// nobody in; it stops when the script ends. Exports
+			// PWSINK_PORT.
+			"pwsink": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: pwsink LOG")
+				}
+				sink, err := testsshd.StartSink(ts.MkAbs(args[0]))
+				ts.Check(err)
+				ts.Defer(func() { ts.Check(sink.Stop()) })
+				ts.Setenv("PWSINK_PORT", strconv.Itoa(sink.Port))
+			},
 			// bmc N: start N ipmi_sim BMCs on 127.0.0.1 for this script (user
 			// admin, password secret), stopped when it ends. Exports for each
 			// I: BMC_I (HOST:PORT), BMC_PORT_I and BMC_DIR_I (its power, boot,

@@ -12,9 +12,11 @@ import (
 )
 
 // createLock creates an empty-valued lock file unless it exists. It is never
-// replaced afterwards: flock locks belong to the inode.
+// replaced afterwards: flock locks belong to the inode. It is private to
+// its owner (0600): any user who could open it could flock it and block
+// every run under it (smctl delegate gives a group read and write).
 func (s *store) createLock(rel string) error {
-	f, err := s.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	f, err := s.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		st, serr := s.root.Lstat(rel)
 		if serr == nil && !st.Mode().IsRegular() {

@@ -1,0 +1,290 @@
+package vtree
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/creds"
+	"github.com/smctl/smctl/pkg/trust"
+)
+
+func perm(t *testing.T, p string) os.FileMode {
+	t.Helper()
+	st, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Mode().Perm()
+}
+
+// A new file written over a planted symlink gets the mode of a new file,
+// not the link's (0777) nor its target's, and the target is not touched.
+func TestWriteOverSymlink(t *testing.T) {
+	s, dir := newStore(t)
+	target := filepath.Join(t.TempDir(), "target")
+	os.WriteFile(target, []byte("keep\n"), 0o666)
+	os.Chmod(target, 0o666)
+	if err := os.Symlink(target, filepath.Join(dir, "f")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.writeFile("f", []byte("new\n")); err != nil {
+		t.Fatal(err)
+	}
+	if m := perm(t, filepath.Join(dir, "f")); m != newFileMode.Perm() {
+		t.Errorf("mode %04o, want a new file's %04o", m, newFileMode.Perm())
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep\n" {
+		t.Errorf("symlink target changed: %q", b)
+	}
+}
+
+// A planted hard link as the spare is never written through: the file it
+// links to keeps its content, mode and owner.
+func TestPlantedSpare(t *testing.T) {
+	defer func(d time.Duration) { spareRest = d }(spareRest)
+	spareRest = 0
+	for _, kind := range []string{"hardlink", "symlink", "fifo"} {
+		t.Run(kind, func(t *testing.T) {
+			s, dir := newStore(t)
+			if err := s.writeFile("f", []byte("one\n")); err != nil {
+				t.Fatal(err)
+			}
+			victim := filepath.Join(dir, "victim")
+			os.WriteFile(victim, []byte("precious\n"), 0o600)
+			spare := filepath.Join(dir, sparePrefix+"f")
+			os.Remove(spare)
+			var err error
+			switch kind {
+			case "hardlink":
+				err = os.Link(victim, spare)
+			case "symlink":
+				err = os.Symlink(victim, spare)
+			case "fifo":
+				err = syscall.Mkfifo(spare, 0o600)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range []string{"two\n", "three\n"} {
+				if err := s.writeFile("f", []byte(v)); err != nil {
+					t.Fatal(err)
+				}
+				if b, _ := os.ReadFile(filepath.Join(dir, "f")); string(b) != v {
+					t.Fatalf("f = %q, want %q", b, v)
+				}
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "precious\n" || perm(t, victim) != 0o600 {
+				t.Errorf("victim changed: %q %04o", b, perm(t, victim))
+			}
+		})
+	}
+}
+
+// Temporary files of killed runs are swept by the next listing of their
+// directory once they have rested; fresh ones are left to their writer.
+func TestSweepTemps(t *testing.T) {
+	s, dir := newStore(t)
+	old := filepath.Join(dir, ".~0123456789abcdef")
+	fresh := filepath.Join(dir, ".~fedcba9876543210")
+	other := filepath.Join(dir, ".~notatempfile!!!")
+	for _, p := range []string{old, fresh, other} {
+		os.WriteFile(p, []byte("x"), 0o644)
+	}
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(old, past, past)
+	os.Chtimes(other, past, past)
+	if _, err := s.readFiles(".", []string{"address"}, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("old temp not swept: %v", err)
+	}
+	for _, p := range []string{fresh, other} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s removed: %v", filepath.Base(p), err)
+		}
+	}
+}
+
+// In a directory its group may write (a delegated device), stored results
+// become group-writable, so one renamed into a trusted name is refused;
+// trusted names are never group-writable, ids private.
+func TestDelegatedDirModes(t *testing.T) {
+	tr := newTree(t, nil, "server n1 transport=local")
+	dev := filepath.Join(tr.store.dir, "systems/servers/n1")
+	os.Chmod(dev, 0o775)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		file string
+		want os.FileMode
+	}{
+		{"notes", newFileMode.Perm() | 0o020},
+		{"address", newFileMode.Perm() &^ 0o022},
+		{"ids", 0o600},
+	} {
+		v := "x\n"
+		if tc.file == "ids" {
+			v = "admin:pw\n"
+		}
+		if _, err := tr.Write(ctx, "/systems/servers/n1/"+tc.file, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		if m := perm(t, filepath.Join(dev, tc.file)); m != tc.want {
+			t.Errorf("%s: mode %04o, want %04o", tc.file, m, tc.want)
+		}
+	}
+	// A result renamed into an attribute's name is not trusted.
+	os.Rename(filepath.Join(dev, "notes"), filepath.Join(dev, "address"))
+	tr2, err := Open(tr.Root, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr2.Close()
+	_, err = tr2.Write(ctx, "/systems/servers/n1/command", []byte("true"))
+	if !errors.Is(err, trust.ErrUntrusted) && RC(err) != agent.RCUntrusted {
+		t.Fatalf("write with a renamed result as address: %v", err)
+	}
+	if !strings.Contains(err.Error(), "untrusted file /systems/servers/n1/address") {
+		t.Errorf("error does not name the file: %v", err)
+	}
+}
+
+// The type marker names only a declared type.
+func TestTypeMarker(t *testing.T) {
+	tr := newTree(t, nil, "server n1 transport=local")
+	marker := filepath.Join(tr.store.dir, "systems/servers/n1", typeFile)
+	for _, tc := range []struct{ content, err string }{
+		{"server\n", ""},
+		{"../agents.d/x\n", "not a declared device type"},
+		{"Server\n", "not a declared device type"},
+		{"nosuchtype\n", "not a declared device type"},
+		{"/etc\n", "not a declared device type"},
+	} {
+		os.Remove(marker)
+		os.WriteFile(marker, []byte(tc.content), 0o644)
+		tr.forgetType("systems/servers/n1")
+		typ, err := tr.typeInfoOf("systems/servers/n1")
+		if tc.err == "" {
+			if err != nil || typ != strings.TrimSpace(tc.content) {
+				t.Errorf("%q: %q, %v", tc.content, typ, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.err) || RC(err) != agent.RCUntrusted {
+			t.Errorf("%q: err %v", tc.content, err)
+		}
+	}
+}
+
+// A file's content and status always come from the same run: a store
+// interrupted after its first step leaves a status that says so, and
+// concurrent stores leave a matching pair.
+func TestStoreResultPairs(t *testing.T) {
+	tr := newTree(t, nil, "server n1 transport=local")
+	n, err := tr.resolve(context.Background(), "/systems/servers/n1/res", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.storeResult(n, []byte("ok\n"), 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The content cannot be replaced (a directory stands in its way): the
+	// status must not vouch for the old content.
+	dev := filepath.Join(tr.store.dir, "systems/servers/n1")
+	os.Rename(filepath.Join(dev, "res"), filepath.Join(dev, "res.keep"))
+	os.Mkdir(filepath.Join(dev, "res"), 0o755)
+	if err := tr.storeResult(n, []byte("bad\n"), 3, "failed"); err == nil {
+		t.Fatal("store over a directory succeeded")
+	}
+	rc, msg, _ := tr.Status(context.Background(), "/systems/servers/n1/res")
+	if rc != agent.RCInterrupted || !strings.Contains(msg, "interrupted") {
+		t.Errorf("status after an interrupted store: %d %q", rc, msg)
+	}
+	os.Remove(filepath.Join(dev, "res"))
+	os.Rename(filepath.Join(dev, "res.keep"), filepath.Join(dev, "res"))
+
+	// Two writers (two trees, as two processes) storing different runs.
+	tr2, err := Open(tr.Root, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr2.Close()
+	n2, _ := tr2.resolve(context.Background(), "/systems/servers/n1/res", true)
+	var wg sync.WaitGroup
+	for w, pair := range []struct {
+		tr *Tree
+		n  *node
+		rc int
+	}{{tr, n, 0}, {tr2, n2, 1}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				_ = pair.tr.storeResult(pair.n, []byte(strings.Repeat("x", w+1)+"\n"), pair.rc, "")
+			}
+		}()
+	}
+	wg.Wait()
+	b, _ := os.ReadFile(filepath.Join(dev, "res"))
+	rc, _, _ = tr.Status(context.Background(), "/systems/servers/n1/res")
+	if want := strings.Repeat("x", rc+1) + "\n"; string(b) != want {
+		t.Errorf("content %q with status %d: not the same run", b, rc)
+	}
+}
+
+// ids of the first format are rewritten bound to their place on first use.
+func TestIDsMigration(t *testing.T) {
+	tr := newTree(t, nil, "server n1 transport=local")
+	k, err := creds.LoadKey(tr.KeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A first-format file, as earlier versions wrote it.
+	v1 := firstFormat(t, tr.KeyFile(), "admin:pw\n")
+	p := filepath.Join(tr.store.dir, "systems/servers/n1/ids")
+	if err := os.WriteFile(p, v1, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tr.credsIn("systems/servers/n1")
+	if err != nil || pair == nil || pair.Password != "pw" {
+		t.Fatalf("credsIn = %v, %v", pair, err)
+	}
+	b, _ := os.ReadFile(p)
+	if !strings.HasPrefix(string(b), creds.Header+"\n") {
+		t.Errorf("not rewritten: %q", b)
+	}
+	if _, old, err := k.Open(b, "/systems/servers/n1"); err != nil || old {
+		t.Errorf("rewritten file: old %v, %v", old, err)
+	}
+}
+
+// firstFormat seals plain as the first ids format did (bound to nothing).
+func firstFormat(t *testing.T, keyFile, plain string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, aead.NonceSize())
+	box := aead.Seal(nonce, nonce, []byte(plain), []byte(creds.HeaderV1))
+	return []byte(creds.HeaderV1 + "\n" + base64.StdEncoding.EncodeToString(box) + "\n")
+}
