@@ -84,8 +84,9 @@ func catRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *CatOpti
 	names := labels(paths)
 	tl := newTally()
 	var gath gathered
+	defer gath.close()
 	i := 0
-	failed += runAll(ctx, ios, g.fanout(t), "cat", paths, func(ctx context.Context, p string) ([]byte, error) {
+	failed += runAll(ctx, ios, g.fanoutWarn(ios, t), "cat", paths, func(ctx context.Context, p string) ([]byte, error) {
 		res, err := t.Read(ctx, p, ropts)
 		if err != nil {
 			return nil, err
@@ -105,7 +106,7 @@ func catRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *CatOpti
 			}
 			tl.add(class, label)
 			if class == classOK {
-				gath.add(string(o.content), label)
+				gath.add(o.content, label)
 			}
 		case opts.Output == "json":
 			writeJSON(ios.Out, o)
@@ -118,7 +119,10 @@ func catRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *CatOpti
 		}
 	})
 	if opts.Gather {
-		gath.print(ios)
+		if err := gath.print(ios); err != nil {
+			ios.Errorf("cat: %v", err)
+			failed++
+		}
 		ios.Errorf("cat: %s", tl)
 		if tl.failed() {
 			return errSomeFailed

@@ -131,8 +131,9 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 	names := labels(paths)
 	tl := newTally()
 	var gath gathered
+	defer gath.close()
 	idx := 0
-	failed += runAll(ctx, ios, g.fanout(t), "grep", paths, func(ctx context.Context, p string) ([]byte, error) {
+	failed += runAll(ctx, ios, g.fanoutWarn(ios, t), "grep", paths, func(ctx context.Context, p string) ([]byte, error) {
 		res, err := t.Read(ctx, p, vtree.ReadOptions{MaxAge: opts.MaxAge, HasMaxAge: opts.HasMaxAge})
 		if err != nil {
 			return nil, err
@@ -168,7 +169,7 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 		case opts.Quiet:
 		case opts.Gather:
 			if len(lines) > 0 {
-				gath.add(strings.Join(lines, "\n")+"\n", label)
+				gath.add([]byte(strings.Join(lines, "\n")+"\n"), label)
 			}
 		case opts.Output == "json":
 			if len(lines) > 0 {
@@ -196,7 +197,10 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 		}
 	})
 	if opts.Gather {
-		gath.print(ios)
+		if err := gath.print(ios); err != nil {
+			ios.Errorf("grep: %v", err)
+			failed++
+		}
 		ios.Errorf("grep: %s", tl)
 	}
 	if failed > 0 || selected == 0 {

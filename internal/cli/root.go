@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -140,6 +141,8 @@ type globalOptions struct {
 	Timeout        time.Duration
 	Fanout         int
 	ConnectTimeout time.Duration
+
+	warnedFanout bool // the open-file limit's clamp was reported
 }
 
 // NewRootCmd builds the smctl command tree over ios.
@@ -275,11 +278,66 @@ func expandHome(p string) string {
 	return p
 }
 
+// fanout is how many agents run at once: --fanout, else smctl.yaml's
+// fanout, clamped to what the open-file limit allows (see maxFanout). It
+// says nothing when it clamps; fanoutWarn does.
 func (g *globalOptions) fanout(t *vtree.Tree) int {
-	if g.Fanout > 0 {
-		return g.Fanout
+	n, _, _ := g.width(t)
+	return n
+}
+
+// fanoutWarn is fanout, warning once on ErrOut when the open-file limit
+// clamps it.
+func (g *globalOptions) fanoutWarn(ios *IOStreams, t *vtree.Tree) int {
+	n, want, limit := g.width(t)
+	if n < want && !g.warnedFanout {
+		g.warnedFanout = true
+		ios.Errorf("fan-out %d clamped to %d by the open-file limit (ulimit -n %d)", want, n, limit)
 	}
-	return t.Config.Fanout
+	return n
+}
+
+// width returns the fan-out n, the one asked for and the open-file limit.
+func (g *globalOptions) width(t *vtree.Tree) (n, want int, limit uint64) {
+	want = g.Fanout
+	if want <= 0 {
+		want = t.Config.Fanout
+	}
+	limit = fileLimit()
+	return min(want, maxFanout(limit)), want, limit
+}
+
+// Descriptors a fan-out may use: each node in flight holds about two, its
+// SSH connection (or the pipes of a local command) and the tree file its
+// result is stored through; fdReserve are kept for the rest of the
+// process: the SSH pool's idle connections (64), standard streams, the
+// tree's directories and lock files, the ssh-agent socket, a spill file.
+const (
+	fdPerNode = 2
+	fdReserve = 128
+)
+
+// maxFanout is the widest fan-out an open-file limit allows,
+// (limit - fdReserve) / fdPerNode, and at least 1.
+func maxFanout(limit uint64) int {
+	if limit <= fdReserve+fdPerNode {
+		return 1
+	}
+	n := (limit - fdReserve) / fdPerNode
+	if n > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(n)
+}
+
+// fileLimit is the soft RLIMIT_NOFILE, already raised to the hard one by
+// raiseFileLimit; a variable for tests.
+var fileLimit = func() uint64 {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil {
+		return math.MaxInt32 // unknown: do not clamp
+	}
+	return l.Cur
 }
 
 // selfPath is the smctl binary as invoked, for script agents to call back.
@@ -341,7 +399,8 @@ func expand(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []string) 
 }
 
 // raiseFileLimit lifts the soft limit on open files to the hard one: one
-// connection per node of a large fan-out needs one descriptor each.
+// connection per node of a large fan-out needs one descriptor each. What
+// remains bounds the fan-out (maxFanout).
 func raiseFileLimit() {
 	var l syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/transport"
 )
 
@@ -32,11 +33,9 @@ var ErrOutputLimit = errors.New("output limit exceeded")
 // of the node it was reaching: too many open files in the process or the
 // system (EMFILE, ENFILE), or no memory or buffer space (ENOMEM, ENOBUFS).
 // Such an error says nothing of the node, which must not be reported
-// unreachable for it.
-func IsLocal(err error) bool {
-	return err != nil && (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-		errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.ENOBUFS))
-}
+// unreachable for it. It is agent.IsLocal, the one definition the status
+// codes (agent.RCLocal) follow.
+func IsLocal(err error) bool { return agent.IsLocal(err) }
 
 // localErr says what to do about a local error; other errors are returned
 // as they are.

@@ -1,0 +1,288 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		rc   int
+		want string
+	}{
+		{0, classOK},
+		{1, classFailed},
+		{2, classFailed},
+		{agent.RCTimeout, classTimedOut},
+		{agent.RCUnreachable, classUnreachable},
+		{agent.RCLocal, classLocal},
+		{agent.RCNotFound, classFailed},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.rc), func(t *testing.T) {
+			if got := classify(tt.rc); got != tt.want {
+				t.Errorf("classify(%d) = %q, want %q", tt.rc, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTally(t *testing.T) {
+	tests := []struct {
+		name   string
+		adds   [][2]string // class, label
+		want   string
+		failed bool
+	}{
+		{"all ok", [][2]string{{classOK, "n1"}, {classOK, "n2"}}, "2 ok", false},
+		{"local errors are failures, named apart",
+			[][2]string{{classOK, "n1"}, {classLocal, "n2"}, {classLocal, "n3"}, {classUnreachable, "n4"}},
+			"1 ok, 1 unreachable: n4, 2 local error: n[2-3]", true},
+		{"every class",
+			[][2]string{{classLocal, "n5"}, {classTimedOut, "n4"}, {classFailed, "n3"}, {classUnreachable, "n2"}, {classOK, "n1"}},
+			"1 ok, 1 failed: n3, 1 timed out: n4, 1 unreachable: n2, 1 local error: n5", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tl := newTally()
+			for _, a := range tt.adds {
+				tl.add(a[0], a[1])
+			}
+			if got := tl.String(); got != tt.want {
+				t.Errorf("tally = %q, want %q", got, tt.want)
+			}
+			if tl.failed() != tt.failed {
+				t.Errorf("failed() = %v, want %v", tl.failed(), tt.failed)
+			}
+		})
+	}
+}
+
+// TestGathered checks that spilling to a file changes nothing in the
+// output, and that the budget bounds the contents held in memory.
+func TestGathered(t *testing.T) {
+	big := func(seed, n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + (i*7+seed)%26)
+		}
+		b[n-1] = '\n'
+		return b
+	}
+	adds := []struct {
+		content []byte
+		label   string
+	}{
+		{[]byte("same\n"), "n01"},
+		{big(1, 5000), "n02"},
+		{[]byte("same\n"), "n03"},
+		{[]byte("no newline"), "n04"},
+		{big(2, 3000), "n05"},
+		{nil, "n06"},
+		{big(1, 5000), "n07"},
+		{[]byte("no newline"), "n08"},
+		{big(3, 100), "n09"},
+		{[]byte(""), "n10"},
+		{[]byte("same\n"), "n11"},
+	}
+	var want bytes.Buffer
+	for _, g := range []struct {
+		labels  string
+		content string
+	}{
+		{"n[01,03,11] (3)", "same\n"},
+		{"n[02,07] (2)", string(big(1, 5000))},
+		{"n[04,08] (2)", "no newline\n"},
+		{"n05 (1)", string(big(2, 3000))},
+		{"n[06,10] (2)", ""},
+		{"n09 (1)", string(big(3, 100))},
+	} {
+		fmt.Fprintf(&want, "---------------\n%s\n---------------\n%s", g.labels, g.content)
+	}
+	tests := []struct {
+		name    string
+		budget  int64
+		spilled bool
+		maxHeld int64 // most bytes of content held in memory after any add
+	}{
+		{"default budget: all in memory", 0, false, 8200},
+		{"budget 1: everything spilled", 1, true, 5000},
+		{"budget 6000: spilled from the second big one", 6000, true, 8200},
+		{"budget 100000: all in memory", 100000, false, 8200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &gathered{budget: tt.budget}
+			defer g.close()
+			for _, a := range adds {
+				g.add(a.content, a.label)
+				if g.held > tt.maxHeld {
+					t.Fatalf("after %s: %d bytes held, want at most %d", a.label, g.held, tt.maxHeld)
+				}
+				if tt.spilled && g.spill != nil && g.held > tt.budget {
+					t.Fatalf("after %s: %d bytes held over a budget of %d with a spill file", a.label, g.held, tt.budget)
+				}
+			}
+			if (g.spill != nil) != tt.spilled {
+				t.Errorf("spilled = %v, want %v", g.spill != nil, tt.spilled)
+			}
+			if g.spillErr != nil {
+				t.Fatalf("spill: %v", g.spillErr)
+			}
+			ios, out, _ := Test("")
+			if err := g.print(ios); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != want.String() {
+				t.Errorf("output differs:\n%.400s\nwant\n%.400s", out, &want)
+			}
+		})
+	}
+}
+
+// TestGatheredSpillUnlinked checks that the spill file leaves no name
+// behind in $TMPDIR.
+func TestGatheredSpillUnlinked(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	g := &gathered{budget: 10}
+	defer g.close()
+	for i := range 5 {
+		g.add([]byte(strings.Repeat(fmt.Sprint(i), 100)), fmt.Sprintf("n%d", i))
+	}
+	if g.spill == nil {
+		t.Fatal("no spill file over a budget of 10 bytes")
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 0 {
+		t.Errorf("spill file left a name in TMPDIR: %v", es)
+	}
+}
+
+func TestMaxFanout(t *testing.T) {
+	tests := []struct {
+		limit uint64
+		want  int
+	}{
+		{0, 1},
+		{64, 1},
+		{130, 1},
+		{131, 1},
+		{132, 2},
+		{256, 64},
+		{1024, 448},
+		{4096, 1984},
+		{1 << 20, (1<<20 - 128) / 2},
+		{math.MaxUint64, math.MaxInt32}, // RLIM_INFINITY
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
+			if got := maxFanout(tt.limit); got != tt.want {
+				t.Errorf("maxFanout(%d) = %d, want %d", tt.limit, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFanoutClamp(t *testing.T) {
+	tests := []struct {
+		name     string
+		flag     int
+		config   int
+		nofile   uint64
+		want     int
+		warnings string
+	}{
+		{"config under the limit", 0, 64, 1024, 64, ""},
+		{"flag under the limit", 200, 64, 1024, 200, ""},
+		{"flag over the limit", 5000, 64, 1024, 448,
+			"smctl: fan-out 5000 clamped to 448 by the open-file limit (ulimit -n 1024)\n"},
+		{"config over the limit", 0, 3000, 4096, 1984,
+			"smctl: fan-out 3000 clamped to 1984 by the open-file limit (ulimit -n 4096)\n"},
+		{"tiny limit", 10, 64, 100, 1,
+			"smctl: fan-out 10 clamped to 1 by the open-file limit (ulimit -n 100)\n"},
+	}
+	saved := fileLimit
+	defer func() { fileLimit = saved }()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fileLimit = func() uint64 { return tt.nofile }
+			g := &globalOptions{Fanout: tt.flag}
+			tr := &vtree.Tree{Config: &config.Config{Fanout: tt.config}}
+			ios, _, errOut := Test("")
+			// Twice: the warning is printed once.
+			for range 2 {
+				if got := g.fanoutWarn(ios, tr); got != tt.want {
+					t.Errorf("fanoutWarn = %d, want %d", got, tt.want)
+				}
+			}
+			if got := g.fanout(tr); got != tt.want {
+				t.Errorf("fanout = %d, want %d", got, tt.want)
+			}
+			if errOut.String() != tt.warnings {
+				t.Errorf("stderr = %q, want %q", errOut, tt.warnings)
+			}
+		})
+	}
+}
+
+// statuses is a statusReader over a map: path -> status line as stored.
+type statuses map[string]string
+
+func (s statuses) Status(ctx context.Context, p string) (int, string, bool) {
+	line, ok := s[p]
+	if !ok {
+		return 0, "", false
+	}
+	code, msg, _ := strings.Cut(line, " ")
+	rc, err := strconv.Atoi(code)
+	if err != nil {
+		return 0, "", false
+	}
+	return rc, msg, true
+}
+
+// TestOnly checks --only over statuses left by earlier runs: a path with
+// no status is "failed" (its last run did not succeed), never "ok".
+func TestOnly(t *testing.T) {
+	st := statuses{
+		"/a": "0",
+		"/b": "1 exit status 1",
+		"/c": "255 connection refused",
+		"/d": "71 local error, not the node",
+		"/e": "124 command timed out",
+		// f: no status at all
+		"/g": "garbage",
+	}
+	paths := []string{"/a", "/b", "/c", "/d", "/e", "/f", "/g"}
+	tests := []struct {
+		which string
+		want  string
+		err   bool
+	}{
+		{which: "", want: "/a /b /c /d /e /f /g"},
+		{which: "ok", want: "/a"},
+		{which: "failed", want: "/b /c /d /e /f /g"},
+		{which: "bad", err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.which, func(t *testing.T) {
+			got, err := only(context.Background(), st, paths, tt.which)
+			if (err != nil) != tt.err {
+				t.Fatalf("only %q: error %v, want error %v", tt.which, err, tt.err)
+			}
+			if s := strings.Join(got, " "); s != tt.want {
+				t.Errorf("only %q = %s, want %s", tt.which, s, tt.want)
+			}
+		})
+	}
+}
