@@ -175,6 +175,7 @@ directory, every managed entity a file. Reading a file runs its read agent
 		newGrepCmd(ios, g),
 		newWriteCmd(ios, g),
 		newFindCmd(ios, g),
+		newDelegateCmd(ios, g),
 		newVersionCmd(ios),
 		newDemoCmd(ios, g),
 		newSimCmd(ios, g),
