@@ -144,8 +144,10 @@ func expandRanges(body string) ([]string, error) {
 		if len(lo) > 1 && lo[0] == '0' {
 			width = len(lo)
 		}
-		for n := a; n <= b; n += step {
-			out = append(out, fmt.Sprintf("%0*d", width, n))
+		// Counted, not compared with b: n += step would wrap past the
+		// largest int and never end.
+		for i := 0; i <= (b-a)/step; i++ {
+			out = append(out, fmt.Sprintf("%0*d", width, a+i*step))
 		}
 	}
 	return out, nil

@@ -67,21 +67,3 @@ func TestFold(t *testing.T) {
 		}
 	}
 }
-
-func FuzzRoundTrip(f *testing.F) {
-	f.Add("n[001-100]")
-	f.Add("a,b[1-3]")
-	f.Fuzz(func(t *testing.T, s string) {
-		names, err := Expand(s)
-		if err != nil || len(names) > 5000 {
-			return
-		}
-		back, err := Expand(Fold(names))
-		if err != nil {
-			t.Fatalf("Expand(Fold(%q)): %v", s, err)
-		}
-		if len(back) != len(names) {
-			t.Fatalf("round trip of %q: %d names, want %d", s, len(back), len(names))
-		}
-	})
-}
