@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"reflect"
@@ -174,7 +175,7 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	v, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || v <= 0 {
+	if err != nil || v <= 0 || v > math.MaxInt64/mult {
 		return 0, fmt.Errorf("bad size %q (want e.g. 16MiB)", s)
 	}
 	return v * mult, nil
