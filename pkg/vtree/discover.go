@@ -71,6 +71,7 @@ func (t *Tree) parseStatement(line string) (*statement, error) {
 	for k := range t.Config.Types[st.typ].Attrs {
 		known = append(known, k)
 	}
+	given := map[string]bool{}
 	for _, kv := range f[2:] {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
@@ -79,6 +80,10 @@ func (t *Tree) parseStatement(line string) (*statement, error) {
 		if st.remove {
 			return nil, errors.New("remove takes no key=value")
 		}
+		if given[k] {
+			return nil, fmt.Errorf("%s given twice", k)
+		}
+		given[k] = true
 		if slices.Contains(known, k) {
 			if v == "" || strings.ContainsAny(v, "\n\x00") {
 				return nil, fmt.Errorf("%s: empty or invalid value", k)

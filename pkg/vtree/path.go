@@ -19,11 +19,12 @@ const (
 var ErrBadPath = errors.New("invalid path")
 
 // Clean validates a virtual path and returns it in canonical form: absolute,
-// no trailing slash, no "." or ".." elements. A relative path is taken
-// relative to the root of the tree, and a leading "/sysman" is dropped so
-// that the paper's commands work verbatim. It rejects NUL bytes, ".."
-// that would climb above the root, over-long names and names starting with
-// '.', which the backing tree reserves for smctl's own files.
+// no trailing slash, no "." or ".." elements; cleaning it again changes
+// nothing. A relative path is taken relative to the root of the tree, and
+// a leading "/sysman" (or "sysman") is dropped so that the paper's
+// commands work verbatim. It rejects NUL bytes, ".." that would climb
+// above the root, over-long names and names starting with '.', which the
+// backing tree reserves for smctl's own files.
 func Clean(p string) (string, error) {
 	bad := func(why string) (string, error) {
 		return "", &fs.PathError{Op: "path", Path: p, Err: fmt.Errorf("%w: %s", ErrBadPath, why)}
@@ -51,8 +52,12 @@ func Clean(p string) (string, error) {
 			out = append(out, el)
 		}
 	}
-	if len(out) > 0 && out[0] == "sysman" && strings.HasPrefix(p, "/") {
-		out = out[1:]
+	// Every leading "sysman" goes, so that cleaning a clean path changes
+	// nothing: the tree has no /sysman of its own.
+	if len(out) > 0 && out[0] == "sysman" {
+		for len(out) > 0 && out[0] == "sysman" {
+			out = out[1:]
+		}
 		// The paper spells it /sysman/system/chassis/... in Figures 4
 		// and 6; take its commands verbatim.
 		if len(out) > 0 && out[0] == "system" {
