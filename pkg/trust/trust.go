@@ -21,8 +21,42 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 )
+
+// owner is a third trusted owner (-1: none): the owner of the state root in
+// use, whose tree a delegated user works in.
+var owner atomic.Int64
+
+func init() { owner.Store(-1) }
+
+// TrustOwner adds uid to the trusted owners (root and the running user)
+// for the rest of the process: smctl trusts the owner of the state root it
+// was pointed at, so that a user given part of another user's tree may act
+// there. A negative uid removes it.
+func TrustOwner(uid int) { owner.Store(int64(uid)) }
+
+func trustedUID(uid int) bool {
+	return uid == 0 || uid == os.Geteuid() || int64(uid) == owner.Load()
+}
+
+// owners names the trusted owners for messages.
+func owners() string {
+	names := []string{"root"}
+	euid, o := os.Geteuid(), int(owner.Load())
+	if euid != 0 {
+		names = append(names, userName(euid))
+	}
+	if o > 0 && o != euid {
+		names = append(names, userName(o))
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
 
 // ErrUntrusted is wrapped by every error for a file that is not trusted.
 var ErrUntrusted = errors.New("untrusted file")
@@ -36,8 +70,8 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("untrusted file %s: owner %s, mode %04o: %s (it must be owned by root or %s and not writable by group or others)",
-		e.Name, userName(e.UID), e.Mode.Perm(), e.Why, userName(os.Geteuid()))
+	return fmt.Sprintf("untrusted file %s: owner %s, mode %04o: %s (it must be owned by %s and not writable by group or others)",
+		e.Name, userName(e.UID), e.Mode.Perm(), e.Why, owners())
 }
 
 // Unwrap returns ErrUntrusted.
@@ -59,12 +93,33 @@ func Stat(name string, st *syscall.Stat_t) error {
 	mode := fs.FileMode(st.Mode & 0o7777)
 	e := &Error{Name: name, UID: uid, Mode: mode}
 	switch {
-	case uid != 0 && uid != os.Geteuid():
+	case !trustedUID(uid):
 		e.Why = "owned by another user"
 	case st.Mode&0o020 != 0:
 		e.Why = "writable by its group"
 	case st.Mode&0o002 != 0:
 		e.Why = "writable by others"
+	default:
+		return nil
+	}
+	return e
+}
+
+// Dir judges a directory from fstat of an open descriptor: owned by a
+// trusted owner, and writable by group or others only with the sticky bit
+// (so that nobody but a file's owner may remove or rename it).
+func Dir(name string, st *syscall.Stat_t) error {
+	uid := int(st.Uid)
+	mode := fs.FileMode(st.Mode & 0o777)
+	if st.Mode&syscall.S_ISVTX != 0 {
+		mode |= fs.ModeSticky
+	}
+	e := &Error{Name: name, UID: uid, Mode: mode}
+	switch {
+	case !trustedUID(uid):
+		e.Why = "a directory owned by another user"
+	case st.Mode&0o022 != 0 && st.Mode&syscall.S_ISVTX == 0:
+		e.Why = "a directory writable by group or others without the sticky bit (give a group a device with smctl delegate)"
 	default:
 		return nil
 	}

@@ -106,8 +106,10 @@ const (
 	// attributes decide where smctl connects.
 	DelegateAttrAgent
 	// DelegateKeyUnreadable (a note): delegated devices inherit an ids file
-	// but the group cannot read the key file (File) that decrypts it; agents
-	// that need the credentials fail for its members.
+	// that the group may read, but the group cannot read the key file (File)
+	// that decrypts it; agents that need the credentials fail for its
+	// members. (An ids file the group cannot read is simply not used by its
+	// members, who act with their own credentials.)
 	DelegateKeyUnreadable
 	// DelegateNoDevices (a note): no device at or below the path.
 	DelegateNoDevices
@@ -156,10 +158,15 @@ var (
 )
 
 // Mode bits a delegation gives.
+// A delegated device directory is also sticky (+t, as /tmp): members may
+// add files and replace or remove their own, but not remove or rename the
+// owner's (an attribute, ids or lock file deleted would silently fall back
+// to a default or an inherited value). The tree refuses a device whose
+// directory, or one above it, others may write without the sticky bit.
 const (
-	delegDirBits  = 0o070 // g+rwx
-	delegFileBits = 0o060 // g+rw
-	delegWrite    = 0o020 // what revoking takes
+	delegDirBits  = 0o1070 // g+rwx, sticky
+	delegFileBits = 0o060  // g+rw
+	delegWrite    = 0o020  // what revoking takes
 )
 
 // Delegate gives the group of d the devices at or below the virtual
@@ -394,8 +401,11 @@ func (w *delegWalk) keyReadable(vp string) {
 		}
 		dir, _ = splitRel(dir)
 	}
-	w.keyDone = true
 	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(w.t.store.dir, joinRel(dir, IDsName)), &st); err != nil || delegPerm(&st, w.d.GID)&0o4 == 0 {
+		return // members cannot read it, so do not use it
+	}
+	w.keyDone = true
 	if err := unix.Stat(w.t.keyFile, &st); err != nil || delegPerm(&st, w.d.GID)&0o4 != 0 {
 		return
 	}

@@ -354,6 +354,8 @@ func TestDelegateAdversarial(t *testing.T) {
 	must(os.Chmod(filepath.Join(n2, ".type"), 0o646))
 	// /systems is not searchable by others.
 	must(os.Chmod(filepath.Join(dir, "systems"), 0o750))
+	// The ids above n2 is readable by the group (its key is not).
+	must(os.Chmod(filepath.Join(dir, "systems/ids"), 0o644))
 
 	s0 := snapTree(t, dir)
 	cs, err := tr.Delegate(ctx, "/systems/servers", g)

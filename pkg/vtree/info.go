@@ -278,6 +278,9 @@ func (t *Tree) device(dev string) Device {
 	if terr != nil {
 		d.Err = terr
 	}
+	if derr := t.dirTrust(rel(dev)); derr != nil {
+		d.Err = derr
+	}
 	t.mu.Lock()
 	t.devices[dev] = d
 	t.mu.Unlock()

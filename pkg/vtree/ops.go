@@ -164,7 +164,9 @@ func (t *Tree) stale(n *node, opts ReadOptions) bool {
 	}
 	switch model {
 	case config.Cached:
-		return false
+		// Only while the file has no content.
+		st, err := t.store.lstat(n.rel)
+		return err != nil || st.Size() == 0
 	case config.TTL:
 		st, err := t.store.lstat(n.rel)
 		return err != nil || time.Since(st.ModTime()) >= ttl
@@ -477,22 +479,23 @@ func (t *Tree) credsFor(n *node) (*creds.Pair, error) {
 }
 
 // credsIn returns the first pair of the nearest ids file at or above the
-// backing directory dir.
+// backing directory dir that the running user may read. Credentials this
+// user may not read are not theirs to send: a delegated member acts with
+// its own, found further up or none.
 func (t *Tree) credsIn(dir string) (*creds.Pair, error) {
 	for {
-		idsRel := joinRel(dir, IDsName)
 		if t.hasSpecial(dir, IDsName) {
+			idsRel := joinRel(dir, IDsName)
 			pairs, err := t.idsAt(idsRel)
-			if err != nil {
-				if RC(err) == agent.RCUntrusted {
-					return nil, err // names the file already
-				}
+			switch {
+			case errors.Is(err, fs.ErrPermission):
+			case err != nil && RC(err) == agent.RCUntrusted:
+				return nil, err // names the file already
+			case err != nil:
 				return nil, fmt.Errorf("ids %s: %w", "/"+strings.TrimPrefix(idsRel, "./"), err)
+			case len(pairs) > 0:
+				return &pairs[0], nil
 			}
-			if len(pairs) == 0 {
-				return nil, nil
-			}
-			return &pairs[0], nil
 		}
 		if dir == "." {
 			return nil, nil

@@ -134,6 +134,29 @@ func (s *store) dirMode(rel string) fs.FileMode {
 	return m
 }
 
+// dirStat describes the directory rel itself, from its open descriptor.
+func (s *store) dirStat(rel string) (*syscall.Stat_t, error) {
+	d, release, err := s.openDir(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	f, err := d.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil, errors.New("no stat")
+	}
+	return st, nil
+}
+
 func (s *store) release(e *dirEnt) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -349,11 +372,39 @@ func replace(d *os.Root, dmode fs.FileMode, name string, data []byte, trusted bo
 	}
 	if werr == nil {
 		werr = d.Rename(tmp, name)
+		if errors.Is(werr, syscall.EPERM) && old != nil && !trusted {
+			// A sticky (delegated) directory: a member may not replace the
+			// owner's file, only write it where its mode allows, in place,
+			// under the lock smctl's readers take.
+			_ = d.Remove(tmp)
+			return writeInPlace(d, name, data)
+		}
 	}
 	if werr != nil {
 		_ = d.Remove(tmp)
 	}
 	return werr
+}
+
+// writeInPlace rewrites the existing regular file name under an exclusive
+// flock: smctl's readers (openShared) see the old or the new content.
+func writeInPlace(d *os.Root, name string, data []byte) error {
+	f, err := d.OpenFile(name, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); !ok || !fi.Mode().IsRegular() || sys.Nlink != 1 {
+		return fmt.Errorf("%s: not a regular file with one link: not written in place", name)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	return writeAll(f, data)
 }
 
 // setMode gives the new file f, whose permission bits are cur, its mode:
@@ -469,6 +520,9 @@ func exchange(d *os.Root, name string, old fs.FileInfo, st *syscall.Stat_t, dmod
 		}
 		err = renameExchange(d, spare, name)
 		f.Close()
+		if errors.Is(err, syscall.EPERM) {
+			return errNoExchange // a sticky directory: see replace
+		}
 		return err
 	}
 	return errNoExchange

@@ -110,6 +110,7 @@ type Tree struct {
 	types    map[string]typeInfo         // device dir (rel) -> type
 	agentMu  sync.Mutex
 	agentErr map[string]error // agent directory -> why it is not trusted
+	dirErr   map[string]error // backing directory -> why it is not trusted
 	// Per-command caches: a Tree lives for one smctl command, so lock and
 	// ids files, and device attributes, are looked up once per directory
 	// (writes through this Tree keep them current).
@@ -134,6 +135,13 @@ func Open(dir string, opts Options) (*Tree, error) {
 			return nil, fmt.Errorf("%w at %s: create one with \"smctl init\" (or choose another with --root or $SMCTL_ROOT)", ErrNoRoot, dir)
 		}
 		return nil, err
+	}
+	// The owner of the state root is trusted with root and the running
+	// user: a delegated user works in that owner's tree.
+	if fi, err := os.Stat(dir); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			trust.TrustOwner(int(st.Uid))
+		}
 	}
 	// smctl.yaml decides which agents run: it must be trusted.
 	raw, err := trust.ReadFile(cfgFile, 16<<20)
@@ -161,6 +169,7 @@ func Open(dir string, opts Options) (*Tree, error) {
 		Config:   cfg,
 		store:    store{root: r, dir: treeDir},
 		agentErr: map[string]error{},
+		dirErr:   map[string]error{},
 		opts:     opts,
 		timeout:  cfg.Timeout.Duration,
 		keyFile:  cfg.KeyFile,
@@ -415,6 +424,37 @@ func (t *Tree) agentDirTrust(dir string) error {
 	}
 	t.agentMu.Lock()
 	t.agentErr[dir] = err
+	t.agentMu.Unlock()
+	return err
+}
+
+// dirTrust judges the backing directory rel and those above it up to the
+// tree: each must be owned by a trusted owner, and one that group or others
+// may write must be sticky, or the files in it (attributes, ids, locks)
+// could be removed or renamed by others. Answers are kept per command.
+func (t *Tree) dirTrust(rel string) error {
+	if rel == "" {
+		rel = "."
+	}
+	t.agentMu.Lock()
+	err, ok := t.dirErr[rel]
+	t.agentMu.Unlock()
+	if ok {
+		return err
+	}
+	if rel != "." {
+		parent, _ := splitRel(rel)
+		err = t.dirTrust(parent)
+	}
+	if err == nil {
+		var st *syscall.Stat_t
+		st, err = t.store.dirStat(rel)
+		if err == nil {
+			err = trust.Dir("/"+strings.TrimPrefix(rel, "."), st)
+		}
+	}
+	t.agentMu.Lock()
+	t.dirErr[rel] = err
 	t.agentMu.Unlock()
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,7 +124,7 @@ func TestSweepTemps(t *testing.T) {
 func TestDelegatedDirModes(t *testing.T) {
 	tr := newTree(t, nil, "server n1 transport=local")
 	dev := filepath.Join(tr.store.dir, "systems/servers/n1")
-	os.Chmod(dev, 0o775)
+	os.Chmod(dev, 0o775|fs.ModeSticky) // as smctl delegate leaves it
 	ctx := context.Background()
 	for _, tc := range []struct {
 		file string
@@ -144,7 +145,8 @@ func TestDelegatedDirModes(t *testing.T) {
 			t.Errorf("%s: mode %04o, want %04o", tc.file, m, tc.want)
 		}
 	}
-	// A result renamed into an attribute's name is not trusted.
+	// A result renamed into an attribute's name is not trusted (only its
+	// owner may rename it in a sticky directory, and it is group-writable).
 	os.Rename(filepath.Join(dev, "notes"), filepath.Join(dev, "address"))
 	tr2, err := Open(tr.Root, Options{})
 	if err != nil {
