@@ -92,7 +92,7 @@ func demoRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *DemoOp
 	if opts.Local {
 		width := len(fmt.Sprint(opts.Nodes))
 		nodes := fmt.Sprintf("n[%0*d-%0*d]", width, 1, width, opts.Nodes)
-		if _, err := sub("", 0, "write", "/discover_master", fmt.Sprintf("server %s transport=local", nodes)); err != nil {
+		if _, err := sub("", 0, "write", "--yes", "/discover_master", fmt.Sprintf("server %s transport=local", nodes)); err != nil {
 			return err
 		}
 	} else {

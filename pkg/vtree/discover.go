@@ -8,12 +8,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"weak"
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/nodeset"
@@ -206,30 +203,13 @@ func (e *LargeDiscoveryError) Error() string {
 	return fmt.Sprintf("discovery would create %d devices, more than %d at once: check the node sets, or add --yes to create them", e.New, LargeDiscovery)
 }
 
-// largeDiscovery holds the trees allowed to create more than
-// LargeDiscovery devices in one discovery, by weak pointer so that a tree
-// no longer used is collected and its entry dropped.
-var largeDiscovery sync.Map // weak.Pointer[Tree] -> struct{}
-
 // AllowLargeDiscovery lets discoveries through t create more than
 // LargeDiscovery devices at once (smctl write --yes), or stops them again.
-func (t *Tree) AllowLargeDiscovery(ok bool) {
-	k := weak.Make(t)
-	if !ok {
-		largeDiscovery.Delete(k)
-		return
-	}
-	if _, had := largeDiscovery.LoadOrStore(k, struct{}{}); !had {
-		runtime.AddCleanup(t, func(k weak.Pointer[Tree]) { largeDiscovery.Delete(k) }, k)
-	}
-}
+func (t *Tree) AllowLargeDiscovery(ok bool) { t.largeOK.Store(ok) }
 
 // LargeDiscoveryAllowed reports whether AllowLargeDiscovery(true) was
 // called on t.
-func (t *Tree) LargeDiscoveryAllowed() bool {
-	_, ok := largeDiscovery.Load(weak.Make(t))
-	return ok
-}
+func (t *Tree) LargeDiscoveryAllowed() bool { return t.largeOK.Load() }
 
 // checkSize refuses statements that would create more than LargeDiscovery
 // devices together, unless t allows it.

@@ -45,6 +45,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -104,6 +105,8 @@ type Tree struct {
 	timeout time.Duration
 	keyFile string
 	reg     agent.Registry
+
+	largeOK atomic.Bool // discoveries may create more than LargeDiscovery devices
 
 	mu       sync.Mutex
 	hooks    map[string]map[string]*hook // by type, then file name
