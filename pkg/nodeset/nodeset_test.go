@@ -55,6 +55,9 @@ func TestFold(t *testing.T) {
 		{"n1 n2 n3", "n[1-3]"},
 		{"n0001 n0002 n0042 n0050", "n[0001-0002,0042,0050]"},
 		{"n7", "n7"},
+		{"n007", "n007"}, // one zero-padded name keeps its padding
+		{"n007 n008", "n[007-008]"},
+		{"node-01", "node-01"},
 		{"a b n1", "a,b,n1"},
 		{"n1 n3 n2 n2", "n[1-3]"},
 		{"r1n1 r1n2 r2n1", "r1n[1-2],r2n1"},
