@@ -23,7 +23,9 @@ type CatOptions struct {
 	Only       string // --only failed|ok
 }
 
-func newCatCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
+// newCatCmd builds smctl cat; runF, when not nil, receives the parsed
+// options instead of catRun (for tests of flag parsing).
+func newCatCmd(ios *IOStreams, g *globalOptions, runF func(*CatOptions) error) *cobra.Command {
 	opts := &CatOptions{}
 	cmd := &cobra.Command{
 		Use:   "cat [-H] [PATH...]",
@@ -39,6 +41,9 @@ its path, as grep does, and is the default for more than one path.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
 			opts.HasMaxAge = cmd.Flags().Changed("max-age")
+			if runF != nil {
+				return runF(opts)
+			}
 			return catRun(cmd.Context(), ios, g, opts)
 		},
 	}

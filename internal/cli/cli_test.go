@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -99,25 +100,52 @@ func TestCompilePattern(t *testing.T) {
 }
 
 // TestFlagsToOptions checks that the verbs' flags land in their options.
+// Every flag reaches the options the verb runs with: the runF hook gets
+// what the command parsed, so a flag that is not wired fails here.
 func TestFlagsToOptions(t *testing.T) {
 	ios, _, _ := Test("")
 	g := &globalOptions{}
-	var got *CatOptions
-	cmd := newCatCmd(ios, g)
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		got = &CatOptions{Paths: args}
-		got.Filename, _ = c.Flags().GetBool("with-filename")
-		got.NoFilename, _ = c.Flags().GetBool("no-filename")
-		got.MaxAge, _ = c.Flags().GetDuration("max-age")
-		got.Output, _ = c.Flags().GetString("output")
-		return nil
-	}
-	cmd.SetArgs([]string{"-H", "-h", "--max-age", "5m", "-o", "json", "/a", "/b"})
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if !got.Filename || !got.NoFilename || got.MaxAge != 5*time.Minute || got.Output != "json" || len(got.Paths) != 2 {
-		t.Errorf("cat options = %+v", got)
+	for _, tc := range []struct {
+		name string
+		cmd  func(capture func(any) error) *cobra.Command
+		args []string
+		want any
+	}{
+		{"cat", func(c func(any) error) *cobra.Command {
+			return newCatCmd(ios, g, func(o *CatOptions) error { return c(o) })
+		}, []string{"-H", "-h", "--max-age", "5m", "-o", "json", "-b", "--only", "failed", "/a", "/b"},
+			&CatOptions{Paths: []string{"/a", "/b"}, Filename: true, NoFilename: true, MaxAge: 5 * time.Minute, HasMaxAge: true, Output: "json", Gather: true, Only: "failed"}},
+		{"cat defaults", func(c func(any) error) *cobra.Command {
+			return newCatCmd(ios, g, func(o *CatOptions) error { return c(o) })
+		}, []string{"/a"}, &CatOptions{Paths: []string{"/a"}}},
+		{"grep", func(c func(any) error) *cobra.Command {
+			return newGrepCmd(ios, g, func(o *GrepOptions) error { return c(o) })
+		}, []string{"-l", "-v", "-i", "-c", "-E", "-H", "-h", "-q", "-o", "json", "-b", "--only", "ok", "--max-age", "1m", "on", "/a"},
+			&GrepOptions{Pattern: "on", Paths: []string{"/a"}, List: true, Invert: true, IgnoreCase: true, Count: true, Extended: true, Filename: true, NoFilename: true, Quiet: true, Output: "json", Gather: true, Only: "ok", MaxAge: time.Minute, HasMaxAge: true}},
+		{"write", func(c func(any) error) *cobra.Command {
+			return newWriteCmd(ios, g, func(o *WriteOptions) error { return c(o) })
+		}, []string{"--stdin-paths", "-o", "json", "--only", "failed", "--yes", "--", "uname", "-r"},
+			&WriteOptions{Args: []string{"uname", "-r"}, StdinPaths: true, Output: "json", Only: "failed", Yes: true}},
+		{"write -f --prompt", func(c func(any) error) *cobra.Command {
+			return newWriteCmd(ios, g, func(o *WriteOptions) error { return c(o) })
+		}, []string{"-f", "run_this", "--prompt", "/p"},
+			&WriteOptions{Args: []string{"/p"}, File: "run_this", Prompt: true}},
+		{"ls", func(c func(any) error) *cobra.Command {
+			return newLsCmd(ios, g, func(o *LsOptions) error { return c(o) })
+		}, []string{"-l", "-R", "-o", "json", "/systems"},
+			&LsOptions{Paths: []string{"/systems"}, Long: true, Recursive: true, Output: "json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got any
+			cmd := tc.cmd(func(o any) error { got = o; return nil })
+			cmd.SetArgs(tc.args)
+			if err := cmd.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("options = %+v\nwant      %+v", got, tc.want)
+			}
+		})
 	}
 }
 

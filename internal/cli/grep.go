@@ -31,7 +31,9 @@ type GrepOptions struct {
 	HasMaxAge  bool
 }
 
-func newGrepCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
+// newGrepCmd builds smctl grep; runF, when not nil, receives the parsed
+// options instead of grepRun (for tests of flag parsing).
+func newGrepCmd(ios *IOStreams, g *globalOptions, runF func(*GrepOptions) error) *cobra.Command {
 	opts := &GrepOptions{}
 	cmd := &cobra.Command{
 		Use:   "grep [-l] [-v] [-i] [-c] [-E] PATTERN [PATH...]",
@@ -48,6 +50,9 @@ read, 1 if none was selected or some file failed, 2 on a usage error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Pattern, opts.Paths = args[0], args[1:]
 			opts.HasMaxAge = cmd.Flags().Changed("max-age")
+			if runF != nil {
+				return runF(opts)
+			}
 			return grepRun(cmd.Context(), ios, g, opts)
 		},
 	}

@@ -23,7 +23,9 @@ type LsOptions struct {
 	Output    string
 }
 
-func newLsCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
+// newLsCmd builds smctl ls; runF, when not nil, receives the parsed
+// options instead of lsRun (for tests of flag parsing).
+func newLsCmd(ios *IOStreams, g *globalOptions, runF func(*LsOptions) error) *cobra.Command {
 	opts := &LsOptions{}
 	cmd := &cobra.Command{
 		Use:   "ls [-l] [-R] [PATH...]",
@@ -36,6 +38,9 @@ subdirectories too, but does not enter live directories it meets.`,
 		ValidArgsFunction: completePaths(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
+			if runF != nil {
+				return runF(opts)
+			}
 			return lsRun(cmd.Context(), ios, g, opts)
 		},
 	}

@@ -170,10 +170,10 @@ directory, every managed entity a file. Reading a file runs its read agent
 	root.SetErr(ios.ErrOut)
 	root.AddCommand(
 		newInitCmd(ios, g),
-		newLsCmd(ios, g),
-		newCatCmd(ios, g),
-		newGrepCmd(ios, g),
-		newWriteCmd(ios, g),
+		newLsCmd(ios, g, nil),
+		newCatCmd(ios, g, nil),
+		newGrepCmd(ios, g, nil),
+		newWriteCmd(ios, g, nil),
 		newFindCmd(ios, g),
 		newDelegateCmd(ios, g),
 		newVersionCmd(ios),

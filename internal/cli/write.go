@@ -24,7 +24,9 @@ type WriteOptions struct {
 	Yes        bool   // --yes: let a discovery create more than vtree.LargeDiscovery devices
 }
 
-func newWriteCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
+// newWriteCmd builds smctl write; runF, when not nil, receives the parsed
+// options instead of writeRun (for tests of flag parsing).
+func newWriteCmd(ios *IOStreams, g *globalOptions, runF func(*WriteOptions) error) *cobra.Command {
 	opts := &WriteOptions{}
 	cmd := &cobra.Command{
 		Use:   "write PATH [VALUE...]",
@@ -50,6 +52,9 @@ output); see it with smctl cat.`,
 		ValidArgsFunction: completePaths(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
+			if runF != nil {
+				return runF(opts)
+			}
 			return writeRun(cmd.Context(), ios, g, opts)
 		},
 	}
