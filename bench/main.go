@@ -14,10 +14,14 @@
 // FreeIPMI's ipmipower (the reference) and by an ipmitool loop; then with
 // 20 of them down.
 //
+// The mem suite (mem.go): a command printing 1 MiB, different on every
+// node, on -mem-nodes simulated nodes: smctl write, then smctl cat -b;
+// peak RSS of each against -mem-target MB, every result checked intact.
+//
 // It prints a table (median of -runs runs: wall time, CPU time, peak RSS,
 // nodes ok, wall time / the reference's) and writes it to bench/out/.
 //
-//	go run ./bench [-suite all|ssh|ipmi] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3]
+//	go run ./bench [-suite all|ssh|ipmi|mem] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3] [-mem-nodes 2000] [-mem-before REV]
 package main
 
 import (
@@ -59,7 +63,7 @@ var (
 	runs      = flag.Int("runs", 3, "runs per tool (the median is reported)")
 	fanout    = flag.Int("fanout", 64, "parallelism given to every tool")
 	skipSync  = flag.Bool("skip-sync", false, "skip the --fanout 1 run")
-	suite     = flag.String("suite", "all", "ssh, ipmi or all")
+	suite     = flag.String("suite", "all", "ssh, ipmi, mem or all")
 	bmcs      = flag.Int("bmcs", 200, "ipmi_sim BMCs for the ipmi suite")
 	bmcsDown  = flag.Int("bmcs-down", 20, "of them stopped for the second ipmi run")
 )
@@ -89,7 +93,13 @@ func main() {
 	if *suite == "ssh" || *suite == "all" {
 		rows = append(rows, sshRows(smctl, baseline, work)...)
 	}
-	table := render(rows)
+	var table string
+	if len(rows) > 0 {
+		table = render(rows)
+	}
+	if *suite == "mem" || *suite == "all" {
+		table += memRows(smctl, work)
+	}
 	fmt.Print(table)
 	out := filepath.Join("bench", "out")
 	if err := os.MkdirAll(out, 0o755); err == nil {
