@@ -172,7 +172,7 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 	names := labels(paths)
 	tl := newTally()
 	i := 0
-	failed += runAll(ctx, ios, g.fanout(t), "write", paths, func(ctx context.Context, p string) ([]byte, error) {
+	failed += runAll(ctx, ios, g.fanoutWarn(ios, t), "write", paths, func(ctx context.Context, p string) ([]byte, error) {
 		res, err := t.Write(ctx, p, value)
 		if err != nil || opts.Output != "json" {
 			// Only -o json prints what a write left in the file: over

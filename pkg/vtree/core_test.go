@@ -3,13 +3,16 @@ package vtree
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/trust"
 )
 
 // Writing ids never gives the password back: not in the result, not in
@@ -225,5 +228,27 @@ func TestRemoveDevices(t *testing.T) {
 	}
 	if _, err := tr.Stat(ctx, "/systems/servers/n3"); err != nil {
 		t.Errorf("n3 removed by a wrong-type remove: %v", err)
+	}
+}
+
+// RC maps errors to the status vocabulary: local shortages and untrusted
+// inputs have codes of their own.
+func TestRC(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{errors.New("x"), 1},
+		{&AgentError{RC: 3}, 3},
+		{fmt.Errorf("lookup: %w", syscall.EMFILE), agent.RCLocal},
+		{fmt.Errorf("dial: %w", syscall.ENFILE), agent.RCLocal},
+		{&trust.Error{Name: "/x", Why: "w"}, agent.RCUntrusted},
+		{fmt.Errorf("t: %w", ErrBadType), agent.RCUntrusted},
+		{context.DeadlineExceeded, agent.RCTimeout},
+	} {
+		if got := RC(tc.err); got != tc.want {
+			t.Errorf("RC(%v) = %d, want %d", tc.err, got, tc.want)
+		}
 	}
 }

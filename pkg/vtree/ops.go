@@ -66,6 +66,8 @@ func RC(err error) int {
 		return ae.RC
 	case errors.Is(err, trust.ErrUntrusted), errors.Is(err, ErrBadType), errors.Is(err, creds.ErrWrongPlace):
 		return agent.RCUntrusted
+	case agent.IsLocal(err):
+		return agent.RCLocal
 	case errors.Is(err, context.DeadlineExceeded):
 		return agent.RCTimeout
 	}
