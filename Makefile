@@ -1,7 +1,7 @@
 # smctl — see README.md. All targets work from a fresh clone.
 GO ?= go
 
-.PHONY: all build demo test bench static clean
+.PHONY: all build demo test bench static clean mutate
 
 all: build
 
@@ -22,6 +22,12 @@ test:
 # whole tools (smctl, a bare client, pdsh, clush, pssh, ipmipower).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 10x ./pkg/vtree/ ./pkg/sshx/ ./pkg/fanout/
+
+# Mutation testing of the core packages (slow: not part of test): the score
+# per package and the surviving mutants; see mutate/README.md. A subset:
+# make mutate MUTATE_PKGS="pkg/nodeset pkg/creds".
+mutate:
+	GO=$(GO) bash mutate/run.sh $(MUTATE_PKGS)
 
 # Fails unless the binary is statically linked.
 static: build
