@@ -137,7 +137,7 @@ func expandRanges(body string) ([]string, error) {
 		if b < a {
 			return nil, fmt.Errorf("bad range %q: end before start", r)
 		}
-		if (b-a)/step+1 > MaxNodes {
+		if (b-a)/step >= MaxNodes { // not (b-a)/step+1 > MaxNodes, which wraps
 			return nil, fmt.Errorf("range %q: more than %d nodes", r, MaxNodes)
 		}
 		width := 0
@@ -265,4 +265,57 @@ func lastDigits(s string) (int, int) {
 		i--
 	}
 	return i, j
+}
+
+// AtMost reports whether the node set s expands to at most limit names,
+// by an upper bound computed without expanding it: the patterns of a union
+// add up, the brackets of a pattern multiply, the ranges in a bracket add
+// up (steps ignored). Malformed ranges count as one name (Expand reports
+// them). It lets a caller refuse a huge node set cheaply.
+func AtMost(s string, limit int) bool {
+	sum := 0
+	for _, pat := range splitTop(s) {
+		prod := 1
+		for {
+			i := strings.IndexByte(pat, '[')
+			if i < 0 {
+				break
+			}
+			j := strings.IndexByte(pat[i:], ']')
+			if j < 0 {
+				break
+			}
+			n := 0
+			for _, r := range strings.Split(pat[i+1:i+j], ",") {
+				r, _, _ = strings.Cut(strings.TrimSpace(r), "/")
+				lo, hi, found := strings.Cut(r, "-")
+				if !found {
+					hi = lo
+				}
+				a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+				b, err2 := strconv.Atoi(strings.TrimSpace(hi))
+				if err1 != nil || err2 != nil || b < a {
+					n++
+					continue
+				}
+				if b-a >= limit {
+					return false
+				}
+				n += b - a + 1
+				if n > limit {
+					return false
+				}
+			}
+			prod *= max(n, 1)
+			if prod > limit {
+				return false
+			}
+			pat = pat[i+j:]
+		}
+		sum += prod
+		if sum > limit {
+			return false
+		}
+	}
+	return true
 }

@@ -70,3 +70,47 @@ func TestFold(t *testing.T) {
 		}
 	}
 }
+
+func TestAtMost(t *testing.T) {
+	for _, tc := range []struct {
+		s     string
+		limit int
+		want  bool
+	}{
+		{"n[1-10]", 10, true},
+		{"n[1-10]", 9, false},
+		{"a,b[1-5]", 6, true},
+		{"a,b[1-5]", 5, false},
+		{"r[1-2]n[1-3]", 6, true},
+		{"r[1-2]n[1-3]", 5, false},
+		{"n[1-3,7,10-11]", 6, true},
+		{"n[1-3,7,10-11]", 5, false},
+		{"n[1-1000000]", 10000, false},
+		{"n[9223372036854775806-9223372036854775807]", 5, true},
+		{"n[0-9223372036854775807]", 1000, false},
+		{"x", 1, true},
+		{"x,y", 1, false},
+	} {
+		if got := AtMost(tc.s, tc.limit); got != tc.want {
+			t.Errorf("AtMost(%q, %d) = %v, want %v", tc.s, tc.limit, got, tc.want)
+		}
+		if !tc.want {
+			continue
+		}
+		if names, err := Expand(tc.s); err == nil && len(names) > tc.limit {
+			t.Errorf("AtMost(%q, %d) is not an upper bound: %d names", tc.s, tc.limit, len(names))
+		}
+	}
+}
+
+// Ranges as wide as int are refused, never looped over.
+func TestExpandHugeRange(t *testing.T) {
+	for _, s := range []string{"n[0-9223372036854775807]", "n[1-9223372036854775807/1]", "n[0-1048576]"} {
+		if _, err := Expand(s); err == nil || !strings.Contains(err.Error(), "more than") {
+			t.Errorf("Expand(%q) = %v", s, err)
+		}
+	}
+	if names, err := Expand("n[1-1048576]"); err != nil || len(names) != MaxNodes {
+		t.Errorf("Expand of exactly MaxNodes: %d, %v", len(names), err)
+	}
+}

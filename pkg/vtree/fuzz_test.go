@@ -2,10 +2,11 @@ package vtree
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/smctl/smctl/pkg/nodeset"
 )
 
 // FuzzClean checks the virtual path parser: it never panics; what it
@@ -88,7 +89,7 @@ func FuzzStatement(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		// Bound the work of one input: a node set of up to a million
 		// names is allowed, and slow.
-		if len(line) > 1000 || !smallExpansion(line, 5000) {
+		if len(line) > 1000 || !nodeset.AtMost(line, 5000) {
 			return
 		}
 		st, err := tr.parseStatement(line)
@@ -141,41 +142,4 @@ func FuzzStatement(f *testing.F) {
 			}
 		}
 	})
-}
-
-// smallExpansion reports whether the node sets in s expand to at most
-// limit names, by an upper bound: every bracket multiplies, the ranges in
-// one add up.
-func smallExpansion(s string, limit int) bool {
-	total := 1
-	for {
-		i := strings.IndexByte(s, '[')
-		if i < 0 {
-			return true
-		}
-		j := strings.IndexByte(s[i:], ']')
-		if j < 0 {
-			return true
-		}
-		n := 0
-		for _, r := range strings.Split(s[i+1:i+j], ",") {
-			r, _, _ = strings.Cut(strings.TrimSpace(r), "/")
-			lo, hi, _ := strings.Cut(r, "-")
-			a, err1 := strconv.Atoi(strings.TrimSpace(lo))
-			b, err2 := strconv.Atoi(strings.TrimSpace(hi))
-			if err1 != nil || err2 != nil || b < a {
-				n++
-				continue
-			}
-			if b-a >= limit {
-				return false
-			}
-			n += b - a + 1
-		}
-		total *= max(n, 1)
-		if total > limit {
-			return false
-		}
-		s = s[i+j:]
-	}
 }
