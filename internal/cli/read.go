@@ -45,8 +45,9 @@ func writeJSON(w io.Writer, o outcome) {
 }
 
 // heapLimit is the soft memory limit of a fan-out of the given width:
-// 64 MiB for the process and 2 MiB per slot, since fanout.Each holds at
-// most two results per slot (a command printing 1 MiB on every node fits).
+// 64 MiB for the process and 2 MiB per slot: the window holds at most two
+// results per slot (a command printing 1 MiB on every node fits), and
+// results held past it weigh at most heldBudget.
 //
 // Main collects garbage only when the heap has grown to five times what
 // is live (GOGC 400), which keeps small fan-outs fast; with large results
@@ -65,16 +66,27 @@ func limitHeap(width int) {
 	}
 }
 
+// heldBudget is what outcomes waiting behind a slow node (to be emitted in
+// input order) may weigh, past the fan-out's window: small outcomes (a
+// write's, a status) never stall the run behind a node that hangs, large
+// ones are bounded.
+const heldBudget = 32 << 20
+
+// outcomeWeight is what an outcome holds until it is emitted: its content
+// and path, and the bookkeeping around it.
+func outcomeWeight(o outcome) int64 { return int64(len(o.content)+len(o.path)) + 512 }
+
 // runAll applies fn to every path through the fan-out and hands each
 // outcome to emit in input order. It returns the number that failed.
-// Memory is bounded by the width, not the number of paths (see limitHeap
-// and fanout.Each's window).
+// Memory is bounded by the width, not the number of paths (see limitHeap,
+// heldBudget and the fanout package).
 func runAll(ctx context.Context, ios *IOStreams, width int, verb string, paths []string,
 	fn func(ctx context.Context, p string) ([]byte, error), emit func(outcome)) int {
 	limitHeap(width)
 	prog := startProgress(ios, len(paths), verb)
 	failed := 0
-	fanout.Each(ctx, len(paths), width, func(ctx context.Context, i int) (outcome, error) {
+	w := fanout.Weight[outcome]{Of: outcomeWeight, Budget: heldBudget}
+	fanout.EachWeighed(ctx, len(paths), width, w, func(ctx context.Context, i int) (outcome, error) {
 		start := time.Now()
 		b, err := fn(ctx, paths[i])
 		prog.add(err == nil)

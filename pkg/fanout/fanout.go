@@ -14,22 +14,26 @@
 //
 // Memory is bounded by the parallelism, not by the number of items. An
 // item is outstanding from the moment it starts until its result has been
-// emitted, and at most Window(limit) = 2*limit items are outstanding at
-// once: item i does not start before item i-Window(limit) has been
-// emitted. A result is dropped as soon as emit returns. A run over 2000
-// nodes printing 1 MiB each with a limit of 64 thus holds at most 128
+// emitted. By default at most Window(limit) = 2*limit items are
+// outstanding at once: item i does not start before item i-Window(limit)
+// has been emitted. A result is dropped as soon as emit returns. A run over
+// 2000 nodes printing 1 MiB each with a limit of 64 thus holds at most 128
 // results (128 MiB), not 2000.
 //
 // The window is the price of input order. Without one, a slow first item
 // would keep every later result in memory until it finished; with a
 // window of exactly limit, one slow item would stop every other from
-// starting. Twice the limit lets the other workers run on through a full
-// window of results past a slow item (limit more once the running ones are
-// done) before they wait for it, while keeping memory O(limit * output).
+// starting. But a count alone stalls a run whose results are small: over
+// 2000 nodes of which 40 hang until their timeout, every hung node holds
+// the window shut for its whole timeout, one after another. EachWeighed
+// therefore also lets items start past the window while the results
+// waiting to be emitted weigh less than a budget (Weight): small results
+// never stall, and large ones are still bounded by the budget.
 package fanout
 
 import (
 	"context"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -55,8 +59,9 @@ type Result[T any] struct {
 
 // slot holds one outstanding item's result until it is emitted.
 type slot[T any] struct {
-	r    Result[T]
-	done chan struct{}
+	r      Result[T]
+	weight int64
+	done   chan struct{}
 }
 
 // Each runs fn(ctx, i) for i in [0, n) with at most limit running at once and
@@ -66,6 +71,22 @@ type slot[T any] struct {
 // and every result has been emitted; no goroutine outlives it, even if emit
 // panics. A caller wanting progress counts finished items inside fn.
 func Each[T any](ctx context.Context, n, limit int, fn func(ctx context.Context, i int) (T, error), emit func(Result[T])) {
+	EachWeighed(ctx, n, limit, Weight[T]{}, fn, emit)
+}
+
+// Weight tells EachWeighed what results hold. Of returns the bytes a result
+// holds until it is emitted (its content, plus what the caller keeps per
+// item); items may start past the window while the results waiting to be
+// emitted weigh at most Budget in all. A zero Weight keeps the window alone.
+type Weight[T any] struct {
+	Of     func(T) int64
+	Budget int64
+}
+
+// EachWeighed is Each where the window may open further while the
+// results waiting to be emitted weigh less than w.Budget (see Weight and
+// the package comment).
+func EachWeighed[T any](ctx context.Context, n, limit int, w Weight[T], fn func(ctx context.Context, i int) (T, error), emit func(Result[T])) {
 	if n <= 0 {
 		return
 	}
@@ -73,33 +94,45 @@ func Each[T any](ctx context.Context, n, limit int, fn func(ctx context.Context,
 		limit = DefaultLimit
 	}
 	window := min(Window(limit), n)
-	// tokens holds one token per outstanding item: the dispatcher puts
-	// one in before starting an item, the emitter takes it out after
-	// emitting that item.
-	tokens := make(chan struct{}, window)
-	// order hands the emitter each item's slot in index order; it never
-	// holds more than window slots since each has a token.
-	order := make(chan *slot[T], window)
-	stop := make(chan struct{}) // closed when Each returns
-	var g errgroup.Group        // not WithContext: a failed item must not cancel the rest
+	var (
+		mu          sync.Mutex
+		cond        = sync.NewCond(&mu)
+		queue       []*slot[T] // started, not yet taken by the emitter, in order
+		outstanding int        // started and not yet emitted
+		held        int64      // weight of results finished and not yet emitted
+		allStarted  bool       // the dispatcher is done
+		stopped     bool       // Each is returning (emit panicked)
+	)
+	// mayStart: within the window, or the results waiting weigh less than
+	// the budget.
+	mayStart := func() bool {
+		return outstanding < window || w.Of != nil && held < w.Budget
+	}
+	var g errgroup.Group // not WithContext: a failed item must not cancel the rest
 	g.SetLimit(limit)
 	dispatched := make(chan struct{})
 	go func() {
 		defer close(dispatched)
-		defer close(order)
+		defer func() {
+			mu.Lock()
+			allStarted = true
+			cond.Broadcast()
+			mu.Unlock()
+		}()
 		for i := 0; i < n; i++ {
-			select {
-			case <-stop: // emit panicked: start nothing more
-				return
-			default:
-			}
-			select {
-			case tokens <- struct{}{}:
-			case <-stop:
-				return
-			}
 			s := &slot[T]{done: make(chan struct{})}
-			order <- s
+			mu.Lock()
+			for !mayStart() && !stopped {
+				cond.Wait()
+			}
+			if stopped {
+				mu.Unlock()
+				return
+			}
+			outstanding++
+			queue = append(queue, s)
+			cond.Broadcast()
+			mu.Unlock()
 			if err := ctx.Err(); err != nil {
 				s.r = Result[T]{Index: i, Err: err}
 				close(s.done)
@@ -108,22 +141,47 @@ func Each[T any](ctx context.Context, n, limit int, fn func(ctx context.Context,
 			g.Go(func() error {
 				v, err := fn(ctx, i)
 				s.r = Result[T]{Index: i, Value: v, Err: err}
+				if w.Of != nil {
+					s.weight = w.Of(v)
+					mu.Lock()
+					held += s.weight
+					mu.Unlock()
+				}
 				close(s.done)
 				return nil
 			})
 		}
 	}()
 	defer func() {
-		close(stop)
+		mu.Lock()
+		stopped = true
+		cond.Broadcast()
+		mu.Unlock()
 		<-dispatched
 		_ = g.Wait() // workers never return errors; this only waits for them
 	}()
-	for s := range order {
+	for {
+		mu.Lock()
+		for len(queue) == 0 && !allStarted {
+			cond.Wait()
+		}
+		if len(queue) == 0 {
+			mu.Unlock()
+			return
+		}
+		s := queue[0]
+		queue[0] = nil
+		queue = queue[1:]
+		mu.Unlock()
 		<-s.done
 		r := s.r
 		s.r = Result[T]{} // the emitter's copy is the last one
 		emit(r)
-		<-tokens
+		mu.Lock()
+		outstanding--
+		held -= s.weight
+		cond.Broadcast()
+		mu.Unlock()
 	}
 }
 

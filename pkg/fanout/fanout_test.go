@@ -202,3 +202,71 @@ func TestEmitPanic(t *testing.T) {
 		})
 	}
 }
+
+// With weighed results, a slow item stalls nothing while the results
+// waiting behind it are light, and as many as the budget allows when they
+// are heavy.
+func TestWeighedWindow(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		weight        int64
+		budget        int64
+		limit, n      int
+		wantStartedLE int // most items started while item 0 is held; -1: all
+	}{
+		{"light results never stall", 1, 1 << 20, 4, 200, -1},
+		{"heavy results stop at the budget", 100, 1000, 4, 200, 2*4 + 1000/100 + 4},
+		{"no weight: the window alone", 0, 0, 4, 200, 2 * 4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			var started, finished atomic.Int64
+			w := Weight[int]{Budget: tt.budget}
+			if tt.weight > 0 {
+				w.Of = func(int) int64 { return tt.weight }
+			}
+			done := make(chan []int)
+			go func() {
+				var got []int
+				EachWeighed(context.Background(), tt.n, tt.limit, w, func(ctx context.Context, i int) (int, error) {
+					started.Add(1)
+					if i == 0 {
+						<-release
+					}
+					finished.Add(1)
+					return i, nil
+				}, func(r Result[int]) { got = append(got, r.Value) })
+				done <- got
+			}()
+			// Let the run go as far as it can while item 0 is held.
+			var last int64 = -1
+			for i := 0; i < 200; i++ {
+				time.Sleep(5 * time.Millisecond)
+				if s := started.Load(); s == last && finished.Load() == s-1 {
+					break
+				} else {
+					last = s
+				}
+			}
+			s := started.Load()
+			switch {
+			case tt.wantStartedLE < 0 && s != int64(tt.n):
+				t.Errorf("%d of %d started behind a held item with light results", s, tt.n)
+			case tt.wantStartedLE >= 0 && s > int64(tt.wantStartedLE):
+				t.Errorf("%d started behind a held item, want at most %d", s, tt.wantStartedLE)
+			case tt.wantStartedLE >= 0 && s < int64(tt.limit):
+				t.Errorf("only %d started", s)
+			}
+			close(release)
+			got := <-done
+			for i, v := range got {
+				if v != i {
+					t.Fatalf("result %d is %d: out of order", i, v)
+				}
+			}
+			if len(got) != tt.n {
+				t.Fatalf("%d results, want %d", len(got), tt.n)
+			}
+		})
+	}
+}
