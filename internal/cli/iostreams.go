@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"golang.org/x/term"
+
+	"github.com/smctl/smctl/pkg/agent"
 )
 
 // IOStreams are the standard streams of a command, injected so that tests
@@ -47,5 +49,7 @@ func (s *IOStreams) Errorf(format string, args ...any) {
 	if s.errTTY {
 		prefix = "\r\x1b[K"
 	}
-	fmt.Fprintf(s.ErrOut, prefix+"smctl: "+format+"\n", args...)
+	// Messages carry text from nodes and agents: never raw escape
+	// sequences on the admin's terminal.
+	fmt.Fprint(s.ErrOut, prefix+"smctl: "+agent.Escape(fmt.Sprintf(format, args...))+"\n")
 }

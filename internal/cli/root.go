@@ -117,7 +117,7 @@ func exitCode(ctx context.Context, ios *IOStreams, err error) int {
 		}
 	}
 	if msg := err.Error(); msg != "" {
-		fmt.Fprintln(ios.ErrOut, "smctl: "+msg)
+		fmt.Fprintln(ios.ErrOut, "smctl: "+agent.Escape(msg))
 		if code == ExitUsage && isUsage(err) {
 			fmt.Fprintln(ios.ErrOut, "Run 'smctl --help' for usage.")
 		}
