@@ -1,6 +1,7 @@
 package nodeset
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -30,6 +31,37 @@ func TestExpand(t *testing.T) {
 		{in: "n[a-b]", err: "bad range"},
 		{in: "", err: "empty"},
 		{in: "n[1-99999999]", err: "more than"},
+		// Empty patterns are skipped, not the end of the list.
+		{in: "a,,b", want: "a b"},
+		{in: "a, ,b[1-2]", want: "a b1 b2"},
+		// A name may start with its bracket.
+		{in: "[1-2]x", want: "1x 2x"},
+		{in: "[1-2]", want: "1 2"},
+		// Zero is a number like any other; a lone 0 pads nothing.
+		{in: "n[0-2]", want: "n0 n1 n2"},
+		{in: "n[0,10]", want: "n0 n10"},
+		// Steps: 1 is every number, a step wider than the range keeps its start.
+		{in: "n[1-3/1]", want: "n1 n2 n3"},
+		{in: "n[0-1000/2000]", want: "n0"},
+		{in: "n[2-10/4]", want: "n2 n6 n10"},
+		{in: "n[1-3/0]", err: "bad step"},
+		{in: "n[1-3/-1]", err: "bad step"},
+		{in: "n[/x]", err: "bad step"},
+		{in: "n[1-3/x]", err: "bad step"},
+		// Bounds are plain decimal numbers that fit an int.
+		{in: "n[99999999999999999999]", err: "bad range"},
+		{in: "n[1-99999999999999999999]", err: "bad range"},
+		{in: "n[99999999999999999999-9223372036854775807]", err: "bad range"},
+		{in: "n[+1-3]", err: "bad range"},
+		{in: "n[1-+3]", err: "bad range"},
+		{in: "n[+2]", err: "bad range"},
+		{in: "n[1-3x]", err: "bad range"},
+		{in: "n[1x-3]", err: "bad range"},
+		{in: "n[-3]", err: "bad range"},
+		// The range too wide is named.
+		{in: "n[1-3,0-1048576]", err: `range "0-1048576": more than 1048576 nodes`},
+		{in: "n[1-2]x]", err: "unbalanced ']'"},
+		{in: "x]n[1-2]", err: "unbalanced ']'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -52,6 +84,16 @@ func TestExpand(t *testing.T) {
 
 func TestFold(t *testing.T) {
 	tests := []struct{ in, want string }{
+		{"n1 n1 n2", "n[1-2]"},                 // a repeated name early does not end the fold
+		{"1a 2a", "[1-2]a"},                    // digits at the start of a name
+		{"n1a n2a", "n[1-2]a"},                 // a suffix after the number
+		{"n1-eth0 n2-eth0", "n1-eth0,n2-eth0"}, // only the last number varies
+		{"n99999999999999999999 n1 n2", "n99999999999999999999,n[1-2]"},
+		{"n0 n10", "n[0,10]"}, // a lone 0 is not padded
+		{"n9 n10", "n[9-10]"}, // a 2-digit number is not padded
+		{"a01 a02 b10", "a[01-02],b10"},
+		{"a01 a02 a10b", "a10b,a[01-02]"},
+		{"a01 a02 a10 b1", "a[01-02,10],b1"},
 		{"n1 n2 n3", "n[1-3]"},
 		{"n0001 n0002 n0042 n0050", "n[0001-0002,0042,0050]"},
 		{"n7", "n7"},
@@ -65,9 +107,29 @@ func TestFold(t *testing.T) {
 		{"127.0.0.1 127.0.0.2", "127.0.0.[1-2]"},
 	}
 	for _, tt := range tests {
-		if got := Fold(strings.Fields(tt.in)); got != tt.want {
-			t.Errorf("Fold(%q) = %q, want %q", tt.in, got, tt.want)
-		}
+		t.Run(tt.in, func(t *testing.T) {
+			if got := Fold(strings.Fields(tt.in)); got != tt.want {
+				t.Errorf("Fold(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// An empty name is a name like any other: kept (sorted first), not a
+// panic.
+func TestFoldEmptyName(t *testing.T) {
+	for _, tt := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{""}, ""},
+		{[]string{"n2", "", "n1"}, ",n[1-2]"},
+	} {
+		t.Run(strings.Join(tt.in, " "), func(t *testing.T) {
+			if got := Fold(tt.in); got != tt.want {
+				t.Errorf("Fold(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -90,16 +152,41 @@ func TestAtMost(t *testing.T) {
 		{"n[0-9223372036854775807]", 1000, false},
 		{"x", 1, true},
 		{"x,y", 1, false},
+		{"[1-10]", 5, false}, // a bracket at the start counts
+		{"[1-10]", 10, true},
+		{"n[x,1-5]", 5, false}, // a malformed range counts one, the rest still count
+		{"n[x,1-5]", 6, true},
+		{"n[x-20]", 5, true}, // malformed: one name, whatever its end
+		{"n[0-99999999999999999999]", 5, true},
+		{"n[5-1]", 1, true},   // end before start: one name
+		{"n[1-5/2]", 5, true}, // steps are ignored: 5 is an upper bound
+		{"n[1-5/2]", 4, false},
 	} {
-		if got := AtMost(tc.s, tc.limit); got != tc.want {
-			t.Errorf("AtMost(%q, %d) = %v, want %v", tc.s, tc.limit, got, tc.want)
-		}
-		if !tc.want {
-			continue
-		}
-		if names, err := Expand(tc.s); err == nil && len(names) > tc.limit {
-			t.Errorf("AtMost(%q, %d) is not an upper bound: %d names", tc.s, tc.limit, len(names))
-		}
+		t.Run(fmt.Sprintf("%s/%d", tc.s, tc.limit), func(t *testing.T) {
+			if got := AtMost(tc.s, tc.limit); got != tc.want {
+				t.Errorf("AtMost(%q, %d) = %v, want %v", tc.s, tc.limit, got, tc.want)
+			}
+			if !tc.want {
+				return
+			}
+			if names, err := Expand(tc.s); err == nil && len(names) > tc.limit {
+				t.Errorf("AtMost(%q, %d) is not an upper bound: %d names", tc.s, tc.limit, len(names))
+			}
+		})
+	}
+}
+
+// A cross product of more than MaxNodes names is refused before they are
+// built: a typo costs no memory.
+func TestExpandCrossProductRefusedEarly(t *testing.T) {
+	const s = "r[1-1024]n[1-1025]" // 1024 * 1025 > MaxNodes
+	var err error
+	allocs := testing.AllocsPerRun(1, func() { _, err = Expand(s) })
+	if err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("Expand(%q) = %v, want more than %d nodes", s, err, MaxNodes)
+	}
+	if allocs > 100_000 {
+		t.Errorf("Expand(%q) made %.0f allocations before refusing it: its names were built", s, allocs)
 	}
 }
 
