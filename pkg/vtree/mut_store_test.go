@@ -259,21 +259,23 @@ func TestMutSpare(t *testing.T) {
 		}
 	}
 
-	t.Run("exchanged", func(t *testing.T) {
-		s, dir := newStore(t)
-		f, spare := filepath.Join(dir, "f"), filepath.Join(dir, sparePrefix+"f")
-		write(t, s, "f", "one")
-		i1 := inode(t, f)
-		write(t, s, "f", "two")
-		if inode(t, f) == i1 || inode(t, spare) != i1 {
-			t.Errorf("second write: the file's former inode is not the spare")
-		}
-		i2 := inode(t, f)
-		write(t, s, "f", "three, longer")
-		if inode(t, f) != i1 || inode(t, spare) != i2 {
-			t.Errorf("third write: the file and its spare did not trade places")
-		}
-	})
+	for _, name := range []string{"f", strings.Repeat("n", MaxName)} {
+		t.Run("exchanged "+strconv.Itoa(len(name)), func(t *testing.T) {
+			s, dir := newStore(t)
+			f, spare := filepath.Join(dir, name), filepath.Join(dir, sparePrefix+name)
+			write(t, s, name, "one")
+			i1 := inode(t, f)
+			write(t, s, name, "two")
+			if inode(t, f) == i1 || inode(t, spare) != i1 {
+				t.Errorf("second write: the file's former inode is not the spare")
+			}
+			i2 := inode(t, f)
+			write(t, s, name, "three, longer")
+			if inode(t, f) != i1 || inode(t, spare) != i2 {
+				t.Errorf("third write: the file and its spare did not trade places")
+			}
+		})
+	}
 	t.Run("trusted", func(t *testing.T) {
 		s, dir := newStore(t)
 		s.trusted = func(n string) bool { return n == "address" }
