@@ -270,3 +270,95 @@ func TestWeighedWindow(t *testing.T) {
 		})
 	}
 }
+
+func TestWindowSize(t *testing.T) {
+	for _, tt := range []struct{ limit, want int }{
+		{1, 2}, {3, 6}, {64, 128}, {0, 2 * DefaultLimit}, {-5, 2 * DefaultLimit},
+	} {
+		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
+			if got := Window(tt.limit); got != tt.want {
+				t.Errorf("Window(%d) = %d, want %d", tt.limit, got, tt.want)
+			}
+		})
+	}
+}
+
+// The budget is a strict bound: once the results waiting behind a held
+// item weigh the budget exactly, nothing more starts past the window.
+func TestWeighedBudgetIsStrict(t *testing.T) {
+	const limit, n, budget = 2, 50, 1000
+	for _, tt := range []struct {
+		name       string
+		heavy      int64 // the weight of item 1; every other result weighs 0
+		budget     int64
+		mostInRun  int // most items started while item 0 is held
+		allStarted bool
+	}{
+		{"results weigh the budget", budget, budget, 2 * limit, false},
+		{"results weigh less than the budget", budget - 1, budget, n, true},
+		{"zero budget, weightless results", 0, 0, 2 * limit, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			var started, finished atomic.Int64
+			w := Weight[int]{Budget: tt.budget, Of: func(i int) int64 {
+				if i == 1 {
+					return tt.heavy
+				}
+				return 0
+			}}
+			done := make(chan []int)
+			go func() {
+				var got []int
+				EachWeighed(context.Background(), n, limit, w, func(ctx context.Context, i int) (int, error) {
+					started.Add(1)
+					if i == 0 {
+						<-release
+					}
+					finished.Add(1)
+					return i, nil
+				}, func(r Result[int]) { got = append(got, r.Value) })
+				done <- got
+			}()
+			// Let the run go as far as it can while item 0 is held.
+			var last int64 = -1
+			for i := 0; i < 200; i++ {
+				time.Sleep(5 * time.Millisecond)
+				if s := started.Load(); s == last && finished.Load() == s-1 {
+					break
+				} else {
+					last = s
+				}
+			}
+			s := started.Load()
+			if s > int64(tt.mostInRun) || tt.allStarted && s != n {
+				t.Errorf("%d of %d items started behind a held item, want at most %d", s, n, tt.mostInRun)
+			}
+			close(release)
+			got := <-done
+			if len(got) != n {
+				t.Fatalf("%d results, want %d", len(got), n)
+			}
+			for i, v := range got {
+				if v != i {
+					t.Fatalf("result %d is %d: out of order", i, v)
+				}
+			}
+		})
+	}
+}
+
+// No item, or fewer than none: nothing runs, nothing is emitted.
+func TestNoItems(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			Each(context.Background(), n, 4, func(ctx context.Context, i int) (int, error) {
+				t.Errorf("fn(%d) called", i)
+				return 0, nil
+			}, func(r Result[int]) { t.Errorf("emit(%v) called", r) })
+			if res := All(context.Background(), n, 4, func(ctx context.Context, i int) (int, error) { return i, nil }); len(res) != 0 {
+				t.Errorf("All over %d items = %v", n, res)
+			}
+		})
+	}
+}
