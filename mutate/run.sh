@@ -9,11 +9,13 @@
 #
 # For each package: gremlins gathers the coverage of the package's own tests,
 # mutates each covered token of its non-test files in a copy of the module and
-# runs the package's tests on it. Raw results go to mutate/out/ (git-ignored):
-# NAME.log (gremlins' output) and NAME.json. At the end the report (score per
-# package, surviving and timed-out mutants with their source lines) is printed
-# and written to mutate/out/report.txt; a run over every core package also
-# writes it to mutate/last-run.txt.
+# runs the package's tests on it. Each run keeps its raw results in its own
+# directory, mutate/out/RUN/ (git-ignored; mutate/out/latest links to the
+# newest), so runs at the same time do not mix: NAME.log (gremlins' output),
+# NAME.json, NAME.time. At the end the report (score per package, surviving
+# and timed-out mutants with their source lines) is printed and written to
+# mutate/out/RUN/report.txt; a run over every core package also writes it to
+# mutate/last-run.txt.
 #
 # Exit status: 0 when every package ran, 1 when gremlins failed on one (its
 # tests fail or do not build unmutated: see its log).
@@ -28,11 +30,13 @@ gremlins_version=v0.6.0
 
 default_pkgs="pkg/vtree pkg/nodeset pkg/creds pkg/trust pkg/sshx pkg/fanout pkg/agent"
 pkgs=${*:-$default_pkgs}
-out=$root/mutate/out
-mkdir -p "$out/bin"
+run=$(date -u +%Y%m%dT%H%M%SZ)-$$
+out=$root/mutate/out/$run
+mkdir -p "$root/mutate/out/bin" "$out"
+ln -sfn "$run" "$root/mutate/out/latest"
 
 real_go=$(command -v "${GO:-go}") || { echo "mutate: ${GO:-go} is not in PATH" >&2; exit 2; }
-GOBIN=$out/bin "$real_go" install "$gremlins_mod@$gremlins_version"
+GOBIN=$root/mutate/out/bin "$real_go" install "$gremlins_mod@$gremlins_version"
 
 # Every mutant's test run is fresh (-count=1: no cached result of an earlier
 # run), and go vet is off: a mutant is killed by a failing test, not by vet.
@@ -58,16 +62,15 @@ for p in $pkgs; do
 	p=${p#./}
 	p=${p%/}
 	name=${p//\//_}
-	rm -f "$out/$name.json" "$out/$name.time"
-	echo "mutate: $p (log: mutate/out/$name.log)"
+	echo "mutate: $p (log: mutate/out/$run/$name.log)"
 	t0=$SECONDS
 	# gremlins runs `go` from PATH: mutate/shim/go marks mutants that do
 	# not compile as not viable instead of killed.
-	if ! (cd "$src" && PATH=$root/mutate/shim:$PATH "$out/bin/gremlins" unleash \
+	if ! (cd "$src" && PATH=$root/mutate/shim:$PATH "$root/mutate/out/bin/gremlins" unleash \
 		--config "$root/mutate/gremlins.yaml" \
 		--output "$out/$name.json" \
 		"./$p") >"$out/$name.log" 2>&1; then
-		echo "mutate: $p: gremlins failed; see mutate/out/$name.log" >&2
+		echo "mutate: $p: gremlins failed; see mutate/out/$run/$name.log" >&2
 		tail -n 20 "$out/$name.log" >&2
 		status=1
 	fi

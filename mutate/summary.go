@@ -149,8 +149,8 @@ func report(w io.Writer, src, out, commit, tree, tool string, seconds int, pkgs 
 	fmt.Fprint(w, `
 score: killed / (killed + lived), gremlins' "test efficacy": of the mutants
 that compile and that the package's own tests run, the share that makes a test
-fail. Timed out: the tests hung (a loop that no longer ends) and were stopped;
-counted in neither. Not viable: does not compile (mutate/shim/go). Not
+fail. Timed out: the tests hung (a loop that no longer ends, a wait that is
+never satisfied) and were stopped; counted in neither. Not viable: does not compile (mutate/shim/go). Not
 covered: no test of the package runs the line; not tried.
 `)
 
