@@ -185,7 +185,13 @@ func (p *Pool) Client(ctx context.Context, t Target) (*ssh.Client, func(), error
 	p.unidle(key)
 	p.mu.Unlock()
 	if !ok {
-		d.client, d.err = p.dial(ctx, t, 0)
+		func() {
+			// Closed however dial ends, a panic included: waiters and
+			// Close must never wait forever for this dial.
+			defer close(d.done)
+			d.err = errors.New("ssh: dial did not complete")
+			d.client, d.err = p.dial(ctx, t, 0)
+		}()
 		if d.err != nil {
 			// A failed dial is not kept: the next caller tries again.
 			p.mu.Lock()
@@ -194,7 +200,6 @@ func (p *Pool) Client(ctx context.Context, t Target) (*ssh.Client, func(), error
 			}
 			p.mu.Unlock()
 		}
-		close(d.done)
 	}
 	release := func() { p.release(key, d) }
 	select {
