@@ -298,24 +298,25 @@ func AtMost(s string, limit int) bool {
 					n++
 					continue
 				}
-				if b-a >= limit {
+				// Each count is compared with what is left of limit
+				// before it grows (here, then limit/m and limit-sum),
+				// so that none wraps past the largest int.
+				if b-a >= limit-n {
 					return false
 				}
 				n += b - a + 1
-				if n > limit {
-					return false
-				}
 			}
-			prod *= max(n, 1)
-			if prod > limit {
+			m := max(n, 1)
+			if prod > limit/m {
 				return false
 			}
+			prod *= m
 			pat = pat[i+j:]
 		}
-		sum += prod
-		if sum > limit {
+		if prod > limit-sum {
 			return false
 		}
+		sum += prod
 	}
 	return true
 }

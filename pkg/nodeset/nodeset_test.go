@@ -2,6 +2,7 @@ package nodeset
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -150,6 +151,13 @@ func TestAtMost(t *testing.T) {
 		{"n[1-1000000]", 10000, false},
 		{"n[9223372036854775806-9223372036854775807]", 5, true},
 		{"n[0-9223372036854775807]", 1000, false},
+		{"n[0-9223372036854775807]", math.MaxInt, false}, // 2^63 names: one more than MaxInt, no wrap
+		{"n[1-9223372036854775807]", math.MaxInt, true},
+		// Counts near the largest int do not wrap around to small ones.
+		{"a[1-4294967296]b[1-4294967296]", math.MaxInt, false},                    // 2^64 names
+		{"a[1-5000000000000000000],b[1-5000000000000000000]", math.MaxInt, false}, // 10^19
+		{"n[1-5000000000000000000,1-5000000000000000000]", math.MaxInt, false},
+		{"a[1-3037000499]b[1-3037000499]", math.MaxInt, true}, // 3037000499^2 < 2^63
 		{"x", 1, true},
 		{"x,y", 1, false},
 		{"[1-10]", 5, false}, // a bracket at the start counts
