@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/smctl/smctl/internal/testpriv"
 )
 
 // childKeyEnv names the key file a copy of this test binary, run as
@@ -94,7 +96,7 @@ func TestLoadKeyOwner(t *testing.T) {
 		t.Skip("needs root to give files to other users and run as them")
 	}
 	const nobody, other = 65534, 1
-	dir := sharedDir(t) // the key and the copy of the binary
+	dir := testpriv.SharedDir(t) // the key and the copy of the binary
 	for _, tc := range []struct {
 		name      string
 		owner, as int
@@ -127,35 +129,4 @@ func TestLoadKeyOwner(t *testing.T) {
 			}
 		})
 	}
-}
-
-// sharedDir returns a new directory that an unprivileged user can reach
-// and read: t.TempDir made reachable, unless a directory above it is
-// private (go test under a private GOTMPDIR), then a new directory in /tmp.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	// t.TempDir makes DIR/001, both private.
-	for _, d := range []string{dir, filepath.Dir(dir)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for d := filepath.Dir(filepath.Dir(dir)); ; d = filepath.Dir(d) {
-		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
-			break
-		}
-		if d == "/" {
-			return dir
-		}
-	}
-	dir, err := os.MkdirTemp("/tmp", "smctl-test-")
-	if err != nil {
-		t.Skipf("no directory another user can reach: %v", err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"testing/fstest"
+
+	"github.com/smctl/smctl/internal/testpriv"
 )
 
 // stranger is a uid that is neither root, nor the running user, nor (as
@@ -224,7 +226,7 @@ func runTests(t *testing.T, uid int, tests ...string) {
 		}
 		// The binary is in go test's private directory: copy it where
 		// uid can run it.
-		bin = filepath.Join(sharedDir(t), "trust.test")
+		bin = filepath.Join(testpriv.SharedDir(t), "trust.test")
 		b, err := os.ReadFile(os.Args[0])
 		if err != nil {
 			t.Fatal(err)
@@ -277,35 +279,4 @@ func TestUntrustedByDefault(t *testing.T) {
 			t.Errorf("a file of uid %d in a process that trusts no third owner: %v", uid, err)
 		}
 	}
-}
-
-// sharedDir returns a new directory that an unprivileged user can reach
-// and read: t.TempDir made reachable, unless a directory above it is
-// private (go test under a private GOTMPDIR), then a new directory in /tmp.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	// t.TempDir makes DIR/001, both private.
-	for _, d := range []string{dir, filepath.Dir(dir)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for d := filepath.Dir(filepath.Dir(dir)); ; d = filepath.Dir(d) {
-		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
-			break
-		}
-		if d == "/" {
-			return dir
-		}
-	}
-	dir, err := os.MkdirTemp("/tmp", "smctl-test-")
-	if err != nil {
-		t.Skipf("no directory another user can reach: %v", err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
