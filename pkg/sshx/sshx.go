@@ -28,6 +28,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +73,16 @@ type Target struct {
 	// Password, if set, is tried after public keys (from inherited ids).
 	Password     string
 	PasswordUser string
+
+	// via holds the pool keys of the targets whose ProxyJump led here,
+	// nearest last: a loop of jumps is refused instead of waiting on its
+	// own dial forever.
+	via []string
+}
+
+// key names a target in the pool.
+func (t Target) key() string {
+	return fmt.Sprintf("%s|%d|%s|%s|%s", t.Alias, t.Port, t.User, t.FallbackUser, t.ConfigFile)
 }
 
 // Pool dials and keeps SSH clients.
@@ -170,7 +181,10 @@ func (p *Pool) Settings(t Target) (*Settings, error) {
 // function to call when the caller is done with it. Unused clients stay
 // open, up to MaxIdle of them, for the next operation on the same node.
 func (p *Pool) Client(ctx context.Context, t Target) (*ssh.Client, func(), error) {
-	key := fmt.Sprintf("%s|%d|%s|%s|%s", t.Alias, t.Port, t.User, t.FallbackUser, t.ConfigFile)
+	key := t.key()
+	if slices.Contains(t.via, key) {
+		return nil, nil, fmt.Errorf("ProxyJump loop: %s reached again through its own jump hosts", t.Alias)
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -190,7 +204,7 @@ func (p *Pool) Client(ctx context.Context, t Target) (*ssh.Client, func(), error
 			// Close must never wait forever for this dial.
 			defer close(d.done)
 			d.err = errors.New("ssh: dial did not complete")
-			d.client, d.err = p.dial(ctx, t, 0)
+			d.client, d.err = p.dial(ctx, t, len(t.via))
 		}()
 		if d.err != nil {
 			// A failed dial is not kept: the next caller tries again.
@@ -271,6 +285,7 @@ func (p *Pool) dial(ctx context.Context, t Target, depth int) (*ssh.Client, erro
 			// Earlier hops are reached through ssh_config of the last hop.
 			jt.ConfigFile = t.ConfigFile
 		}
+		jt.via = append(slices.Clip(t.via), t.key())
 		// The jump client stays in use as long as the pool lives: the
 		// target's connection runs through it.
 		jump, _, err = p.Client(ctx, jt)
