@@ -105,14 +105,8 @@ func (s *store) openDir(rel string) (*os.Root, func(), error) {
 }
 
 // dirMode returns the permission bits of the directory rel (0 if unknown),
-// looked up once per command.
+// looked up once per command (dirStat keeps them).
 func (s *store) dirMode(rel string) fs.FileMode {
-	if rel == "." || rel == "" {
-		if st, err := s.root.Stat("."); err == nil {
-			return st.Mode().Perm()
-		}
-		return 0
-	}
 	s.mu.Lock()
 	e, ok := s.dirs[rel]
 	if ok && e.mode != 0 {
@@ -121,32 +115,23 @@ func (s *store) dirMode(rel string) fs.FileMode {
 		return m
 	}
 	s.mu.Unlock()
-	st, err := s.root.Stat(rel)
+	st, err := s.dirStat(rel)
 	if err != nil {
 		return 0
 	}
-	m := st.Mode().Perm() | fs.ModeDir // ModeDir marks "known" even for mode 0
-	if ok {
-		s.mu.Lock()
-		e.mode = m
-		s.mu.Unlock()
-	}
-	return m
+	return fs.FileMode(st.Mode&0o777) | fs.ModeDir // ModeDir marks "known" even for mode 0
 }
 
-// dirStat describes the directory rel itself, from its open descriptor.
+// dirStat describes the directory rel itself: one fstatat of "." on its
+// open descriptor, the directory every later operation in it is relative
+// to. Its mode is kept for dirMode.
 func (s *store) dirStat(rel string) (*syscall.Stat_t, error) {
 	d, release, err := s.openDir(rel)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	f, err := d.Open(".")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
+	fi, err := d.Stat(".")
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +139,11 @@ func (s *store) dirStat(rel string) (*syscall.Stat_t, error) {
 	if !ok {
 		return nil, errors.New("no stat")
 	}
+	s.mu.Lock()
+	if e, ok := s.dirs[rel]; ok {
+		e.mode = fs.FileMode(st.Mode&0o777) | fs.ModeDir
+	}
+	s.mu.Unlock()
 	return st, nil
 }
 
