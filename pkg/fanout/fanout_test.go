@@ -219,36 +219,11 @@ func TestWeighedWindow(t *testing.T) {
 		{"no weight: the window alone", 0, 0, 4, 200, 2 * 4},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			release := make(chan struct{})
-			var started, finished atomic.Int64
 			w := Weight[int]{Budget: tt.budget}
 			if tt.weight > 0 {
 				w.Of = func(int) int64 { return tt.weight }
 			}
-			done := make(chan []int)
-			go func() {
-				var got []int
-				EachWeighed(context.Background(), tt.n, tt.limit, w, func(ctx context.Context, i int) (int, error) {
-					started.Add(1)
-					if i == 0 {
-						<-release
-					}
-					finished.Add(1)
-					return i, nil
-				}, func(r Result[int]) { got = append(got, r.Value) })
-				done <- got
-			}()
-			// Let the run go as far as it can while item 0 is held.
-			var last int64 = -1
-			for i := 0; i < 200; i++ {
-				time.Sleep(5 * time.Millisecond)
-				if s := started.Load(); s == last && finished.Load() == s-1 {
-					break
-				} else {
-					last = s
-				}
-			}
-			s := started.Load()
+			s, finish := runHeld(tt.n, tt.limit, w)
 			switch {
 			case tt.wantStartedLE < 0 && s != int64(tt.n):
 				t.Errorf("%d of %d started behind a held item with light results", s, tt.n)
@@ -257,16 +232,7 @@ func TestWeighedWindow(t *testing.T) {
 			case tt.wantStartedLE >= 0 && s < int64(tt.limit):
 				t.Errorf("only %d started", s)
 			}
-			close(release)
-			got := <-done
-			for i, v := range got {
-				if v != i {
-					t.Fatalf("result %d is %d: out of order", i, v)
-				}
-			}
-			if len(got) != tt.n {
-				t.Fatalf("%d results, want %d", len(got), tt.n)
-			}
+			checkInOrder(t, finish(), tt.n)
 		})
 	}
 }
@@ -299,51 +265,17 @@ func TestWeighedBudgetIsStrict(t *testing.T) {
 		{"zero budget, weightless results", 0, 0, 2 * limit, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			release := make(chan struct{})
-			var started, finished atomic.Int64
 			w := Weight[int]{Budget: tt.budget, Of: func(i int) int64 {
 				if i == 1 {
 					return tt.heavy
 				}
 				return 0
 			}}
-			done := make(chan []int)
-			go func() {
-				var got []int
-				EachWeighed(context.Background(), n, limit, w, func(ctx context.Context, i int) (int, error) {
-					started.Add(1)
-					if i == 0 {
-						<-release
-					}
-					finished.Add(1)
-					return i, nil
-				}, func(r Result[int]) { got = append(got, r.Value) })
-				done <- got
-			}()
-			// Let the run go as far as it can while item 0 is held.
-			var last int64 = -1
-			for i := 0; i < 200; i++ {
-				time.Sleep(5 * time.Millisecond)
-				if s := started.Load(); s == last && finished.Load() == s-1 {
-					break
-				} else {
-					last = s
-				}
-			}
-			s := started.Load()
+			s, finish := runHeld(n, limit, w)
 			if s > int64(tt.mostInRun) || tt.allStarted && s != n {
 				t.Errorf("%d of %d items started behind a held item, want at most %d", s, n, tt.mostInRun)
 			}
-			close(release)
-			got := <-done
-			if len(got) != n {
-				t.Fatalf("%d results, want %d", len(got), n)
-			}
-			for i, v := range got {
-				if v != i {
-					t.Fatalf("result %d is %d: out of order", i, v)
-				}
-			}
+			checkInOrder(t, finish(), n)
 		})
 	}
 }
@@ -360,5 +292,49 @@ func TestNoItems(t *testing.T) {
 				t.Errorf("All over %d items = %v", n, res)
 			}
 		})
+	}
+}
+
+// runHeld runs EachWeighed over n items with item 0 held until finish is
+// called, lets the run go as far as it can meanwhile, and returns how many
+// items started; finish releases item 0 and returns the results.
+func runHeld(n, limit int, w Weight[int]) (int64, func() []int) {
+	release := make(chan struct{})
+	var started, finished atomic.Int64
+	done := make(chan []int)
+	go func() {
+		var got []int
+		EachWeighed(context.Background(), n, limit, w, func(ctx context.Context, i int) (int, error) {
+			started.Add(1)
+			if i == 0 {
+				<-release
+			}
+			finished.Add(1)
+			return i, nil
+		}, func(r Result[int]) { got = append(got, r.Value) })
+		done <- got
+	}()
+	var last int64 = -1
+	for i := 0; i < 200; i++ {
+		time.Sleep(5 * time.Millisecond)
+		if s := started.Load(); s == last && finished.Load() == s-1 {
+			break
+		} else {
+			last = s
+		}
+	}
+	return started.Load(), func() []int { close(release); return <-done }
+}
+
+// checkInOrder fails unless got is 0..n-1 in order.
+func checkInOrder(t *testing.T, got []int, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Fatalf("%d results, want %d", len(got), n)
+	}
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("result %d is %d: out of order", i, v)
+		}
 	}
 }
