@@ -30,7 +30,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/smctl/smctl/internal/proc"
+	"github.com/smctl/smctl/pkg/proc"
 	"github.com/smctl/smctl/pkg/trust"
 )
 

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/transport"
 )
 
@@ -26,8 +27,9 @@ type Transport struct {
 
 var _ transport.Transport = (*Transport)(nil)
 
-// ErrOutputLimit is returned when a command prints more than allowed.
-var ErrOutputLimit = errors.New("output limit exceeded")
+// ErrOutputLimit is returned when a command printed more than allowed:
+// status.ErrOutputLimit, the one sentinel every transport wraps.
+var ErrOutputLimit = status.ErrOutputLimit
 
 // IsLocal reports whether err is a shortage on this machine, not a failure
 // of the node it was reaching: too many open files in the process or the

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/smctl/smctl/internal/proc"
+	"github.com/smctl/smctl/pkg/proc"
 )
 
 // Output is the result of a command.

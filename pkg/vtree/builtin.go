@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/smctl/smctl/internal/proc"
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/nodeset"
+	"github.com/smctl/smctl/pkg/proc"
 )
 
 // registerBuiltins installs smctl's own agents.

@@ -13,10 +13,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/smctl/smctl/pkg/status"
 )
 
-// ErrOutputLimit is returned when the child printed more than allowed.
-var ErrOutputLimit = errors.New("output limit exceeded")
+// ErrOutputLimit is returned when a command printed more than allowed:
+// status.ErrOutputLimit, the one sentinel every transport wraps.
+var ErrOutputLimit = status.ErrOutputLimit
 
 // Output is what a finished child left.
 type Output struct {
