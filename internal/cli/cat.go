@@ -1,13 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/smctl/smctl/pkg/ops"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -64,8 +63,19 @@ func checkOutput(o string) error {
 	return nil
 }
 
+// checkOnly checks --only's value before anything runs.
+func checkOnly(which string) error {
+	if which != "" && which != "failed" && which != "ok" {
+		return usageErr("--only %q: want failed or ok", which)
+	}
+	return nil
+}
+
 func catRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *CatOptions) error {
 	if err := checkOutput(opts.Output); err != nil {
+		return err
+	}
+	if err := checkOnly(opts.Only); err != nil {
 		return err
 	}
 	t, err := g.open()
@@ -81,77 +91,23 @@ func catRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *CatOpti
 		return usageErr("cat: no paths (give them as arguments or on standard input)")
 	}
 	paths, failed := expand(ctx, ios, t, args)
-	if paths, err = only(ctx, t, paths, opts.Only); err != nil {
+	if paths, err = ops.Only(ctx, t, paths, opts.Only); err != nil {
 		return err
 	}
-	prefix := (len(paths) > 1 || opts.Filename) && !opts.NoFilename
-	ropts := vtree.ReadOptions{MaxAge: opts.MaxAge, HasMaxAge: opts.HasMaxAge}
-	names := labels(paths)
-	tl := newTally()
-	var gath gathered
-	defer gath.close()
-	i := 0
-	failed += runAll(ctx, ios, g.fanoutWarn(ios, t), "cat", paths, func(ctx context.Context, p string) ([]byte, error) {
-		res, err := t.Read(ctx, p, ropts)
-		if err != nil {
-			return nil, err
-		}
-		return res.Content, nil
-	}, func(o outcome) {
-		o.op = "read"
-		label := names[i]
-		i++
-		switch {
-		case opts.Gather:
-			class := classify(vtree.RC(o.err))
-			if o.err == nil {
-				class = storedClass(ctx, t, o.path)
-			} else {
-				ios.Errorf("%v", o.err)
-			}
-			tl.add(class, label)
-			if class == classOK {
-				gath.add(o.content, label)
-			}
-		case opts.Output == "json":
-			writeJSON(ios.Out, o)
-		case o.err != nil:
-			ios.Errorf("%v", o.err)
-		case prefix:
-			writePrefixed(ios, o.path, o.content)
-		default:
-			ios.Out.Write(o.content)
-		}
+	p := choosePrinter(ios, printFlags{
+		verb:   "cat",
+		json:   opts.Output == "json",
+		gather: opts.Gather,
+		prefix: (len(paths) > 1 || opts.Filename) && !opts.NoFilename,
+		many:   len(paths) > 1,
 	})
-	if opts.Gather {
-		if err := gath.print(ios); err != nil {
-			ios.Errorf("cat: %v", err)
-			failed++
-		}
-		ios.Errorf("cat: %s", tl)
-		if tl.failed() {
-			return errSomeFailed
-		}
-	}
-	if failed > 0 {
+	failed += runOps(ctx, ios, t, "cat", ops.Read, paths, ops.Options{
+		Width:  g.fanoutWarn(ios, t),
+		Read:   vtree.ReadOptions{MaxAge: opts.MaxAge, HasMaxAge: opts.HasMaxAge},
+		Stored: opts.Gather,
+	}, p)
+	if err := p.Finish(); err != nil || failed > 0 {
 		return errSomeFailed
 	}
 	return nil
-}
-
-// writePrefixed prints content line by line as "path:line".
-func writePrefixed(ios *IOStreams, path string, content []byte) {
-	for _, l := range splitLines(content) {
-		fmt.Fprintf(ios.Out, "%s:%s\n", path, l)
-	}
-}
-
-// splitLines splits content into lines without their newlines; a final
-// line without a newline counts as a line.
-func splitLines(b []byte) [][]byte {
-	if len(b) == 0 {
-		return nil
-	}
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	return bytes.Split(b, []byte("\n"))
 }

@@ -2,13 +2,13 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/smctl/smctl/pkg/ops"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -111,6 +111,9 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 	if err := checkOutput(opts.Output); err != nil {
 		return err
 	}
+	if err := checkOnly(opts.Only); err != nil {
+		return err
+	}
 	re, err := compilePattern(opts.Pattern, opts.Extended, opts.IgnoreCase)
 	if err != nil {
 		return err
@@ -128,88 +131,39 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 		return usageErr("grep: no paths (give them as arguments or on standard input)")
 	}
 	paths, failed := expand(ctx, ios, t, args)
-	if paths, err = only(ctx, t, paths, opts.Only); err != nil {
+	if paths, err = ops.Only(ctx, t, paths, opts.Only); err != nil {
 		return err
 	}
-	prefix := (len(paths) > 1 || opts.Filename) && !opts.NoFilename
-	selected := 0
-	names := labels(paths)
-	tl := newTally()
-	var gath gathered
-	defer gath.close()
-	idx := 0
-	failed += runAll(ctx, ios, g.fanoutWarn(ios, t), "grep", paths, func(ctx context.Context, p string) ([]byte, error) {
-		res, err := t.Read(ctx, p, vtree.ReadOptions{MaxAge: opts.MaxAge, HasMaxAge: opts.HasMaxAge})
-		if err != nil {
-			return nil, err
-		}
-		return res.Content, nil
-	}, func(o outcome) {
-		o.op = "grep"
-		label := names[idx]
-		idx++
-		if opts.Gather {
-			class := classify(vtree.RC(o.err))
-			if o.err == nil {
-				class = storedClass(ctx, t, o.path)
-			}
-			tl.add(class, label)
-		}
-		if o.err != nil {
-			if opts.Output == "json" {
-				writeJSON(ios.Out, o)
-			} else if !opts.Quiet {
-				ios.Errorf("%v", o.err)
-			}
-			return
-		}
-		var lines []string
-		for _, l := range splitLines(o.content) {
-			if re.Match(l) != opts.Invert {
-				lines = append(lines, string(l))
-			}
-		}
-		selected += len(lines)
-		switch {
-		case opts.Quiet:
-		case opts.Gather:
-			if len(lines) > 0 {
-				gath.add([]byte(strings.Join(lines, "\n")+"\n"), label)
-			}
-		case opts.Output == "json":
-			if len(lines) > 0 {
-				o.content = []byte(strings.Join(lines, "\n") + "\n")
-				writeJSON(ios.Out, o)
-			}
-		case opts.List:
-			if len(lines) > 0 {
-				fmt.Fprintln(ios.Out, o.path)
-			}
-		case opts.Count:
-			if prefix {
-				fmt.Fprintf(ios.Out, "%s:%d\n", o.path, len(lines))
-			} else {
-				fmt.Fprintf(ios.Out, "%d\n", len(lines))
-			}
-		default:
-			for _, l := range lines {
-				if prefix {
-					fmt.Fprintf(ios.Out, "%s:%s\n", o.path, l)
-				} else {
-					fmt.Fprintln(ios.Out, l)
-				}
-			}
-		}
+	p := choosePrinter(ios, printFlags{
+		verb:   "grep",
+		json:   opts.Output == "json",
+		gather: opts.Gather,
+		prefix: (len(paths) > 1 || opts.Filename) && !opts.NoFilename,
+		many:   len(paths) > 1,
+		quiet:  opts.Quiet,
+		list:   opts.List,
+		count:  opts.Count,
 	})
-	if opts.Gather {
-		if err := gath.print(ios); err != nil {
-			ios.Errorf("grep: %v", err)
-			failed++
-		}
-		ios.Errorf("grep: %s", tl)
-	}
-	if failed > 0 || selected == 0 {
+	selected := 0
+	failed += runOps(ctx, ios, t, "grep", ops.Grep, paths, ops.Options{
+		Width:  g.fanoutWarn(ios, t),
+		Read:   vtree.ReadOptions{MaxAge: opts.MaxAge, HasMaxAge: opts.HasMaxAge},
+		Match:  func(l []byte) bool { return re.Match(l) != opts.Invert },
+		Stored: opts.Gather,
+	}, countingPrinter{p, &selected})
+	if err := p.Finish(); err != nil || failed > 0 || selected == 0 {
 		return errSomeFailed
 	}
 	return nil
+}
+
+// countingPrinter counts the lines grep selected on the way to a printer.
+type countingPrinter struct {
+	printer
+	n *int
+}
+
+func (c countingPrinter) Print(o ops.Outcome) {
+	*c.n += o.Matches
+	c.printer.Print(o)
 }

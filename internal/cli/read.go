@@ -2,52 +2,16 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"os"
 	"runtime/debug"
-	"time"
 
-	"github.com/smctl/smctl/pkg/fanout"
-	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/ops"
 )
-
-// outcome is the result of one path of a fan-out.
-type outcome struct {
-	path    string
-	op      string
-	content []byte
-	err     error
-	elapsed time.Duration
-}
-
-// jsonLine is one line of -o json output.
-type jsonLine struct {
-	Path      string  `json:"path"`
-	Op        string  `json:"op"`
-	RC        int     `json:"rc"`
-	Content   *string `json:"content,omitempty"`
-	Error     string  `json:"error,omitempty"`
-	ElapsedMS int64   `json:"elapsed_ms"`
-}
-
-func writeJSON(w io.Writer, o outcome) {
-	l := jsonLine{Path: o.path, Op: o.op, RC: vtree.RC(o.err), ElapsedMS: o.elapsed.Milliseconds()}
-	if o.err != nil {
-		l.Error = o.err.Error()
-	} else {
-		s := string(o.content)
-		l.Content = &s
-	}
-	b, _ := json.Marshal(l)
-	fmt.Fprintf(w, "%s\n", b)
-}
 
 // heapLimit is the soft memory limit of a fan-out of the given width:
 // 64 MiB for the process and 2 MiB per slot: the window holds at most two
 // results per slot (a command printing 1 MiB on every node fits), and
-// results held past it weigh at most heldBudget.
+// results held past it weigh at most ops.DefaultHeldBudget.
 //
 // Main collects garbage only when the heap has grown to five times what
 // is live (GOGC 400), which keeps small fan-outs fast; with large results
@@ -66,41 +30,15 @@ func limitHeap(width int) {
 	}
 }
 
-// heldBudget is what outcomes waiting behind a slow node (to be emitted in
-// input order) may weigh, past the fan-out's window: small outcomes (a
-// write's, a status) never stall the run behind a node that hangs, large
-// ones are bounded.
-const heldBudget = 32 << 20
-
-// outcomeWeight is what an outcome holds until it is emitted: its content
-// and path, and the bookkeeping around it.
-func outcomeWeight(o outcome) int64 { return int64(len(o.content)+len(o.path)) + 512 }
-
-// runAll applies fn to every path through the fan-out and hands each
-// outcome to emit in input order. It returns the number that failed.
-// Memory is bounded by the width, not the number of paths (see limitHeap,
-// heldBudget and the fanout package).
-func runAll(ctx context.Context, ios *IOStreams, width int, verb string, paths []string,
-	fn func(ctx context.Context, p string) ([]byte, error), emit func(outcome)) int {
-	limitHeap(width)
+// runOps runs op over paths through the operations layer with a progress
+// report on a terminal, handing each outcome to p in input order. It
+// returns the number of paths whose operation failed. Memory is bounded by
+// the width, not the number of paths (see limitHeap and package ops).
+func runOps(ctx context.Context, ios *IOStreams, t ops.Tree, verb string, op ops.Op, paths []string, o ops.Options, p printer) int {
+	limitHeap(o.Width)
 	prog := startProgress(ios, len(paths), verb)
-	failed := 0
-	w := fanout.Weight[outcome]{Of: outcomeWeight, Budget: heldBudget}
-	fanout.EachWeighed(ctx, len(paths), width, w, func(ctx context.Context, i int) (outcome, error) {
-		start := time.Now()
-		b, err := fn(ctx, paths[i])
-		prog.add(err == nil)
-		return outcome{path: paths[i], content: b, err: err, elapsed: time.Since(start)}, nil
-	}, func(r fanout.Result[outcome]) {
-		o := r.Value
-		if r.Err != nil { // cancelled before it started
-			o = outcome{path: paths[r.Index], err: r.Err}
-		}
-		if o.err != nil {
-			failed++
-		}
-		emit(o)
-	})
+	o.Done = func(failed bool) { prog.add(!failed) }
+	n := ops.Run(ctx, t, op, paths, o, p.Print)
 	prog.finish()
-	return failed
+	return n
 }

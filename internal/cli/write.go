@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/smctl/smctl/pkg/ops"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -82,6 +83,9 @@ var promptPassword = func(ios *IOStreams, prompt string) ([]byte, error) {
 
 func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *WriteOptions) error {
 	if err := checkOutput(opts.Output); err != nil {
+		return err
+	}
+	if err := checkOnly(opts.Only); err != nil {
 		return err
 	}
 	var paths []string
@@ -166,36 +170,17 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 	defer t.Close()
 	t.AllowLargeDiscovery(opts.Yes)
 	paths, failed := expand(ctx, ios, t, paths)
-	if paths, err = only(ctx, t, paths, opts.Only); err != nil {
+	if paths, err = ops.Only(ctx, t, paths, opts.Only); err != nil {
 		return err
 	}
-	names := labels(paths)
-	tl := newTally()
-	i := 0
-	failed += runAll(ctx, ios, g.fanoutWarn(ios, t), "write", paths, func(ctx context.Context, p string) ([]byte, error) {
-		res, err := t.Write(ctx, p, value)
-		if err != nil || opts.Output != "json" {
-			// Only -o json prints what a write left in the file: over
-			// thousands of paths, keep nothing that will not be printed.
-			return nil, err
-		}
-		return res.Content, nil
-	}, func(o outcome) {
-		o.op = "write"
-		tl.add(classify(vtree.RC(o.err)), names[i])
-		i++
-		switch {
-		case opts.Output == "json":
-			writeJSON(ios.Out, o)
-		case o.err != nil:
-			ios.Errorf("%v", o.err)
-		}
-	})
-	// Many paths with failures: one line that says which, folded.
-	if len(paths) > 1 && tl.failed() && opts.Output == "" {
-		ios.Errorf("write: %s", tl)
-	}
-	if failed > 0 {
+	p := choosePrinter(ios, printFlags{verb: "write", json: opts.Output == "json", many: len(paths) > 1})
+	failed += runOps(ctx, ios, t, "write", ops.Write, paths, ops.Options{
+		Width: g.fanoutWarn(ios, t),
+		Value: value,
+		// Only -o json prints what a write left in the file.
+		KeepContent: opts.Output == "json",
+	}, p)
+	if err := p.Finish(); err != nil || failed > 0 {
 		return errSomeFailed
 	}
 	return nil

@@ -1,41 +1,18 @@
-package cli
+package ops
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"math"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/smctl/smctl/pkg/agent"
-	"github.com/smctl/smctl/pkg/config"
-	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/status"
 )
-
-func TestClassify(t *testing.T) {
-	tests := []struct {
-		rc   int
-		want string
-	}{
-		{0, classOK},
-		{1, classFailed},
-		{2, classFailed},
-		{agent.RCTimeout, classTimedOut},
-		{agent.RCUnreachable, classUnreachable},
-		{agent.RCLocal, classLocal},
-		{agent.RCNotFound, classFailed},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.rc), func(t *testing.T) {
-			if got := classify(tt.rc); got != tt.want {
-				t.Errorf("classify(%d) = %q, want %q", tt.rc, got, tt.want)
-			}
-		})
-	}
-}
 
 func TestTally(t *testing.T) {
 	tests := []struct {
@@ -44,33 +21,33 @@ func TestTally(t *testing.T) {
 		want   string
 		failed bool
 	}{
-		{"all ok", [][2]string{{classOK, "n1"}, {classOK, "n2"}}, "2 ok", false},
+		{"all ok", [][2]string{{status.ClassOK, "n1"}, {status.ClassOK, "n2"}}, "2 ok", false},
 		{"local errors are failures, named apart",
-			[][2]string{{classOK, "n1"}, {classLocal, "n2"}, {classLocal, "n3"}, {classUnreachable, "n4"}},
+			[][2]string{{status.ClassOK, "n1"}, {status.ClassLocal, "n2"}, {status.ClassLocal, "n3"}, {status.ClassUnreachable, "n4"}},
 			"1 ok, 1 unreachable: n4, 2 local error: n[2-3]", true},
 		{"every class",
-			[][2]string{{classLocal, "n5"}, {classTimedOut, "n4"}, {classFailed, "n3"}, {classUnreachable, "n2"}, {classOK, "n1"}},
+			[][2]string{{status.ClassLocal, "n5"}, {status.ClassTimedOut, "n4"}, {status.ClassFailed, "n3"}, {status.ClassUnreachable, "n2"}, {status.ClassOK, "n1"}},
 			"1 ok, 1 failed: n3, 1 timed out: n4, 1 unreachable: n2, 1 local error: n5", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tl := newTally()
+			var tl Tally
 			for _, a := range tt.adds {
-				tl.add(a[0], a[1])
+				tl.Add(a[0], a[1])
 			}
 			if got := tl.String(); got != tt.want {
 				t.Errorf("tally = %q, want %q", got, tt.want)
 			}
-			if tl.failed() != tt.failed {
-				t.Errorf("failed() = %v, want %v", tl.failed(), tt.failed)
+			if tl.Failed() != tt.failed {
+				t.Errorf("Failed() = %v, want %v", tl.Failed(), tt.failed)
 			}
 		})
 	}
 }
 
-// TestGathered checks that spilling to a file changes nothing in the
+// TestGather checks that spilling to a file changes nothing in the
 // output, and that the budget bounds the contents held in memory.
-func TestGathered(t *testing.T) {
+func TestGather(t *testing.T) {
 	big := func(seed, n int) []byte {
 		b := make([]byte, n)
 		for i := range b {
@@ -122,10 +99,10 @@ func TestGathered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := &gathered{budget: tt.budget}
-			defer g.close()
+			g := &Gather{Budget: tt.budget}
+			defer g.Close()
 			for _, a := range adds {
-				g.add(a.content, a.label)
+				g.Add(a.content, a.label)
 				if g.held > tt.maxHeld {
 					t.Fatalf("after %s: %d bytes held, want at most %d", a.label, g.held, tt.maxHeld)
 				}
@@ -139,26 +116,35 @@ func TestGathered(t *testing.T) {
 			if g.spillErr != nil {
 				t.Fatalf("spill: %v", g.spillErr)
 			}
-			ios, out, _ := Test("")
-			if err := g.print(ios); err != nil {
+			var out bytes.Buffer
+			if err := g.Each(func(gr Group) error {
+				fmt.Fprintf(&out, "---------------\n%s (%d)\n---------------\n", gr.Nodes, gr.Count)
+				if _, err := io.Copy(&out, gr.Content); err != nil {
+					return err
+				}
+				if gr.Unterminated {
+					out.WriteString("\n")
+				}
+				return nil
+			}); err != nil {
 				t.Fatal(err)
 			}
 			if out.String() != want.String() {
-				t.Errorf("output differs:\n%.400s\nwant\n%.400s", out, &want)
+				t.Errorf("output differs:\n%.400s\nwant\n%.400s", &out, &want)
 			}
 		})
 	}
 }
 
-// TestGatheredSpillUnlinked checks that the spill file leaves no name
+// TestGatherSpillUnlinked checks that the spill file leaves no name
 // behind in $TMPDIR.
-func TestGatheredSpillUnlinked(t *testing.T) {
+func TestGatherSpillUnlinked(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("TMPDIR", dir)
-	g := &gathered{budget: 10}
-	defer g.close()
+	g := &Gather{Budget: 10}
+	defer g.Close()
 	for i := range 5 {
-		g.add([]byte(strings.Repeat(fmt.Sprint(i), 100)), fmt.Sprintf("n%d", i))
+		g.Add([]byte(strings.Repeat(fmt.Sprint(i), 100)), fmt.Sprintf("n%d", i))
 	}
 	if g.spill == nil {
 		t.Fatal("no spill file over a budget of 10 bytes")
@@ -168,74 +154,7 @@ func TestGatheredSpillUnlinked(t *testing.T) {
 	}
 }
 
-func TestMaxFanout(t *testing.T) {
-	tests := []struct {
-		limit uint64
-		want  int
-	}{
-		{0, 1},
-		{64, 1},
-		{130, 1},
-		{131, 1},
-		{132, 2},
-		{256, 64},
-		{1024, 448},
-		{4096, 1984},
-		{1 << 20, (1<<20 - 128) / 2},
-		{math.MaxUint64, math.MaxInt32}, // RLIM_INFINITY
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
-			if got := maxFanout(tt.limit); got != tt.want {
-				t.Errorf("maxFanout(%d) = %d, want %d", tt.limit, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestFanoutClamp(t *testing.T) {
-	tests := []struct {
-		name     string
-		flag     int
-		config   int
-		nofile   uint64
-		want     int
-		warnings string
-	}{
-		{"config under the limit", 0, 64, 1024, 64, ""},
-		{"flag under the limit", 200, 64, 1024, 200, ""},
-		{"flag over the limit", 5000, 64, 1024, 448,
-			"smctl: fan-out 5000 clamped to 448 by the open-file limit (ulimit -n 1024)\n"},
-		{"config over the limit", 0, 3000, 4096, 1984,
-			"smctl: fan-out 3000 clamped to 1984 by the open-file limit (ulimit -n 4096)\n"},
-		{"tiny limit", 10, 64, 100, 1,
-			"smctl: fan-out 10 clamped to 1 by the open-file limit (ulimit -n 100)\n"},
-	}
-	saved := fileLimit
-	defer func() { fileLimit = saved }()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fileLimit = func() uint64 { return tt.nofile }
-			g := &globalOptions{Fanout: tt.flag}
-			tr := &vtree.Tree{Config: &config.Config{Fanout: tt.config}}
-			ios, _, errOut := Test("")
-			// Twice: the warning is printed once.
-			for range 2 {
-				if got := g.fanoutWarn(ios, tr); got != tt.want {
-					t.Errorf("fanoutWarn = %d, want %d", got, tt.want)
-				}
-			}
-			if got := g.fanout(tr); got != tt.want {
-				t.Errorf("fanout = %d, want %d", got, tt.want)
-			}
-			if errOut.String() != tt.warnings {
-				t.Errorf("stderr = %q, want %q", errOut, tt.warnings)
-			}
-		})
-	}
-}
-
-// statuses is a statusReader over a map: path -> status line as stored.
+// statuses is a StatusReader over a map: path -> status line as stored.
 type statuses map[string]string
 
 func (s statuses) Status(ctx context.Context, p string) (int, string, bool) {
@@ -276,9 +195,12 @@ func TestOnly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.which, func(t *testing.T) {
-			got, err := only(context.Background(), st, paths, tt.which)
+			got, err := Only(context.Background(), st, paths, tt.which)
 			if (err != nil) != tt.err {
 				t.Fatalf("only %q: error %v, want error %v", tt.which, err, tt.err)
+			}
+			if tt.err && !errors.Is(err, status.ErrUsage) {
+				t.Errorf("only %q: error %v does not wrap status.ErrUsage", tt.which, err)
 			}
 			if s := strings.Join(got, " "); s != tt.want {
 				t.Errorf("only %q = %s, want %s", tt.which, s, tt.want)

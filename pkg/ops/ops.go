@@ -1,0 +1,199 @@
+// Package ops runs file operations over many paths of a tree: read, write
+// and grep, fanned out with a bound, yielding one Outcome per path in input
+// order. Gathering identical results (Gather), the summary by class
+// (Tally), the node labels of paths (Labels) and re-targeting by last
+// status (Only) live here too, so that every printer of the CLI sees the
+// same outcomes: the CLI only chooses how to print them.
+//
+// The shape is rclone's fs/operations and ClusterShell's MsgTree: the
+// library yields results, the command prints them.
+//
+// # Memory
+//
+// Run holds at most fanout.Window(width) outcomes at once plus results
+// waiting behind a slow path up to a byte budget (HeldBudget): a run over
+// 2000 nodes costs what its width costs, not what 2000 results cost.
+// Gather keeps each distinct content once and moves them to an unlinked
+// temporary file past a budget.
+package ops
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	"github.com/smctl/smctl/pkg/fanout"
+	"github.com/smctl/smctl/pkg/status"
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+// Tree is what operations need of a tree: *vtree.Tree, or a client of a
+// process serving one.
+type Tree interface {
+	Read(ctx context.Context, p string, opts vtree.ReadOptions) (*vtree.Result, error)
+	Write(ctx context.Context, p string, data []byte) (*vtree.Result, error)
+	StatusReader
+}
+
+// StatusReader gives the status a path's last agent run left.
+type StatusReader interface {
+	Status(ctx context.Context, p string) (rc int, msg string, ok bool)
+}
+
+var _ Tree = (*vtree.Tree)(nil)
+
+// Op is an operation on many paths.
+type Op string
+
+// The operations.
+const (
+	Read  Op = "read"
+	Write Op = "write"
+	Grep  Op = "grep"
+)
+
+// Outcome is what one path's operation gave.
+type Outcome struct {
+	Index int    // position in the input
+	Path  string // virtual path
+	Label string // what tells it apart from the other paths (the node name)
+	Op    Op
+	// Content is the file's content (Read), what the write left in the
+	// file (Write, with Options.KeepContent), or the selected lines (Grep).
+	Content []byte
+	Matches int   // Grep: lines selected
+	Err     error // the operation failed
+	// RC is the operation's code: status.Of(Err) as the tree reports it.
+	RC status.Code
+	// Class is how a summary counts the path: the class of RC, or, for a
+	// read that succeeded with Options.Stored, the class of the status the
+	// file's last agent run left (a command file after its command failed).
+	Class   string
+	Elapsed time.Duration
+}
+
+// Failed reports whether the operation itself failed.
+func (o *Outcome) Failed() bool { return o.Err != nil }
+
+// Options tune Run.
+type Options struct {
+	Width int               // paths at once (fanout.DefaultLimit when < 1)
+	Read  vtree.ReadOptions // Read and Grep
+	Value []byte            // Write: the value written
+	// KeepContent keeps what a write left in the file in Outcome.Content;
+	// otherwise writes keep nothing (over thousands of paths, nothing that
+	// will not be printed).
+	KeepContent bool
+	// Match selects the lines of a Grep.
+	Match func(line []byte) bool
+	// Stored classifies a successful read by the status its last agent
+	// run left (Outcome.Class).
+	Stored bool
+	// Done, when set, is called as each path finishes, from the worker
+	// (for progress reports); it must be safe for concurrent use.
+	Done func(failed bool)
+	// HeldBudget bounds the bytes of outcomes held waiting behind a slow
+	// path (DefaultHeldBudget when 0).
+	HeldBudget int64
+}
+
+// DefaultHeldBudget is what outcomes waiting behind a slow node (to be
+// emitted in input order) may weigh, past the fan-out's window: small
+// outcomes never stall the run behind a node that hangs, large ones are
+// bounded.
+const DefaultHeldBudget = 32 << 20
+
+func weight(o Outcome) int64 { return int64(len(o.Content)+len(o.Path)) + 512 }
+
+// Run applies op to every path with at most o.Width at once and hands each
+// outcome to emit, in input order, from the calling goroutine. It returns
+// the number of paths whose operation failed. One path's failure never
+// stops the others; a cancelled ctx gives the paths not yet started its
+// error.
+func Run(ctx context.Context, t Tree, op Op, paths []string, o Options, emit func(Outcome)) int {
+	labels := Labels(paths)
+	budget := o.HeldBudget
+	if budget == 0 {
+		budget = DefaultHeldBudget
+	}
+	failed := 0
+	w := fanout.Weight[Outcome]{Of: weight, Budget: budget}
+	fanout.EachWeighed(ctx, len(paths), o.Width, w, func(ctx context.Context, i int) (Outcome, error) {
+		start := time.Now()
+		out := Outcome{Index: i, Path: paths[i], Label: labels[i], Op: op}
+		out.Content, out.Matches, out.Err = apply(ctx, t, op, paths[i], &o)
+		out.Elapsed = time.Since(start)
+		out.RC = status.Code(vtree.RC(out.Err))
+		out.Class = out.RC.Class()
+		if out.Err == nil && o.Stored && op != Write {
+			if rc, _, ok := t.Status(ctx, out.Path); ok {
+				out.Class = status.Code(rc).Class()
+			}
+		}
+		if o.Done != nil {
+			o.Done(out.Err != nil)
+		}
+		return out, nil
+	}, func(r fanout.Result[Outcome]) {
+		out := r.Value
+		if r.Err != nil { // cancelled before it started
+			out = Outcome{Index: r.Index, Path: paths[r.Index], Label: labels[r.Index], Op: op, Err: r.Err}
+			out.RC = status.Code(vtree.RC(out.Err))
+			out.Class = out.RC.Class()
+		}
+		if out.Err != nil {
+			failed++
+		}
+		emit(out)
+	})
+	return failed
+}
+
+func apply(ctx context.Context, t Tree, op Op, p string, o *Options) ([]byte, int, error) {
+	switch op {
+	case Write:
+		res, err := t.Write(ctx, p, o.Value)
+		if err != nil || !o.KeepContent {
+			return nil, 0, err
+		}
+		return res.Content, 0, nil
+	case Grep:
+		res, err := t.Read(ctx, p, o.Read)
+		if err != nil {
+			return nil, 0, err
+		}
+		sel, n := Select(res.Content, o.Match)
+		return sel, n, nil
+	default:
+		res, err := t.Read(ctx, p, o.Read)
+		if err != nil {
+			return nil, 0, err
+		}
+		return res.Content, 0, nil
+	}
+}
+
+// Select returns the lines of content for which match is true, each ending
+// in a newline, and their number. A final line without a newline counts
+// as a line.
+func Select(content []byte, match func([]byte) bool) ([]byte, int) {
+	var out []byte
+	n := 0
+	for _, l := range SplitLines(content) {
+		if match == nil || match(l) {
+			out = append(append(out, l...), '\n')
+			n++
+		}
+	}
+	return out, n
+}
+
+// SplitLines splits content into lines without their newlines; a final
+// line without a newline counts as a line.
+func SplitLines(b []byte) [][]byte {
+	if len(b) == 0 {
+		return nil
+	}
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.Split(b, []byte("\n"))
+}
