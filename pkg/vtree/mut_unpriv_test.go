@@ -1,0 +1,314 @@
+package vtree
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/smctl/smctl/internal/testpriv"
+)
+
+// The rules about who may write what differ for root, whom the kernel lets
+// write anything, and for everyone else. TestMutUnpriv runs part of the
+// package's tests again as nobody:nogroup, with no supplementary groups (as
+// testscripts/delegate.txtar's member), in a copy of the test binary.
+
+// mutUnprivEnv marks that copy; its value is the directory the parent
+// prepared for it.
+const mutUnprivEnv = "SMCTL_VTREE_UNPRIV_CHILD"
+
+// mutUnprivUID and mutUnprivGID are nobody and nogroup (Debian's 65534).
+const mutUnprivUID, mutUnprivGID = 65534, 65534
+
+// mutNeed skips a test that misses a component (what), or fails it where
+// SMCTL_TEST_REQUIRE=1 (CI) makes every component required.
+func mutNeed(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv("SMCTL_TEST_REQUIRE") == "1" {
+		t.Fatalf("missing %s, which SMCTL_TEST_REQUIRE=1 makes required", what)
+	}
+	t.Skipf("missing %s", what)
+}
+
+// mutStoreAt is a store of the backing directory dir.
+func mutStoreAt(t *testing.T, dir string) *store {
+	t.Helper()
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return &store{root: r, dir: dir}
+}
+
+// mutBusy makes p a copy of sleep(1) with the given mode and runs it until
+// the test ends: a file the kernel refuses to open for writing (ETXTBSY),
+// whoever asks, but that its directory's writers may replace.
+func mutBusy(t *testing.T, p string, mode os.FileMode) {
+	t.Helper()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		mutNeed(t, "sleep on $PATH")
+	}
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	var cmd *exec.Cmd
+	for i := 0; ; i++ {
+		cmd = exec.Command(p, "600")
+		// A fork elsewhere in the test binary may still hold the
+		// descriptor the copy was written through: ETXTBSY, retried.
+		if err = cmd.Start(); err == nil || !errors.Is(err, syscall.ETXTBSY) || i == 50 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+		f.Close()
+		t.Logf("%s: a running program can be opened for writing here: the case proves less", p)
+	}
+}
+
+// TestMutReplaceBusy: the user may replace a file of theirs, or root any
+// file, by rename without being able to open it for writing (a running
+// program): the mode answers for them, the kernel is not asked.
+func TestMutReplaceBusy(t *testing.T) {
+	modes := []os.FileMode{0o755}
+	if os.Geteuid() == 0 {
+		modes = append(modes, 0o555) // root needs no write bit
+	}
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			s := mutStoreAt(t, dir)
+			mutBusy(t, filepath.Join(dir, "prog"), mode)
+			if err := s.writeFile("prog", []byte("new\n")); err != nil {
+				t.Fatalf("replacing a running program of mode %v: %v", mode, err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "prog")); string(b) != "new\n" {
+				t.Errorf("prog holds %q after the write", b)
+			}
+		})
+	}
+}
+
+// TestMutUnpriv: as root, prepares files of root's in directories nobody
+// may write and runs itself as nobody:nogroup; there, checks the
+// write-permission rule of the store and Delegate's rules on groups and
+// owners from the side of an unprivileged user.
+func TestMutUnpriv(t *testing.T) {
+	if shared := os.Getenv(mutUnprivEnv); shared != "" {
+		mutUnprivChild(t, shared)
+		return
+	}
+	if os.Geteuid() != 0 {
+		mutNeed(t, "root (to plant root's files and run the test binary as uid 65534)")
+	}
+	shared := testpriv.SharedDir(t)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	dirs := []struct {
+		name     string
+		uid, gid int
+		mode     os.FileMode
+	}{
+		{"tmp", mutUnprivUID, mutUnprivGID, 0o700},         // the child's TMPDIR
+		{"open", mutUnprivUID, mutUnprivGID, 0o755},        // the child's, holding a file of root's
+		{"sticky", 0, mutUnprivGID, 0o775 | os.ModeSticky}, // root's, delegated to nogroup
+	}
+	for _, d := range dirs {
+		p := filepath.Join(shared, d.name)
+		must(os.Mkdir(p, 0o700))
+		must(os.Chown(p, d.uid, d.gid))
+		must(os.Chmod(p, d.mode))
+	}
+	files := []struct {
+		name string
+		gid  int
+		mode os.FileMode
+	}{
+		{"open/roots", 0, 0o644},
+		{"sticky/f", mutUnprivGID, 0o664},
+	}
+	for _, f := range files {
+		p := filepath.Join(shared, f.name)
+		must(os.WriteFile(p, []byte("old\n"), 0o600))
+		must(os.Chown(p, 0, f.gid))
+		must(os.Chmod(p, f.mode))
+	}
+	// go test's binary is in a private directory: a copy nobody may run.
+	bin := filepath.Join(shared, "vtree.test")
+	src, err := os.Open(os.Args[0])
+	must(err)
+	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	must(err)
+	_, err = io.Copy(dst, src)
+	src.Close()
+	must(err)
+	must(dst.Close())
+
+	cmd := exec.Command(bin, "-test.run=^TestMutUnpriv$", "-test.v", "-test.count=1", "-test.timeout=5m")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + filepath.Join(shared, "tmp"), mutUnprivEnv + "=" + shared,
+		"SMCTL_TEST_REQUIRE=" + os.Getenv("SMCTL_TEST_REQUIRE")}
+	cmd.Dir = shared
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: mutUnprivUID, Gid: mutUnprivGID, Groups: []uint32{}}}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	if _, exited := err.(*exec.ExitError); err != nil && !exited {
+		mutNeed(t, fmt.Sprintf("a place uid %d can run the test binary from (%v)", mutUnprivUID, err))
+	}
+	if err != nil || !strings.Contains(out.String(), "--- PASS: TestMutUnpriv ") {
+		t.Fatalf("as uid %d: %v\n%s", mutUnprivUID, err, out.String())
+	}
+	if strings.Contains(out.String(), "--- SKIP") {
+		mutNeed(t, fmt.Sprintf("what the cases skipped as uid %d need:\n%s", mutUnprivUID, out.String()))
+	}
+}
+
+// mutUnprivChild is TestMutUnpriv as nobody:nogroup; shared is the
+// directory the parent prepared.
+func mutUnprivChild(t *testing.T, shared string) {
+	if os.Geteuid() != mutUnprivUID || os.Getegid() != mutUnprivGID {
+		t.Fatalf("running as %d:%d, want %d:%d", os.Geteuid(), os.Getegid(), mutUnprivUID, mutUnprivGID)
+	}
+	t.Run("replace", func(t *testing.T) { mutUnprivReplace(t, shared) })
+	t.Run("delegate", mutUnprivDelegate)
+}
+
+// mutUnprivReplace: write access to a directory is not write access to
+// its files. The store replaces a file by a new one renamed over it, which
+// the directory alone allows; it asks first whether the user may write the
+// file itself. In a sticky (delegated) directory, where the user may not
+// rename over the owner's file, it writes the file in place when its mode
+// allows.
+func mutUnprivReplace(t *testing.T, shared string) {
+	own := t.TempDir()
+	for _, tc := range []struct {
+		name, dir, file string
+		mode            os.FileMode // the user's own file, made here with this mode
+		busy            bool        // ... as a running program
+		err             error       // nil: written
+	}{
+		{"root's file, in the user's directory", filepath.Join(shared, "open"), "roots", 0, false, fs.ErrPermission},
+		{"the user's read-only file", own, "ro", 0o444, false, fs.ErrPermission},
+		{"the user's running program", own, "prog", 0o755, true, nil},
+		{"root's group-writable file, in root's sticky directory", filepath.Join(shared, "sticky"), "f", 0, false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(tc.dir, tc.file)
+			switch {
+			case tc.busy:
+				mutBusy(t, p, tc.mode)
+			case tc.mode != 0:
+				if err := os.WriteFile(p, []byte("old\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(p, tc.mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var before syscall.Stat_t
+			if err := syscall.Stat(p, &before); err != nil {
+				t.Fatal(err)
+			}
+			err := mutStoreAt(t, tc.dir).writeFile(tc.file, []byte("new\n"))
+			if tc.err == nil && err != nil || tc.err != nil && !errors.Is(err, tc.err) {
+				t.Fatalf("writeFile: %v, want %v", err, tc.err)
+			}
+			want := "new\n"
+			if tc.err != nil {
+				want = "old\n"
+			}
+			if b, _ := os.ReadFile(p); string(b) != want {
+				t.Errorf("%s holds %q, want %q", tc.file, b, want)
+			}
+			var after syscall.Stat_t
+			if err := syscall.Stat(p, &after); err != nil {
+				t.Fatal(err)
+			}
+			if after.Uid != before.Uid {
+				t.Errorf("%s: owner %d -> %d", tc.file, before.Uid, after.Uid)
+			}
+		})
+	}
+}
+
+// mutUnprivDelegate: an unprivileged user may give files only to a group
+// they are in (here their primary group, with no supplementary ones), and
+// revoking walks into the directories they own and counts their files as
+// theirs (nothing of theirs is taken back or noted as a member's).
+func mutUnprivDelegate(t *testing.T) {
+	ctx := context.Background()
+	tr := delegTree(t, nil)
+	dir := tr.store.dir
+	if _, err := tr.Delegate(ctx, "/systems/servers", Delegation{GID: 0}); !errors.Is(err, ErrDelegateMember) {
+		t.Errorf("delegating to group 0, which the user is not in: %v, want %v", err, ErrDelegateMember)
+	}
+	g := Delegation{GID: os.Getegid()}
+	check := func(what string, cs []DelegateChange, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		for _, c := range cs {
+			if c.Err != nil || c.Kind == DelegateStray || c.Kind == DelegateReclaim || c.Kind == DelegateSkip {
+				t.Errorf("%s: %+v", what, c)
+			}
+		}
+	}
+	cs, err := tr.Delegate(ctx, "/systems/servers", g)
+	check("delegating to the user's group", cs, err)
+	mode := func(p string) uint32 {
+		t.Helper()
+		var st syscall.Stat_t
+		if err := syscall.Lstat(filepath.Join(dir, p), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Mode & 0o7777
+	}
+	for p, bits := range map[string]uint32{"systems/servers/n1": delegDirBits, "systems/servers/n1/power": delegFileBits} {
+		if m := mode(p); m&bits != bits {
+			t.Errorf("%s: mode %o after delegating", p, m)
+		}
+	}
+	g.Revoke = true
+	cs, err = tr.Delegate(ctx, "/systems/servers", g)
+	check("revoking", cs, err)
+	for _, p := range []string{"systems/servers/n1", "systems/servers/n1/power", "systems/servers/n2/reboot"} {
+		if m := mode(p); m&delegWrite != 0 {
+			t.Errorf("%s: mode %o after revoking", p, m)
+		}
+	}
+	if t.Failed() {
+		t.Logf("revoking: %+v", cs)
+	}
+}
