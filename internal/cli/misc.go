@@ -53,7 +53,7 @@ the default agents in agents.d, and the key that encrypts ids files
 			if err != nil {
 				return err
 			}
-			err = vtree.Init(cmd.Context(), dir, smctl.Agents(), os.Getenv("SMCTL_KEY_FILE"))
+			err = vtree.Init(cmd.Context(), dir, smctl.Agents(), os.Getenv("SMCTL_KEY_FILE"), g.drivers())
 			if errors.Is(err, vtree.ErrInitialized) {
 				fmt.Fprintf(ios.ErrOut, "smctl: %s is already a state root; nothing changed\n", dir)
 				return nil

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -23,10 +22,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smctl/smctl/pkg/agent"
-	"github.com/smctl/smctl/pkg/bmc"
 	"github.com/smctl/smctl/pkg/config"
-	"github.com/smctl/smctl/pkg/sshx"
-	"github.com/smctl/smctl/pkg/transport"
+	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/driver/all"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -201,82 +199,28 @@ func (g *globalOptions) rootDir() (string, error) {
 	return filepath.Join(home, ".local", "share", "smctl"), nil
 }
 
-// open opens the tree of the state root.
+// open opens the tree of the state root with every driver.
 func (g *globalOptions) open() (*vtree.Tree, error) {
 	dir, err := g.rootDir()
 	if err != nil {
 		return nil, err
 	}
 	self, _ := selfPath()
-	var pool *sshx.Pool
 	t, err := vtree.Open(dir, vtree.Options{
 		Self:    self,
 		KeyFile: os.Getenv("SMCTL_KEY_FILE"),
 		Timeout: g.Timeout,
-		Transports: map[string]vtree.TransportFunc{
-			"ssh": func(ctx context.Context, d vtree.Device) (transport.Transport, error) {
-				return sshTransport(pool, d)
-			},
-		},
-		OnClose: func() error {
-			if pool != nil {
-				return pool.Close()
-			}
-			return nil
-		},
-		Builtins: func(r *agent.Registry, t *vtree.Tree) {
-			bmc.Register(r, bmc.Options{Timeout: t.Config.IPMI.Timeout.Duration, Retries: t.Config.IPMI.Retries})
-		},
+		Drivers: g.drivers(),
 	})
 	if err != nil {
 		return nil, &exitError{ExitUsage, err}
 	}
-	c := t.Config.SSH
-	opts := sshx.Options{
-		ConfigFiles:    c.ConfigFiles,
-		ConnectTimeout: c.ConnectTimeout.Duration,
-		Retries:        c.Retries,
-		StrictHostKey:  c.StrictHostKeyChecking,
-	}
-	if g.ConnectTimeout > 0 {
-		opts.ConnectTimeout = g.ConnectTimeout
-	}
-	for i, f := range opts.ConfigFiles {
-		opts.ConfigFiles[i] = expandHome(f)
-	}
-	pool = sshx.NewPool(opts)
 	return t, nil
 }
 
-// sshTransport reaches a device over SSH: its address (default: its name)
-// is the ssh_config alias; its port, user and ssh_config attribute files
-// override ssh_config; its inherited ids password is tried after keys.
-func sshTransport(pool *sshx.Pool, d vtree.Device) (transport.Transport, error) {
-	tg := sshx.Target{
-		Alias:        d.Host(),
-		User:         d.Attrs["user"],
-		ConfigFile:   expandHome(d.Attrs["ssh_config"]),
-		Password:     d.Password,
-		PasswordUser: d.User,
-	}
-	if p := d.Attrs["port"]; p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("device %s: bad port %q", d.Path, p)
-		}
-		tg.Port = n
-	}
-	tg.FallbackUser = d.User
-	return &sshx.Transport{Pool: pool, Target: tg}, nil
-}
-
-func expandHome(p string) string {
-	if strings.HasPrefix(p, "~/") {
-		if h, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(h, p[2:])
-		}
-	}
-	return p
+// drivers makes smctl's drivers with the settings of this invocation.
+func (g *globalOptions) drivers() *driver.Set {
+	return all.Registry().New(driver.Env{ConnectTimeout: g.ConnectTimeout})
 }
 
 // fanout is how many agents run at once: --fanout, else smctl.yaml's

@@ -111,7 +111,7 @@ func simRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *SimOpti
 
 // simDiscover registers the cluster's nodes in the state root at root.
 func simDiscover(ctx context.Context, g *globalOptions, root string, c *sim.Cluster) error {
-	t, err := vtree.Open(root, vtree.Options{})
+	t, err := vtree.Open(root, vtree.Options{Drivers: g.drivers()})
 	if err != nil {
 		return &exitError{ExitUsage, err}
 	}

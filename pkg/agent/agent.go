@@ -31,6 +31,7 @@ import (
 	"syscall"
 
 	"github.com/smctl/smctl/pkg/proc"
+	"github.com/smctl/smctl/pkg/transport"
 	"github.com/smctl/smctl/pkg/trust"
 )
 
@@ -57,8 +58,13 @@ type Request struct {
 	// User and Password are the nearest inherited ids credentials, if any.
 	User, Password string
 	Input          []byte // the value written (Write only)
-	MaxOutput      int64  // cap on stdout
-	KeyFile        string // key of ids files, passed on as $SMCTL_KEY_FILE
+	// Transport reaches the device (the driver its transport attribute
+	// names), resolved for the request; built-in agents run commands and
+	// read files through it. When the device cannot be reached so (an
+	// unknown transport, a bad port), its methods return why.
+	Transport transport.Transport
+	MaxOutput int64  // cap on stdout
+	KeyFile   string // key of ids files, passed on as $SMCTL_KEY_FILE
 }
 
 // Result is what an agent run produced.

@@ -12,10 +12,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,35 +55,39 @@ type Config struct {
 	PasswordArgv []string `yaml:"password_argv,omitempty"`
 	// Types are the device types discovery can create.
 	Types map[string]Type `yaml:"types"`
-	// SSH tunes the built-in SSH transport.
-	SSH SSH `yaml:"ssh"`
 	// Discovery tunes prompted discovery.
 	Discovery Discovery `yaml:"discovery"`
-	// IPMI tunes the built-in BMC agents.
-	IPMI IPMI `yaml:"ipmi"`
 }
 
-// IPMI tunes the built-in BMC agents (power, bootorder, temperature,
-// sensors, eventlog, temperature_mp).
-type IPMI struct {
-	// Timeout bounds one IPMI request; a BMC that does not answer costs
-	// Timeout x (Retries + 1).
-	Timeout Duration `yaml:"timeout"`
-	Retries int      `yaml:"retries"`
+// Section is a part of smctl.yaml owned by a package outside config (a
+// driver's ssh: or ipmi:, discovery's discovery:): its key and a pointer
+// to a struct holding its settings, set to their defaults. Loading decodes
+// the section into it as strictly as the rest of the file; a value that
+// implements Validator is then checked.
+type Section struct {
+	Key   string
+	Value any
+	// Doc documents the section in the header of a new smctl.yaml: lines
+	// of "# key  what it sets", each ending in a newline.
+	Doc string
 }
 
-// SSH tunes the SSH transport; ssh_config supplies everything else.
-type SSH struct {
-	// ConnectTimeout bounds connecting (TCP and handshake) to one node
-	// when ssh_config sets no ConnectTimeout.
-	ConnectTimeout Duration `yaml:"connect_timeout"`
-	// Retries is how often a transiently failed connect is retried.
-	Retries int `yaml:"retries"`
-	// StrictHostKeyChecking overrides ssh_config's: yes, accept-new or no.
-	StrictHostKeyChecking string `yaml:"strict_host_key_checking,omitempty"`
-	// ConfigFiles are the ssh_config files read (default: ~/.ssh/config,
-	// /etc/ssh/ssh_config); a device's ssh_config attribute replaces them.
-	ConfigFiles []string `yaml:"config_files,omitempty"`
+// Validator is a section value that checks itself once decoded. at makes
+// an error positioned at one of the section's keys (at the section when
+// the key is not in the file).
+type Validator interface {
+	Validate(at func(key, format string, args ...any) error) error
+}
+
+// Schema is what packages outside config add to smctl.yaml: the sections
+// they own and their default device types. The zero Schema is the core
+// file alone.
+type Schema struct {
+	Sections []Section
+	// Types are default device types, used when smctl.yaml has no types:
+	// key; a type of smctl.yaml that lists no builtins takes those of the
+	// default type of the same name.
+	Types map[string]Type
 }
 
 // Discovery tunes prompted discovery ("1" written to /discover_master).
@@ -112,6 +118,9 @@ type Type struct {
 	Lock bool `yaml:"lock,omitempty"`
 	// Live says whether the device has the live directories (LiveDirs).
 	Live bool `yaml:"live,omitempty"`
+	// Builtins lists the roles whose built-in agents the type's devices
+	// get (command, bmc, chassis, ...: see smctl's drivers).
+	Builtins []string `yaml:"builtins,omitempty"`
 }
 
 // Caching models.
@@ -202,9 +211,14 @@ func posErr(n *yaml.Node, format string, args ...any) error {
 	return &Error{Line: n.Line, Col: n.Column, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Default returns the configuration smctl init writes.
-func Default() *Config {
-	return &Config{
+// Default returns the core configuration: Schema{}.Default().
+func Default() *Config { return Schema{}.Default() }
+
+// Default returns the configuration of a file with no keys, which smctl
+// init writes: the core defaults and the schema's types (sections keep
+// their current values).
+func (sc Schema) Default() *Config {
+	c := &Config{
 		Tree:      "tree",
 		AgentDirs: []string{"agents.d"},
 		KeyFile:   "key",
@@ -215,24 +229,27 @@ func Default() *Config {
 		Cache: []CacheRule{
 			{Match: "temperature*", Model: TTL, TTL: Duration{10 * time.Second}},
 		},
-		Types: map[string]Type{
-			"server":  {Dir: "/systems/servers", Attrs: map[string]string{"transport": "ssh"}, Live: true},
-			"chassis": {Dir: "/systems/chassis", Lock: true},
-			"blade":   {Dir: "blades"},
-		},
-		SSH:       SSH{ConnectTimeout: Duration{10 * time.Second}, Retries: 3},
+		Types:     map[string]Type{},
 		Discovery: Discovery{ScanTimeout: Duration{2 * time.Second}},
-		IPMI:      IPMI{Timeout: Duration{2 * time.Second}, Retries: 1},
 	}
+	for name, t := range sc.Types {
+		t.Attrs = maps.Clone(t.Attrs)
+		t.Builtins = slices.Clone(t.Builtins)
+		c.Types[name] = t
+	}
+	return c
 }
 
 // Load reads and validates the configuration file at file.
-func Load(file string) (*Config, error) {
+func Load(file string) (*Config, error) { return Schema{}.Load(file) }
+
+// Load reads and parses file (see Parse).
+func (sc Schema) Load(file string) (*Config, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
-	c, err := Parse(b)
+	c, err := sc.Parse(b)
 	var ce *Error
 	if errors.As(err, &ce) {
 		ce.File = file
@@ -242,7 +259,11 @@ func Load(file string) (*Config, error) {
 
 // Parse parses configuration text. Keys it does not set keep their
 // defaults.
-func Parse(b []byte) (*Config, error) {
+func Parse(b []byte) (*Config, error) { return Schema{}.Parse(b) }
+
+// Parse parses smctl.yaml's content with the schema's sections and
+// default types; the sections' values are decoded in place.
+func (sc Schema) Parse(b []byte) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -259,12 +280,12 @@ func Parse(b []byte) (*Config, error) {
 		}
 		return nil, &Error{Line: line, Col: syntaxColumn(b, line, err.Error()), Msg: "syntax error: " + msg}
 	}
-	c := Default()
+	c := sc.Default()
 	if len(doc.Content) == 0 { // empty file: all defaults
 		return c, nil
 	}
 	root := doc.Content[0]
-	if err := check(root, reflect.TypeOf(*c)); err != nil {
+	if err := sc.check(root); err != nil {
 		return nil, err
 	}
 	// Maps replace the default maps entirely, so clear them first.
@@ -274,17 +295,101 @@ func Parse(b []byte) (*Config, error) {
 	if hasKey(root, "cache") {
 		c.Cache = nil
 	}
-	if err := root.Decode(c); err != nil {
-		var ce *Error
-		if errors.As(err, &ce) {
-			return nil, ce
-		}
-		return nil, &Error{Msg: err.Error()}
+	if err := decode(root, c); err != nil {
+		return nil, err
 	}
 	if err := c.validate(root); err != nil {
 		return nil, err
 	}
+	sc.defaultBuiltins(c, valueOf(root, "types"))
+	for _, sec := range sc.Sections {
+		n := valueOf(root, sec.Key)
+		if n == nil {
+			continue
+		}
+		if err := decode(n, sec.Value); err != nil {
+			return nil, err
+		}
+		if v, ok := sec.Value.(Validator); ok {
+			if err := v.Validate(func(key, format string, args ...any) error {
+				if kn := valueOf(n, key); kn != nil {
+					return posErr(kn, format, args...)
+				}
+				return posErr(n, format, args...)
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return c, nil
+}
+
+// decode decodes n into v, keeping a positioned *Error as it is.
+func decode(n *yaml.Node, v any) error {
+	if err := n.Decode(v); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			return ce
+		}
+		return &Error{Msg: err.Error()}
+	}
+	return nil
+}
+
+// check checks the top-level mapping: the core keys against Config, each
+// section against its value's type.
+func (sc Schema) check(root *yaml.Node) error {
+	if root.Kind == yaml.AliasNode {
+		root = root.Alias
+	}
+	if root.Kind != yaml.MappingNode || len(sc.Sections) == 0 {
+		return check(root, reflect.TypeOf(Config{}))
+	}
+	core := &yaml.Node{Kind: yaml.MappingNode, Line: root.Line, Column: root.Column}
+	secs := map[string]Section{}
+	for _, s := range sc.Sections {
+		secs[s.Key] = s
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if s, ok := secs[k.Value]; ok {
+			if l, dup := seen[k.Value]; dup {
+				return posErr(k, "key %q already set at line %d", k.Value, l)
+			}
+			seen[k.Value] = k.Line
+			if err := check(v, reflect.TypeOf(s.Value)); err != nil {
+				return err
+			}
+			continue
+		}
+		core.Content = append(core.Content, k, v)
+	}
+	err := check(core, reflect.TypeOf(Config{}))
+	var ce *Error
+	if errors.As(err, &ce) && strings.HasPrefix(ce.Msg, "unknown key ") {
+		for _, s := range sc.Sections {
+			ce.Msg = strings.TrimSuffix(ce.Msg, ")") + ", " + s.Key + ")"
+		}
+	}
+	return err
+}
+
+// defaultBuiltins gives a type of the file that lists no builtins those
+// of the schema's default type of the same name.
+func (sc Schema) defaultBuiltins(c *Config, types *yaml.Node) {
+	if types == nil {
+		return
+	}
+	for name, t := range c.Types {
+		if tn := valueOf(types, name); tn != nil && hasKey(tn, "builtins") {
+			continue
+		}
+		if d, ok := sc.Types[name]; ok {
+			t.Builtins = slices.Clone(d.Builtins)
+			c.Types[name] = t
+		}
+	}
 }
 
 // syntaxColumn finds the column of the syntax error full on line n, which
@@ -436,27 +541,6 @@ func (c *Config) validate(root *yaml.Node) error {
 	if c.Tree == "" {
 		return at("tree", "tree must not be empty")
 	}
-	sshNode := valueOf(root, "ssh")
-	sshAt := func(key, format string, args ...any) error {
-		if n := valueOf(sshNode, key); n != nil {
-			return posErr(n, format, args...)
-		}
-		return at("ssh", format, args...)
-	}
-	if c.IPMI.Timeout.Duration <= 0 || c.IPMI.Retries < 0 || c.IPMI.Retries > 10 {
-		return at("ipmi", "ipmi timeout must be positive and retries 0..10")
-	}
-	if c.SSH.Retries < 0 || c.SSH.Retries > 10 {
-		return sshAt("retries", "ssh retries must be 0..10")
-	}
-	if c.SSH.ConnectTimeout.Duration <= 0 {
-		return sshAt("connect_timeout", "ssh connect_timeout must be positive")
-	}
-	switch c.SSH.StrictHostKeyChecking {
-	case "", "yes", "accept-new", "no":
-	default:
-		return sshAt("strict_host_key_checking", "strict_host_key_checking %q: want yes, accept-new or no", c.SSH.StrictHostKeyChecking)
-	}
 	for _, r := range c.Discovery.Scan {
 		for _, p := range r.Ports {
 			if p < 1 || p > 65535 {
@@ -520,12 +604,30 @@ func (c *Config) CachePolicy(vpath string) (string, time.Duration) {
 }
 
 // Marshal renders c as YAML with a comment header, for smctl init.
-func (c *Config) Marshal() ([]byte, error) {
+func (c *Config) Marshal() ([]byte, error) { return Schema{}.Marshal(c) }
+
+// Marshal renders c and the sections' values as YAML with a comment
+// header, for smctl init.
+func (sc Schema) Marshal(c *Config) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(header)
+	for _, s := range sc.Sections {
+		b.WriteString(s.Doc)
+	}
+	var doc yaml.Node
+	if err := doc.Encode(c); err != nil {
+		return nil, err
+	}
+	for _, s := range sc.Sections {
+		var v yaml.Node
+		if err := v.Encode(s.Value); err != nil {
+			return nil, err
+		}
+		doc.Content = append(doc.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: s.Key}, &v)
+	}
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(c); err != nil {
+	if err := enc.Encode(&doc); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), enc.Close()
@@ -547,10 +649,6 @@ const header = `# smctl.yaml — the configuration of this smctl state root.
 #               ttl (when older than ttl)
 # password_argv agents that also get "-p PASSWORD" on their command line
 # types         device types: dir (where discovery puts them), attrs
-#               (attribute files of a new device), lock, live
-# ssh           connect_timeout, retries (transient connect failures),
-#               strict_host_key_checking (overrides ssh_config), config_files
-# discovery     scan: [{hosts: 10.0.0.[1-254], ports: [22]}] probed by
-#               prompted discovery for SSH servers; scan_timeout per probe
-# ipmi          timeout and retries of one IPMI request to a BMC
+#               (attribute files of a new device), lock, live, builtins
+#               (the roles whose built-in agents its devices get)
 `

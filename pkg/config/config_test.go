@@ -8,20 +8,133 @@ import (
 	"time"
 )
 
+// probe is a section as a driver would own one.
+type probe struct {
+	Timeout Duration `yaml:"timeout"`
+	Retries int      `yaml:"retries"`
+	Hosts   []string `yaml:"hosts,omitempty"`
+}
+
+func (p *probe) Validate(at func(key, format string, args ...any) error) error {
+	if p.Retries < 0 || p.Retries > 10 {
+		return at("retries", "probe retries must be 0..10")
+	}
+	if p.Timeout.Duration <= 0 {
+		return at("timeout", "probe timeout must be positive")
+	}
+	return nil
+}
+
+func testSchema() (Schema, *probe) {
+	p := &probe{Timeout: Duration{2 * time.Second}, Retries: 1}
+	return Schema{
+		Sections: []Section{{Key: "probe", Value: p, Doc: "# probe         timeout and retries of a probe\n"}},
+		Types: map[string]Type{
+			"server":  {Dir: "/systems/servers", Attrs: map[string]string{"transport": "ssh"}, Live: true, Builtins: []string{"command", "bmc"}},
+			"chassis": {Dir: "/systems/chassis", Lock: true, Builtins: []string{"chassis"}},
+		},
+	}, p
+}
+
 func TestDefaultRoundTrip(t *testing.T) {
-	b, err := Default().Marshal()
+	sc, _ := testSchema()
+	b, err := sc.Marshal(sc.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Parse(b)
+	if !strings.Contains(string(b), "# probe         timeout and retries of a probe\n") || !strings.Contains(string(b), "\nprobe:\n  timeout: 2s\n  retries: 1\n") {
+		t.Errorf("section or its doc missing:\n%s", b)
+	}
+	sc2, p2 := testSchema()
+	p2.Retries = 7 // the file's value must win
+	c, err := sc2.Parse(b)
 	if err != nil {
-		t.Fatalf("Parse(Default().Marshal()): %v\n%s", err, b)
+		t.Fatalf("Parse(Marshal(Default())): %v\n%s", err, b)
 	}
 	if c.Fanout != 64 || c.Timeout.Duration != 30*time.Second || c.MaxOutput != 16<<20 {
 		t.Errorf("defaults lost: %+v", c)
 	}
-	if c.Types["server"].Dir != "/systems/servers" || !c.Types["server"].Live {
-		t.Errorf("server type lost: %+v", c.Types["server"])
+	if st := c.Types["server"]; st.Dir != "/systems/servers" || !st.Live || strings.Join(st.Builtins, ",") != "command,bmc" {
+		t.Errorf("server type lost: %+v", st)
+	}
+	if p2.Retries != 1 || p2.Timeout.Duration != 2*time.Second {
+		t.Errorf("section not decoded from the file: %+v", p2)
+	}
+	if len(Default().Types) != 0 {
+		t.Errorf("the core schema has types: %v", Default().Types)
+	}
+}
+
+func TestSchema(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     string // error substring, "" for none
+		check    func(t *testing.T, c *Config, p *probe)
+	}{
+		{name: "section decoded", in: "probe:\n  retries: 3\n", check: func(t *testing.T, c *Config, p *probe) {
+			if p.Retries != 3 || p.Timeout.Duration != 2*time.Second {
+				t.Errorf("probe = %+v, want retries 3 and the default timeout", p)
+			}
+		}},
+		{name: "section validated at its key", in: "fanout: 8\nprobe:\n  retries: 11\n", want: ":3:12: probe retries must be 0..10"},
+		{name: "section validated at the section", in: "probe:\n  timeout: 0s\n", want: ":2:12: probe timeout must be positive"},
+		{name: "unknown key in a section", in: "probe:\n  retires: 3\n", want: `:2:3: unknown key "retires" (known: timeout, retries, hosts)`},
+		{name: "wrong kind in a section", in: "probe:\n  hosts: a\n", want: ":2:10: want a list"},
+		{name: "unknown top-level key names the sections", in: "prob: {}\n", want: `unknown key "prob" (known: tree, agent_dirs, key_file, fanout, timeout, max_output, live_dirs, cache, password_argv, types, discovery, probe)`},
+		{name: "section twice", in: "probe: {}\nprobe: {}\n", want: `:2:1: key "probe" already set at line 1`},
+		{name: "no section key: defaults stay", in: "fanout: 9\n", check: func(t *testing.T, c *Config, p *probe) {
+			if p.Retries != 1 || c.Fanout != 9 {
+				t.Errorf("probe = %+v, fanout %d", p, c.Fanout)
+			}
+		}},
+		{name: "types replace the defaults; builtins by name", in: "types:\n  server: {dir: /s}\n  switch: {dir: /w}\n  chassis: {dir: /c, builtins: []}\n", check: func(t *testing.T, c *Config, p *probe) {
+			if len(c.Types) != 3 {
+				t.Errorf("types = %v, want server, switch and chassis only", c.Types)
+			}
+			if got := strings.Join(c.Types["server"].Builtins, ","); got != "command,bmc" || c.Types["server"].Dir != "/s" || c.Types["server"].Live {
+				t.Errorf("server = %+v, want dir /s, builtins of the default server type, no live", c.Types["server"])
+			}
+			if len(c.Types["switch"].Builtins) != 0 {
+				t.Errorf("switch has builtins %v, want none", c.Types["switch"].Builtins)
+			}
+			if len(c.Types["chassis"].Builtins) != 0 {
+				t.Errorf("chassis lists builtins: [] and got %v", c.Types["chassis"].Builtins)
+			}
+		}},
+		{name: "explicit builtins kept", in: "types:\n  server: {dir: /s, builtins: [bmc]}\n", check: func(t *testing.T, c *Config, p *probe) {
+			if got := strings.Join(c.Types["server"].Builtins, ","); got != "bmc" {
+				t.Errorf("server builtins = %s, want bmc", got)
+			}
+		}},
+		{name: "no types key: default types", in: "fanout: 9\n", check: func(t *testing.T, c *Config, p *probe) {
+			if len(c.Types) != 2 || c.Types["chassis"].Dir != "/systems/chassis" {
+				t.Errorf("types = %v, want the schema's", c.Types)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, p := testSchema()
+			c, err := sc.Parse([]byte(tt.in))
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("Parse(%q) error = %v, want it to contain %q", tt.in, err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tt.in, err)
+			}
+			tt.check(t, c, p)
+		})
+	}
+	// The schema's default types are not shared with the configurations
+	// made from it.
+	sc, _ := testSchema()
+	c := sc.Default()
+	c.Types["server"].Attrs["transport"] = "local"
+	if sc.Types["server"].Attrs["transport"] != "ssh" {
+		t.Error("Default shares the schema's attrs map")
 	}
 }
 

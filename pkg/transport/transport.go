@@ -114,3 +114,22 @@ func (Local) Stat(ctx context.Context, name string) (Entry, error) {
 	}
 	return Entry{Name: info.Name(), Mode: info.Mode(), Size: info.Size(), ModTime: info.ModTime()}, ctx.Err()
 }
+
+// Broken is a transport that cannot be had: every method returns Err (an
+// unknown transport, a bad port attribute). Built-in agents meet the
+// reason when they use it, not before.
+type Broken struct{ Err error }
+
+var _ Transport = Broken{}
+
+// Exec implements Transport.
+func (b Broken) Exec(context.Context, string, []byte, int64) (Output, error) { return Output{}, b.Err }
+
+// ReadFile implements Transport.
+func (b Broken) ReadFile(context.Context, string, int64) ([]byte, error) { return nil, b.Err }
+
+// ReadDir implements Transport.
+func (b Broken) ReadDir(context.Context, string) ([]Entry, error) { return nil, b.Err }
+
+// Stat implements Transport.
+func (b Broken) Stat(context.Context, string) (Entry, error) { return Entry{}, b.Err }

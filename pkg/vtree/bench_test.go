@@ -115,13 +115,11 @@ func BenchmarkWriteCommand2000(b *testing.B) {
 
 func benchmarkWriteCommand(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "root")
-	if err := Init(context.Background(), dir, fstest.MapFS{}, ""); err != nil {
+	if err := Init(context.Background(), dir, fstest.MapFS{}, "", testDrivers()); err != nil {
 		b.Fatal(err)
 	}
 	open := func() *Tree {
-		tr, err := Open(dir, Options{Transports: map[string]TransportFunc{
-			"null": func(context.Context, Device) (transport.Transport, error) { return nullTransport{}, nil },
-		}})
+		tr, err := Open(dir, Options{Drivers: testDrivers(nullDriver{})})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -67,7 +67,7 @@ func TestIDsInheritance(t *testing.T) {
 	if err := os.Remove(filepath.Join(tr.store.dir, "systems/chassis/mm1/ids")); err != nil {
 		t.Fatal(err)
 	}
-	tr2, err := Open(tr.Root, Options{})
+	tr2, err := Open(tr.Root, testOptions(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestLockSerialises(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr2, err := Open(tr.Root, Options{})
+	tr2, err := Open(tr.Root, testOptions(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -438,7 +438,7 @@ func (w *delegWalk) device(dir *os.File, vp, file string, st *unix.Stat_t, typ s
 // judges them).
 func (t *Tree) delegActing(typ string) (acting, attrs []string) {
 	isAttr := func(name string) bool {
-		if slices.Contains(attrNames, name) {
+		if slices.Contains(t.attrNames(), name) {
 			return true
 		}
 		for _, tc := range t.Config.Types {

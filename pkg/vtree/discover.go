@@ -64,7 +64,7 @@ func (t *Tree) parseStatement(line string) (*statement, error) {
 		}
 	}
 	st.names = names
-	known := append([]string(nil), attrNames...)
+	known := t.attrNames()
 	for k := range t.Config.Types[st.typ].Attrs {
 		known = append(known, k)
 	}

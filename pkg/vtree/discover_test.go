@@ -46,7 +46,7 @@ func TestDiscoverInterrupted(t *testing.T) {
 			if err := os.RemoveAll(filepath.Join(dev, tt.obstacle)); err != nil {
 				t.Fatal(err)
 			}
-			tr2, err := Open(tr.Root, Options{})
+			tr2, err := Open(tr.Root, testOptions(Options{}))
 			if err != nil {
 				t.Fatal(err)
 			}

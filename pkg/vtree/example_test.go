@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing/fstest"
 
+	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/driver/all"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -18,11 +20,12 @@ func Example() {
 	root := filepath.Join(dir, "root")
 	agents := fstest.MapFS{"server/greeting.read": {Data: []byte("#!/bin/sh\necho hello from $SMCTL_HOST\n"), Mode: 0o755}}
 	ctx := context.Background()
-	if err := vtree.Init(ctx, root, agents, ""); err != nil {
+	// smctl's drivers: how devices are reached, what smctl.yaml holds.
+	if err := vtree.Init(ctx, root, agents, "", all.Registry().New(driver.Env{})); err != nil {
 		fmt.Println(err)
 		return
 	}
-	t, _ := vtree.Open(root, vtree.Options{})
+	t, _ := vtree.Open(root, vtree.Options{Drivers: all.Registry().New(driver.Env{})})
 	defer t.Close()
 	t.Write(ctx, "/discover_master", []byte("server n[1-2] transport=local\n"))
 	res, err := t.Read(ctx, "/sysman/systems/servers/n2/greeting", vtree.ReadOptions{})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -234,29 +233,14 @@ func (t *Tree) transport(ctx context.Context, dev string) (transport.Transport, 
 	if d.Err != nil {
 		return nil, d.Err
 	}
-	name := d.Attrs["transport"]
-	if name == "" {
-		name = "ssh"
+	pair, err := t.credsIn(rel(dev))
+	if err != nil {
+		return nil, err
 	}
-	if name == "local" {
-		return transport.Local{}, nil
+	if pair != nil {
+		d.User, d.Password = pair.User, pair.Password
 	}
-	if f, ok := t.opts.Transports[name]; ok {
-		pair, err := t.credsIn(rel(dev))
-		if err != nil {
-			return nil, err
-		}
-		if pair != nil {
-			d.User, d.Password = pair.User, pair.Password
-		}
-		return f(ctx, d)
-	}
-	known := []string{"local"}
-	for k := range t.opts.Transports {
-		known = append(known, k)
-	}
-	slices.Sort(known)
-	return nil, errors.New("device " + dev + ": transport \"" + name + "\" is not available (known: " + strings.Join(known, ", ") + ")")
+	return t.opts.Drivers.Transport(ctx, d)
 }
 
 // device returns the device at virtual path dev with its attributes, read

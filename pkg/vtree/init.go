@@ -11,6 +11,7 @@ import (
 
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/creds"
+	"github.com/smctl/smctl/pkg/driver"
 )
 
 // ErrInitialized is returned by Init for a root that already exists.
@@ -22,8 +23,9 @@ var ErrInitialized = errors.New("already an smctl state root")
 // everything in a temporary sibling directory and renames it into place,
 // so a failure never leaves a half-made root. keyFile, when not empty,
 // replaces the key file path of the configuration; an existing key there
-// is kept.
-func Init(ctx context.Context, dir string, agents fs.FS, keyFile string) error {
+// is kept. drivers give the sections and default types smctl.yaml is
+// written with; Init closes them.
+func Init(ctx context.Context, dir string, agents fs.FS, keyFile string, drivers *driver.Set) error {
 	if _, err := os.Stat(filepath.Join(dir, config.FileName)); err == nil {
 		return fmt.Errorf("%s: %w", dir, ErrInitialized)
 	}
@@ -46,8 +48,13 @@ func Init(ctx context.Context, dir string, agents fs.FS, keyFile string) error {
 			os.RemoveAll(tmp)
 		}
 	}()
-	cfg := config.Default()
-	b, err := cfg.Marshal()
+	if drivers == nil {
+		drivers = driver.NewSet()
+	}
+	defer drivers.Close()
+	schema := drivers.Schema()
+	cfg := schema.Default()
+	b, err := schema.Marshal(cfg)
 	if err != nil {
 		return err
 	}
@@ -85,7 +92,7 @@ func Init(ctx context.Context, dir string, agents fs.FS, keyFile string) error {
 			return err
 		}
 	}
-	t, err := Open(tmp, Options{KeyFile: keyFile})
+	t, err := Open(tmp, Options{KeyFile: keyFile, Drivers: drivers})
 	if err != nil {
 		return err
 	}

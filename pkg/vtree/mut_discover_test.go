@@ -231,10 +231,10 @@ func TestMutDiscoveryDepth(t *testing.T) {
 		}
 		return agent.Result{Output: []byte("inner x\n")}, nil
 	})
-	tr2, err := Open(tr.Root, Options{Builtins: func(r *agent.Registry, _ *Tree) {
+	tr2, err := Open(tr.Root, testOptions(Options{Builtins: func(r *agent.Registry) {
 		r.Register("box", DiscoverAgent, agent.Write, nested)
 		r.Register("inner", DiscoverAgent, agent.Write, nested)
-	}})
+	}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,36 +282,5 @@ func TestMutDiscoverMaster(t *testing.T) {
 	res, err = tr.Write(ctx, "/discover_master", []byte("# none\n"))
 	if err != nil || string(res.Content) != "# none\n" {
 		t.Errorf("comment only: %q, %v", res.Content, err)
-	}
-}
-
-// TestMutChassisBlades: a chassis holds up to 14 blades.
-func TestMutChassisBlades(t *testing.T) {
-	tests := []struct {
-		spec  string
-		lines int
-		err   string
-	}{
-		{"b[1-14]", 14, ""},
-		{"b[1-15]", 0, "15 blades given, a chassis holds at most 14"},
-		{"b1", 1, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.spec, func(t *testing.T) {
-			res, err := chassisDiscover(context.Background(), &agent.Request{Input: []byte("blades=" + tt.spec + "\n")})
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("blades=%s: %v, want %q", tt.spec, err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			lines := strings.Split(strings.TrimSuffix(string(res.Output), "\n"), "\n")
-			if len(lines) != tt.lines || lines[len(lines)-1] != fmt.Sprintf("blade %d bmc=b%d", tt.lines, tt.lines) {
-				t.Errorf("blades=%s: %q", tt.spec, res.Output)
-			}
-		})
 	}
 }

@@ -15,7 +15,7 @@ import (
 // and tells which agents a file has.
 func TestMutInfoModes(t *testing.T) {
 	tr := newTree(t, map[string]string{
-		"server/power.read":  "echo on",
+		"server/load.read":   "echo 0.5",
 		"server/fan.read":    "echo 1200",
 		"server/reset.write": "cat >/dev/null",
 		"server/boot.read":   "echo disk",
@@ -23,14 +23,14 @@ func TestMutInfoModes(t *testing.T) {
 	}, "server n1 transport=local")
 	ctx := context.Background()
 	const dev = "/systems/servers/n1"
-	if _, err := tr.Read(ctx, dev+"/power", ReadOptions{}); err != nil {
+	if _, err := tr.Read(ctx, dev+"/load", ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tr.Write(ctx, dev+"/notes", []byte("hello\n")); err != nil {
 		t.Fatal(err)
 	}
 	bdir := filepath.Join(tr.store.dir, "systems/servers/n1")
-	for _, name := range []string{"power", "power.status", "notes"} {
+	for _, name := range []string{"load", "load.status", "notes"} {
 		if err := os.Chmod(filepath.Join(bdir, name), 0o664); err != nil {
 			t.Fatal(err)
 		}
@@ -44,12 +44,12 @@ func TestMutInfoModes(t *testing.T) {
 		read, write bool
 	}{
 		{"", fs.ModeDir | 0o755, false, false},
-		{"notes", 0o664, false, false},        // plain stored file
-		{"power", 0o444, true, false},         // read agent only, stored
-		{"power.status", 0o444, false, false}, // status file
-		{"fan", 0o444, true, false},           // read agent only, never read
-		{"reset", 0o644, false, true},         // write agent only
-		{"boot", 0o644, true, true},           // both
+		{"notes", 0o664, false, false},       // plain stored file
+		{"load", 0o444, true, false},         // read agent only, stored
+		{"load.status", 0o444, false, false}, // status file
+		{"fan", 0o444, true, false},          // read agent only, never read
+		{"reset", 0o644, false, true},        // write agent only
+		{"boot", 0o644, true, true},          // both
 	} {
 		p := dev
 		if tc.name != "" {

@@ -40,7 +40,7 @@ func mtRead(tr *Tree, p string) (string, error) {
 // nothing is cached.
 func mtReopen(t *testing.T, tr *Tree) *Tree {
 	t.Helper()
-	tr2, err := Open(tr.Root, Options{})
+	tr2, err := Open(tr.Root, testOptions(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,23 +63,23 @@ func TestMutTreeOpenOwner(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tr2, err := Open(tr.Root, Options{})
+	tr2, err := Open(tr.Root, testOptions(Options{}))
 	if err != nil {
 		t.Fatalf("Open of a state root owned by uid %d: %v", owner, err)
 	}
 	tr2.Close()
 }
 
-// TestMutTreeClose: Close reports the error of Options.OnClose.
+// TestMutTreeClose: Close reports the error of closing a driver.
 func TestMutTreeClose(t *testing.T) {
 	tr := newTree(t, nil, "")
 	boom := errors.New("closing clients failed")
-	tr2, err := Open(tr.Root, Options{OnClose: func() error { return boom }})
+	tr2, err := Open(tr.Root, Options{Drivers: testDrivers(closeFails{boom})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := tr2.Close(); !errors.Is(err, boom) {
-		t.Errorf("Close = %v, want OnClose's error", err)
+		t.Errorf("Close = %v, want the driver's error", err)
 	}
 }
 
@@ -366,7 +366,7 @@ func TestMutPathErr(t *testing.T) {
 	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tr2, err := Open(tr.Root, Options{KeyFile: filepath.Join(notDir, "key")})
+	tr2, err := Open(tr.Root, testOptions(Options{KeyFile: filepath.Join(notDir, "key")}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/creds"
+	"github.com/smctl/smctl/pkg/transport"
 	"github.com/smctl/smctl/pkg/trust"
 )
 
@@ -419,7 +420,7 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 		return fail(rc, err)
 	}
 	defer unlock()
-	req, err := t.request(n, op, input)
+	req, err := t.request(ctx, n, op, input)
 	if err != nil {
 		return fail(agent.RCFailed, err)
 	}
@@ -448,7 +449,7 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 }
 
 // request builds the agent request for n.
-func (t *Tree) request(n *node, op agent.Op, input []byte) (*agent.Request, error) {
+func (t *Tree) request(ctx context.Context, n *node, op agent.Op, input []byte) (*agent.Request, error) {
 	dev := t.device(n.devPath)
 	if dev.Err != nil {
 		return nil, dev.Err
@@ -474,6 +475,14 @@ func (t *Tree) request(n *node, op agent.Op, input []byte) (*agent.Request, erro
 	}
 	if pair != nil {
 		req.User, req.Password = pair.User, pair.Password
+	}
+	if dev.Path != "/" {
+		dev.User, dev.Password = req.User, req.Password
+		tr, err := t.opts.Drivers.Transport(ctx, dev)
+		if err != nil {
+			tr = transport.Broken{Err: err}
+		}
+		req.Transport = tr
 	}
 	return req, nil
 }

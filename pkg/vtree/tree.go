@@ -52,7 +52,7 @@ import (
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/creds"
-	"github.com/smctl/smctl/pkg/transport"
+	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/trust"
 )
 
@@ -77,9 +77,6 @@ var (
 	ErrNoRoot     = errors.New("no smctl state root")
 )
 
-// TransportFunc connects to a device given its attribute files.
-type TransportFunc func(ctx context.Context, dev Device) (transport.Transport, error)
-
 // Options tune Open.
 type Options struct {
 	// Self is the smctl binary, given to script agents as $SMCTL_BIN.
@@ -88,12 +85,13 @@ type Options struct {
 	KeyFile string
 	// Timeout overrides the agent timeout of smctl.yaml when positive.
 	Timeout time.Duration
-	// Transports adds transports by name; "local" is always there.
-	Transports map[string]TransportFunc
-	// Builtins are added to the built-in agents (after smctl's own).
-	Builtins func(r *agent.Registry, t *Tree)
-	// OnClose runs when the tree is closed (e.g. closing SSH clients).
-	OnClose func() error
+	// Drivers reach devices and provide the built-in agents of the types
+	// smctl.yaml declares, and own its sections (ssh:, ipmi:). The tree
+	// closes them when it is closed. Nil is no driver.
+	Drivers *driver.Set
+	// Builtins, when set, adds built-in agents after the drivers' (for
+	// embedders and tests).
+	Builtins func(r *agent.Registry)
 }
 
 // Tree is an opened state root.
@@ -151,7 +149,10 @@ func Open(dir string, opts Options) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Parse(raw)
+	if opts.Drivers == nil {
+		opts.Drivers = driver.NewSet()
+	}
+	cfg, err := opts.Drivers.Schema().Parse(raw)
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {
@@ -192,19 +193,20 @@ func Open(dir string, opts Options) (*Tree, error) {
 		t.keyFile = filepath.Join(dir, t.keyFile)
 	}
 	t.store.trusted = t.trustedName
-	t.registerBuiltins()
+	if err := opts.Drivers.Register(&t.reg, cfg.Types); err != nil {
+		r.Close()
+		return nil, &config.Error{File: cfgFile, Msg: err.Error()}
+	}
+	t.reg.Register("", DiscoverMaster, agent.Write, agent.Func(t.discoverMaster))
 	if opts.Builtins != nil {
-		opts.Builtins(&t.reg, t)
+		opts.Builtins(&t.reg)
 	}
 	return t, nil
 }
 
-// Close releases the backing tree and what Options.OnClose holds.
+// Close releases the backing tree and the drivers.
 func (t *Tree) Close() error {
-	var err error
-	if t.opts.OnClose != nil {
-		err = t.opts.OnClose()
-	}
+	err := t.opts.Drivers.Close()
 	t.store.closeDirs()
 	if cerr := t.store.root.Close(); err == nil {
 		err = cerr
@@ -383,7 +385,7 @@ func validTypeName(s string) bool {
 // trustedName reports the file names that decide what smctl runs, where it
 // connects or what it sends: the type marker, ids and attribute files.
 func (t *Tree) trustedName(name string) bool {
-	if name == typeFile || name == IDsName || slices.Contains(attrNames, name) {
+	if name == typeFile || name == IDsName || slices.Contains(t.attrNames(), name) {
 		return true
 	}
 	for _, tc := range t.Config.Types {
@@ -519,34 +521,19 @@ func (t *Tree) forgetSpecial(dir, name string) {
 }
 
 // Device is a device directory.
-type Device struct {
-	Path  string            // virtual path, "/" for the root
-	Type  string            // "" for the root
-	Attrs map[string]string // attribute files, trimmed
-	// User and Password are the nearest inherited ids credentials, set
-	// for transports.
-	User, Password string
-	// Err says why the device refuses to act: its type marker or an
-	// attribute file is not trusted.
-	Err error
-}
-
-// Host is the address that reaches the device: its address file, else its
-// name.
-func (d Device) Host() string {
-	if a := d.Attrs["address"]; a != "" {
-		return a
-	}
-	_, name := splitPath(d.Path)
-	return name
-}
+type Device = driver.Device
 
 // attrNames are the attribute files a device may have besides those its
 // type's attrs name.
-var attrNames = []string{"address", "port", "user", "transport", "ssh_config", "bmc", "bmc_interface", "bmc_cipher"}
+var attrNames = []string{"address", "transport"}
+
+// attrNames are the tree's attribute names and the drivers'.
+func (t *Tree) attrNames() []string {
+	return append(append([]string(nil), attrNames...), t.opts.Drivers.Attrs()...)
+}
 
 func (t *Tree) attrs(dev string, typ string) (map[string]string, error) {
-	names := append([]string(nil), attrNames...)
+	names := t.attrNames()
 	if tc, ok := t.Config.Types[typ]; ok {
 		for k := range tc.Attrs {
 			if !slices.Contains(names, k) {

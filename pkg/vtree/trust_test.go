@@ -148,7 +148,7 @@ func TestDelegatedDirModes(t *testing.T) {
 	// A result renamed into an attribute's name is not trusted (only its
 	// owner may rename it in a sticky directory, and it is group-writable).
 	os.Rename(filepath.Join(dev, "notes"), filepath.Join(dev, "address"))
-	tr2, err := Open(tr.Root, Options{})
+	tr2, err := Open(tr.Root, testOptions(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestStoreResultPairs(t *testing.T) {
 	os.Rename(filepath.Join(dev, "res.keep"), filepath.Join(dev, "res"))
 
 	// Two writers (two trees, as two processes) storing different runs.
-	tr2, err := Open(tr.Root, Options{})
+	tr2, err := Open(tr.Root, testOptions(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

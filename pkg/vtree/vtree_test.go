@@ -23,7 +23,7 @@ func newTree(t testing.TB, agents map[string]string, discover string, edits ...[
 	for name, body := range agents {
 		af[name] = &fstest.MapFile{Data: []byte("#!/bin/sh\n" + body + "\n"), Mode: 0o755}
 	}
-	if err := Init(context.Background(), dir, af, ""); err != nil {
+	if err := Init(context.Background(), dir, af, "", testDrivers()); err != nil {
 		t.Fatal(err)
 	}
 	if len(edits) > 0 {
@@ -43,7 +43,7 @@ func newTree(t testing.TB, agents map[string]string, discover string, edits ...[
 			t.Fatal(err)
 		}
 	}
-	tr, err := Open(dir, Options{})
+	tr, err := Open(dir, testOptions(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,14 +194,14 @@ func TestConcurrentReads(t *testing.T) {
 
 func TestBuiltinRegistry(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "root")
-	if err := Init(context.Background(), dir, fstest.MapFS{}, ""); err != nil {
+	if err := Init(context.Background(), dir, fstest.MapFS{}, "", testDrivers()); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := Open(dir, Options{Builtins: func(r *agent.Registry, _ *Tree) {
+	tr, err := Open(dir, testOptions(Options{Builtins: func(r *agent.Registry) {
 		r.Register("server", "answer", agent.Read, agent.Func(func(ctx context.Context, req *agent.Request) (agent.Result, error) {
 			return agent.Result{Output: []byte("42 from " + req.Host + "\n")}, nil
 		}))
-	}})
+	}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package bmc
+package ipmi
 
 import (
 	"context"
@@ -10,47 +10,33 @@ import (
 	"time"
 
 	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/bmc"
+	"github.com/smctl/smctl/pkg/status"
 )
 
-// Options tune the built-in BMC agents.
-type Options struct {
-	Timeout time.Duration // per IPMI request
-	Retries int           // per IPMI request
+// options tune the agents of one role.
+type options struct {
+	timeout time.Duration // per IPMI request
+	retries int           // per IPMI request
+	// self: a device without a bmc attribute is its own BMC (a chassis'
+	// management processor answers on its address).
+	self bool
 }
 
-// Register installs the built-in hardware agents: power, bootorder,
-// temperature, sensors and eventlog for the server and blade types, and
-// temperature_mp and eventlog for chassis.
-func Register(r *agent.Registry, o Options) {
-	for _, typ := range []string{"server", "blade"} {
-		r.Register(typ, "power", agent.Read, o.run(readPower))
-		r.Register(typ, "power", agent.Write, o.run(writePower))
-		r.Register(typ, "bootorder", agent.Read, o.run(readBoot))
-		r.Register(typ, "bootorder", agent.Write, o.run(writeBoot))
-		r.Register(typ, "temperature", agent.Read, o.run(readTemperature))
-		r.Register(typ, "sensors", agent.Read, o.run(readSensors))
-		r.Register(typ, "eventlog", agent.Read, o.run(readEvents))
-		r.Register(typ, "eventlog", agent.Write, o.run(writeEvents))
-	}
-	r.Register("chassis", "temperature_mp", agent.Read, o.run(readTemperatureMP))
-	r.Register("chassis", "eventlog", agent.Read, o.run(readEvents))
-	r.Register("chassis", "eventlog", agent.Write, o.run(writeEvents))
-}
-
-type op func(ctx context.Context, s *Session, req *agent.Request) (agent.Result, error)
+type op func(ctx context.Context, s *bmc.Session, req *agent.Request) (agent.Result, error)
 
 // target is the device's BMC: its bmc attribute (a chassis' own address
 // when it has none), bmc_interface, bmc_cipher, and the inherited ids.
-func target(req *agent.Request, o Options) (Target, error) {
-	t := Target{
+func target(req *agent.Request, o options) (bmc.Target, error) {
+	t := bmc.Target{
 		Addr:      req.Attrs["bmc"],
 		User:      req.User,
 		Password:  req.Password,
 		Interface: req.Attrs["bmc_interface"],
-		Timeout:   o.Timeout,
-		Retries:   o.Retries,
+		Timeout:   o.timeout,
+		Retries:   o.retries,
 	}
-	if t.Addr == "" && req.Type == "chassis" {
+	if t.Addr == "" && o.self {
 		t.Addr = req.Host
 	}
 	if t.Addr == "" {
@@ -66,22 +52,18 @@ func target(req *agent.Request, o Options) (Target, error) {
 	return t, nil
 }
 
-// RCUnreachable is the status code of a BMC that could not be reached or
-// refused the login, as ssh's 255 for a node.
-const RCUnreachable = 255
-
-func (o Options) run(f op) agent.Func {
+func (o options) run(f op) agent.Func {
 	return func(ctx context.Context, req *agent.Request) (agent.Result, error) {
 		t, err := target(req, o)
 		if err != nil {
-			return agent.Result{}, &agent.Error{RC: 2, Err: err}
+			return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: err}
 		}
-		s, err := Open(ctx, t)
+		s, err := bmc.Open(ctx, t)
 		if err != nil {
 			if atDeadline(ctx) {
 				return agent.Result{}, context.DeadlineExceeded
 			}
-			return agent.Result{}, &agent.Error{RC: RCUnreachable, Err: err}
+			return agent.Result{}, &agent.Error{RC: int(status.Unreachable), Err: err}
 		}
 		defer s.Close(context.WithoutCancel(ctx))
 		res, err := f(ctx, s, req)
@@ -91,7 +73,7 @@ func (o Options) run(f op) agent.Func {
 				return agent.Result{}, context.DeadlineExceeded
 			}
 			if !errors.As(err, &ae) {
-				err = &agent.Error{RC: 1, Err: fmt.Errorf("BMC %s: %w", t.Addr, err)}
+				err = &agent.Error{RC: int(status.Failed), Err: fmt.Errorf("BMC %s: %w", t.Addr, err)}
 			}
 		}
 		return res, err
@@ -113,7 +95,7 @@ func input(req *agent.Request) string {
 	return strings.ToLower(strings.TrimSpace(string(req.Input)))
 }
 
-func readPower(ctx context.Context, s *Session, _ *agent.Request) (agent.Result, error) {
+func readPower(ctx context.Context, s *bmc.Session, _ *agent.Request) (agent.Result, error) {
 	on, err := s.Power(ctx)
 	if err != nil {
 		return agent.Result{}, err
@@ -124,10 +106,10 @@ func readPower(ctx context.Context, s *Session, _ *agent.Request) (agent.Result,
 	return agent.Result{Output: []byte("off\n")}, nil
 }
 
-func writePower(ctx context.Context, s *Session, req *agent.Request) (agent.Result, error) {
+func writePower(ctx context.Context, s *bmc.Session, req *agent.Request) (agent.Result, error) {
 	v := input(req)
-	if _, ok := PowerActions[v]; !ok {
-		return agent.Result{}, &agent.Error{RC: 2, Err: fmt.Errorf("power %q: want on, off, 1, 0, cycle, reset or soft", v)}
+	if _, ok := bmc.PowerActions[v]; !ok {
+		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: fmt.Errorf("power %q: want on, off, 1, 0, cycle, reset or soft", v)}
 	}
 	if err := s.SetPower(ctx, v); err != nil {
 		return agent.Result{}, err
@@ -135,7 +117,7 @@ func writePower(ctx context.Context, s *Session, req *agent.Request) (agent.Resu
 	return agent.Result{Message: "chassis power " + v}, nil
 }
 
-func readBoot(ctx context.Context, s *Session, _ *agent.Request) (agent.Result, error) {
+func readBoot(ctx context.Context, s *bmc.Session, _ *agent.Request) (agent.Result, error) {
 	d, err := s.BootDevice(ctx)
 	if err != nil {
 		return agent.Result{}, err
@@ -143,9 +125,9 @@ func readBoot(ctx context.Context, s *Session, _ *agent.Request) (agent.Result, 
 	return agent.Result{Output: []byte(d + "\n")}, nil
 }
 
-func writeBoot(ctx context.Context, s *Session, req *agent.Request) (agent.Result, error) {
-	if _, _, err := ParseBootOrder(input(req)); err != nil {
-		return agent.Result{}, &agent.Error{RC: 2, Err: err}
+func writeBoot(ctx context.Context, s *bmc.Session, req *agent.Request) (agent.Result, error) {
+	if _, _, err := bmc.ParseBootOrder(input(req)); err != nil {
+		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: err}
 	}
 	d, err := s.SetBootOrder(ctx, input(req))
 	if err != nil {
@@ -156,7 +138,7 @@ func writeBoot(ctx context.Context, s *Session, req *agent.Request) (agent.Resul
 	return agent.Result{Message: "next boot: " + d}, nil
 }
 
-func lines(rs []Reading) []byte {
+func lines(rs []bmc.Reading) []byte {
 	var b strings.Builder
 	for _, r := range rs {
 		b.WriteString(r.Field() + "\n")
@@ -164,7 +146,7 @@ func lines(rs []Reading) []byte {
 	return []byte(b.String())
 }
 
-func readTemperature(ctx context.Context, s *Session, _ *agent.Request) (agent.Result, error) {
+func readTemperature(ctx context.Context, s *bmc.Session, _ *agent.Request) (agent.Result, error) {
 	rs, err := s.Sensors(ctx, true)
 	if err != nil {
 		return agent.Result{}, err
@@ -172,7 +154,7 @@ func readTemperature(ctx context.Context, s *Session, _ *agent.Request) (agent.R
 	return agent.Result{Output: lines(rs)}, nil
 }
 
-func readSensors(ctx context.Context, s *Session, _ *agent.Request) (agent.Result, error) {
+func readSensors(ctx context.Context, s *bmc.Session, _ *agent.Request) (agent.Result, error) {
 	rs, err := s.Sensors(ctx, false)
 	if err != nil {
 		return agent.Result{}, err
@@ -182,7 +164,7 @@ func readSensors(ctx context.Context, s *Session, _ *agent.Request) (agent.Resul
 
 // readTemperatureMP gives the chassis temperature as one number, the
 // hottest of its temperature sensors, as Figure 1's one-liner reads it.
-func readTemperatureMP(ctx context.Context, s *Session, _ *agent.Request) (agent.Result, error) {
+func readTemperatureMP(ctx context.Context, s *bmc.Session, _ *agent.Request) (agent.Result, error) {
 	rs, err := s.Sensors(ctx, true)
 	if err != nil {
 		return agent.Result{}, err
@@ -200,7 +182,7 @@ func readTemperatureMP(ctx context.Context, s *Session, _ *agent.Request) (agent
 	return agent.Result{Output: []byte(strconv.FormatFloat(vals[len(vals)-1], 'f', -1, 64) + "\n")}, nil
 }
 
-func readEvents(ctx context.Context, s *Session, _ *agent.Request) (agent.Result, error) {
+func readEvents(ctx context.Context, s *bmc.Session, _ *agent.Request) (agent.Result, error) {
 	evs, err := s.Events(ctx)
 	if err != nil {
 		return agent.Result{}, err
@@ -212,9 +194,9 @@ func readEvents(ctx context.Context, s *Session, _ *agent.Request) (agent.Result
 	return agent.Result{Output: []byte(b.String())}, nil
 }
 
-func writeEvents(ctx context.Context, s *Session, req *agent.Request) (agent.Result, error) {
+func writeEvents(ctx context.Context, s *bmc.Session, req *agent.Request) (agent.Result, error) {
 	if v := input(req); v != "clear" {
-		return agent.Result{}, &agent.Error{RC: 2, Err: fmt.Errorf("eventlog %q: the only value is clear", v)}
+		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: fmt.Errorf("eventlog %q: the only value is clear", v)}
 	}
 	if err := s.ClearEvents(ctx); err != nil {
 		return agent.Result{}, err

@@ -1,0 +1,21 @@
+// Package all lists smctl's drivers: adding one is a package and a line
+// here.
+package all
+
+import (
+	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/driver/command"
+	"github.com/smctl/smctl/pkg/driver/ipmi"
+	"github.com/smctl/smctl/pkg/driver/local"
+	"github.com/smctl/smctl/pkg/driver/ssh"
+)
+
+// Registry returns a registry of every driver.
+func Registry() *driver.Registry {
+	r := &driver.Registry{}
+	r.Register(local.Factory)
+	r.Register(ssh.Factory)
+	r.Register(command.Factory)
+	r.Register(ipmi.Factory)
+	return r
+}

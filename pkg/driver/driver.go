@@ -1,0 +1,307 @@
+// Package driver is how smctl reaches things: one driver per way (local
+// processes, SSH, IPMI BMCs, and later libvirt and Linux resources), each
+// in its own package, all listed in one registry (package driver/all).
+//
+// A driver is a value with a name and any of a few optional abilities,
+// checked with type assertions as io/fs checks ReadDirFS:
+//
+//   - Configurable: it owns a section of smctl.yaml (ssh:, ipmi:), a
+//     pointer to its settings with their defaults, decoded strictly in
+//     place by package config;
+//   - Attributer: the device attribute files it reads (port, bmc, ...);
+//   - Transporter: it reaches a device (the device's "transport"
+//     attribute names the driver) to run commands and read files;
+//   - Builtins: the built-in agents it provides, grouped under role names
+//     that smctl.yaml's types list (types: server: builtins: [command,
+//     bmc]), so which device gets which agents is data, not code.
+//
+// Adding a driver is a new package and one line in driver/all. The tree
+// (package vtree) knows drivers only through a *Set: it asks the Set for
+// a device's transport and the built-in agents of a type; it never
+// imports a driver.
+//
+// An agent of a driver receives everything it needs in its request
+// (device, attributes, credentials and the device's resolved transport),
+// so nothing calls back into the tree or the CLI.
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/transport"
+)
+
+// Device is one device as the tree knows it.
+type Device struct {
+	Path  string            // virtual path, "/" for the root
+	Type  string            // "" for the root
+	Attrs map[string]string // attribute files, trimmed
+	// User and Password are the nearest inherited ids credentials.
+	User, Password string
+	// Err says why the device refuses to act: its type marker or an
+	// attribute file is not trusted.
+	Err error
+}
+
+// Host is the address that reaches the device: its address attribute,
+// else its name.
+func (d Device) Host() string {
+	if a := d.Attrs["address"]; a != "" {
+		return a
+	}
+	return path.Base(d.Path)
+}
+
+// Driver is one way of reaching things.
+type Driver interface {
+	Name() string
+}
+
+// Configurable is a driver that owns a section of smctl.yaml.
+type Configurable interface {
+	Driver
+	// Section is its smctl.yaml key and a pointer to its settings, set to
+	// their defaults; config decodes the section into it strictly.
+	Section() config.Section
+}
+
+// Attributer is a driver that reads device attribute files.
+type Attributer interface {
+	Driver
+	// Attrs names the attribute files it reads.
+	Attrs() []string
+}
+
+// Transporter is a driver that reaches devices whose "transport"
+// attribute is its name.
+type Transporter interface {
+	Driver
+	Transport(ctx context.Context, d Device) (transport.Transport, error)
+}
+
+// Builtin is one built-in agent: the file it serves and for which
+// operation.
+type Builtin struct {
+	File  string
+	Op    agent.Op
+	Agent agent.Agent
+}
+
+// Builtins is a driver that provides built-in agents, by role: a type that
+// lists a role among its builtins gets every agent of that role.
+type Builtins interface {
+	Driver
+	Builtins() map[string][]Builtin
+}
+
+// Typer is a driver that brings default device types: used when
+// smctl.yaml has no types: key, and for the builtins of a type of
+// smctl.yaml that lists none.
+type Typer interface {
+	Driver
+	Types() map[string]config.Type
+}
+
+// Env is what drivers are made with: the settings of this invocation
+// that are not in smctl.yaml.
+type Env struct {
+	// ConnectTimeout overrides the drivers' connect timeout when positive
+	// (--connect-timeout).
+	ConnectTimeout time.Duration
+}
+
+// Factory makes a driver.
+type Factory struct {
+	Name string
+	New  func(Env) Driver
+}
+
+// Registry lists driver factories, in registration order.
+type Registry struct {
+	factories []Factory
+}
+
+// Register adds f; a second factory of the same name replaces the first.
+func (r *Registry) Register(f Factory) {
+	for i := range r.factories {
+		if r.factories[i].Name == f.Name {
+			r.factories[i] = f
+			return
+		}
+	}
+	r.factories = append(r.factories, f)
+}
+
+// Names lists the registered drivers.
+func (r *Registry) Names() []string {
+	out := make([]string, len(r.factories))
+	for i, f := range r.factories {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// New makes one driver of every factory, in registration order.
+func (r *Registry) New(env Env) *Set {
+	s := &Set{}
+	for _, f := range r.factories {
+		s.drivers = append(s.drivers, f.New(env))
+	}
+	return s
+}
+
+// DefaultTransport reaches a device that names none.
+const DefaultTransport = "ssh"
+
+// Set is the drivers of one opened tree.
+type Set struct {
+	drivers []Driver
+}
+
+// NewSet is a Set of the given drivers (for tests and embedders).
+func NewSet(ds ...Driver) *Set { return &Set{drivers: ds} }
+
+// Sections lists the smctl.yaml sections the drivers own.
+func (s *Set) Sections() []config.Section {
+	var out []config.Section
+	for _, d := range s.drivers {
+		if c, ok := d.(Configurable); ok {
+			out = append(out, c.Section())
+		}
+	}
+	return out
+}
+
+// Schema is what the drivers add to smctl.yaml: their sections and
+// default types.
+func (s *Set) Schema() config.Schema {
+	sc := config.Schema{Sections: s.Sections(), Types: map[string]config.Type{}}
+	for _, d := range s.drivers {
+		if t, ok := d.(Typer); ok {
+			for name, typ := range t.Types() {
+				sc.Types[name] = typ
+			}
+		}
+	}
+	return sc
+}
+
+// Attrs lists the attribute files any driver reads, sorted, without
+// duplicates.
+func (s *Set) Attrs() []string {
+	var out []string
+	for _, d := range s.drivers {
+		if a, ok := d.(Attributer); ok {
+			out = append(out, a.Attrs()...)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// ErrNoTransport is wrapped when a device names a transport no driver
+// provides.
+var ErrNoTransport = errors.New("transport not available")
+
+// noTransport names the device, the transport and those there are.
+type noTransport struct {
+	dev, name string
+	known     []string
+}
+
+func (e *noTransport) Error() string {
+	return fmt.Sprintf("device %s: transport %q is not available (known: %s)", e.dev, e.name, strings.Join(e.known, ", "))
+}
+
+func (e *noTransport) Unwrap() error { return ErrNoTransport }
+
+// Transport reaches device d through the driver its "transport" attribute
+// names (DefaultTransport when it names none).
+func (s *Set) Transport(ctx context.Context, d Device) (transport.Transport, error) {
+	if d.Err != nil {
+		return nil, d.Err
+	}
+	name := d.Attrs["transport"]
+	if name == "" {
+		name = DefaultTransport
+	}
+	var known []string
+	for _, dr := range s.drivers {
+		if t, ok := dr.(Transporter); ok {
+			if dr.Name() == name {
+				return t.Transport(ctx, d)
+			}
+			known = append(known, dr.Name())
+		}
+	}
+	sort.Strings(known)
+	return nil, &noTransport{dev: d.Path, name: name, known: known}
+}
+
+// Roles lists every role some driver provides agents for, sorted.
+func (s *Set) Roles() []string {
+	var out []string
+	for _, d := range s.drivers {
+		if b, ok := d.(Builtins); ok {
+			for role := range b.Builtins() {
+				out = append(out, role)
+			}
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// Register adds to r, for every type of types, the built-in agents of the
+// roles it lists. A role no driver provides is an error naming the type.
+func (s *Set) Register(r *agent.Registry, types map[string]config.Type) error {
+	byRole := map[string][]Builtin{}
+	for _, d := range s.drivers {
+		if b, ok := d.(Builtins); ok {
+			for role, bs := range b.Builtins() {
+				byRole[role] = append(byRole[role], bs...)
+			}
+		}
+	}
+	names := make([]string, 0, len(types))
+	for name := range types {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, typ := range names {
+		for _, role := range types[typ].Builtins {
+			bs, ok := byRole[role]
+			if !ok {
+				return fmt.Errorf("type %s: unknown builtins %q (known: %s)", typ, role, strings.Join(s.Roles(), ", "))
+			}
+			for _, b := range bs {
+				r.Register(typ, b.File, b.Op, b.Agent)
+			}
+		}
+	}
+	return nil
+}
+
+// Close closes every driver that holds resources (connections), and
+// returns the first error.
+func (s *Set) Close() error {
+	var first error
+	for _, d := range s.drivers {
+		if c, ok := d.(io.Closer); ok {
+			if err := c.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}

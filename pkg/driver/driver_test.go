@@ -1,0 +1,144 @@
+package driver_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/driver/all"
+	"github.com/smctl/smctl/pkg/transport"
+)
+
+// fake is a driver with every ability, recording what it was asked.
+type fake struct {
+	name     string
+	attrs    []string
+	roles    map[string][]driver.Builtin
+	types    map[string]config.Type
+	closeErr error
+	closed   *int
+	reached  *[]string
+}
+
+func (f fake) Name() string                          { return f.name }
+func (f fake) Attrs() []string                       { return f.attrs }
+func (f fake) Builtins() map[string][]driver.Builtin { return f.roles }
+func (f fake) Types() map[string]config.Type         { return f.types }
+func (f fake) Section() config.Section               { return config.Section{Key: f.name} }
+func (f fake) Close() error                          { *f.closed++; return f.closeErr }
+func (f fake) Transport(_ context.Context, d driver.Device) (transport.Transport, error) {
+	*f.reached = append(*f.reached, f.name+":"+d.Host())
+	return transport.Local{}, nil
+}
+
+func TestSet(t *testing.T) {
+	closed := 0
+	var reached []string
+	ok := agent.Func(func(context.Context, *agent.Request) (agent.Result, error) { return agent.Result{}, nil })
+	a := fake{name: "ssh", attrs: []string{"port", "user"}, closed: &closed, reached: &reached,
+		roles: map[string][]driver.Builtin{"command": {{File: "command", Op: agent.Write, Agent: ok}}},
+		types: map[string]config.Type{"server": {Dir: "/s", Builtins: []string{"command"}}}}
+	b := fake{name: "hw", attrs: []string{"bmc", "port"}, closed: &closed, reached: &reached, closeErr: errors.New("b failed"),
+		roles: map[string][]driver.Builtin{"bmc": {{File: "power", Op: agent.Read, Agent: ok}, {File: "power", Op: agent.Write, Agent: ok}}},
+		types: map[string]config.Type{"blade": {Dir: "blades", Builtins: []string{"bmc"}}}}
+	s := driver.NewSet(a, b)
+
+	if got := strings.Join(s.Attrs(), ","); got != "bmc,port,user" {
+		t.Errorf("Attrs = %s, want bmc,port,user (sorted, once each)", got)
+	}
+	if got := strings.Join(s.Roles(), ","); got != "bmc,command" {
+		t.Errorf("Roles = %s", got)
+	}
+	sc := s.Schema()
+	if len(sc.Sections) != 2 || sc.Sections[0].Key != "ssh" || sc.Sections[1].Key != "hw" {
+		t.Errorf("Sections = %+v", sc.Sections)
+	}
+	if len(sc.Types) != 2 || sc.Types["server"].Dir != "/s" || sc.Types["blade"].Dir != "blades" {
+		t.Errorf("Types = %+v", sc.Types)
+	}
+
+	var r agent.Registry
+	types := map[string]config.Type{
+		"server": {Builtins: []string{"command", "bmc"}},
+		"switch": {},
+	}
+	if err := s.Register(&r, types); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []agent.Key{{Type: "server", Name: "command", Op: agent.Write}, {Type: "server", Name: "power", Op: agent.Read}, {Type: "server", Name: "power", Op: agent.Write}} {
+		if _, ok := r.Lookup(k); !ok {
+			t.Errorf("no built-in %v", k)
+		}
+	}
+	if n := len(r.Names("switch")); n != 0 {
+		t.Errorf("switch lists no builtins but has %d", n)
+	}
+	err := s.Register(&r, map[string]config.Type{"pdu": {Builtins: []string{"outlets"}}})
+	if err == nil || err.Error() != `type pdu: unknown builtins "outlets" (known: bmc, command)` {
+		t.Errorf("unknown role: %v", err)
+	}
+
+	ctx := context.Background()
+	for _, tc := range []struct {
+		attrs map[string]string
+		want  string
+	}{
+		{map[string]string{}, "ssh:n1"}, // the default transport
+		{map[string]string{"transport": "hw", "address": "10.0.0.1"}, "hw:10.0.0.1"},
+	} {
+		reached = nil
+		if _, err := s.Transport(ctx, driver.Device{Path: "/systems/servers/n1", Attrs: tc.attrs}); err != nil || strings.Join(reached, " ") != tc.want {
+			t.Errorf("Transport(%v) reached %v, %v; want %s", tc.attrs, reached, err, tc.want)
+		}
+	}
+	_, err = s.Transport(ctx, driver.Device{Path: "/systems/servers/n1", Attrs: map[string]string{"transport": "telnet"}})
+	if !errors.Is(err, driver.ErrNoTransport) || err.Error() != `device /systems/servers/n1: transport "telnet" is not available (known: hw, ssh)` {
+		t.Errorf("unknown transport: %v", err)
+	}
+	refused := errors.New("untrusted .type")
+	if _, err := s.Transport(ctx, driver.Device{Path: "/x", Err: refused}); !errors.Is(err, refused) {
+		t.Errorf("a refusing device: %v", err)
+	}
+	if err := s.Close(); err == nil || err.Error() != "b failed" || closed != 2 {
+		t.Errorf("Close = %v after closing %d, want b's error after closing both", err, closed)
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	r := all.Registry()
+	if got := strings.Join(r.Names(), ","); got != "local,ssh,command,ipmi" {
+		t.Errorf("drivers = %s", got)
+	}
+	r.Register(driver.Factory{Name: "ssh", New: func(driver.Env) driver.Driver { return fake{name: "ssh2"} }})
+	if got := strings.Join(r.Names(), ","); got != "local,ssh,command,ipmi" {
+		t.Errorf("after replacing ssh: %s", got)
+	}
+	// smctl's own drivers declare every role their default types use.
+	s := all.Registry().New(driver.Env{})
+	var reg agent.Registry
+	if err := s.Register(&reg, s.Schema().Types); err != nil {
+		t.Errorf("default types: %v", err)
+	}
+	for _, k := range []agent.Key{{Type: "server", Name: "command", Op: agent.Write}, {Type: "server", Name: "power", Op: agent.Write},
+		{Type: "blade", Name: "power", Op: agent.Read}, {Type: "chassis", Name: "discover", Op: agent.Write}, {Type: "chassis", Name: "temperature_mp", Op: agent.Read}} {
+		if _, ok := reg.Lookup(k); !ok {
+			t.Errorf("no built-in %v", k)
+		}
+	}
+	if _, ok := reg.Lookup(agent.Key{Type: "chassis", Name: "power", Op: agent.Read}); ok {
+		t.Error("a chassis has a power file")
+	}
+}
+
+func TestDeviceHost(t *testing.T) {
+	if h := (driver.Device{Path: "/systems/servers/n7"}).Host(); h != "n7" {
+		t.Errorf("Host = %s", h)
+	}
+	if h := (driver.Device{Path: "/systems/servers/n7", Attrs: map[string]string{"address": "10.1.1.7"}}).Host(); h != "10.1.1.7" {
+		t.Errorf("Host = %s", h)
+	}
+}

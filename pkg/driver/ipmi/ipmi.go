@@ -1,0 +1,146 @@
+// Package ipmi is the driver of hardware reached through a BMC over IPMI
+// v2.0 (RMCP+), with package bmc as its client.
+//
+// Roles:
+//   - "bmc": power, bootorder, temperature, sensors and eventlog of a node
+//     whose BMC is its bmc attribute (servers, blades);
+//   - "chassis": temperature_mp (the hottest sensor, as Figure 1 reads
+//     it), eventlog, and the chassis' discovery of its blades; a chassis
+//     without a bmc attribute is its own BMC.
+//
+// Default types: chassis (/systems/chassis, locked: its blades share one
+// management processor) and blade (inside a chassis).
+//
+// smctl.yaml section ipmi: timeout and retries of one IPMI request.
+package ipmi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/nodeset"
+	"github.com/smctl/smctl/pkg/status"
+)
+
+// Name is the driver's name.
+const Name = "ipmi"
+
+// Factory registers the driver.
+var Factory = driver.Factory{Name: Name, New: func(driver.Env) driver.Driver { return New() }}
+
+// Settings are the smctl.yaml section ipmi:.
+type Settings struct {
+	// Timeout bounds one IPMI request; a BMC that does not answer costs
+	// Timeout x (Retries + 1).
+	Timeout config.Duration `yaml:"timeout"`
+	Retries int             `yaml:"retries"`
+}
+
+// Validate implements config.Validator.
+func (s *Settings) Validate(at func(key, format string, args ...any) error) error {
+	if s.Timeout.Duration <= 0 || s.Retries < 0 || s.Retries > 10 {
+		return at("", "ipmi timeout must be positive and retries 0..10")
+	}
+	return nil
+}
+
+// Driver reaches BMCs.
+type Driver struct {
+	settings Settings
+}
+
+// New returns the driver with its default settings.
+func New() *Driver {
+	return &Driver{settings: Settings{Timeout: config.Duration{Duration: 2 * time.Second}, Retries: 1}}
+}
+
+var (
+	_ driver.Configurable = (*Driver)(nil)
+	_ driver.Attributer   = (*Driver)(nil)
+	_ driver.Builtins     = (*Driver)(nil)
+	_ driver.Typer        = (*Driver)(nil)
+)
+
+// Name implements driver.Driver.
+func (*Driver) Name() string { return Name }
+
+// Section implements driver.Configurable.
+func (d *Driver) Section() config.Section {
+	return config.Section{Key: "ipmi", Value: &d.settings,
+		Doc: "# ipmi          timeout and retries of one IPMI request to a BMC\n"}
+}
+
+// Attrs implements driver.Attributer.
+func (*Driver) Attrs() []string { return []string{"bmc", "bmc_interface", "bmc_cipher"} }
+
+// Types implements driver.Typer.
+func (*Driver) Types() map[string]config.Type {
+	return map[string]config.Type{
+		"chassis": {Dir: "/systems/chassis", Lock: true, Builtins: []string{"chassis"}},
+		"blade":   {Dir: "blades", Builtins: []string{"bmc"}},
+	}
+}
+
+// Builtins implements driver.Builtins.
+func (d *Driver) Builtins() map[string][]driver.Builtin {
+	node := options{timeout: d.settings.Timeout.Duration, retries: d.settings.Retries}
+	mp := node
+	mp.self = true
+	return map[string][]driver.Builtin{
+		"bmc": {
+			{File: "power", Op: agent.Read, Agent: node.run(readPower)},
+			{File: "power", Op: agent.Write, Agent: node.run(writePower)},
+			{File: "bootorder", Op: agent.Read, Agent: node.run(readBoot)},
+			{File: "bootorder", Op: agent.Write, Agent: node.run(writeBoot)},
+			{File: "temperature", Op: agent.Read, Agent: node.run(readTemperature)},
+			{File: "sensors", Op: agent.Read, Agent: node.run(readSensors)},
+			{File: "eventlog", Op: agent.Read, Agent: node.run(readEvents)},
+			{File: "eventlog", Op: agent.Write, Agent: node.run(writeEvents)},
+		},
+		"chassis": {
+			{File: "temperature_mp", Op: agent.Read, Agent: mp.run(readTemperatureMP)},
+			{File: "eventlog", Op: agent.Read, Agent: mp.run(readEvents)},
+			{File: "eventlog", Op: agent.Write, Agent: mp.run(writeEvents)},
+			{File: "discover", Op: agent.Write, Agent: agent.Func(DiscoverBlades)},
+		},
+	}
+}
+
+// MaxBlades is how many blades a chassis holds.
+const MaxBlades = 14
+
+// DiscoverBlades is a chassis' discovery: given blades=SPEC (a node set of
+// BMC addresses, e.g. 127.0.0.1:[16231-16244]) it prints the statements
+// that add blades 1..N with those BMC addresses.
+func DiscoverBlades(ctx context.Context, req *agent.Request) (agent.Result, error) {
+	var spec string
+	for _, kv := range strings.Fields(string(req.Input)) {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "blades":
+			spec = v
+		default:
+			return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: fmt.Errorf("chassis discovery: unknown option %q (want blades=BMC-ADDRESSES)", kv)}
+		}
+	}
+	if spec == "" {
+		return agent.Result{Message: "no blades= given: no blades added"}, nil
+	}
+	bmcs, err := nodeset.Expand(spec)
+	if err != nil {
+		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: err}
+	}
+	if len(bmcs) > MaxBlades {
+		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: fmt.Errorf("chassis discovery: %d blades given, a chassis holds at most %d", len(bmcs), MaxBlades)}
+	}
+	var b strings.Builder
+	for i, a := range bmcs {
+		fmt.Fprintf(&b, "blade %d bmc=%s\n", i+1, a)
+	}
+	return agent.Result{Output: []byte(b.String())}, nil
+}
