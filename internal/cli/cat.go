@@ -63,19 +63,11 @@ func checkOutput(o string) error {
 	return nil
 }
 
-// checkOnly checks --only's value before anything runs.
-func checkOnly(which string) error {
-	if which != "" && which != "failed" && which != "ok" {
-		return usageErr("--only %q: want failed or ok", which)
-	}
-	return nil
-}
-
 func catRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *CatOptions) error {
 	if err := checkOutput(opts.Output); err != nil {
 		return err
 	}
-	if err := checkOnly(opts.Only); err != nil {
+	if err := ops.CheckOnly(opts.Only); err != nil {
 		return err
 	}
 	t, err := g.open()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/smctl/smctl/pkg/delegate"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -79,12 +80,12 @@ it again changes nothing. Run it as the owner of the tree, or as root.`,
 // lookupGroup resolves a group name or numeric gid; an unknown name is a
 // usage error. A number names a gid even without an entry in the group
 // database, as for chgrp.
-func lookupGroup(s string) (vtree.Delegation, error) {
+func lookupGroup(s string) (delegate.Delegation, error) {
 	if s == "" {
-		return vtree.Delegation{}, usageErr("delegate: empty group")
+		return delegate.Delegation{}, usageErr("delegate: empty group")
 	}
 	if id, err := strconv.ParseUint(s, 10, 31); err == nil {
-		d := vtree.Delegation{GID: int(id)}
+		d := delegate.Delegation{GID: int(id)}
 		if g, err := user.LookupGroupId(s); err == nil {
 			d.Group = g.Name
 		}
@@ -92,13 +93,13 @@ func lookupGroup(s string) (vtree.Delegation, error) {
 	}
 	g, err := user.LookupGroup(s)
 	if err != nil {
-		return vtree.Delegation{}, usageErr("delegate: unknown group %q: give a group name or number of the group database (getent group)", s)
+		return delegate.Delegation{}, usageErr("delegate: unknown group %q: give a group name or number of the group database (getent group)", s)
 	}
 	id, err := strconv.Atoi(g.Gid)
 	if err != nil {
-		return vtree.Delegation{}, usageErr("delegate: group %q has gid %q", s, g.Gid)
+		return delegate.Delegation{}, usageErr("delegate: group %q has gid %q", s, g.Gid)
 	}
-	return vtree.Delegation{GID: id, Group: g.Name}, nil
+	return delegate.Delegation{GID: id, Group: g.Name}, nil
 }
 
 func delegateRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *DelegateOptions) error {
@@ -119,7 +120,7 @@ func delegateRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *De
 		if cp, err := vtree.Clean(p); err == nil {
 			p = cp
 		}
-		cs, err := t.Delegate(ctx, p, d)
+		cs, err := delegate.Apply(ctx, t, p, d)
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -146,7 +147,7 @@ func delegateRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *De
 			}
 		}
 		failed += errs
-		if !changed && errs == 0 && !hasKind(cs, vtree.DelegateNoDevices) {
+		if !changed && errs == 0 && !hasKind(cs, delegate.NoDevices) {
 			if d.Revoke {
 				fmt.Fprintf(ios.Out, "nothing to change: group %s has no write access under %s\n", d, p)
 			} else {
@@ -160,7 +161,7 @@ func delegateRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *De
 	return nil
 }
 
-func hasKind(cs []vtree.DelegateChange, k vtree.DelegateKind) bool {
+func hasKind(cs []delegate.Change, k delegate.Kind) bool {
 	for _, c := range cs {
 		if c.Kind == k {
 			return true
@@ -174,15 +175,15 @@ func hasKind(cs []vtree.DelegateChange, k vtree.DelegateKind) bool {
 //	chgrp ops /systems/servers/alicebox (was root)
 //	g+w /systems/servers/alicebox (group ops)
 //	create /systems/servers/alicebox/power (group ops, -rw-rw-r--)
-func delegateLine(c vtree.DelegateChange, d vtree.Delegation, names groupNames) string {
+func delegateLine(c delegate.Change, d delegate.Delegation, names groupNames) string {
 	switch c.Kind {
-	case vtree.DelegateCreate:
+	case delegate.Create:
 		return fmt.Sprintf("create %s (group %s, %s)", c.Path, d, c.Mode)
-	case vtree.DelegateChgrp:
+	case delegate.Chgrp:
 		return fmt.Sprintf("chgrp %s %s (was %s)", d, c.Path, names.name(c.OldGID))
-	case vtree.DelegateChmod:
+	case delegate.Chmod:
 		return fmt.Sprintf("%s %s (group %s)", groupBits(c.OldMode, c.Mode), c.Path, names.name(c.GID))
-	case vtree.DelegateReclaim:
+	case delegate.Reclaim:
 		return fmt.Sprintf("take back %s (was %s's; now %s's, %s)", c.Path, delegUserName(c.OldUID), delegUserName(c.UID), c.Mode)
 	}
 	return fmt.Sprintf("%s: %v", c.Path, c.Kind)
@@ -220,14 +221,14 @@ func rwx(b uint32) string {
 }
 
 // delegateNote says what the owner should know about the subtree.
-func delegateNote(c vtree.DelegateChange, d vtree.Delegation, names groupNames) string {
+func delegateNote(c delegate.Change, d delegate.Delegation, names groupNames) string {
 	where := c.Path
 	if where == "" {
 		where = c.File
 	}
 	owner := fmt.Sprintf("%s %s:%s", c.Mode, delegUserName(c.UID), names.name(c.GID))
 	switch c.Kind {
-	case vtree.DelegateUnreachable:
+	case delegate.Unreachable:
 		if c.Path != "" {
 			where = fmt.Sprintf("%s (%s)", c.Path, c.File)
 		}
@@ -239,39 +240,39 @@ func delegateNote(c vtree.DelegateChange, d vtree.Delegation, names groupNames) 
 			return fmt.Sprintf("group %s cannot search %s (%s): its members cannot reach the devices below; left as it is", d, where, owner)
 		}
 		return fmt.Sprintf("group %s cannot read %s (%s): its members can reach the devices below by name but not list them; left as it is", d, where, owner)
-	case vtree.DelegateUntrustedType:
+	case delegate.UntrustedType:
 		return fmt.Sprintf("%s: its .type is %s, not owned by root or the running user or writable by others: smctl does not act on it; left alone", c.Path, owner)
-	case vtree.DelegateAttrAgent:
+	case delegate.AttrAgent:
 		return fmt.Sprintf("%s has a write agent but is an attribute, which decides where smctl connects: left to the owner in every device of its type", c.Path)
-	case vtree.DelegateKeyUnreadable:
+	case delegate.KeyUnreadable:
 		return fmt.Sprintf("the devices inherit ids credentials and group %s cannot read the key file %s (%s): every agent its members run there will fail", d, c.File, owner)
-	case vtree.DelegateStray:
+	case delegate.Stray:
 		return fmt.Sprintf("%s is %s's (%s), left while group %s could write its directory: check it, and remove it if it is not wanted", c.Path, delegUserName(c.UID), c.Mode, d)
-	case vtree.DelegateLockAbove:
+	case delegate.LockAbove:
 		return fmt.Sprintf("group %s cannot write the lock %s (%s): its members cannot act on the devices below it; left as it is", d, c.Path, owner)
-	case vtree.DelegateNoDevices:
+	case delegate.NoDevices:
 		return fmt.Sprintf("no devices at or below %s: nothing to delegate", c.Path)
 	}
 	return fmt.Sprintf("%s: %v", where, c.Kind)
 }
 
 // delegateFailure says which change failed and why.
-func delegateFailure(c vtree.DelegateChange, d vtree.Delegation, names groupNames) string {
+func delegateFailure(c delegate.Change, d delegate.Delegation, names groupNames) string {
 	what := delegateLine(c, d, names)
 	switch c.Kind {
-	case vtree.DelegateSkip:
+	case delegate.Skip:
 		return fmt.Sprintf("%s: %v", c.Path, c.Err)
-	case vtree.DelegateChgrp:
+	case delegate.Chgrp:
 		what = fmt.Sprintf("chgrp %s %s", d, c.Path)
-	case vtree.DelegateChmod:
+	case delegate.Chmod:
 		what = fmt.Sprintf("%s %s", groupBits(c.OldMode, c.Mode), c.Path)
-	case vtree.DelegateCreate:
+	case delegate.Create:
 		what = "create " + c.Path
-	case vtree.DelegateReclaim:
+	case delegate.Reclaim:
 		what = "take back " + c.Path
 	}
 	msg := fmt.Sprintf("%s: %v", what, c.Err)
-	if errors.Is(c.Err, fs.ErrPermission) && c.Kind != vtree.DelegateCreate {
+	if errors.Is(c.Err, fs.ErrPermission) && c.Kind != delegate.Create {
 		msg += fmt.Sprintf(" (owned by %s: run as its owner or as root)", delegUserName(c.UID))
 	}
 	return msg

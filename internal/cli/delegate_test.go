@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/delegate"
 )
 
 // TestDelegateFlags checks that every flag and argument reaches
@@ -90,21 +90,21 @@ func TestLookupGroup(t *testing.T) {
 }
 
 func TestDelegateLines(t *testing.T) {
-	d := vtree.Delegation{GID: 4242, Group: "ops"}
+	d := delegate.Delegation{GID: 4242, Group: "ops"}
 	names := groupNames{0: "root", 4242: "ops"}
 	tests := []struct {
-		c    vtree.DelegateChange
+		c    delegate.Change
 		want string
 	}{
-		{vtree.DelegateChange{Kind: vtree.DelegateChgrp, Path: "/systems/servers/alicebox", Dir: true, OldGID: 0, GID: 4242},
+		{delegate.Change{Kind: delegate.Chgrp, Path: "/systems/servers/alicebox", Dir: true, OldGID: 0, GID: 4242},
 			"chgrp ops /systems/servers/alicebox (was root)"},
-		{vtree.DelegateChange{Kind: vtree.DelegateChmod, Path: "/systems/servers/alicebox", Dir: true, GID: 4242, OldMode: fs.ModeDir | 0o755, Mode: fs.ModeDir | 0o775},
+		{delegate.Change{Kind: delegate.Chmod, Path: "/systems/servers/alicebox", Dir: true, GID: 4242, OldMode: fs.ModeDir | 0o755, Mode: fs.ModeDir | 0o775},
 			"g+w /systems/servers/alicebox (group ops)"},
-		{vtree.DelegateChange{Kind: vtree.DelegateChmod, Path: "/a/power", GID: 4242, OldMode: 0o600, Mode: 0o660},
+		{delegate.Change{Kind: delegate.Chmod, Path: "/a/power", GID: 4242, OldMode: 0o600, Mode: 0o660},
 			"g+rw /a/power (group ops)"},
-		{vtree.DelegateChange{Kind: vtree.DelegateChmod, Path: "/a/power", GID: 4242, OldMode: 0o664, Mode: 0o644},
+		{delegate.Change{Kind: delegate.Chmod, Path: "/a/power", GID: 4242, OldMode: 0o664, Mode: 0o644},
 			"g-w /a/power (group ops)"},
-		{vtree.DelegateChange{Kind: vtree.DelegateCreate, Path: "/a/command", GID: 4242, Mode: 0o664},
+		{delegate.Change{Kind: delegate.Create, Path: "/a/command", GID: 4242, Mode: 0o664},
 			"create /a/command (group ops, -rw-rw-r--)"},
 	}
 	for _, tt := range tests {

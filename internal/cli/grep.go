@@ -111,7 +111,7 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 	if err := checkOutput(opts.Output); err != nil {
 		return err
 	}
-	if err := checkOnly(opts.Only); err != nil {
+	if err := ops.CheckOnly(opts.Only); err != nil {
 		return err
 	}
 	re, err := compilePattern(opts.Pattern, opts.Extended, opts.IgnoreCase)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	smctl "github.com/smctl/smctl"
+	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -53,7 +54,14 @@ the default agents in agents.d, and the key that encrypts ids files
 			if err != nil {
 				return err
 			}
-			err = vtree.Init(cmd.Context(), dir, smctl.Agents(), os.Getenv("SMCTL_KEY_FILE"), g.drivers())
+			err = vtree.Init(cmd.Context(), dir, vtree.InitOptions{
+				Agents:     smctl.Agents(),
+				KeyFile:    os.Getenv("SMCTL_KEY_FILE"),
+				Drivers:    g.drivers(),
+				Extensions: []vtree.Extension{discover.New()},
+				// The built-in localhost server, reached with no SSH.
+				Discover: "server localhost transport=local\n",
+			})
 			if errors.Is(err, vtree.ErrInitialized) {
 				fmt.Fprintf(ios.ErrOut, "smctl: %s is already a state root; nothing changed\n", dir)
 				return nil

@@ -23,17 +23,19 @@ import (
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/driver/all"
+	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
-// Exit codes.
+// Exit codes: the codes of package status smctl itself exits with.
 const (
-	ExitOK          = 0
-	ExitFailed      = 1 // some targets failed
-	ExitUsage       = 2 // usage or configuration error
-	ExitInterrupted = 130
+	ExitOK          = int(status.OK)
+	ExitFailed      = int(status.Failed) // some targets failed
+	ExitUsage       = int(status.Usage)  // usage or configuration error
+	ExitInterrupted = int(status.Interrupted)
 )
 
 // exitError carries an exit code; its message, if any, is printed once.
@@ -56,6 +58,31 @@ func usageErr(format string, args ...any) error {
 
 // errSomeFailed is returned when some paths failed; each was reported.
 var errSomeFailed = &exitError{code: ExitFailed}
+
+// parseError is a command line cobra could not parse: an unknown verb or
+// flag, a bad flag value, a wrong number of arguments. It is a usage error
+// and is followed by the hint to run smctl --help.
+type parseError struct{ err error }
+
+func (e *parseError) Error() string { return e.err.Error() }
+func (e *parseError) Unwrap() error { return e.err }
+
+// usageArgs makes the argument validators (Args) of c and of the commands
+// below it fail with a parseError. Commands without one are left so:
+// cobra checks the root's verb only when the root has no Args (Find).
+func usageArgs(c *cobra.Command) {
+	if v := c.Args; v != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := v(cmd, args); err != nil {
+				return &parseError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
+}
 
 // Main runs smctl with the process's arguments and streams and returns the
 // exit code.
@@ -84,7 +111,14 @@ func Main() int {
 func Run(ctx context.Context, ios *IOStreams, args []string) int {
 	cmd := NewRootCmd(ios)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
+	ran, err := cmd.ExecuteContextC(ctx)
+	var pe *parseError
+	if err != nil && ran == cmd && !cmd.Runnable() && !errors.As(err, &pe) {
+		// The root runs nothing and its flag errors are parseErrors: an
+		// error of its own is cobra's for an unknown verb (Command.Find),
+		// which has no type of its own to tell it by.
+		err = &parseError{err}
+	}
 	return exitCode(ctx, ios, err)
 }
 
@@ -100,37 +134,24 @@ func exitCode(ctx context.Context, ios *IOStreams, err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	code := ExitUsage // cobra's own errors: unknown verb or flag
-	if errors.As(err, &ee) {
+	var pe *parseError
+	var ce *config.Error
+	code := ExitFailed
+	switch {
+	case errors.As(err, &pe):
+		code = ExitUsage
+	case errors.As(err, &ee):
 		code = ee.code
-	} else {
-		var ce *config.Error
-		switch {
-		case errors.As(err, &ce), errors.Is(err, vtree.ErrNoRoot):
-			code = ExitUsage
-		case isUsage(err):
-			code = ExitUsage
-		default:
-			code = ExitFailed
-		}
+	case errors.As(err, &ce), errors.Is(err, vtree.ErrNoRoot), errors.Is(err, status.ErrUsage):
+		code = ExitUsage
 	}
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintln(ios.ErrOut, "smctl: "+agent.Escape(msg))
-		if code == ExitUsage && isUsage(err) {
+		if pe != nil {
 			fmt.Fprintln(ios.ErrOut, "Run 'smctl --help' for usage.")
 		}
 	}
 	return code
-}
-
-func isUsage(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // globalOptions are the flags every verb has.
@@ -162,7 +183,7 @@ directory, every managed entity a file. Reading a file runs its read agent
 	root.PersistentFlags().IntVar(&g.Fanout, "fanout", 0, "agents run at once (default: fanout in smctl.yaml)")
 	root.PersistentFlags().DurationVar(&g.ConnectTimeout, "connect-timeout", 0, "bound on connecting to one node (default: ssh connect_timeout in smctl.yaml)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &exitError{ExitUsage, fmt.Errorf("%s: %w", c.CommandPath(), err)}
+		return &parseError{fmt.Errorf("%s: %w", c.CommandPath(), err)}
 	})
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
@@ -178,6 +199,10 @@ directory, every managed entity a file. Reading a file runs its read agent
 		newDemoCmd(ios, g),
 		newSimCmd(ios, g),
 	)
+	// cobra adds its completion verbs when it runs (help has no Args);
+	// added now, so that theirs are wrapped too.
+	root.InitDefaultCompletionCmd()
+	usageArgs(root)
 	return root
 }
 
@@ -199,23 +224,31 @@ func (g *globalOptions) rootDir() (string, error) {
 	return filepath.Join(home, ".local", "share", "smctl"), nil
 }
 
-// open opens the tree of the state root with every driver.
+// open opens the tree of the state root with every driver and discovery.
 func (g *globalOptions) open() (*vtree.Tree, error) {
+	t, _, err := g.openDiscovery()
+	return t, err
+}
+
+// openDiscovery is open, also returning the tree's discovery.
+func (g *globalOptions) openDiscovery() (*vtree.Tree, *discover.Discovery, error) {
 	dir, err := g.rootDir()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	self, _ := selfPath()
+	d := discover.New()
 	t, err := vtree.Open(dir, vtree.Options{
-		Self:    self,
-		KeyFile: os.Getenv("SMCTL_KEY_FILE"),
-		Timeout: g.Timeout,
-		Drivers: g.drivers(),
+		Self:       self,
+		KeyFile:    os.Getenv("SMCTL_KEY_FILE"),
+		Timeout:    g.Timeout,
+		Drivers:    g.drivers(),
+		Extensions: []vtree.Extension{d},
 	})
 	if err != nil {
-		return nil, &exitError{ExitUsage, err}
+		return nil, nil, &exitError{ExitUsage, err}
 	}
-	return t, nil
+	return t, d, nil
 }
 
 // drivers makes smctl's drivers with the settings of this invocation.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/sim"
 	"github.com/smctl/smctl/pkg/vtree"
 )
@@ -111,12 +112,13 @@ func simRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *SimOpti
 
 // simDiscover registers the cluster's nodes in the state root at root.
 func simDiscover(ctx context.Context, g *globalOptions, root string, c *sim.Cluster) error {
-	t, err := vtree.Open(root, vtree.Options{Drivers: g.drivers()})
+	d := discover.New()
+	t, err := vtree.Open(root, vtree.Options{Drivers: g.drivers(), Extensions: []vtree.Extension{d}})
 	if err != nil {
 		return &exitError{ExitUsage, err}
 	}
 	defer t.Close()
-	t.AllowLargeDiscovery(true) // the simulator's own size, asked for with -n
+	d.AllowLarge(true) // the simulator's own size, asked for with -n
 	if _, err := t.Write(ctx, "/discover_master", []byte(c.Statements())); err != nil {
 		return &exitError{ExitFailed, err}
 	}

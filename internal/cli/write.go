@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/ops"
-	"github.com/smctl/smctl/pkg/vtree"
 )
 
 // WriteOptions are the flags of smctl write.
@@ -22,7 +22,7 @@ type WriteOptions struct {
 	Prompt     bool   // --prompt: ask for an ids password
 	Output     string
 	Only       string // --only failed|ok
-	Yes        bool   // --yes: let a discovery create more than vtree.LargeDiscovery devices
+	Yes        bool   // --yes: let a discovery create more than discover.LargeDiscovery devices
 }
 
 // newWriteCmd builds smctl write; runF, when not nil, receives the parsed
@@ -64,7 +64,7 @@ output); see it with smctl cat.`,
 	cmd.Flags().BoolVar(&opts.Prompt, "prompt", false, "for an ids file: ask for the password on the terminal without echo")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "output format: json (one JSON object per path)")
 	cmd.Flags().StringVar(&opts.Only, "only", "", "only the paths whose last status was: failed or ok (re-target a run)")
-	cmd.Flags().BoolVar(&opts.Yes, "yes", false, fmt.Sprintf("let a discovery create more than %d devices at once", vtree.LargeDiscovery))
+	cmd.Flags().BoolVar(&opts.Yes, "yes", false, fmt.Sprintf("let a discovery create more than %d devices at once", discover.LargeDiscovery))
 	return cmd
 }
 
@@ -85,7 +85,7 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 	if err := checkOutput(opts.Output); err != nil {
 		return err
 	}
-	if err := checkOnly(opts.Only); err != nil {
+	if err := ops.CheckOnly(opts.Only); err != nil {
 		return err
 	}
 	var paths []string
@@ -163,12 +163,12 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 	if len(paths) == 0 {
 		return usageErr("write: no paths")
 	}
-	t, err := g.open()
+	t, disc, err := g.openDiscovery()
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	t.AllowLargeDiscovery(opts.Yes)
+	disc.AllowLarge(opts.Yes)
 	paths, failed := expand(ctx, ios, t, paths)
 	if paths, err = ops.Only(ctx, t, paths, opts.Only); err != nil {
 		return err

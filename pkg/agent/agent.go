@@ -16,7 +16,7 @@
 // code and a one-line message, the first line of stderr), which the tree
 // stores as the file's content and NAME.status. A run that could not happen
 // at all (not executable, timed out, printed too much) is an *Error carrying
-// the status code to record.
+// the status code to record (a status.Coder: see package status).
 package agent
 
 import (
@@ -28,9 +28,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/smctl/smctl/pkg/proc"
+	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/transport"
 	"github.com/smctl/smctl/pkg/trust"
 )
@@ -89,19 +89,29 @@ type Func func(ctx context.Context, req *Request) (Result, error)
 // Run implements Agent.
 func (f Func) Run(ctx context.Context, req *Request) (Result, error) { return f(ctx, req) }
 
-// Status codes recorded for runs that failed before an agent could report.
+// Status codes recorded for runs that failed before an agent could report:
+// the codes of package status, as ints.
+//
+// Compatibility: these, Error and IsLocal predate package status and are
+// kept for pkg/vtree until it classifies with status.Of; new code uses the
+// status package (and Fail) instead.
 const (
-	RCFailed        = 1   // generic failure
-	RCUntrusted     = 2   // an input that decides what runs is not trusted (StrictModes)
-	RCLocal         = 71  // a local error (EMFILE, ENOMEM, ...), as sysexits' EX_OSERR; never "unreachable"
-	RCTimeout       = 124 // as timeout(1)
-	RCNotExecutable = 126 // as the shell
-	RCNotFound      = 127
-	RCInterrupted   = 130
-	RCUnreachable   = 255 // as ssh: the node could not be reached
+	RCFailed        = int(status.Failed)        // generic failure
+	RCUntrusted     = int(status.Usage)         // an input that decides what runs is not trusted (StrictModes)
+	RCLocal         = int(status.Local)         // a local error (EMFILE, ENOMEM, ...); never "unreachable"
+	RCTimeout       = int(status.Timeout)       // as timeout(1)
+	RCNotExecutable = int(status.NotExecutable) // as the shell
+	RCNotFound      = int(status.NotFound)
+	RCInterrupted   = int(status.Interrupted)
+	RCUnreachable   = int(status.Unreachable) // as ssh: the node could not be reached
 )
 
-// Error is an agent run that failed as a whole; RC is what .status records.
+// Error is an agent run that failed as a whole; RC is what .status
+// records. It is a status.Coder: status.Of(err) is its RC.
+//
+// Compatibility: it is status.Error with the code field under its old
+// name, for pkg/vtree (&agent.Error{RC: ...}, errors.As into *agent.Error);
+// agents make it with Fail.
 type Error struct {
 	RC  int
 	Err error
@@ -110,17 +120,15 @@ type Error struct {
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// IsLocal reports errors of the machine smctl runs on (out of descriptors
-// or memory), which say nothing about the node: their status is RCLocal,
-// never RCUnreachable.
-func IsLocal(err error) bool {
-	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
+// StatusCode implements status.Coder.
+func (e *Error) StatusCode() status.Code { return status.Code(e.RC) }
+
+// Fail is the error of an agent run that failed as a whole with code: what
+// built-in agents return when they cannot report through a Result.
+func Fail(code status.Code, err error) error { return &Error{RC: int(code), Err: err} }
+
+// IsLocal is status.IsLocal (compatibility, for pkg/vtree).
+func IsLocal(err error) bool { return status.IsLocal(err) }
 
 // Exec is an executable agent.
 type Exec struct {
@@ -152,13 +160,13 @@ func (e *Exec) Run(ctx context.Context, req *Request) (Result, error) {
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return Result{}, &Error{RCNotFound, fmt.Errorf("agent %s: not found", e.Path)}
-	case errors.Is(err, trust.ErrUntrusted):
-		return Result{}, &Error{RCUntrusted, err}
+		return Result{}, Fail(status.NotFound, fmt.Errorf("agent %s: not found", e.Path))
+	case errors.Is(err, status.ErrUntrusted):
+		return Result{}, Fail(status.Usage, err)
 	case err != nil:
-		return Result{}, &Error{RCNotExecutable, fmt.Errorf("agent %s: %w", e.Path, err)}
+		return Result{}, Fail(status.NotExecutable, fmt.Errorf("agent %s: %w", e.Path, err))
 	case st.IsDir() || st.Mode().Perm()&0o111 == 0:
-		return Result{}, &Error{RCNotExecutable, fmt.Errorf("agent %s is not executable (chmod +x %s)", e.Path, e.Path)}
+		return Result{}, Fail(status.NotExecutable, fmt.Errorf("agent %s is not executable (chmod +x %s)", e.Path, e.Path))
 	}
 	args := []string{"-f", req.Path}
 	if req.User != "" {
@@ -184,13 +192,13 @@ func (e *Exec) Run(ctx context.Context, req *Request) (Result, error) {
 	out, err := proc.Run(ctx, cmd, max)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return Result{}, &Error{RCTimeout, fmt.Errorf("agent %s timed out", name)}
+		return Result{}, Fail(status.Timeout, fmt.Errorf("agent %s timed out", name))
 	case errors.Is(err, context.Canceled):
-		return Result{}, &Error{RCInterrupted, fmt.Errorf("agent %s interrupted", name)}
-	case errors.Is(err, proc.ErrOutputLimit):
-		return Result{}, &Error{RCFailed, fmt.Errorf("agent %s: %w; nothing stored", name, err)}
+		return Result{}, Fail(status.Interrupted, fmt.Errorf("agent %s interrupted", name))
+	case errors.Is(err, status.ErrOutputLimit):
+		return Result{}, Fail(status.Failed, fmt.Errorf("agent %s: %w; nothing stored", name, err))
 	case err != nil:
-		return Result{}, &Error{RCNotExecutable, fmt.Errorf("agent %s: %w", name, err)}
+		return Result{}, Fail(status.NotExecutable, fmt.Errorf("agent %s: %w", name, err))
 	}
 	msg := proc.FirstLine(out.Stderr)
 	if out.Exit != 0 && msg == "" {

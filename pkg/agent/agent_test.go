@@ -3,11 +3,15 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smctl/smctl/pkg/status"
 )
 
 func script(t *testing.T, body string) string {
@@ -64,15 +68,15 @@ func TestExecFailures(t *testing.T) {
 	p := script(t, "true")
 	os.Chmod(p, 0o644)
 	var ae *Error
-	if _, err := (&Exec{Path: p}).Run(ctx, req); !errors.As(err, &ae) || ae.RC != RCNotExecutable {
+	if _, err := (&Exec{Path: p}).Run(ctx, req); !errors.As(err, &ae) || status.Of(err) != status.NotExecutable {
 		t.Errorf("not executable: %v", err)
 	}
-	if _, err := (&Exec{Path: "/nonexistent/agent"}).Run(ctx, req); !errors.As(err, &ae) || ae.RC != RCNotFound {
+	if _, err := (&Exec{Path: "/nonexistent/agent"}).Run(ctx, req); !errors.As(err, &ae) || status.Of(err) != status.NotFound {
 		t.Errorf("missing: %v", err)
 	}
 	tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	if _, err := (&Exec{Path: script(t, "sleep 10")}).Run(tctx, req); !errors.As(err, &ae) || ae.RC != RCTimeout {
+	if _, err := (&Exec{Path: script(t, "sleep 10")}).Run(tctx, req); !errors.As(err, &ae) || status.Of(err) != status.Timeout {
 		t.Errorf("timeout: %v", err)
 	}
 	req.MaxOutput = 10
@@ -95,5 +99,34 @@ func TestRegistry(t *testing.T) {
 	}
 	if n := r.Names("server"); len(n) != 1 || len(n["power"]) != 2 {
 		t.Errorf("Names(server) = %v", n)
+	}
+}
+
+// TestCompat checks the shims kept for pkg/vtree: the RC constants are the
+// status codes, an *Error is a status.Coder, and IsLocal is status.IsLocal.
+func TestCompat(t *testing.T) {
+	for _, tt := range []struct {
+		rc   int
+		code status.Code
+	}{
+		{RCFailed, status.Failed}, {RCUntrusted, status.Usage}, {RCLocal, status.Local},
+		{RCTimeout, status.Timeout}, {RCNotExecutable, status.NotExecutable},
+		{RCNotFound, status.NotFound}, {RCInterrupted, status.Interrupted}, {RCUnreachable, status.Unreachable},
+	} {
+		if tt.rc != int(tt.code) {
+			t.Errorf("RC %d, want %d", tt.rc, tt.code)
+		}
+	}
+	cause := errors.New("cause")
+	err := Fail(status.NotFound, cause)
+	var ae *Error
+	if !errors.As(err, &ae) || ae.RC != int(status.NotFound) || !errors.Is(err, cause) || err.Error() != "cause" {
+		t.Errorf("Fail = %#v", err)
+	}
+	if c := status.Of(fmt.Errorf("run: %w", err)); c != status.NotFound {
+		t.Errorf("status.Of(agent error) = %d", c)
+	}
+	if !IsLocal(fmt.Errorf("x: %w", syscall.EMFILE)) || IsLocal(cause) {
+		t.Error("IsLocal")
 	}
 }

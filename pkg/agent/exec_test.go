@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/smctl/smctl/pkg/status"
 )
 
 // TestExecInput checks how a write's input reaches an agent: always on its
@@ -74,16 +76,16 @@ func TestExecRefused(t *testing.T) {
 		name string
 		path string
 		ctx  context.Context
-		rc   int
+		rc   status.Code
 		msg  string
 	}{
-		{"group-writable", write("gw", "#!/bin/sh", 0o775), nil, RCUntrusted, "writable by its group"},
-		{"writable by others", write("ow", "#!/bin/sh", 0o757), nil, RCUntrusted, "writable by others"},
-		{"not executable", write("nx", "#!/bin/sh", 0o644), nil, RCNotExecutable, "chmod +x"},
-		{"a directory", sub, nil, RCNotExecutable, "not executable"},
-		{"a symlink loop", loop, nil, RCNotExecutable, "too many levels of symbolic links"},
-		{"missing interpreter", write("interp", "#!/nonexistent/sh", 0o755), nil, RCNotExecutable, "no such file"},
-		{"interrupted", write("int", "#!/bin/sh", 0o755), cancelled, RCInterrupted, "interrupted"},
+		{"group-writable", write("gw", "#!/bin/sh", 0o775), nil, status.Usage, "writable by its group"},
+		{"writable by others", write("ow", "#!/bin/sh", 0o757), nil, status.Usage, "writable by others"},
+		{"not executable", write("nx", "#!/bin/sh", 0o644), nil, status.NotExecutable, "chmod +x"},
+		{"a directory", sub, nil, status.NotExecutable, "not executable"},
+		{"a symlink loop", loop, nil, status.NotExecutable, "too many levels of symbolic links"},
+		{"missing interpreter", write("interp", "#!/nonexistent/sh", 0o755), nil, status.NotExecutable, "no such file"},
+		{"interrupted", write("int", "#!/bin/sh", 0o755), cancelled, status.Interrupted, "interrupted"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := tt.ctx
@@ -92,10 +94,10 @@ func TestExecRefused(t *testing.T) {
 			}
 			_, err := (&Exec{Path: tt.path}).Run(ctx, &Request{Path: "/x", Op: Read, Root: dir})
 			var ae *Error
-			if !errors.As(err, &ae) || ae.RC != tt.rc || !strings.Contains(err.Error(), tt.msg) {
+			if !errors.As(err, &ae) || status.Of(err) != tt.rc || !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("Run = %v, want status %d and %q", err, tt.rc, tt.msg)
 			}
-			if _, err := os.Stat(ran); err == nil && tt.rc != RCInterrupted {
+			if _, err := os.Stat(ran); err == nil && tt.rc != status.Interrupted {
 				t.Errorf("the agent ran")
 			}
 		})

@@ -23,6 +23,8 @@ import (
 	"github.com/bougou/go-ipmi/pkg/client"
 	"github.com/bougou/go-ipmi/pkg/command/chassis"
 	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/smctl/smctl/pkg/status"
 )
 
 // Target is a BMC and how to reach it.
@@ -44,7 +46,9 @@ type Session struct {
 // ErrNoCredentials is returned when no ids file gives a BMC user.
 var ErrNoCredentials = errors.New("no BMC credentials: write user:password to an ids file of the device or above it")
 
-// Open opens a session to t.
+// Open opens a session to t. A session that could not be opened wraps
+// status.ErrUnreachable (see explain); a target without a user
+// (ErrNoCredentials), a bad address or interface is a plain error.
 func Open(ctx context.Context, t Target) (*Session, error) {
 	if t.User == "" {
 		return nil, ErrNoCredentials
@@ -74,7 +78,7 @@ func Open(ctx context.Context, t Target) (*Session, error) {
 		return nil, fmt.Errorf("bmc_interface %q: want lanplus or lan", t.Interface)
 	}
 	if err := c.Connect(ctx); err != nil {
-		return nil, explain(t.Addr, err)
+		return nil, explain(ctx, t.Addr, err)
 	}
 	return &Session{c: c}, nil
 }
@@ -95,17 +99,42 @@ func splitAddr(a string) (string, int, error) {
 }
 
 // explain turns the library's session errors into what an administrator
-// can act on.
-func explain(addr string, err error) error {
+// can act on, and classifies them in the status vocabulary: a session that
+// could not be opened (the BMC does not answer, refuses the login, or
+// fails otherwise) is a BMC that could not be reached
+// (status.ErrUnreachable, ssh's 255); when the caller's context has ended,
+// its error (status.Timeout or status.Interrupted) is wrapped instead; a
+// local error (EMFILE, ...) stays local.
+//
+// The library's per-request timeout is a BMC that does not answer, as
+// ssh's ConnectTimeout is a node that does not: unreachable, not the
+// caller's time bound (status.ErrTimeout), which is ctx's.
+//
+// Its messages are matched as text because the library gives no typed
+// error for most of these: lanplus session setup joins the failures of
+// each cipher suite with %v ("connect20 failed after try all cipher suite
+// ids"), which drops their chain, RAKP and IPMI completion codes (0x0d,
+// 0x12) are only in those messages, and its UDP timeouts are unexported.
+// client.ErrRAKPAuthentication is checked as a type where it survives.
+func explain(ctx context.Context, addr string, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "timeout") || strings.Contains(msg, "deadline") || strings.Contains(msg, "connection refused"):
-		return fmt.Errorf("BMC %s does not answer: %w", addr, err)
-	case strings.Contains(msg, "RAKP") || strings.Contains(msg, "password") || strings.Contains(msg, "Unauthorized") ||
+		err = fmt.Errorf("BMC %s does not answer: %w", addr, err)
+	case errors.Is(err, client.ErrRAKPAuthentication) ||
+		strings.Contains(msg, "RAKP") || strings.Contains(msg, "password") || strings.Contains(msg, "Unauthorized") ||
 		strings.Contains(msg, "unauthorized") || strings.Contains(msg, "0x0d") || strings.Contains(msg, "0x12") || strings.Contains(msg, "integrity"):
-		return fmt.Errorf("BMC %s refused the login (wrong user or password in ids?): %w", addr, err)
+		err = fmt.Errorf("BMC %s refused the login (wrong user or password in ids?): %w", addr, err)
+	default:
+		err = fmt.Errorf("BMC %s: %w", addr, err)
 	}
-	return fmt.Errorf("BMC %s: %w", addr, err)
+	switch {
+	case status.IsLocal(err):
+		return err
+	case ctx.Err() != nil:
+		return status.Mark(err, ctx.Err())
+	}
+	return status.Mark(err, status.ErrUnreachable)
 }
 
 // Close ends the session.

@@ -2,15 +2,21 @@ package bmc
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
+	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bougou/go-ipmi/pkg/client"
 	"github.com/bougou/go-ipmi/pkg/types"
 
 	"github.com/smctl/smctl/internal/testbmc"
+	"github.com/smctl/smctl/pkg/status"
 )
 
 func TestParseBootOrder(t *testing.T) {
@@ -59,6 +65,63 @@ func TestReadingField(t *testing.T) {
 
 // TestSession talks to a real ipmi_sim BMC (skipped without one, except
 // where SMCTL_TEST_REQUIRE=1).
+// TestExplain checks the classification of the library's session errors:
+// by their text, which is all it gives (see explain), into the status
+// vocabulary, the message naming the BMC.
+func TestExplain(t *testing.T) {
+	expired, cancel := context.WithTimeout(context.Background(), -time.Second)
+	defer cancel()
+	cancelled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	bg := context.Background()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		msg  string
+		code status.Code
+	}{
+		{"udp timeout", bg, errors.New("IPMI LAN: UDP read timed out waiting for BMC response after 2 attempt(s): read udp: i/o timeout"), "BMC b1 does not answer: ", status.Unreachable},
+		{"no datagram", bg, errors.New("udp exchange: no datagram matched before deadline"), "BMC b1 does not answer: ", status.Unreachable},
+		{"refused", bg, errors.New("read udp 127.0.0.1:623: connection refused"), "BMC b1 does not answer: ", status.Unreachable},
+		{"rakp text", bg, errors.New("connect20 failed after try all cipher suite ids ([3]), errs: \ncmd: rakp3 failed: RAKP4 integrity check value does not match"), "BMC b1 refused the login", status.Unreachable},
+		{"rakp typed", bg, fmt.Errorf("quiet: %w", client.ErrRAKPAuthentication), "BMC b1 refused the login", status.Unreachable},
+		{"completion code", bg, errors.New("rakp1: completion code 0x0d"), "BMC b1 refused the login", status.Unreachable},
+		{"other", bg, errors.New("cipher suite not supported"), "BMC b1: cipher suite not supported", status.Unreachable},
+		{"local", bg, fmt.Errorf("dial udp: %w", syscall.EMFILE), "BMC b1: dial udp", status.Local},
+		{"caller's deadline", expired, errors.New("IPMI LAN: deadline exceeded while exchanging with BMC"), "BMC b1 does not answer: ", status.Timeout},
+		{"cancelled", cancelled, errors.New("IPMI LAN: operation canceled"), "BMC b1: IPMI LAN: operation canceled", status.Interrupted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := explain(tt.ctx, "b1", tt.err)
+			if !strings.HasPrefix(err.Error(), tt.msg) || !strings.HasSuffix(err.Error(), tt.err.Error()) {
+				t.Errorf("explain = %q, want %q...", err, tt.msg)
+			}
+			if got := status.Of(err); got != tt.code {
+				t.Errorf("status.Of(explain) = %d, want %d", got, tt.code)
+			}
+			if !errors.Is(err, tt.err) {
+				t.Error("explain lost its cause")
+			}
+		})
+	}
+}
+
+// TestOpenDead checks a BMC that does not answer: unreachable, named.
+func TestOpenDead(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	_, err = Open(context.Background(), Target{Addr: addr, User: "u", Password: "p", Timeout: 200 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "BMC "+addr) || status.Of(err) != status.Unreachable {
+		t.Errorf("Open(dead BMC) = %v (status %d), want unreachable", err, status.Of(err))
+	}
+}
+
 func TestSession(t *testing.T) {
 	if !testbmc.Available() {
 		if os.Getenv("SMCTL_TEST_REQUIRE") == "1" {
@@ -93,8 +156,8 @@ func TestSession(t *testing.T) {
 		t.Fatalf("temperature sensors = %+v, %v", rs, err)
 	}
 	tg.Password = "wrong"
-	if _, err := Open(ctx, tg); err == nil || !strings.Contains(err.Error(), "refused the login") {
-		t.Errorf("wrong password: %v", err)
+	if _, err := Open(ctx, tg); err == nil || !strings.Contains(err.Error(), "refused the login") || status.Of(err) != status.Unreachable {
+		t.Errorf("wrong password: %v (status %d)", err, status.Of(err))
 	}
 	tg.User = ""
 	if _, err := Open(ctx, tg); err != ErrNoCredentials {

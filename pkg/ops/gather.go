@@ -232,16 +232,25 @@ func (g *Gather) Close() error {
 	return err
 }
 
+// CheckOnly checks a kind for Only: "", "failed" or "ok"; any other is a
+// usage error (it wraps status.ErrUsage).
+func CheckOnly(which string) error {
+	if which != "" && which != "failed" && which != "ok" {
+		return status.Mark(fmt.Errorf("--only %q: want failed or ok", which), status.ErrUsage)
+	}
+	return nil
+}
+
 // Only keeps the paths whose last status is of the wanted kind: "failed"
 // (a status other than 0, or no status at all: a path whose last run left
 // none did not succeed, and re-targeting must reach it) or "ok" (status 0
-// only). Any other kind is a usage error.
+// only). Any other kind is a usage error (CheckOnly).
 func Only(ctx context.Context, t StatusReader, paths []string, which string) ([]string, error) {
+	if err := CheckOnly(which); err != nil {
+		return nil, err
+	}
 	if which == "" {
 		return paths, nil
-	}
-	if which != "failed" && which != "ok" {
-		return nil, fmt.Errorf("--only %q: want failed or ok: %w", which, status.ErrUsage)
 	}
 	var out []string
 	for _, p := range paths {

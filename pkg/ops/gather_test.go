@@ -199,8 +199,11 @@ func TestOnly(t *testing.T) {
 			if (err != nil) != tt.err {
 				t.Fatalf("only %q: error %v, want error %v", tt.which, err, tt.err)
 			}
-			if tt.err && !errors.Is(err, status.ErrUsage) {
-				t.Errorf("only %q: error %v does not wrap status.ErrUsage", tt.which, err)
+			if tt.err && (!errors.Is(err, status.ErrUsage) || status.Of(err) != status.Usage || err.Error() != `--only "bad": want failed or ok`) {
+				t.Errorf("only %q: error %q does not wrap status.ErrUsage", tt.which, err)
+			}
+			if cerr := CheckOnly(tt.which); (cerr != nil) != tt.err {
+				t.Errorf("CheckOnly(%q) = %v", tt.which, cerr)
 			}
 			if s := strings.Join(got, " "); s != tt.want {
 				t.Errorf("only %q = %s, want %s", tt.which, s, tt.want)

@@ -123,7 +123,7 @@ func Run(ctx context.Context, t Tree, op Op, paths []string, o Options, emit fun
 		out := Outcome{Index: i, Path: paths[i], Label: labels[i], Op: op}
 		out.Content, out.Matches, out.Err = apply(ctx, t, op, paths[i], &o)
 		out.Elapsed = time.Since(start)
-		out.RC = status.Code(vtree.RC(out.Err))
+		out.RC = code(out.Err)
 		out.Class = out.RC.Class()
 		if out.Err == nil && o.Stored && op != Write {
 			if rc, _, ok := t.Status(ctx, out.Path); ok {
@@ -138,7 +138,7 @@ func Run(ctx context.Context, t Tree, op Op, paths []string, o Options, emit fun
 		out := r.Value
 		if r.Err != nil { // cancelled before it started
 			out = Outcome{Index: r.Index, Path: paths[r.Index], Label: labels[r.Index], Op: op, Err: r.Err}
-			out.RC = status.Code(vtree.RC(out.Err))
+			out.RC = code(out.Err)
 			out.Class = out.RC.Class()
 		}
 		if out.Err != nil {
@@ -148,6 +148,15 @@ func Run(ctx context.Context, t Tree, op Op, paths []string, o Options, emit fun
 	})
 	return failed
 }
+
+// code is the status of an operation's error as the tree reports it and
+// records it in NAME.status: vtree.RC, which knows the tree's own errors
+// (an agent's failure, a bad .type, credentials in the wrong place).
+//
+// Compatibility: it becomes status.Of once the tree's errors carry their
+// codes (status.Coder) and vtree.RC is status.Of; until then the two differ
+// on errors the tree does not classify (a cancelled operation is 1 here).
+func code(err error) status.Code { return status.Code(vtree.RC(err)) }
 
 func apply(ctx context.Context, t Tree, op Op, p string, o *Options) ([]byte, int, error) {
 	switch op {

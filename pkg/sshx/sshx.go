@@ -372,7 +372,11 @@ func (p *Pool) dialOnce(ctx context.Context, s *Settings, cfg *ssh.ClientConfig,
 
 // Transient reports whether a connect error is worth retrying: the server
 // reset or closed the connection during the handshake, as sshd does when
-// MaxStartups is exceeded.
+// MaxStartups is exceeded. Typed errors are checked first; the texts are
+// for the reasons other programs give as text (a jump host's sshd says
+// why a forwarded connection failed in a string, OpenSSH's own
+// kex_exchange_identification) and for errors formatted with %v, whose
+// cause is only in their message.
 func Transient(err error) bool {
 	if err == nil {
 		return false

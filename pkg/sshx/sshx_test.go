@@ -18,6 +18,7 @@ import (
 
 	"github.com/smctl/smctl/pkg/fanout"
 	"github.com/smctl/smctl/pkg/sim"
+	"github.com/smctl/smctl/pkg/status"
 )
 
 func startSim(t *testing.T, o sim.Options) *sim.Cluster {
@@ -132,12 +133,12 @@ func TestFailures(t *testing.T) {
 				t.Errorf("%s (%s): %v %d", n.Name, n.Behaviour, err, out.Exit)
 			}
 		case sim.Refuse:
-			if err == nil || Transient(err) || !strings.Contains(err.Error(), "refused") {
-				t.Errorf("%s refuse: %v", n.Name, err)
+			if err == nil || Transient(err) || !strings.Contains(err.Error(), "refused") || status.Of(err) != status.Unreachable {
+				t.Errorf("%s refuse: %v (status %d)", n.Name, err, status.Of(err))
 			}
 		case sim.Hang:
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("%s hang: %v", n.Name, err)
+			if !errors.Is(err, context.DeadlineExceeded) || status.Of(err) != status.Timeout {
+				t.Errorf("%s hang: %v (status %d)", n.Name, err, status.Of(err))
 			}
 		case sim.Fail:
 			if err != nil || out.Exit != 1 || !strings.Contains(string(out.Stderr), "simulated failure") {

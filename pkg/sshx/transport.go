@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/transport"
 )
@@ -35,18 +34,25 @@ var ErrOutputLimit = status.ErrOutputLimit
 // of the node it was reaching: too many open files in the process or the
 // system (EMFILE, ENFILE), or no memory or buffer space (ENOMEM, ENOBUFS).
 // Such an error says nothing of the node, which must not be reported
-// unreachable for it. It is agent.IsLocal, the one definition the status
-// codes (agent.RCLocal) follow.
-func IsLocal(err error) bool { return agent.IsLocal(err) }
+// unreachable for it. It is status.IsLocal, the one definition the status
+// codes (status.Local) follow.
+func IsLocal(err error) bool { return status.IsLocal(err) }
 
-// localErr says what to do about a local error; other errors are returned
-// as they are.
-func localErr(err error) error {
+// reachErr is the error of a failure to reach the node or to run a command
+// on it (dial, handshake, authentication, host key, session, a connection
+// lost before the exit status): a local error says so and what to do
+// about it; an error status.Of does not classify yet is the node's, and
+// wraps status.ErrUnreachable (ssh's 255), its message unchanged. Errors
+// already classified (a cancelled or expired context, an untrusted input)
+// are returned as they are.
+func reachErr(err error) error {
 	switch {
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
 		return fmt.Errorf("local error, not the node: %w (raise the open-file limit, ulimit -n)", err)
 	case IsLocal(err):
 		return fmt.Errorf("local error, not the node: %w", err)
+	case status.Of(err) == status.Failed:
+		return status.Mark(err, status.ErrUnreachable)
 	}
 	return err
 }
@@ -99,12 +105,12 @@ func (w *capBuffer) bytes() []byte {
 func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxOut int64) (transport.Output, error) {
 	c, release, err := t.Pool.Client(ctx, t.Target)
 	if err != nil {
-		return transport.Output{}, localErr(err)
+		return transport.Output{}, reachErr(err)
 	}
 	defer release()
 	sess, err := c.NewSession()
 	if err != nil {
-		return transport.Output{}, localErr(fmt.Errorf("session: %w", err))
+		return transport.Output{}, reachErr(fmt.Errorf("session: %w", err))
 	}
 	defer sess.Close()
 	stdout := &capBuffer{max: maxOut, onOver: func() { sess.Close() }}
@@ -114,7 +120,7 @@ func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxO
 		sess.Stdin = bytes.NewReader(stdin)
 	}
 	if err := sess.Start(command); err != nil {
-		return transport.Output{}, localErr(fmt.Errorf("start: %w", err))
+		return transport.Output{}, reachErr(fmt.Errorf("start: %w", err))
 	}
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
@@ -146,7 +152,7 @@ func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxO
 			out.Stderr = []byte("remote command ended without an exit status")
 		}
 	default:
-		return out, localErr(werr)
+		return out, reachErr(werr)
 	}
 	return out, nil
 }
@@ -166,6 +172,10 @@ func firstLine(b []byte) string {
 }
 
 // remoteErr maps a failed remote cat or ls to an error io/fs understands.
+// The only account of why they failed is the text a remote program
+// printed (strerror's messages, as a node in an English or C locale
+// prints them): there is no typed error to read across SSH, so that text
+// is matched; anything else is kept in an *ExitError.
 func remoteErr(out transport.Output) error {
 	msg := firstLine(out.Stderr)
 	switch {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/smctl/smctl/pkg/sim"
+	"github.com/smctl/smctl/pkg/status"
 )
 
 func TestIsLocal(t *testing.T) {
@@ -28,7 +29,7 @@ func TestIsLocal(t *testing.T) {
 		{"ENOBUFS", syscall.ENOBUFS, true},
 		{"socket EMFILE as net.Dial returns it", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)}, true},
 		{"wrapped twice", fmt.Errorf("ProxyJump j: %w", fmt.Errorf("dial: %w", os.NewSyscallError("socket", syscall.ENFILE))), true},
-		{"with the hint", localErr(syscall.EMFILE), true},
+		{"with the hint", reachErr(syscall.EMFILE), true},
 		{"connection refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, false},
 		{"host unreachable", syscall.EHOSTUNREACH, false},
 		{"EAGAIN", syscall.EAGAIN, false},
@@ -45,20 +46,36 @@ func TestIsLocal(t *testing.T) {
 	}
 }
 
-func TestLocalErrMessage(t *testing.T) {
+// TestReachErr checks the errors of failing to reach a node: their
+// message, and their code in the status vocabulary.
+func TestReachErr(t *testing.T) {
 	tests := []struct {
 		name string
 		err  error
 		want string
+		code status.Code
 	}{
-		{"EMFILE", os.NewSyscallError("socket", syscall.EMFILE), "local error, not the node: socket: too many open files (raise the open-file limit, ulimit -n)"},
-		{"ENOMEM", syscall.ENOMEM, "local error, not the node: cannot allocate memory"},
-		{"refused is left alone", syscall.ECONNREFUSED, "connection refused"},
+		{"EMFILE", os.NewSyscallError("socket", syscall.EMFILE), "local error, not the node: socket: too many open files (raise the open-file limit, ulimit -n)", status.Local},
+		{"ENOMEM", syscall.ENOMEM, "local error, not the node: cannot allocate memory", status.Local},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "dial tcp: connect: connection refused", status.Unreachable},
+		{"authentication", errors.New("ssh: handshake failed: ssh: unable to authenticate"), "ssh: handshake failed: ssh: unable to authenticate", status.Unreachable},
+		{"host key", fmt.Errorf("n1: %w", ErrHostKeyChanged), "n1: host key has changed", status.Unreachable},
+		{"already unreachable", fmt.Errorf("x: %w", status.ErrUnreachable), "x: unreachable", status.Unreachable},
+		{"timed out", context.DeadlineExceeded, "context deadline exceeded", status.Timeout},
+		{"cancelled", fmt.Errorf("dial: %w", context.Canceled), "dial: context canceled", status.Interrupted},
+		{"untrusted", fmt.Errorf("IdentityFile: %w", status.ErrUntrusted), "IdentityFile: untrusted file", status.Usage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := localErr(tt.err).Error(); got != tt.want {
-				t.Errorf("localErr = %q, want %q", got, tt.want)
+			err := reachErr(tt.err)
+			if got := err.Error(); got != tt.want {
+				t.Errorf("reachErr = %q, want %q", got, tt.want)
+			}
+			if got := status.Of(err); got != tt.code {
+				t.Errorf("status.Of(reachErr) = %d, want %d", got, tt.code)
+			}
+			if !errors.Is(err, tt.err) {
+				t.Errorf("reachErr lost its cause")
 			}
 		})
 	}

@@ -12,8 +12,9 @@
 //
 // Errors are classified with errors.Is and errors.As only, never by their
 // text: a package that fails in one of these ways wraps the sentinel
-// (fmt.Errorf("...: %w", status.ErrUnreachable)) or returns an *Error
-// carrying its code.
+// (fmt.Errorf("...: %w", status.ErrUnreachable), or Mark to keep the
+// message as it is) or returns an error carrying its code: an *Error, or
+// any error with a StatusCode method (Coder).
 package status
 
 import (
@@ -56,6 +57,14 @@ var (
 	ErrUsage = errors.New("usage")
 )
 
+// Coder is an error that carries its own code. *Error is one; a package
+// whose error type predates this one (with a code field of another name)
+// implements it so that Of reads that code.
+type Coder interface {
+	error
+	StatusCode() Code
+}
+
 // Error is an operation that failed with a given code.
 type Error struct {
 	Code Code
@@ -64,6 +73,9 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
+
+// StatusCode implements Coder.
+func (e *Error) StatusCode() Code { return e.Code }
 
 // New returns an *Error with code and cause err.
 func New(code Code, err error) *Error { return &Error{Code: code, Err: err} }
@@ -79,17 +91,34 @@ func IsLocal(err error) bool {
 	return false
 }
 
-// Of is the code of err: nil is OK; an *Error (the outermost) gives its
-// own code; then the sentinels, local errors and context errors; anything
-// else is Failed. A local error wins over ErrUnreachable (running out of
-// descriptors while dialling says nothing of the node).
+// Mark returns err also wrapping sentinel, its message unchanged: for a
+// failure whose text is already what the user should read (fmt.Errorf
+// with %w would append the sentinel's). errors.Is and errors.As see err's
+// chain and the sentinel; Mark(nil, s) is nil.
+func Mark(err, sentinel error) error {
+	if err == nil {
+		return nil
+	}
+	return &marked{err: err, sentinel: sentinel}
+}
+
+type marked struct{ err, sentinel error }
+
+func (m *marked) Error() string   { return m.err.Error() }
+func (m *marked) Unwrap() []error { return []error{m.err, m.sentinel} }
+
+// Of is the code of err: nil is OK; a Coder (the outermost: an *Error or
+// another package's coded error) gives its own code; then the sentinels,
+// local errors and context errors; anything else is Failed. A local error
+// wins over ErrUnreachable (running out of descriptors while dialling says
+// nothing of the node).
 func Of(err error) Code {
-	var se *Error
+	var c Coder
 	switch {
 	case err == nil:
 		return OK
-	case errors.As(err, &se):
-		return se.Code
+	case errors.As(err, &c):
+		return c.StatusCode()
 	case errors.Is(err, ErrUntrusted), errors.Is(err, ErrUsage):
 		return Usage
 	case IsLocal(err):

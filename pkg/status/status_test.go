@@ -35,6 +35,14 @@ func TestOf(t *testing.T) {
 		{"unreachable", fmt.Errorf("dial: %w", ErrUnreachable), Unreachable},
 		{"output limit", fmt.Errorf("cmd: %w", ErrOutputLimit), Failed},
 		{"econnrefused alone", syscall.ECONNREFUSED, Failed},
+		{"coder", &legacy{rc: 126, err: errors.New("x")}, NotExecutable},
+		{"wrapped coder", fmt.Errorf("run: %w", &legacy{rc: 127, err: errors.New("x")}), NotFound},
+		{"outermost coder wins", &legacy{rc: 1, err: New(Timeout, errors.New("x"))}, Failed},
+		{"outermost error wins over coder", New(Unreachable, &legacy{rc: 1, err: errors.New("x")}), Unreachable},
+		{"coder beats local", &legacy{rc: 255, err: syscall.EMFILE}, Unreachable},
+		{"marked unreachable", Mark(errors.New("connect: refused"), ErrUnreachable), Unreachable},
+		{"marked local wins", Mark(fmt.Errorf("dial: %w", syscall.EMFILE), ErrUnreachable), Local},
+		{"marked usage", Mark(errors.New("bad value"), ErrUsage), Usage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,6 +50,50 @@ func TestOf(t *testing.T) {
 				t.Errorf("Of(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// legacy is an error type of another package with a code field of its
+// own, made a Coder.
+type legacy struct {
+	rc  int
+	err error
+}
+
+func (e *legacy) Error() string    { return e.err.Error() }
+func (e *legacy) Unwrap() error    { return e.err }
+func (e *legacy) StatusCode() Code { return Code(e.rc) }
+
+func TestMark(t *testing.T) {
+	if Mark(nil, ErrUnreachable) != nil {
+		t.Fatal("Mark(nil) is not nil")
+	}
+	cause := &fs.PathError{Op: "dial", Path: "n1", Err: syscall.ECONNREFUSED}
+	err := Mark(cause, ErrUnreachable)
+	if err.Error() != cause.Error() {
+		t.Errorf("Mark changed the message: %q, want %q", err, cause)
+	}
+	if !errors.Is(err, ErrUnreachable) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("Mark: Is(ErrUnreachable) = %v, Is(ECONNREFUSED) = %v", errors.Is(err, ErrUnreachable), errors.Is(err, syscall.ECONNREFUSED))
+	}
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe != cause {
+		t.Errorf("Mark: As(*fs.PathError) lost the cause")
+	}
+	if errors.Is(err, ErrTimeout) {
+		t.Error("Mark: Is(ErrTimeout) for an unrelated sentinel")
+	}
+	wrapped := fmt.Errorf("node n1: %w", err)
+	if wrapped.Error() != "node n1: "+cause.Error() || Of(wrapped) != Unreachable {
+		t.Errorf("wrapped mark: %q, code %d", wrapped, Of(wrapped))
+	}
+}
+
+func TestCoder(t *testing.T) {
+	var _ Coder = (*Error)(nil)
+	var _ Coder = (*legacy)(nil)
+	if c := New(Interrupted, errors.New("x")).StatusCode(); c != Interrupted {
+		t.Errorf("StatusCode() = %d", c)
 	}
 }
 

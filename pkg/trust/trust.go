@@ -14,7 +14,6 @@
 package trust
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -24,6 +23,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/smctl/smctl/pkg/status"
 )
 
 // owner is a third trusted owner (-1: none): the owner of the state root in
@@ -59,7 +60,9 @@ func owners() string {
 }
 
 // ErrUntrusted is wrapped by every error for a file that is not trusted.
-var ErrUntrusted = errors.New("untrusted file")
+// It is status.ErrUntrusted, so that status.Of gives such an error the
+// code of a configuration error (status.Usage).
+var ErrUntrusted = status.ErrUntrusted
 
 // Error describes a file that is not trusted.
 type Error struct {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/smctl/smctl/pkg/status"
 )
 
 func TestOpen(t *testing.T) {
@@ -76,5 +78,17 @@ func TestOpenFollowsToTarget(t *testing.T) {
 	os.Chmod(target, 0o666)
 	if _, err := Open(filepath.Join(dir, "link")); !errors.Is(err, ErrUntrusted) {
 		t.Fatalf("link to a world-writable file: %v", err)
+	}
+}
+
+// TestErrUntrustedIsStatus checks that an untrusted file is a
+// configuration error in the status vocabulary.
+func TestErrUntrustedIsStatus(t *testing.T) {
+	if ErrUntrusted != status.ErrUntrusted {
+		t.Fatal("trust.ErrUntrusted is not status.ErrUntrusted")
+	}
+	err := error(&Error{Name: "/x", UID: 1, Mode: 0o666, Why: "writable by others"})
+	if c := status.Of(err); c != status.Usage {
+		t.Errorf("status.Of(untrusted) = %d, want %d", c, status.Usage)
 	}
 }

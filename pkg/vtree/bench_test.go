@@ -115,9 +115,7 @@ func BenchmarkWriteCommand2000(b *testing.B) {
 
 func benchmarkWriteCommand(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "root")
-	if err := Init(context.Background(), dir, fstest.MapFS{}, "", testDrivers()); err != nil {
-		b.Fatal(err)
-	}
+	initRoot(b, dir, fstest.MapFS{})
 	open := func() *Tree {
 		tr, err := Open(dir, Options{Drivers: testDrivers(nullDriver{})})
 		if err != nil {
@@ -126,9 +124,7 @@ func benchmarkWriteCommand(b *testing.B) {
 		return tr
 	}
 	tr := open()
-	if _, err := tr.Write(context.Background(), "/discover_master", []byte("server n[0001-2000] transport=null\n")); err != nil {
-		b.Fatal(err)
-	}
+	seed(b, tr, "server n[0001-2000] transport=null", "")
 	tr.Close()
 	paths := make([]string, 2000)
 	for i := range paths {

@@ -177,7 +177,7 @@ func TestLockSerialises(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, unlock, err := tr.acquireLocks(ctx, n)
+	unlock, err := tr.acquireLocks(ctx, n, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,44 +190,14 @@ func TestLockSerialises(t *testing.T) {
 		return agent.Result{Output: []byte("ran\n")}, nil
 	})
 	n2, _ := tr2.resolve(ctx, "/systems/chassis/mm1/blades/2/x", true)
-	_, err = tr2.runAgent(ctx, n2, agent.Read, run, nil)
+	_, err = tr2.runAgent(ctx, n2, agent.Read, run, nil, false)
 	if RC(err) != agent.RCTimeout || !strings.Contains(err.Error(), "lock /systems/chassis/mm1/lock") {
 		t.Fatalf("run under a held lock: %v", err)
 	}
 	unlock()
-	res, err := tr2.runAgent(ctx, n2, agent.Read, run, nil)
+	res, err := tr2.runAgent(ctx, n2, agent.Read, run, nil, false)
 	if err != nil || string(res.Output) != "ran\n" {
 		t.Fatalf("run after release: %q, %v", res.Output, err)
-	}
-}
-
-// remove TYPE NAMES removes the devices and everything in them; a name
-// that is not such a device is an error naming it, and changes nothing.
-func TestRemoveDevices(t *testing.T) {
-	tr := newTree(t, nil, "server n[1-3] transport=local")
-	ctx := context.Background()
-	lines, err := tr.Discover(ctx, "remove server n[1-2]", "")
-	if err != nil || len(lines) != 1 || !strings.Contains(lines[0], "removed 2 servers: n[1-2]") {
-		t.Fatalf("remove = %q, %v", lines, err)
-	}
-	for _, n := range []string{"n1", "n2"} {
-		if _, err := os.Lstat(filepath.Join(tr.store.dir, "systems/servers", n)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s still there: %v", n, err)
-		}
-	}
-	if _, err := tr.Stat(ctx, "/systems/servers/n3/address"); err != nil {
-		t.Errorf("n3: %v", err)
-	}
-	_, err = tr.Discover(ctx, "remove server n9", "")
-	if err == nil || !strings.Contains(err.Error(), "no server n9") {
-		t.Errorf("remove of a missing device: %v", err)
-	}
-	_, err = tr.Discover(ctx, "remove chassis n3", "")
-	if err == nil {
-		t.Error("remove of a server as a chassis succeeded")
-	}
-	if _, err := tr.Stat(ctx, "/systems/servers/n3"); err != nil {
-		t.Errorf("n3 removed by a wrong-type remove: %v", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing/fstest"
 
+	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/driver/all"
 	"github.com/smctl/smctl/pkg/vtree"
@@ -20,12 +21,13 @@ func Example() {
 	root := filepath.Join(dir, "root")
 	agents := fstest.MapFS{"server/greeting.read": {Data: []byte("#!/bin/sh\necho hello from $SMCTL_HOST\n"), Mode: 0o755}}
 	ctx := context.Background()
-	// smctl's drivers: how devices are reached, what smctl.yaml holds.
-	if err := vtree.Init(ctx, root, agents, "", all.Registry().New(driver.Env{})); err != nil {
+	// smctl's drivers (how devices are reached) and discovery (which
+	// owns /discover_master) make what smctl.yaml holds.
+	if err := vtree.Init(ctx, root, vtree.InitOptions{Agents: agents, Drivers: all.Registry().New(driver.Env{}), Extensions: []vtree.Extension{discover.New()}}); err != nil {
 		fmt.Println(err)
 		return
 	}
-	t, _ := vtree.Open(root, vtree.Options{Drivers: all.Registry().New(driver.Env{})})
+	t, _ := vtree.Open(root, vtree.Options{Drivers: all.Registry().New(driver.Env{}), Extensions: []vtree.Extension{discover.New()}})
 	defer t.Close()
 	t.Write(ctx, "/discover_master", []byte("server n[1-2] transport=local\n"))
 	res, err := t.Read(ctx, "/sysman/systems/servers/n2/greeting", vtree.ReadOptions{})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -17,15 +18,39 @@ import (
 // ErrInitialized is returned by Init for a root that already exists.
 var ErrInitialized = errors.New("already an smctl state root")
 
+// InitOptions say what a new state root holds.
+type InitOptions struct {
+	// Agents are installed in the first agent directory (smctl's embedded
+	// agents.d).
+	Agents fs.FS
+	// KeyFile, when not empty, replaces the key file path of the
+	// configuration; an existing key there is kept.
+	KeyFile string
+	// Drivers give the sections and default types smctl.yaml is written
+	// with; Init closes them.
+	Drivers *driver.Set
+	// Extensions add their sections to smctl.yaml.
+	Extensions []Extension
+	// Devices are created in the new tree, each in its type's directory.
+	Devices []NewDevice
+	// Discover, when not empty, is written to /discover_master once the
+	// devices are made (the built-in localhost server): its agent, an
+	// extension's, applies it.
+	Discover string
+}
+
+// NewDevice is a device Init creates.
+type NewDevice struct {
+	Type, Name string
+	Attrs      map[string]string
+}
+
 // Init creates a state root at dir: smctl.yaml, the backing tree with
-// /discover_master and the localhost server, the agents from the agents
-// file system (smctl's embedded agents.d) and the key file. It builds
-// everything in a temporary sibling directory and renames it into place,
-// so a failure never leaves a half-made root. keyFile, when not empty,
-// replaces the key file path of the configuration; an existing key there
-// is kept. drivers give the sections and default types smctl.yaml is
-// written with; Init closes them.
-func Init(ctx context.Context, dir string, agents fs.FS, keyFile string, drivers *driver.Set) error {
+// /discover_master and the devices asked for, the agents and the key
+// file. It builds everything in a temporary sibling directory and renames
+// it into place, so a failure never leaves a half-made root.
+func Init(ctx context.Context, dir string, o InitOptions) error {
+	agents, keyFile, drivers := o.Agents, o.KeyFile, o.Drivers
 	if _, err := os.Stat(filepath.Join(dir, config.FileName)); err == nil {
 		return fmt.Errorf("%s: %w", dir, ErrInitialized)
 	}
@@ -53,6 +78,11 @@ func Init(ctx context.Context, dir string, agents fs.FS, keyFile string, drivers
 	}
 	defer drivers.Close()
 	schema := drivers.Schema()
+	for _, e := range o.Extensions {
+		if s := e.Section(); s.Key != "" {
+			schema.Sections = append(schema.Sections, s)
+		}
+	}
 	cfg := schema.Default()
 	b, err := schema.Marshal(cfg)
 	if err != nil {
@@ -92,11 +122,18 @@ func Init(ctx context.Context, dir string, agents fs.FS, keyFile string, drivers
 			return err
 		}
 	}
-	t, err := Open(tmp, Options{KeyFile: keyFile, Drivers: drivers})
+	t, err := Open(tmp, Options{KeyFile: keyFile, Drivers: drivers, Extensions: o.Extensions})
 	if err != nil {
 		return err
 	}
-	_, err = t.Write(ctx, "/"+DiscoverMaster, []byte("server localhost transport=local\n"))
+	for _, d := range o.Devices {
+		if err == nil {
+			err = t.addIn(d)
+		}
+	}
+	if err == nil && o.Discover != "" {
+		_, err = t.Write(ctx, "/"+DiscoverMaster, []byte(o.Discover))
+	}
 	t.Close()
 	if err != nil {
 		return err
@@ -122,4 +159,20 @@ func isAgentFile(p string) bool {
 	dir := filepath.Base(filepath.Dir(p))
 	return strings.HasSuffix(base, ".read") || strings.HasSuffix(base, ".write") ||
 		dir == DiscoverDir || dir == "reference" && base != "README"
+}
+
+// addIn creates d in its type's directory, which must be absolute.
+func (t *Tree) addIn(d NewDevice) error {
+	dir := t.Config.Types[d.Type].Dir
+	if !path.IsAbs(dir) {
+		return fmt.Errorf("device %s: type %q has no directory of its own (dir: %q)", d.Name, d.Type, dir)
+	}
+	if d.Name == "" || strings.ContainsAny(d.Name, "/\x00") || strings.HasPrefix(d.Name, ".") || len(d.Name) > MaxName {
+		return fmt.Errorf("bad device name %q", d.Name)
+	}
+	if err := t.MakeDirs(dir); err != nil {
+		return err
+	}
+	_, err := t.AddDevice(join(dir, d.Name), d.Type, d.Attrs)
+	return err
 }

@@ -34,15 +34,19 @@ func (s *store) createLock(rel string) error {
 	return err
 }
 
-type heldKey struct{}
+// lockError is a failure to take a lock file: the status names the lock,
+// not the agent.
+type lockError struct{ err error }
+
+func (e *lockError) Error() string { return e.err.Error() }
+func (e *lockError) Unwrap() error { return e.err }
 
 // acquireLocks takes, root first, the flock of every lock file in the
 // directories from the root down to n's directory, waiting at most until
-// ctx ends. Locks already held by an enclosing run of this process (a
-// discovery running its container's agents) are not taken twice. The
-// returned context records the held locks.
-func (t *Tree) acquireLocks(ctx context.Context, n *node) (context.Context, func(), error) {
-	held, _ := ctx.Value(heldKey{}).(map[string]bool)
+// ctx ends. With belowRoot, the root directory's lock is left out: it is
+// held by the run of /discover_master that a container's discovery runs
+// within (RunDiscovery).
+func (t *Tree) acquireLocks(ctx context.Context, n *node, belowRoot bool) (func(), error) {
 	var dirs []string
 	dir, _ := splitRel(n.rel)
 	for {
@@ -59,13 +63,9 @@ func (t *Tree) acquireLocks(ctx context.Context, n *node) (context.Context, func
 			files[i].Close()
 		}
 	}
-	now := map[string]bool{}
-	for k := range held {
-		now[k] = true
-	}
 	for i := len(dirs) - 1; i >= 0; i-- {
 		lockRel := joinRel(dirs[i], LockName)
-		if held[lockRel] {
+		if belowRoot && dirs[i] == "." {
 			continue
 		}
 		if !t.hasSpecial(dirs[i], LockName) {
@@ -78,19 +78,18 @@ func (t *Tree) acquireLocks(ctx context.Context, n *node) (context.Context, func
 		if err != nil {
 			unlock()
 			if errors.Is(err, fs.ErrPermission) {
-				return ctx, nil, fmt.Errorf("lock /%s: %w: only users who may write a lock act under it", strings.TrimPrefix(lockRel, "./"), fs.ErrPermission)
+				return nil, &lockError{fmt.Errorf("lock /%s: %w: only users who may write a lock act under it", strings.TrimPrefix(lockRel, "./"), fs.ErrPermission)}
 			}
-			return ctx, nil, fmt.Errorf("lock /%s: %w", strings.TrimPrefix(lockRel, "./"), unwrapPath(err))
+			return nil, &lockError{fmt.Errorf("lock /%s: %w", strings.TrimPrefix(lockRel, "./"), unwrapPath(err))}
 		}
 		if err := flockWait(ctx, f); err != nil {
 			f.Close()
 			unlock()
-			return ctx, nil, fmt.Errorf("waiting for lock /%s: %w after %s", lockRel, err, t.timeout)
+			return nil, &lockError{fmt.Errorf("waiting for lock /%s: %w after %s", lockRel, err, t.timeout)}
 		}
 		files = append(files, f)
-		now[lockRel] = true
 	}
-	return context.WithValue(ctx, heldKey{}, now), unlock, nil
+	return unlock, nil
 }
 
 // flockWait takes an exclusive flock on f, polling until ctx ends.

@@ -261,13 +261,16 @@ func TestMutTreeTypeQuoted(t *testing.T) {
 }
 
 // TestMutTreeDeviceAttrs: a device's attributes are read once per command,
-// and discovering it again (new attributes) makes the next run see the
-// new ones; Host is the address, else the device's name.
+// and adding it again with new attributes (AddDevice, as discovery does)
+// makes the next run see the new ones; Host is the address, else the
+// device's name.
 func TestMutTreeDeviceAttrs(t *testing.T) {
 	tr := newTree(t, map[string]string{"server/host.read": `echo "$SMCTL_HOST"`}, "")
-	ctx := context.Background()
+	if err := tr.MakeDirs("/systems/servers"); err != nil {
+		t.Fatal(err)
+	}
 	for _, addr := range []string{"10.0.0.1", "10.0.0.2"} {
-		if _, err := tr.Discover(ctx, "server n1 transport=local address="+addr, ""); err != nil {
+		if _, err := tr.AddDevice("/systems/servers/n1", "server", map[string]string{"transport": "local", "address": addr}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := mtRead(tr, "/systems/servers/n1/host")

@@ -2,7 +2,6 @@ package vtree
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 // write anything, and for everyone else. TestMutUnpriv runs part of the
 // package's tests again as nobody:nogroup, with no supplementary groups (as
 // testscripts/delegate.txtar's member), in a copy of the test binary.
+// (pkg/delegate's TestMutUnpriv does the same for the rules of delegation.)
 
 // mutUnprivEnv marks that copy; its value is the directory the parent
 // prepared for it.
@@ -118,8 +118,7 @@ func TestMutReplaceBusy(t *testing.T) {
 
 // TestMutUnpriv: as root, prepares files of root's in directories nobody
 // may write and runs itself as nobody:nogroup; there, checks the
-// write-permission rule of the store and Delegate's rules on groups and
-// owners from the side of an unprivileged user.
+// write-permission rule of the store from the side of an unprivileged user.
 func TestMutUnpriv(t *testing.T) {
 	if shared := os.Getenv(mutUnprivEnv); shared != "" {
 		mutUnprivChild(t, shared)
@@ -201,7 +200,6 @@ func mutUnprivChild(t *testing.T, shared string) {
 		t.Fatalf("running as %d:%d, want %d:%d", os.Geteuid(), os.Getegid(), mutUnprivUID, mutUnprivGID)
 	}
 	t.Run("replace", func(t *testing.T) { mutUnprivReplace(t, shared) })
-	t.Run("delegate", mutUnprivDelegate)
 }
 
 // mutUnprivReplace: write access to a directory is not write access to
@@ -259,56 +257,5 @@ func mutUnprivReplace(t *testing.T, shared string) {
 				t.Errorf("%s: owner %d -> %d", tc.file, before.Uid, after.Uid)
 			}
 		})
-	}
-}
-
-// mutUnprivDelegate: an unprivileged user may give files only to a group
-// they are in (here their primary group, with no supplementary ones), and
-// revoking walks into the directories they own and counts their files as
-// theirs (nothing of theirs is taken back or noted as a member's).
-func mutUnprivDelegate(t *testing.T) {
-	ctx := context.Background()
-	tr := delegTree(t, nil)
-	dir := tr.store.dir
-	if _, err := tr.Delegate(ctx, "/systems/servers", Delegation{GID: 0}); !errors.Is(err, ErrDelegateMember) {
-		t.Errorf("delegating to group 0, which the user is not in: %v, want %v", err, ErrDelegateMember)
-	}
-	g := Delegation{GID: os.Getegid()}
-	check := func(what string, cs []DelegateChange, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		for _, c := range cs {
-			if c.Err != nil || c.Kind == DelegateStray || c.Kind == DelegateReclaim || c.Kind == DelegateSkip {
-				t.Errorf("%s: %+v", what, c)
-			}
-		}
-	}
-	cs, err := tr.Delegate(ctx, "/systems/servers", g)
-	check("delegating to the user's group", cs, err)
-	mode := func(p string) uint32 {
-		t.Helper()
-		var st syscall.Stat_t
-		if err := syscall.Lstat(filepath.Join(dir, p), &st); err != nil {
-			t.Fatal(err)
-		}
-		return st.Mode & 0o7777
-	}
-	for p, bits := range map[string]uint32{"systems/servers/n1": delegDirBits, "systems/servers/n1/power": delegFileBits} {
-		if m := mode(p); m&bits != bits {
-			t.Errorf("%s: mode %o after delegating", p, m)
-		}
-	}
-	g.Revoke = true
-	cs, err = tr.Delegate(ctx, "/systems/servers", g)
-	check("revoking", cs, err)
-	for _, p := range []string{"systems/servers/n1", "systems/servers/n1/power", "systems/servers/n2/reboot"} {
-		if m := mode(p); m&delegWrite != 0 {
-			t.Errorf("%s: mode %o after revoking", p, m)
-		}
-	}
-	if t.Failed() {
-		t.Logf("revoking: %+v", cs)
 	}
 }

@@ -129,7 +129,7 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 		if err := t.store.checkReadable(n.rel); err != nil {
 			return nil, pathErr("read", p, unwrapPath(err))
 		}
-		res, err := t.runAgent(ctx, n, agent.Read, n.hook.read, nil)
+		res, err := t.runAgent(ctx, n, agent.Read, n.hook.read, nil, false)
 		if err != nil {
 			return nil, pathErr("read", p, err)
 		}
@@ -186,6 +186,23 @@ func (t *Tree) stale(n *node, opts ReadOptions) bool {
 // if it has one, as credentials for ids, as a lock for lock, else as plain
 // stored data (creating the file in an existing directory).
 func (t *Tree) Write(ctx context.Context, p string, data []byte) (*Result, error) {
+	return t.write(ctx, p, data, false)
+}
+
+// RunDiscovery runs the discovery agent of the container device at p (its
+// write-only "discover" file) with input, as Write does, within a run of
+// /discover_master: the root directory's lock, which that run holds, is
+// not taken again. It returns what the agent printed: the statements of
+// what the container holds.
+func (t *Tree) RunDiscovery(ctx context.Context, p string, input []byte) ([]byte, error) {
+	res, err := t.write(ctx, join(p, DiscoverAgent), input, true)
+	if err != nil {
+		return nil, err
+	}
+	return res.Content, nil
+}
+
+func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool) (*Result, error) {
 	p, err := Clean(p)
 	if err != nil {
 		return nil, err
@@ -217,7 +234,7 @@ func (t *Tree) Write(ctx context.Context, p string, data []byte) (*Result, error
 		if err := t.checkAccess(n); err != nil {
 			return nil, pathErr("write", p, err)
 		}
-		res, err := t.runAgent(ctx, n, agent.Write, n.hook.write, data)
+		res, err := t.runAgent(ctx, n, agent.Write, n.hook.write, data, belowRoot)
 		if err != nil && !res.Keep {
 			return nil, pathErr("write", p, err)
 		}
@@ -387,7 +404,7 @@ func (t *Tree) storeResult(n *node, content []byte, rc int, msg string) error {
 
 // runAgent runs a on n under the locks of n's directories, with the
 // timeout, and records NAME.status.
-func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent, input []byte) (agent.Result, error) {
+func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent, input []byte, belowRoot bool) (agent.Result, error) {
 	_, name := splitPath(n.path)
 	label := name + "." + string(op)
 	parent := ctx
@@ -402,7 +419,7 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 			rc, msg = agent.RCInterrupted, "interrupted"
 		} else if errors.Is(err, context.DeadlineExceeded) || rc == agent.RCTimeout {
 			rc = agent.RCTimeout
-			if !strings.Contains(msg, "lock") {
+			if le := (*lockError)(nil); !errors.As(err, &le) {
 				msg = fmt.Sprintf("agent %s timed out after %s", label, t.timeout)
 			}
 		}
@@ -411,7 +428,7 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 		}
 		return agent.Result{}, &AgentError{Agent: label, RC: rc, Msg: msg}
 	}
-	ctx, unlock, err := t.acquireLocks(ctx, n)
+	unlock, err := t.acquireLocks(ctx, n, belowRoot)
 	if err != nil {
 		rc := agent.RCTimeout
 		if errors.Is(err, fs.ErrPermission) {

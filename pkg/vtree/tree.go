@@ -45,7 +45,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -89,6 +88,9 @@ type Options struct {
 	// smctl.yaml declares, and own its sections (ssh:, ipmi:). The tree
 	// closes them when it is closed. Nil is no driver.
 	Drivers *driver.Set
+	// Extensions work above the tree through its methods (discovery);
+	// they are attached once it is open.
+	Extensions []Extension
 	// Builtins, when set, adds built-in agents after the drivers' (for
 	// embedders and tests).
 	Builtins func(r *agent.Registry)
@@ -103,8 +105,6 @@ type Tree struct {
 	timeout time.Duration
 	keyFile string
 	reg     agent.Registry
-
-	largeOK atomic.Bool // discoveries may create more than LargeDiscovery devices
 
 	mu       sync.Mutex
 	hooks    map[string]map[string]*hook // by type, then file name
@@ -152,7 +152,13 @@ func Open(dir string, opts Options) (*Tree, error) {
 	if opts.Drivers == nil {
 		opts.Drivers = driver.NewSet()
 	}
-	cfg, err := opts.Drivers.Schema().Parse(raw)
+	schema := opts.Drivers.Schema()
+	for _, e := range opts.Extensions {
+		if s := e.Section(); s.Key != "" {
+			schema.Sections = append(schema.Sections, s)
+		}
+	}
+	cfg, err := schema.Parse(raw)
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {
@@ -197,7 +203,9 @@ func Open(dir string, opts Options) (*Tree, error) {
 		r.Close()
 		return nil, &config.Error{File: cfgFile, Msg: err.Error()}
 	}
-	t.reg.Register("", DiscoverMaster, agent.Write, agent.Func(t.discoverMaster))
+	for _, e := range opts.Extensions {
+		e.Attach(t, &t.reg)
+	}
 	if opts.Builtins != nil {
 		opts.Builtins(&t.reg)
 	}
@@ -367,7 +375,7 @@ func (t *Tree) checkType(rel, typ string) error {
 	if len(q) > 40 {
 		q = q[:40] + "..."
 	}
-	return fmt.Errorf("type marker /%s: %q: %w (declared: %s)", joinRel(rel, typeFile), q, ErrBadType, strings.Join(t.typeNames(), ", "))
+	return fmt.Errorf("type marker /%s: %q: %w (declared: %s)", joinRel(rel, typeFile), q, ErrBadType, strings.Join(t.TypeNames(), ", "))
 }
 
 func validTypeName(s string) bool {

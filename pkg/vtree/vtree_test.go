@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/nodeset"
 )
 
 // newTree makes a state root with the given agents (name -> shell script
@@ -23,9 +25,7 @@ func newTree(t testing.TB, agents map[string]string, discover string, edits ...[
 	for name, body := range agents {
 		af[name] = &fstest.MapFile{Data: []byte("#!/bin/sh\n" + body + "\n"), Mode: 0o755}
 	}
-	if err := Init(context.Background(), dir, af, "", testDrivers()); err != nil {
-		t.Fatal(err)
-	}
+	initRoot(t, dir, af)
 	if len(edits) > 0 {
 		cf := filepath.Join(dir, "smctl.yaml")
 		b, err := os.ReadFile(cf)
@@ -49,12 +49,73 @@ func newTree(t testing.TB, agents map[string]string, discover string, edits ...[
 	}
 	t.Cleanup(func() { tr.Close() })
 	if discover != "" {
-		if _, err := tr.Write(context.Background(), "/discover_master", []byte(discover)); err != nil {
-			t.Fatal(err)
-		}
+		seed(t, tr, discover, "")
 	}
 	return tr
 }
+
+// seed adds the devices of discovery statements "TYPE NODESET [key=value
+// ...]" found in container ("" at the root), and those a container's
+// discovery agent prints when the statement gives it options: the tree's
+// tests make devices as package discover would, through the same tree
+// methods, without depending on it.
+func seed(t testing.TB, tr *Tree, text, container string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		typ := f[0]
+		dir := tr.Config.Types[typ].Dir
+		if !strings.HasPrefix(dir, "/") {
+			dir = container + "/" + dir
+		}
+		names, err := nodeset.Expand(f[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs := map[string]string{}
+		var opts []string
+		for _, kv := range f[2:] {
+			k, v, _ := strings.Cut(kv, "=")
+			if slices.Contains(tr.DeviceAttrs(typ), k) {
+				attrs[k] = v
+			} else {
+				opts = append(opts, kv)
+			}
+		}
+		if err := tr.MakeDirs(dir); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			p := dir + "/" + n
+			isNew, err := tr.AddDevice(p, typ, attrs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if isNew && tr.HasAgent(typ, DiscoverAgent, agent.Write) {
+				out, err := tr.RunDiscovery(ctx, p, []byte(strings.Join(opts, " ")+"\n"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				seed(t, tr, string(out), p)
+			}
+		}
+	}
+}
+
+// initRoot makes a state root at dir with the agents, the test drivers and
+// the localhost server, as smctl init does.
+func initRoot(t testing.TB, dir string, agents fstest.MapFS) {
+	t.Helper()
+	if err := Init(context.Background(), dir, InitOptions{Agents: agents, Drivers: testDrivers(), Devices: localhost}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var localhost = []NewDevice{{Type: "server", Name: "localhost", Attrs: map[string]string{"transport": "local"}}}
 
 func TestClean(t *testing.T) {
 	tests := []struct{ in, want, err string }{
@@ -194,9 +255,7 @@ func TestConcurrentReads(t *testing.T) {
 
 func TestBuiltinRegistry(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "root")
-	if err := Init(context.Background(), dir, fstest.MapFS{}, "", testDrivers()); err != nil {
-		t.Fatal(err)
-	}
+	initRoot(t, dir, fstest.MapFS{})
 	tr, err := Open(dir, testOptions(Options{Builtins: func(r *agent.Registry) {
 		r.Register("server", "answer", agent.Read, agent.Func(func(ctx context.Context, req *agent.Request) (agent.Result, error) {
 			return agent.Result{Output: []byte("42 from " + req.Host + "\n")}, nil

@@ -59,23 +59,23 @@ func (Driver) Types() map[string]config.Type {
 func Run(ctx context.Context, req *agent.Request) (agent.Result, error) {
 	cmd := strings.TrimSpace(string(req.Input))
 	if cmd == "" {
-		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: errors.New("empty command")}
+		return agent.Result{}, agent.Fail(status.Usage, errors.New("empty command"))
 	}
 	if req.Transport == nil {
-		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: fmt.Errorf("device %s has no transport", req.Device)}
+		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("device %s has no transport", req.Device))
 	}
 	out, err := req.Transport.Exec(ctx, cmd, nil, req.MaxOutput)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return agent.Result{}, &agent.Error{RC: int(status.Timeout), Err: errors.New("command timed out")}
+		return agent.Result{}, agent.Fail(status.Timeout, errors.New("command timed out"))
 	case errors.Is(err, context.Canceled):
-		return agent.Result{}, &agent.Error{RC: int(status.Interrupted), Err: errors.New("command interrupted")}
+		return agent.Result{}, agent.Fail(status.Interrupted, errors.New("command interrupted"))
 	case errors.Is(err, status.ErrOutputLimit):
-		return agent.Result{}, &agent.Error{RC: int(status.Failed), Err: fmt.Errorf("command %w; nothing stored", err)}
+		return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("command %w; nothing stored", err))
 	case err != nil:
 		// Could not reach the node or start the command: ssh's own code,
 		// unless the cause is local or an untrusted input.
-		return agent.Result{}, &agent.Error{RC: int(ConnectCode(err)), Err: err}
+		return agent.Result{}, agent.Fail(ConnectCode(err), err)
 	}
 	msg := proc.FirstLine(out.Stderr)
 	if out.Exit != 0 && msg == "" {
@@ -86,7 +86,9 @@ func Run(ctx context.Context, req *agent.Request) (agent.Result, error) {
 
 // ConnectCode is the status of a failure to reach a node or start a
 // command on it: local errors (EMFILE, ...) and untrusted inputs have
-// codes of their own; anything else is the node's, as ssh's 255.
+// codes of their own; anything else is the node's, as ssh's 255, whether
+// the transport wrapped status.ErrUnreachable (sshx does) or could not be
+// had at all (an unknown transport, a bad port attribute).
 func ConnectCode(err error) status.Code {
 	switch c := status.Of(err); c {
 	case status.Local, status.Usage:

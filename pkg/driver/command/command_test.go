@@ -45,6 +45,7 @@ func TestRun(t *testing.T) {
 		{name: "local", input: "x", err: fmt.Errorf("dial: %w", syscall.EMFILE), rc: 71, msg: "dial: too many open files"},
 		{name: "untrusted", input: "x", err: fmt.Errorf("ssh_config: %w", status.ErrUntrusted), rc: 2, msg: "ssh_config: untrusted file"},
 		{name: "unreachable", input: "x", err: errors.New("connection refused"), rc: 255, msg: "connection refused"},
+		{name: "marked unreachable", input: "x", err: status.Mark(errors.New("ssh: handshake failed"), status.ErrUnreachable), rc: 255, msg: "ssh: handshake failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,7 +54,7 @@ func TestRun(t *testing.T) {
 			res, err := Run(context.Background(), req)
 			if tt.err != nil || tt.rc == 2 {
 				var ae *agent.Error
-				if !errors.As(err, &ae) || ae.RC != tt.rc || err.Error() != tt.msg {
+				if !errors.As(err, &ae) || ae.RC != tt.rc || status.Of(err) != status.Code(tt.rc) || err.Error() != tt.msg {
 					t.Fatalf("err = %v (%T), want rc %d %q", err, err, tt.rc, tt.msg)
 				}
 				return

@@ -56,24 +56,31 @@ func (o options) run(f op) agent.Func {
 	return func(ctx context.Context, req *agent.Request) (agent.Result, error) {
 		t, err := target(req, o)
 		if err != nil {
-			return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: err}
+			return agent.Result{}, agent.Fail(status.Usage, err)
 		}
 		s, err := bmc.Open(ctx, t)
 		if err != nil {
 			if atDeadline(ctx) {
 				return agent.Result{}, context.DeadlineExceeded
 			}
-			return agent.Result{}, &agent.Error{RC: int(status.Unreachable), Err: err}
+			// No session: the BMC could not be reached, as ssh's 255,
+			// whatever the cause (bmc.Open's own configuration errors
+			// included), unless it is this machine's.
+			code := status.Unreachable
+			if status.IsLocal(err) {
+				code = status.Local
+			}
+			return agent.Result{}, agent.Fail(code, err)
 		}
 		defer s.Close(context.WithoutCancel(ctx))
 		res, err := f(ctx, s, req)
 		if err != nil {
-			var ae *agent.Error
+			var coded status.Coder
 			if atDeadline(ctx) {
 				return agent.Result{}, context.DeadlineExceeded
 			}
-			if !errors.As(err, &ae) {
-				err = &agent.Error{RC: int(status.Failed), Err: fmt.Errorf("BMC %s: %w", t.Addr, err)}
+			if !errors.As(err, &coded) {
+				err = agent.Fail(status.Failed, fmt.Errorf("BMC %s: %w", t.Addr, err))
 			}
 		}
 		return res, err
@@ -109,7 +116,7 @@ func readPower(ctx context.Context, s *bmc.Session, _ *agent.Request) (agent.Res
 func writePower(ctx context.Context, s *bmc.Session, req *agent.Request) (agent.Result, error) {
 	v := input(req)
 	if _, ok := bmc.PowerActions[v]; !ok {
-		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: fmt.Errorf("power %q: want on, off, 1, 0, cycle, reset or soft", v)}
+		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("power %q: want on, off, 1, 0, cycle, reset or soft", v))
 	}
 	if err := s.SetPower(ctx, v); err != nil {
 		return agent.Result{}, err
@@ -127,7 +134,7 @@ func readBoot(ctx context.Context, s *bmc.Session, _ *agent.Request) (agent.Resu
 
 func writeBoot(ctx context.Context, s *bmc.Session, req *agent.Request) (agent.Result, error) {
 	if _, _, err := bmc.ParseBootOrder(input(req)); err != nil {
-		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: err}
+		return agent.Result{}, agent.Fail(status.Usage, err)
 	}
 	d, err := s.SetBootOrder(ctx, input(req))
 	if err != nil {
@@ -196,7 +203,7 @@ func readEvents(ctx context.Context, s *bmc.Session, _ *agent.Request) (agent.Re
 
 func writeEvents(ctx context.Context, s *bmc.Session, req *agent.Request) (agent.Result, error) {
 	if v := input(req); v != "clear" {
-		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: fmt.Errorf("eventlog %q: the only value is clear", v)}
+		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("eventlog %q: the only value is clear", v))
 	}
 	if err := s.ClearEvents(ctx); err != nil {
 		return agent.Result{}, err

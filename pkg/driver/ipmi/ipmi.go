@@ -125,7 +125,7 @@ func DiscoverBlades(ctx context.Context, req *agent.Request) (agent.Result, erro
 		case "blades":
 			spec = v
 		default:
-			return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: fmt.Errorf("chassis discovery: unknown option %q (want blades=BMC-ADDRESSES)", kv)}
+			return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("chassis discovery: unknown option %q (want blades=BMC-ADDRESSES)", kv))
 		}
 	}
 	if spec == "" {
@@ -133,10 +133,10 @@ func DiscoverBlades(ctx context.Context, req *agent.Request) (agent.Result, erro
 	}
 	bmcs, err := nodeset.Expand(spec)
 	if err != nil {
-		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: err}
+		return agent.Result{}, agent.Fail(status.Usage, err)
 	}
 	if len(bmcs) > MaxBlades {
-		return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: fmt.Errorf("chassis discovery: %d blades given, a chassis holds at most %d", len(bmcs), MaxBlades)}
+		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("chassis discovery: %d blades given, a chassis holds at most %d", len(bmcs), MaxBlades))
 	}
 	var b strings.Builder
 	for i, a := range bmcs {

@@ -1,4 +1,4 @@
-package vtree
+package discover
 
 import (
 	"context"
@@ -12,26 +12,13 @@ import (
 	"testing"
 
 	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/vtree"
 )
-
-// readBacking is the content of the backing file of the virtual path p, or
-// "<missing>".
-func readBacking(t *testing.T, tr *Tree, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(tr.store.dir, filepath.FromSlash(strings.TrimPrefix(p, "/"))))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "<missing>"
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // TestMutParseStatement: the shape of a statement and of its key=value
 // words. Discover skips blank lines; parseStatement itself refuses them.
 func TestMutParseStatement(t *testing.T) {
-	tr := newTree(t, nil, "")
+	_, d := newTree(t, "")
 	tests := []struct {
 		line string
 		err  string // "" for none
@@ -48,7 +35,7 @@ func TestMutParseStatement(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
-			st, err := tr.parseStatement(tt.line)
+			st, err := d.parseStatement(tt.line)
 			switch {
 			case tt.err == "" && err != nil:
 				t.Fatalf("parseStatement(%q): %v", tt.line, err)
@@ -99,8 +86,8 @@ func TestMutDiscoverAttrs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := newTree(t, nil, "")
-			lines, err := tr.Discover(context.Background(), tt.stmt, "")
+			tr, d := newTree(t, "")
+			lines, err := d.Discover(context.Background(), tt.stmt, "")
 			if err != nil || !slices.Equal(lines, tt.lines) {
 				t.Fatalf("Discover(%q) = %q, %v; want %q", tt.stmt, lines, err, tt.lines)
 			}
@@ -113,8 +100,8 @@ func TestMutDiscoverAttrs(t *testing.T) {
 	}
 
 	// A range that does not expand to one value per name is refused.
-	tr := newTree(t, nil, "")
-	_, err := tr.Discover(context.Background(), "server n[1-3] bmc=10.0.0.[1-2]", "")
+	_, d := newTree(t, "")
+	_, err := d.Discover(context.Background(), "server n[1-3] bmc=10.0.0.[1-2]", "")
 	if err == nil || !strings.Contains(err.Error(), "2 values for 3 devices") {
 		t.Errorf("range of 2 values for 3 names: %v", err)
 	}
@@ -140,8 +127,8 @@ func TestMutDiscoverText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := newTree(t, nil, "")
-			lines, err := tr.Discover(context.Background(), tt.text, "")
+			_, d := newTree(t, "")
+			lines, err := d.Discover(context.Background(), tt.text, "")
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("Discover(%q) = %q, %v; want error %q", tt.text, lines, err, tt.err)
@@ -159,13 +146,13 @@ func TestMutDiscoverText(t *testing.T) {
 // is missing or of another type does not stop the others.
 func TestMutDiscoverReport(t *testing.T) {
 	ctx := context.Background()
-	tr := newTree(t, nil, "server n[1-3] transport=local")
+	tr, d := newTree(t, "server n[1-3] transport=local")
 	// A device of another type where a server would go.
-	other := filepath.Join(tr.store.dir, "systems", "servers", "c9")
+	other := filepath.Join(tr.BackingDir(), "systems", "servers", "c9")
 	if err := os.Mkdir(other, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(other, typeFile), []byte("chassis\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(other, vtree.TypeFile), []byte("chassis\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -181,7 +168,7 @@ func TestMutDiscoverReport(t *testing.T) {
 		{"remove server n[2-3]", []string{"removed 2 servers: n[2-3]"}, ""},
 	}
 	for _, tt := range tests {
-		lines, err := tr.Discover(ctx, tt.stmt, "")
+		lines, err := d.Discover(ctx, tt.stmt, "")
 		if !slices.Equal(lines, tt.lines) {
 			t.Errorf("Discover(%q) = %q, want %q", tt.stmt, lines, tt.lines)
 		}
@@ -207,8 +194,8 @@ func TestMutDiscoverReport(t *testing.T) {
 // TestMutContainerDiscoveryError: a new container whose discovery fails is
 // still added, and the failure is reported.
 func TestMutContainerDiscoveryError(t *testing.T) {
-	tr := newTree(t, nil, "")
-	lines, err := tr.Discover(context.Background(), "chassis c1 slots=3", "")
+	tr, d := newTree(t, "")
+	lines, err := d.Discover(context.Background(), "chassis c1 slots=3", "")
 	if err == nil || !strings.Contains(err.Error(), `unknown option "slots=3"`) {
 		t.Errorf("chassis discovery with a bad option: err %v", err)
 	}
@@ -224,22 +211,18 @@ func TestMutContainerDiscoveryError(t *testing.T) {
 // down to maxDiscoveryDepth levels, then refused, naming the limit. The
 // agent of "inner" would go on for 9 levels.
 func TestMutDiscoveryDepth(t *testing.T) {
-	tr := newTree(t, nil, "", [2]string{"types:\n", "types:\n  box:\n    dir: /systems/boxes\n  inner:\n    dir: in\n"})
+	tr, _ := newTree(t, "", [2]string{"types:\n", "types:\n  box:\n    dir: /systems/boxes\n  inner:\n    dir: in\n"})
 	nested := agent.Func(func(_ context.Context, req *agent.Request) (agent.Result, error) {
 		if strings.Count(req.Device, "/in/") >= 9 {
 			return agent.Result{}, nil
 		}
 		return agent.Result{Output: []byte("inner x\n")}, nil
 	})
-	tr2, err := Open(tr.Root, testOptions(Options{Builtins: func(r *agent.Registry) {
-		r.Register("box", DiscoverAgent, agent.Write, nested)
-		r.Register("inner", DiscoverAgent, agent.Write, nested)
-	}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr2.Close()
-	_, err = tr2.Discover(context.Background(), "box b", "")
+	tr2, d2 := openTree(t, tr.Root, func(r *agent.Registry) {
+		r.Register("box", vtree.DiscoverAgent, agent.Write, nested)
+		r.Register("inner", vtree.DiscoverAgent, agent.Write, nested)
+	})
+	_, err := d2.Discover(context.Background(), "box b", "")
 	deepest := "/systems/boxes/b" + strings.Repeat("/in/x", maxDiscoveryDepth)
 	if want := fmt.Sprintf("%s: containers nested deeper than %d", deepest, maxDiscoveryDepth); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want %q", err, want)
@@ -247,7 +230,7 @@ func TestMutDiscoveryDepth(t *testing.T) {
 	if got := readBacking(t, tr2, deepest+"/.type"); got != "inner\n" {
 		t.Errorf("level %d: .type = %q, want inner", maxDiscoveryDepth, got)
 	}
-	if _, err := os.Lstat(filepath.Join(tr2.store.dir, filepath.FromSlash(deepest), "in")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(filepath.Join(backing(tr2, deepest), "in")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("level %d discovered: %v", maxDiscoveryDepth+1, err)
 	}
 }
@@ -257,7 +240,7 @@ func TestMutDiscoveryDepth(t *testing.T) {
 // to keep, and a failed run leaves the file as it was.
 func TestMutDiscoverMaster(t *testing.T) {
 	ctx := context.Background()
-	tr := newTree(t, nil, "")
+	tr, _ := newTree(t, "")
 	res, err := tr.Write(ctx, "/discover_master", []byte("server n[1-2]\n"))
 	if err != nil || string(res.Content) != "added 2 servers: n[1-2]\n" {
 		t.Fatalf("write = %q, %v", res.Content, err)

@@ -1,4 +1,4 @@
-package vtree
+package discover
 
 import (
 	"bufio"
@@ -90,13 +90,13 @@ func importStatements(line string) ([]string, error) {
 // scan probes the ranges of smctl.yaml's discovery.scan in parallel and
 // returns a discovery statement for every address and port that answers
 // with an SSH banner.
-func (t *Tree) scan(ctx context.Context) ([]string, error) {
+func (d *Discovery) scan(ctx context.Context) ([]string, error) {
 	type probe struct {
 		host string
 		port int
 	}
 	var probes []probe
-	for _, r := range t.Config.Discovery.Scan {
+	for _, r := range d.settings.Scan {
 		hosts, err := nodeset.Expand(r.Hosts)
 		if err != nil {
 			return nil, fmt.Errorf("discovery scan: %w", err)
@@ -111,7 +111,7 @@ func (t *Tree) scan(ctx context.Context) ([]string, error) {
 			}
 		}
 	}
-	timeout := t.Config.Discovery.ScanTimeout.Duration
+	timeout := d.settings.ScanTimeout.Duration
 	res := fanout.All(ctx, len(probes), 256, func(ctx context.Context, i int) (bool, error) {
 		return sshBanner(ctx, net.JoinHostPort(probes[i].host, strconv.Itoa(probes[i].port)), timeout), nil
 	})

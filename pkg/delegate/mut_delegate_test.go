@@ -1,4 +1,4 @@
-package vtree
+package delegate
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/smctl/smctl/pkg/vtree"
 )
 
 // TestMutDelegateChangeKinds: only changes made without error count as
@@ -18,19 +20,19 @@ import (
 func TestMutDelegateChangeKinds(t *testing.T) {
 	failed := errors.New("failed")
 	for _, tc := range []struct {
-		c             DelegateChange
+		c             Change
 		changed, note bool
 	}{
-		{DelegateChange{Kind: DelegateCreate}, true, false},
-		{DelegateChange{Kind: DelegateChgrp}, true, false},
-		{DelegateChange{Kind: DelegateChmod}, true, false},
-		{DelegateChange{Kind: DelegateReclaim}, true, false},
-		{DelegateChange{Kind: DelegateChmod, Err: failed}, false, false},
-		{DelegateChange{Kind: DelegateCreate, Err: failed}, false, false},
-		{DelegateChange{Kind: DelegateSkip, Err: failed}, false, false},
-		{DelegateChange{Kind: DelegateUnreachable}, false, true},
-		{DelegateChange{Kind: DelegateNoDevices}, false, true},
-		{DelegateChange{Kind: DelegateStray}, false, true},
+		{Change{Kind: Create}, true, false},
+		{Change{Kind: Chgrp}, true, false},
+		{Change{Kind: Chmod}, true, false},
+		{Change{Kind: Reclaim}, true, false},
+		{Change{Kind: Chmod, Err: failed}, false, false},
+		{Change{Kind: Create, Err: failed}, false, false},
+		{Change{Kind: Skip, Err: failed}, false, false},
+		{Change{Kind: Unreachable}, false, true},
+		{Change{Kind: NoDevices}, false, true},
+		{Change{Kind: Stray}, false, true},
 	} {
 		if got := tc.c.Changed(); got != tc.changed {
 			t.Errorf("%+v: Changed() = %v, want %v", tc.c, got, tc.changed)
@@ -61,14 +63,14 @@ func TestMutDelegTrusted(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := unix.Stat_t{Uid: uint32(tc.uid), Mode: unix.S_IFREG | tc.mode}
-			if got := delegTrusted(&st, tc.euid); got != tc.want {
-				t.Errorf("delegTrusted(uid %d mode %o, euid %d) = %v, want %v", tc.uid, tc.mode, tc.euid, got, tc.want)
+			if got := trusted(&st, tc.euid); got != tc.want {
+				t.Errorf("trusted(uid %d mode %o, euid %d) = %v, want %v", tc.uid, tc.mode, tc.euid, got, tc.want)
 			}
 		})
 	}
 }
 
-// TestMutDelegModeOf: the modes Delegate reports carry the file's type and
+// TestMutDelegModeOf: the modes Apply reports carry the file's type and
 // its setuid, setgid and sticky bits.
 func TestMutDelegModeOf(t *testing.T) {
 	for _, tc := range []struct {
@@ -82,30 +84,30 @@ func TestMutDelegModeOf(t *testing.T) {
 		{unix.S_IFLNK, 0o777, fs.ModeSymlink | 0o777},
 		{unix.S_IFIFO, 0o600, fs.ModeNamedPipe | 0o600},
 	} {
-		if got := delegModeOf(tc.typ, tc.perm); got != tc.want {
-			t.Errorf("delegModeOf(%o, %o) = %v, want %v", tc.typ, tc.perm, got, tc.want)
+		if got := modeOf(tc.typ, tc.perm); got != tc.want {
+			t.Errorf("modeOf(%o, %o) = %v, want %v", tc.typ, tc.perm, got, tc.want)
 		}
 	}
 }
 
-// mutDelegKinds names the kinds of DelegateChange in the tests below.
-var mutDelegKinds = map[DelegateKind]string{
-	DelegateCreate: "create", DelegateChgrp: "chgrp", DelegateChmod: "chmod", DelegateSkip: "skip",
-	DelegateReclaim: "reclaim", DelegateUnreachable: "unreachable", DelegateUntrustedType: "untrusted-type",
-	DelegateAttrAgent: "attr-agent", DelegateKeyUnreadable: "key-unreadable", DelegateNoDevices: "no-devices",
-	DelegateLockAbove: "lock-above", DelegateStray: "stray",
+// mutDelegKinds names the kinds of Change in the tests below.
+var mutDelegKinds = map[Kind]string{
+	Create: "create", Chgrp: "chgrp", Chmod: "chmod", Skip: "skip",
+	Reclaim: "reclaim", Unreachable: "unreachable", UntrustedType: "untrusted-type",
+	AttrAgent: "attr-agent", KeyUnreadable: "key-unreadable", NoDevices: "no-devices",
+	LockAbove: "lock-above", Stray: "stray",
 }
 
-// mutDelegKeys lists what Delegate reported as "kind path": the virtual
+// mutDelegKeys lists what Apply reported as "kind path": the virtual
 // path, or for files outside the tree (the directories above it, the key
 // file) their path relative to the backing tree.
-func mutDelegKeys(t *testing.T, tr *Tree, cs []DelegateChange) []string {
+func mutDelegKeys(t *testing.T, tr *vtree.Tree, cs []Change) []string {
 	t.Helper()
 	var out []string
 	for _, c := range cs {
 		p := c.Path
 		if p == "" {
-			r, err := filepath.Rel(tr.store.dir, c.File)
+			r, err := filepath.Rel(tr.BackingDir(), c.File)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +118,7 @@ func mutDelegKeys(t *testing.T, tr *Tree, cs []DelegateChange) []string {
 	return out
 }
 
-// TestMutDelegateWalk: what Delegate reports (changes and notes) for trees
+// TestMutDelegateWalk: what Apply reports (changes and notes) for trees
 // prepared by setup (dir is the backing tree): which directories it walks,
 // which it notes the group cannot reach, and when it says a key, lock or
 // attribute is the owner's.
@@ -129,7 +131,7 @@ func TestMutDelegateWalk(t *testing.T) {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(dir, typeFile), []byte(typ+"\n"), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, vtree.TypeFile), []byte(typ+"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -218,7 +220,7 @@ func TestMutDelegateWalk(t *testing.T) {
 					if err := os.Mkdir(d, 0o755); err != nil {
 						t.Fatal(err)
 					}
-					p := filepath.Join(d, typeFile)
+					p := filepath.Join(d, vtree.TypeFile)
 					if err := unix.Mkfifo(p, 0o644); err != nil {
 						t.Fatal(err)
 					}
@@ -262,11 +264,11 @@ func TestMutDelegateWalk(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := delegTree(t, tc.agents)
 			if tc.setup != nil {
-				for _, f := range tc.setup(tr.store.dir) {
+				for _, f := range tc.setup(tr.BackingDir()) {
 					f(t)
 				}
 			}
-			cs, err := tr.Delegate(ctx, tc.path, g)
+			cs, err := Apply(ctx, tr, tc.path, g)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -299,11 +301,11 @@ func TestMutDelegateWalk(t *testing.T) {
 func TestMutDelegateSetuid(t *testing.T) {
 	g := delegTestGroup(t)
 	tr := delegTree(t, nil)
-	p := filepath.Join(tr.store.dir, "systems/servers/n1/power")
+	p := filepath.Join(tr.BackingDir(), "systems/servers/n1/power")
 	if err := unix.Chmod(p, 0o4700); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := tr.Delegate(context.Background(), "/systems/servers/n1", g)
+	cs, err := Apply(context.Background(), tr, "/systems/servers/n1", g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,182 +317,8 @@ func TestMutDelegateSetuid(t *testing.T) {
 		t.Errorf("power: mode %o gid %d after delegating, want 760 and %d", st.Mode&0o7777, st.Gid, g.GID)
 	}
 	for _, c := range cs {
-		if c.Path == "/systems/servers/n1/power" && c.Kind == DelegateChmod && (c.OldMode != 0o700 || c.Mode != 0o760) {
+		if c.Path == "/systems/servers/n1/power" && c.Kind == Chmod && (c.OldMode != 0o700 || c.Mode != 0o760) {
 			t.Errorf("power: chmod reported from %v to %v, want from -rwx------ to -rwxrw----", c.OldMode, c.Mode)
 		}
-	}
-}
-
-// TestMutDelegateRevoke: what revoking /systems/servers, after delegating
-// it, does with what plant left in the tree (dir is the backing tree;
-// member owns the files a member of the group would leave): check judges
-// the result from the snapshots before and after, and what was reported.
-func TestMutDelegateRevoke(t *testing.T) {
-	g := delegTestGroup(t)
-	const member = 65534
-	ctx := context.Background()
-	must := func(t *testing.T, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	// untouched fails unless the entries ps (relative to the backing tree)
-	// kept their owner, mode and change time, and no change was reported.
-	untouched := func(t *testing.T, before, after delegSnap, cs []DelegateChange, ps ...string) {
-		t.Helper()
-		for _, p := range ps {
-			a, b := before[p], after[p]
-			if a.Uid != b.Uid || a.Mode != b.Mode || a.Ctim != b.Ctim {
-				t.Errorf("%s: touched (uid %d -> %d, mode %o -> %o)", p, a.Uid, b.Uid, a.Mode, b.Mode)
-			}
-			for _, c := range cs {
-				if c.Path == "/"+p && c.Changed() {
-					t.Errorf("%s: change reported: %+v", p, c)
-				}
-			}
-		}
-	}
-	for _, tc := range []struct {
-		name  string
-		root  bool // needs root: plants files a member owns
-		plant func(t *testing.T, dir string)
-		check func(t *testing.T, before, after delegSnap, cs []DelegateChange)
-	}{
-		{
-			name: "the group's writable file in a directory not given",
-			plant: func(t *testing.T, dir string) {
-				p := filepath.Join(dir, "systems/servers/power")
-				must(t, os.WriteFile(p, nil, 0o600))
-				must(t, os.Chown(p, -1, g.GID))
-				must(t, os.Chmod(p, 0o664))
-			},
-			check: func(t *testing.T, before, after delegSnap, cs []DelegateChange) {
-				untouched(t, before, after, cs, "systems/servers/power")
-			},
-		},
-		{
-			name: "the group's writable hidden directory",
-			plant: func(t *testing.T, dir string) {
-				p := filepath.Join(dir, "systems/servers/n1/.hidden")
-				must(t, os.Mkdir(p, 0o700))
-				must(t, os.Chown(p, -1, g.GID))
-				must(t, os.Chmod(p, 0o775))
-			},
-			check: func(t *testing.T, before, after delegSnap, cs []DelegateChange) {
-				untouched(t, before, after, cs, "systems/servers/n1/.hidden")
-			},
-		},
-		{
-			name: "an acting file with another hard link",
-			plant: func(t *testing.T, dir string) {
-				must(t, os.Link(filepath.Join(dir, "systems/servers/n1/reboot"), filepath.Join(dir, "systems/servers/reboot-link")))
-			},
-			check: func(t *testing.T, before, after delegSnap, cs []DelegateChange) {
-				if before["systems/servers/n1/reboot"].Mode&0o020 == 0 {
-					t.Fatal("n1/reboot was not given to the group")
-				}
-				untouched(t, before, after, cs, "systems/servers/n1/reboot")
-			},
-		},
-		{
-			name: "a member's directory and file",
-			root: true,
-			plant: func(t *testing.T, dir string) {
-				x := filepath.Join(dir, "systems/servers/n1/x")
-				must(t, os.Mkdir(x, 0o700))
-				must(t, os.Chown(x, member, g.GID))
-				must(t, os.Chmod(x, 0o775))
-				must(t, os.Chown(filepath.Join(dir, "systems/servers/n1/notes"), member, member))
-			},
-			check: func(t *testing.T, before, after delegSnap, cs []DelegateChange) {
-				untouched(t, before, after, cs, "systems/servers/n1/x", "systems/servers/n1/notes")
-				strays := map[string]bool{}
-				for _, c := range cs {
-					if c.Kind == DelegateStray {
-						strays[c.Path] = c.Dir
-					}
-				}
-				for p, dir := range map[string]bool{"/systems/servers/n1/x": true, "/systems/servers/n1/notes": false} {
-					if d, ok := strays[p]; !ok || d != dir {
-						t.Errorf("%s: stray %v (directory %v), want a stray (directory %v)", p, ok, d, dir)
-					}
-				}
-			},
-		},
-		{
-			name: "a member's acting file and symbolic link",
-			root: true,
-			plant: func(t *testing.T, dir string) {
-				p := filepath.Join(dir, "systems/servers/n1/power")
-				must(t, os.Chown(p, member, g.GID))
-				must(t, os.Chmod(p, 0o460))
-				l := filepath.Join(dir, "systems/servers/n1/reboot")
-				must(t, os.Remove(l))
-				must(t, os.Symlink("/tmp", l))
-				must(t, os.Lchown(l, member, g.GID))
-			},
-			check: func(t *testing.T, before, after delegSnap, cs []DelegateChange) {
-				link := uint32(newFileMode.Perm()) &^ 0o022
-				for p, want := range map[string]uint32{"systems/servers/n1/power": 0o440, "systems/servers/n1/reboot": link} {
-					if st := after[p]; st.Uid != 0 || st.Mode != unix.S_IFREG|want {
-						t.Errorf("%s: uid %d mode %o after revoking, want 0 and %o", p, st.Uid, st.Mode, unix.S_IFREG|want)
-					}
-				}
-				for _, c := range cs {
-					if c.Path == "/systems/servers/n1/power" && (c.Kind != DelegateReclaim || c.Mode != 0o440) {
-						t.Errorf("power: %+v, want taken back with mode -r--r-----", c)
-					}
-				}
-			},
-		},
-		{
-			name: "a member's directory as an acting file",
-			root: true,
-			plant: func(t *testing.T, dir string) {
-				p := filepath.Join(dir, "systems/servers/n1/command")
-				must(t, os.Remove(p))
-				must(t, os.Mkdir(p, 0o755))
-				must(t, os.Chown(p, member, g.GID))
-			},
-			check: func(t *testing.T, before, after delegSnap, cs []DelegateChange) {
-				failed := false
-				for _, c := range cs {
-					if c.Path == "/systems/servers/n1/command" {
-						failed = c.Kind == DelegateReclaim && c.Err != nil
-					}
-				}
-				if !failed {
-					t.Errorf("n1/command (a member's directory): no failed reclaim reported")
-				}
-				for p := range after {
-					if _, ok := before[p]; !ok && strings.HasPrefix(p, "systems/servers/n1/") {
-						t.Errorf("%s: left behind", p)
-					}
-				}
-			},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.root && os.Geteuid() != 0 {
-				mutNeed(t, "root (to plant files a member owns)")
-			}
-			tr := delegTree(t, nil)
-			if _, err := tr.Delegate(ctx, "/systems/servers", g); err != nil {
-				t.Fatal(err)
-			}
-			tc.plant(t, tr.store.dir)
-			before := snapTree(t, tr.store.dir)
-			rg := g
-			rg.Revoke = true
-			cs, err := tr.Delegate(ctx, "/systems/servers", rg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, before, snapTree(t, tr.store.dir), cs)
-			if t.Failed() {
-				t.Logf("reported:\n%s", strings.Join(mutDelegKeys(t, tr, cs), "\n"))
-			}
-		})
 	}
 }

@@ -1,4 +1,4 @@
-package vtree
+package delegate
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/smctl/smctl/pkg/vtree"
 )
 
 // delegTestGroup returns a group the test may give files to: as root, one
@@ -42,7 +44,7 @@ func delegTestGroup(t *testing.T) Delegation {
 // agents, command a built-in write agent, reboot a write agent only), a
 // chassis with two blades (bootorder), ids at /systems and in n1, and a
 // stored power value in n1 (so that its power and power.status exist).
-func delegTree(t *testing.T, agents map[string]string) *Tree {
+func delegTree(t *testing.T, agents map[string]string) *vtree.Tree {
 	t.Helper()
 	all := map[string]string{
 		"server/power.read":     `echo on`,
@@ -135,9 +137,9 @@ func checkDelegated(t *testing.T, before, after delegSnap, devs []string, d Dele
 			}
 			continue
 		}
-		bits := uint32(delegFileBits)
+		bits := uint32(fileBits)
 		if isDev {
-			bits = delegDirBits
+			bits = dirBits
 		}
 		var want uint32
 		switch {
@@ -145,9 +147,9 @@ func checkDelegated(t *testing.T, before, after delegSnap, devs []string, d Dele
 			t.Errorf("%s: created by a revocation", p)
 			continue
 		case d.Revoke:
-			want = old.Mode &^ delegWrite
+			want = old.Mode &^ groupWrite
 		case !existed:
-			want = unix.S_IFREG | uint32(newFileMode.Perm()) | bits
+			want = unix.S_IFREG | uint32(vtree.NewFileMode().Perm()) | bits
 			if !strings.HasSuffix(p, ".status") && st.Mtim.Sec != 0 {
 				t.Errorf("%s: created with mtime %d, want the epoch", p, st.Mtim.Sec)
 			}
@@ -194,10 +196,10 @@ func TestDelegate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := delegTree(t, nil)
-			dir := tr.store.dir
+			dir := tr.BackingDir()
 			s0 := snapTree(t, dir)
 
-			cs, err := tr.Delegate(ctx, tt.path, g)
+			cs, err := Apply(ctx, tr, tt.path, g)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +208,7 @@ func TestDelegate(t *testing.T) {
 				if c.Err != nil {
 					t.Errorf("delegate: %s: %v", c.Path, c.Err)
 				}
-				if c.Kind == DelegateLockAbove {
+				if c.Kind == LockAbove {
 					lockAbove = append(lockAbove, c.Path)
 				}
 			}
@@ -235,13 +237,13 @@ func TestDelegate(t *testing.T) {
 				seen[k] = true
 			}
 			for _, r := range tt.devs {
-				if !seen[strconv.Itoa(int(DelegateChmod))+r] && s0[r].Mode&delegDirBits != delegDirBits {
+				if !seen[strconv.Itoa(int(Chmod))+r] && s0[r].Mode&dirBits != dirBits {
 					t.Errorf("no chmod reported for %s", r)
 				}
 			}
 
 			// Again: nothing to change.
-			cs, err = tr.Delegate(ctx, tt.path, g)
+			cs, err = Apply(ctx, tr, tt.path, g)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,12 +259,12 @@ func TestDelegate(t *testing.T) {
 			// Revoke, twice.
 			rg := g
 			rg.Revoke = true
-			if _, err := tr.Delegate(ctx, tt.path, rg); err != nil {
+			if _, err := Apply(ctx, tr, tt.path, rg); err != nil {
 				t.Fatal(err)
 			}
 			s2 := snapTree(t, dir)
 			checkDelegated(t, s1, s2, tt.devs, rg)
-			cs, err = tr.Delegate(ctx, tt.path, rg)
+			cs, err = Apply(ctx, tr, tt.path, rg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -301,27 +303,27 @@ func TestDelegatePaths(t *testing.T) {
 	}{
 		{"/nope", fs.ErrNotExist},
 		{"/systems/servers/n9", fs.ErrNotExist},
-		{"/systems/servers/n1/address", ErrNotDir},
-		{"/systems/servers/localhost/proc", ErrDelegateLive},
-		{"/.type", ErrBadPath},
+		{"/systems/servers/n1/address", vtree.ErrNotDir},
+		{"/systems/servers/localhost/proc", ErrLive},
+		{"/.type", vtree.ErrBadPath},
 	}
 	for _, tt := range tests {
-		_, err := tr.Delegate(ctx, tt.path, g)
+		_, err := Apply(ctx, tr, tt.path, g)
 		var pe *fs.PathError
 		if !errors.Is(err, tt.err) || !errors.As(err, &pe) {
-			t.Errorf("Delegate(%s) = %v, want %v", tt.path, err, tt.err)
+			t.Errorf("Apply(%s) = %v, want %v", tt.path, err, tt.err)
 		}
 	}
 	// No devices: a note, and nothing changed.
-	if err := os.Mkdir(filepath.Join(tr.store.dir, "empty"), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(tr.BackingDir(), "empty"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s0 := snapTree(t, tr.store.dir)
-	cs, err := tr.Delegate(ctx, "/empty", g)
-	if err != nil || len(cs) != 1 || cs[0].Kind != DelegateNoDevices || cs[0].Path != "/empty" {
-		t.Errorf("Delegate(/empty) = %+v, %v; want one DelegateNoDevices note", cs, err)
+	s0 := snapTree(t, tr.BackingDir())
+	cs, err := Apply(ctx, tr, "/empty", g)
+	if err != nil || len(cs) != 1 || cs[0].Kind != NoDevices || cs[0].Path != "/empty" {
+		t.Errorf("Apply(/empty) = %+v, %v; want one NoDevices note", cs, err)
 	}
-	if !delegSame(s0, snapTree(t, tr.store.dir)) {
+	if !delegSame(s0, snapTree(t, tr.BackingDir())) {
 		t.Error("a delegation without devices changed the tree")
 	}
 }
@@ -335,7 +337,7 @@ func TestDelegateAdversarial(t *testing.T) {
 	g := delegTestGroup(t)
 	ctx := context.Background()
 	tr := delegTree(t, map[string]string{"server/address.write": `cat >/dev/null`})
-	dir := tr.store.dir
+	dir := tr.BackingDir()
 	n1 := filepath.Join(dir, "systems/servers/n1")
 	n2 := filepath.Join(dir, "systems/servers/n2")
 	must := func(err error) {
@@ -358,7 +360,7 @@ func TestDelegateAdversarial(t *testing.T) {
 	must(os.Chmod(filepath.Join(dir, "systems/ids"), 0o644))
 
 	s0 := snapTree(t, dir)
-	cs, err := tr.Delegate(ctx, "/systems/servers", g)
+	cs, err := Apply(ctx, tr, "/systems/servers", g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,13 +378,13 @@ func TestDelegateAdversarial(t *testing.T) {
 		t.Error("n2/power created in a device whose .type is not trusted")
 	}
 	want := map[string]error{
-		"/systems/servers/n1/power":   ErrDelegateLink,
-		"/systems/servers/n1/reboot":  ErrDelegateLinked,
-		"/systems/servers/n1/command": ErrDelegateSpecial,
+		"/systems/servers/n1/power":   ErrLink,
+		"/systems/servers/n1/reboot":  ErrLinked,
+		"/systems/servers/n1/command": ErrSpecial,
 	}
-	notes := map[DelegateKind][]string{}
+	notes := map[Kind][]string{}
 	for _, c := range cs {
-		if c.Kind == DelegateSkip {
+		if c.Kind == Skip {
 			if w, ok := want[c.Path]; !ok || !errors.Is(c.Err, w) {
 				t.Errorf("skipped %s: %v", c.Path, c.Err)
 			}
@@ -395,135 +397,23 @@ func TestDelegateAdversarial(t *testing.T) {
 	for p, w := range want {
 		t.Errorf("%s: not reported as %v", p, w)
 	}
-	if !slices.Contains(notes[DelegateUntrustedType], "/systems/servers/n2") {
+	if !slices.Contains(notes[UntrustedType], "/systems/servers/n2") {
 		t.Errorf("no note of n2's untrusted .type: %v", notes)
 	}
-	if !slices.Contains(notes[DelegateAttrAgent], "/systems/servers/localhost/address") {
+	if !slices.Contains(notes[AttrAgent], "/systems/servers/localhost/address") {
 		t.Errorf("no note of the attribute with a write agent: %v", notes)
 	}
-	if !slices.Contains(notes[DelegateUnreachable], "/systems") {
+	if !slices.Contains(notes[Unreachable], "/systems") {
 		t.Errorf("no note that /systems is not searchable: %v", notes)
 	}
-	if len(notes[DelegateKeyUnreadable]) != 1 {
+	if len(notes[KeyUnreadable]) != 1 {
 		t.Errorf("no note of the key file (0600) the group cannot read: %v", notes)
 	}
 	// n1's directory and its one sound acting file were still delegated.
-	if st := s1["systems/servers/n1"]; int(st.Gid) != g.GID || st.Mode&delegDirBits != delegDirBits {
+	if st := s1["systems/servers/n1"]; int(st.Gid) != g.GID || st.Mode&dirBits != dirBits {
 		t.Errorf("n1: mode %o gid %d", st.Mode, st.Gid)
 	}
-	if st := s1["systems/servers/n1/power.status"]; int(st.Gid) != g.GID || st.Mode&delegFileBits != delegFileBits {
+	if st := s1["systems/servers/n1/power.status"]; int(st.Gid) != g.GID || st.Mode&fileBits != fileBits {
 		t.Errorf("n1/power.status: mode %o gid %d", st.Mode, st.Gid)
-	}
-}
-
-// TestDelegateRevokeOtherGroup: revoking one group leaves what another
-// group was given.
-func TestDelegateRevokeOtherGroup(t *testing.T) {
-	g := delegTestGroup(t)
-	ctx := context.Background()
-	tr := delegTree(t, nil)
-	if _, err := tr.Delegate(ctx, "/systems/servers/n1", g); err != nil {
-		t.Fatal(err)
-	}
-	s0 := snapTree(t, tr.store.dir)
-	other := Delegation{GID: g.GID + 1, Revoke: true}
-	cs, err := tr.Delegate(ctx, "/systems/servers/n1", other)
-	if err != nil || len(cs) != 0 {
-		t.Fatalf("revoking another group: %+v, %v", cs, err)
-	}
-	if !delegSame(s0, snapTree(t, tr.store.dir)) {
-		t.Error("revoking another group changed the tree")
-	}
-}
-
-// TestDelegateRevokeTakesBack: while the group could write the device
-// directories, a member could replace files with their own, which they
-// would keep writing after the revocation, or remove a .type so that the
-// directory no longer looks like a device. Revoking still takes group
-// write from the directories, takes back the acting and status files
-// members own, and names what else they left.
-func TestDelegateRevokeTakesBack(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to plant files that a member owns")
-	}
-	g := delegTestGroup(t)
-	const member = 65534
-	ctx := context.Background()
-	tr := delegTree(t, nil)
-	if _, err := tr.Delegate(ctx, "/systems/servers", g); err != nil {
-		t.Fatal(err)
-	}
-	dir := tr.store.dir
-	n1 := filepath.Join(dir, "systems/servers/n1")
-	n2 := filepath.Join(dir, "systems/servers/n2")
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	// n1: the member's own power (with content), .type, ids, a symbolic
-	// link as reboot, a directory.
-	must(os.Chown(filepath.Join(n1, "power"), member, g.GID))
-	must(os.Chown(filepath.Join(n1, ".type"), member, g.GID))
-	must(os.WriteFile(filepath.Join(n1, "ids"), []byte("x"), 0o644))
-	must(os.Chown(filepath.Join(n1, "ids"), member, member))
-	must(os.Remove(filepath.Join(n1, "reboot")))
-	must(os.Symlink("/tmp", filepath.Join(n1, "reboot")))
-	must(os.Lchown(filepath.Join(n1, "reboot"), member, member))
-	must(os.Mkdir(filepath.Join(n1, "x"), 0o777))
-	must(os.Chown(filepath.Join(n1, "x"), member, member))
-	// n2: .type removed.
-	must(os.Remove(filepath.Join(n2, ".type")))
-	s0 := snapTree(t, dir)
-
-	rg := g
-	rg.Revoke = true
-	cs, err := tr.Delegate(ctx, "/systems/servers", rg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s1 := snapTree(t, dir)
-	for _, p := range []string{"systems/servers/n1", "systems/servers/n2", "systems/servers/n2/power", "systems/servers/n2/command.status"} {
-		if st := s1[p]; st.Mode&0o020 != 0 || int(st.Gid) != g.GID {
-			t.Errorf("%s: mode %o gid %d after revoking", p, st.Mode, st.Gid)
-		}
-	}
-	power := s1["systems/servers/n1/power"]
-	if power.Uid != 0 || power.Mode&0o022 != 0 || int(power.Gid) != g.GID || power.Mtim != s0["systems/servers/n1/power"].Mtim {
-		t.Errorf("n1/power not taken back: uid %d mode %o gid %d", power.Uid, power.Mode, power.Gid)
-	}
-	if b, err := os.ReadFile(filepath.Join(n1, "power")); err != nil || string(b) != "on" {
-		t.Errorf("n1/power holds %q, %v; want its content kept", b, err)
-	}
-	if st := s1["systems/servers/n1/reboot"]; st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != 0 || st.Size != 0 {
-		t.Errorf("n1/reboot (a member's symbolic link) not replaced by an empty file of ours: mode %o uid %d", st.Mode, st.Uid)
-	}
-	strays := map[string]bool{}
-	for _, c := range cs {
-		if c.Err != nil {
-			t.Errorf("%s: %v", c.Path, c.Err)
-		}
-		if c.Kind == DelegateStray {
-			strays[c.Path] = true
-		}
-	}
-	for _, p := range []string{".type", "ids", "x"} {
-		if !strays["/systems/servers/n1/"+p] {
-			t.Errorf("n1/%s, the member's, not noted: %v", p, strays)
-		}
-		if a, b := s0["systems/servers/n1/"+p], s1["systems/servers/n1/"+p]; a.Uid != b.Uid || a.Mode != b.Mode || a.Ctim != b.Ctim {
-			t.Errorf("n1/%s, the member's, touched", p)
-		}
-	}
-	// Again: no change, the same notes.
-	cs, err = tr.Delegate(ctx, "/systems/servers", rg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		if c.Changed() || c.Err != nil || c.Kind != DelegateStray {
-			t.Errorf("second revocation: %+v", c)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package vtree
+package discover
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/smctl/smctl/pkg/vtree"
 )
 
 // TestDiscoverInterrupted cuts a discovery short between its steps, by
@@ -22,21 +24,21 @@ func TestDiscoverInterrupted(t *testing.T) {
 		obstacle string // the step that fails
 	}{
 		{"first attribute", "bmc"},
-		{"last step before the marker", LockName},
+		{"last step before the marker", vtree.LockName},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			tr := newTree(t, nil, "")
-			dev := filepath.Join(tr.store.dir, "systems", "chassis", "c1")
+			tr, d := newTree(t, "")
+			dev := filepath.Join(tr.BackingDir(), "systems", "chassis", "c1")
 			if err := os.MkdirAll(filepath.Join(dev, tt.obstacle, "x"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := tr.Discover(ctx, stmt, ""); err == nil {
+			if _, err := d.Discover(ctx, stmt, ""); err == nil {
 				t.Fatalf("discovery with %s in the way: no error", tt.obstacle)
 			}
-			if _, err := os.Lstat(filepath.Join(dev, typeFile)); !errors.Is(err, fs.ErrNotExist) {
-				t.Fatalf("interrupted discovery left %s (err %v): a device with files missing", typeFile, err)
+			if _, err := os.Lstat(filepath.Join(dev, vtree.TypeFile)); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("interrupted discovery left %s (err %v): a device with files missing", vtree.TypeFile, err)
 			}
 			if _, err := tr.ReadDir(ctx, "/systems/chassis/c1/blades"); !errors.Is(err, fs.ErrNotExist) {
 				t.Fatalf("interrupted discovery: blades: %v, want none", err)
@@ -46,12 +48,8 @@ func TestDiscoverInterrupted(t *testing.T) {
 			if err := os.RemoveAll(filepath.Join(dev, tt.obstacle)); err != nil {
 				t.Fatal(err)
 			}
-			tr2, err := Open(tr.Root, testOptions(Options{}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tr2.Close()
-			lines, err := tr2.Discover(ctx, stmt, "")
+			_, d2 := openTree(t, tr.Root, nil)
+			lines, err := d2.Discover(ctx, stmt, "")
 			if err != nil {
 				t.Fatalf("discovering again: %v", err)
 			}
@@ -80,9 +78,9 @@ func TestDiscoverInterrupted(t *testing.T) {
 // (checked, not applied) and that a refused discovery creates nothing.
 func TestDiscoverLarge(t *testing.T) {
 	ctx := context.Background()
-	tr := newTree(t, nil, "server a[1-3]")
+	tr, d := newTree(t, "server a[1-3]")
 	// A directory without .type is not a device: it counts as new.
-	if err := os.Mkdir(filepath.Join(tr.store.dir, "systems", "servers", "bare"), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(tr.BackingDir(), "systems", "servers", "bare"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -105,13 +103,13 @@ func TestDiscoverLarge(t *testing.T) {
 		t.Run(strings.ReplaceAll(tt.stmts, "\n", ";"), func(t *testing.T) {
 			var sts []*statement
 			for _, l := range strings.Split(tt.stmts, "\n") {
-				st, err := tr.parseStatement(l)
+				st, err := d.parseStatement(l)
 				if err != nil {
 					t.Fatal(err)
 				}
 				sts = append(sts, st)
 			}
-			err := tr.checkSize(sts, "")
+			err := d.checkSize(sts, "")
 			var le *LargeDiscoveryError
 			switch {
 			case tt.want == 0 && err != nil:
@@ -126,7 +124,7 @@ func TestDiscoverLarge(t *testing.T) {
 	}
 
 	// Refused: nothing of any statement is created, nothing removed.
-	_, err := tr.Discover(ctx, "server m1\nremove server a1\nserver n[1-10001]", "")
+	_, err := d.Discover(ctx, "server m1\nremove server a1\nserver n[1-10001]", "")
 	var le *LargeDiscoveryError
 	if !errors.As(err, &le) || le.New != 10002 || !strings.Contains(err.Error(), "10002 devices") || !strings.Contains(err.Error(), "add --yes") {
 		t.Fatalf("err = %v, want a LargeDiscoveryError naming 10002 devices and --yes", err)
@@ -140,20 +138,50 @@ func TestDiscoverLarge(t *testing.T) {
 		t.Errorf("refused discovery removed a1: %v", err)
 	}
 
-	// Allowed on one tree only, until withdrawn.
-	tr.AllowLargeDiscovery(true)
-	if !tr.LargeDiscoveryAllowed() {
-		t.Fatal("AllowLargeDiscovery(true): not allowed")
+	// Allowed on one tree's discovery only, until withdrawn.
+	d.AllowLarge(true)
+	if !d.largeOK.Load() {
+		t.Fatal("AllowLarge(true): not allowed")
 	}
-	if err := tr.checkSize([]*statement{{typ: "server", names: make([]string, 2*LargeDiscovery)}}, ""); err != nil {
+	if err := d.checkSize([]*statement{{typ: "server", names: make([]string, 2*LargeDiscovery)}}, ""); err != nil {
 		t.Fatalf("allowed: %v", err)
 	}
-	other := newTree(t, nil, "")
-	if other.LargeDiscoveryAllowed() {
-		t.Fatal("AllowLargeDiscovery on one tree allowed it on another")
+	_, other := newTree(t, "")
+	if other.largeOK.Load() {
+		t.Fatal("AllowLarge on one tree's discovery allowed it on another")
 	}
-	tr.AllowLargeDiscovery(false)
-	if tr.LargeDiscoveryAllowed() {
-		t.Fatal("AllowLargeDiscovery(false): still allowed")
+	d.AllowLarge(false)
+	if d.largeOK.Load() {
+		t.Fatal("AllowLarge(false): still allowed")
+	}
+}
+
+// remove TYPE NAMES removes the devices and everything in them; a name
+// that is not such a device is an error naming it, and changes nothing.
+func TestRemoveDevices(t *testing.T) {
+	tr, d := newTree(t, "server n[1-3] transport=local")
+	ctx := context.Background()
+	lines, err := d.Discover(ctx, "remove server n[1-2]", "")
+	if err != nil || len(lines) != 1 || !strings.Contains(lines[0], "removed 2 servers: n[1-2]") {
+		t.Fatalf("remove = %q, %v", lines, err)
+	}
+	for _, n := range []string{"n1", "n2"} {
+		if _, err := os.Lstat(filepath.Join(tr.BackingDir(), "systems/servers", n)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there: %v", n, err)
+		}
+	}
+	if _, err := tr.Stat(ctx, "/systems/servers/n3/address"); err != nil {
+		t.Errorf("n3: %v", err)
+	}
+	_, err = d.Discover(ctx, "remove server n9", "")
+	if err == nil || !strings.Contains(err.Error(), "no server n9") {
+		t.Errorf("remove of a missing device: %v", err)
+	}
+	_, err = d.Discover(ctx, "remove chassis n3", "")
+	if err == nil {
+		t.Error("remove of a server as a chassis succeeded")
+	}
+	if _, err := tr.Stat(ctx, "/systems/servers/n3"); err != nil {
+		t.Errorf("n3 removed by a wrong-type remove: %v", err)
 	}
 }

@@ -1,0 +1,115 @@
+package discover
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+// Tree is what discovery needs of a tree.
+type Tree interface {
+	DeviceTypes() map[string]config.Type
+	TypeNames() []string
+	DeviceAttrs(typ string) []string
+	HasAgent(typ, name string, op agent.Op) bool
+	DeviceType(p string) string
+	List(p string) (map[string]bool, error)
+	MakeDirs(p string) error
+	AddDevice(p, typ string, attrs map[string]string) (bool, error)
+	RemoveDevice(p, typ string) (bool, error)
+	RunDiscovery(ctx context.Context, p string, input []byte) ([]byte, error)
+	AgentDirs() []string
+	Self() string
+}
+
+var _ Tree = (*vtree.Tree)(nil)
+
+// Settings are smctl.yaml's discovery: section, for prompted discovery
+// ("1" written to /discover_master).
+type Settings struct {
+	// Scan lists the address ranges and ports probed for SSH servers.
+	Scan []ScanRule `yaml:"scan,omitempty"`
+	// ScanTimeout bounds one probe.
+	ScanTimeout config.Duration `yaml:"scan_timeout"`
+}
+
+// ScanRule is one range of prompted discovery.
+type ScanRule struct {
+	Hosts string `yaml:"hosts"` // a node set: 10.0.0.[1-254], n[001-100]
+	Ports []int  `yaml:"ports,omitempty"`
+}
+
+// Validate implements config.Validator.
+func (s *Settings) Validate(at func(key, format string, args ...any) error) error {
+	for _, r := range s.Scan {
+		for _, p := range r.Ports {
+			if p < 1 || p > 65535 {
+				return at("scan", "discovery scan %q: bad port %d", r.Hosts, p)
+			}
+		}
+		if r.Hosts == "" {
+			return at("scan", "discovery scan rule needs hosts")
+		}
+	}
+	return nil
+}
+
+// Discovery is discovery attached to one tree: a vtree.Extension owning
+// /discover_master and the discovery: section.
+type Discovery struct {
+	settings Settings
+	tree     Tree
+	largeOK  atomic.Bool // may create more than LargeDiscovery devices
+}
+
+var _ vtree.Extension = (*Discovery)(nil)
+
+// New returns discovery with its default settings, to be given to
+// vtree.Open (Options.Extensions).
+func New() *Discovery {
+	return &Discovery{settings: Settings{ScanTimeout: config.Duration{Duration: 2 * time.Second}}}
+}
+
+// Section implements vtree.Extension.
+func (d *Discovery) Section() config.Section {
+	return config.Section{Key: "discovery", Value: &d.settings,
+		Doc: "# discovery     scan: [{hosts: 10.0.0.[1-254], ports: [22]}] probed by\n" +
+			"#               prompted discovery for SSH servers; scan_timeout per probe\n"}
+}
+
+// Attach implements vtree.Extension: discovery works on t, and
+// /discover_master's write agent is its own.
+func (d *Discovery) Attach(t *vtree.Tree, r *agent.Registry) {
+	d.Bind(t)
+	r.Register("", vtree.DiscoverMaster, agent.Write, agent.Func(d.master))
+}
+
+// Bind makes discovery work on t (Attach does it for a vtree.Tree).
+func (d *Discovery) Bind(t Tree) { d.tree = t }
+
+// master is /discover_master's write agent: "1" runs prompted discovery,
+// anything else is discovery statements.
+func (d *Discovery) master(ctx context.Context, req *agent.Request) (agent.Result, error) {
+	in := strings.TrimSpace(string(req.Input))
+	var lines []string
+	var err error
+	if in == "1" {
+		lines, err = d.promptedDiscovery(ctx, req)
+	} else {
+		lines, err = d.Discover(ctx, in, "")
+	}
+	out := strings.Join(lines, "\n")
+	if out != "" {
+		out += "\n"
+	}
+	if err != nil {
+		// What was applied stays applied and is reported with the error.
+		return agent.Result{Output: []byte(out), RC: 1, Message: strings.ReplaceAll(err.Error(), "\n", "; "), Keep: out != ""}, nil
+	}
+	return agent.Result{Output: []byte(out)}, nil
+}

@@ -1,0 +1,217 @@
+package vtree
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"sort"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/config"
+)
+
+// Extension adds to a tree what works above it through its methods
+// (discovery): a section of smctl.yaml, and built-in agents attached once
+// the tree is open.
+type Extension interface {
+	// Section is the extension's part of smctl.yaml; a zero Key is none.
+	Section() config.Section
+	// Attach gives the extension the opened tree and lets it register
+	// built-in agents.
+	Attach(t *Tree, r *agent.Registry)
+}
+
+// The device methods below are what discovery needs of a tree: the types
+// and attribute names it may use, and creating and removing devices.
+
+// DeviceTypes returns the device types of smctl.yaml.
+func (t *Tree) DeviceTypes() map[string]config.Type { return t.Config.Types }
+
+// TypeNames lists the declared device types, sorted.
+func (t *Tree) TypeNames() []string {
+	out := make([]string, 0, len(t.Config.Types))
+	for k := range t.Config.Types {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DeviceAttrs lists the attribute files a device of type typ may be
+// given: the tree's (address, transport), the drivers' and the type's own.
+func (t *Tree) DeviceAttrs(typ string) []string {
+	out := t.attrNames()
+	for k := range t.Config.Types[typ].Attrs {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// HasAgent reports whether files called name of devices of type typ have
+// an agent for op (built in or in an agent directory).
+func (t *Tree) HasAgent(typ, name string, op agent.Op) bool {
+	h := t.hooksFor(typ)[name]
+	if h == nil {
+		return false
+	}
+	if op == agent.Read {
+		return h.read != nil
+	}
+	return h.write != nil
+}
+
+// DeviceType returns the type of the device at virtual path p, "" when p
+// is not a device (or its marker is not trusted).
+func (t *Tree) DeviceType(p string) string {
+	p, err := Clean(p)
+	if err != nil || p == "/" {
+		return ""
+	}
+	return t.typeOf(rel(p))
+}
+
+// List returns the names in the virtual directory p of the backing tree,
+// each with whether it is a directory; a missing directory is empty.
+func (t *Tree) List(p string) (map[string]bool, error) {
+	p, err := Clean(p)
+	if err != nil {
+		return nil, err
+	}
+	des, err := t.store.readDir(rel(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return nil, pathErr("list", p, unwrapPath(err))
+	}
+	out := make(map[string]bool, len(des))
+	for _, de := range des {
+		out[de.Name()] = de.IsDir()
+	}
+	return out, nil
+}
+
+// MakeDirs creates the virtual directory p and its parents as needed.
+func (t *Tree) MakeDirs(p string) error {
+	p, err := Clean(p)
+	if err != nil {
+		return err
+	}
+	if err := t.store.root.MkdirAll(rel(p), 0o777); err != nil {
+		return pathErr("discover", p, unwrapPath(err))
+	}
+	return nil
+}
+
+// AddDevice makes the directory p a device of type typ, with the attribute
+// files attrs (written whether present or not), "address" (the device's
+// name) and the type's attrs (each written only when missing), and a lock
+// file if the type asks for one. It reports whether the device is new: an
+// existing device of the same type keeps its other files.
+//
+// The .type marker, which makes the directory a device, is written last,
+// after the attribute files and the lock: discovery cut short (killed, a
+// full disk) leaves complete devices and at most one directory without a
+// marker, which is not a device yet and which adding it again treats as
+// new and completes.
+func (t *Tree) AddDevice(p, typ string, attrs map[string]string) (bool, error) {
+	p, err := Clean(p)
+	if err != nil {
+		return false, err
+	}
+	tc, ok := t.Config.Types[typ]
+	if !ok || p == "/" {
+		return false, pathErr("discover", p, fmt.Errorf("%w: %q", ErrBadType, typ))
+	}
+	r := rel(p)
+	isNew := false
+	info, err := t.store.lstat(r)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		isNew = true
+		if err := t.store.root.Mkdir(r, 0o777); err != nil {
+			return false, pathErr("discover", p, unwrapPath(err))
+		}
+	case err != nil:
+		return false, pathErr("discover", p, unwrapPath(err))
+	case !info.IsDir():
+		return false, pathErr("discover", p, errors.New("exists and is not a directory"))
+	default:
+		if have := t.typeOf(r); have != typ && have != "" {
+			return false, pathErr("discover", p, fmt.Errorf("exists as a %s", have))
+		} else if have == "" {
+			isNew = true
+		}
+	}
+	_, name := splitPath(p)
+	write := func(k, v string, overwrite bool) error {
+		ar := joinRel(r, k)
+		if !overwrite {
+			if _, err := t.store.lstat(ar); err == nil {
+				return nil
+			}
+		}
+		if err := t.store.writeFile(ar, []byte(v+"\n")); err != nil {
+			return pathErr("discover", join(p, k), unwrapPath(err))
+		}
+		return nil
+	}
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := write(k, attrs[k], true); err != nil {
+			return false, err
+		}
+	}
+	if err := write("address", name, false); err != nil {
+		return false, err
+	}
+	for k, v := range tc.Attrs {
+		if err := write(k, v, false); err != nil {
+			return false, err
+		}
+	}
+	if tc.Lock {
+		if err := t.store.createLock(joinRel(r, LockName)); err != nil {
+			return false, pathErr("discover", join(p, LockName), unwrapPath(err))
+		}
+	}
+	if isNew {
+		if err := t.store.writeFile(joinRel(r, typeFile), []byte(typ+"\n")); err != nil {
+			return false, pathErr("discover", p, unwrapPath(err))
+		}
+	}
+	t.forgetType(r)
+	t.forgetDevice(p)
+	return isNew, nil
+}
+
+// RemoveDevice removes the device at p, with everything below it, if it
+// is a device of type typ; it reports whether it was.
+func (t *Tree) RemoveDevice(p, typ string) (bool, error) {
+	p, err := Clean(p)
+	if err != nil || p == "/" {
+		return false, err
+	}
+	if t.typeOf(rel(p)) != typ {
+		return false, nil
+	}
+	if err := t.store.root.RemoveAll(rel(p)); err != nil {
+		return false, pathErr("remove", p, unwrapPath(err))
+	}
+	t.forgetType(rel(p))
+	t.forgetDevice(p)
+	return true, nil
+}
+
+// AgentDirs returns the configured agent directories as absolute paths.
+func (t *Tree) AgentDirs() []string { return t.agentDirs() }
+
+// Self is the smctl binary given to script agents as $SMCTL_BIN.
+func (t *Tree) Self() string { return t.opts.Self }
