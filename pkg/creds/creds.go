@@ -28,6 +28,8 @@ import (
 	"syscall"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/smctl/smctl/pkg/status"
 )
 
 // Header is the first line of every encrypted ids file; HeaderV1 that of
@@ -39,7 +41,7 @@ const (
 
 // ErrWrongPlace is wrapped by the error for an ids file that was sealed for
 // another directory (or with another key).
-var ErrWrongPlace = errors.New("sealed for another place or with another key")
+var ErrWrongPlace = status.Mark(errors.New("sealed for another place or with another key"), status.ErrUntrusted)
 
 // additional is the AEAD's additional data of an ids file in the virtual
 // directory place.

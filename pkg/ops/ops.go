@@ -156,7 +156,7 @@ func Run(ctx context.Context, t Tree, op Op, paths []string, o Options, emit fun
 // Compatibility: it becomes status.Of once the tree's errors carry their
 // codes (status.Coder) and vtree.RC is status.Of; until then the two differ
 // on errors the tree does not classify (a cancelled operation is 1 here).
-func code(err error) status.Code { return status.Code(vtree.RC(err)) }
+func code(err error) status.Code { return status.Of(err) }
 
 func apply(ctx context.Context, t Tree, op Op, p string, o *Options) ([]byte, int, error) {
 	switch op {

@@ -15,8 +15,8 @@ import (
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/creds"
+	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/transport"
-	"github.com/smctl/smctl/pkg/trust"
 )
 
 // ReadOptions tune Read.
@@ -56,33 +56,20 @@ func (e *AgentError) Error() string {
 	return fmt.Sprintf("agent %s: exit %d: %s", e.Agent, e.RC, e.Msg)
 }
 
-// RC returns the status code that err records, 0 for nil and 1 for errors
-// that are not agent failures.
-func RC(err error) int {
-	var ae *AgentError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ae):
-		return ae.RC
-	case errors.Is(err, trust.ErrUntrusted), errors.Is(err, ErrBadType), errors.Is(err, creds.ErrWrongPlace):
-		return agent.RCUntrusted
-	case agent.IsLocal(err):
-		return agent.RCLocal
-	case errors.Is(err, context.DeadlineExceeded):
-		return agent.RCTimeout
-	}
-	return 1
-}
+// StatusCode implements status.Coder: the code NAME.status records.
+func (e *AgentError) StatusCode() status.Code { return status.Code(e.RC) }
+
+// RC returns the status code that err records: status.Of as a number.
+func RC(err error) int { return int(status.Of(err)) }
 
 // refuse fails an operation on a file of a device that refuses to act
 // (untrusted inputs): the status records code 2 and the one-line reason.
 func (t *Tree) refuse(n *node, op, p string, err error) error {
 	msg := agent.Escape(err.Error())
 	if n.rel != "" && !n.isDir && n.special == "" {
-		_ = t.writeStatus(n, agent.RCUntrusted, msg)
+		_ = t.writeStatus(n, int(status.Usage), msg)
 	}
-	return pathErr(op, p, &AgentError{RC: agent.RCUntrusted, Msg: msg})
+	return pathErr(op, p, &AgentError{RC: int(status.Usage), Msg: msg})
 }
 
 // Read returns the content of the file at virtual path p, running its read
@@ -365,7 +352,7 @@ func (t *Tree) writeStatus(n *node, rc int, msg string) error {
 // statusIncomplete is the status of a file whose content is being
 // replaced together with a new status: a kill between the two leaves it,
 // so that no status ever vouches for content of another run.
-var statusIncomplete = statusLine(agent.RCInterrupted, "the last run was interrupted while its result was stored")
+var statusIncomplete = statusLine(int(status.Interrupted), "the last run was interrupted while its result was stored")
 
 // storeResult stores an agent run's content and its status together,
 // under a lock of the directory, so that both always come from the same
@@ -412,13 +399,13 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 	defer cancel()
 	fail := func(rc int, err error) (agent.Result, error) {
 		msg := agent.Escape(err.Error())
-		if RC(err) == agent.RCUntrusted {
-			rc = agent.RCUntrusted
+		if RC(err) == int(status.Usage) {
+			rc = int(status.Usage)
 		}
 		if parent.Err() != nil {
-			rc, msg = agent.RCInterrupted, "interrupted"
-		} else if errors.Is(err, context.DeadlineExceeded) || rc == agent.RCTimeout {
-			rc = agent.RCTimeout
+			rc, msg = int(status.Interrupted), "interrupted"
+		} else if errors.Is(err, context.DeadlineExceeded) || rc == int(status.Timeout) {
+			rc = int(status.Timeout)
 			if le := (*lockError)(nil); !errors.As(err, &le) {
 				msg = fmt.Sprintf("agent %s timed out after %s", label, t.timeout)
 			}
@@ -430,21 +417,21 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 	}
 	unlock, err := t.acquireLocks(ctx, n, belowRoot)
 	if err != nil {
-		rc := agent.RCTimeout
+		rc := int(status.Timeout)
 		if errors.Is(err, fs.ErrPermission) {
-			rc = agent.RCFailed
+			rc = int(status.Failed)
 		}
 		return fail(rc, err)
 	}
 	defer unlock()
 	req, err := t.request(ctx, n, op, input)
 	if err != nil {
-		return fail(agent.RCFailed, err)
+		return fail(int(status.Failed), err)
 	}
 	res, err := a.Run(ctx, req)
 	res.Message = agent.Escape(res.Message)
 	if err != nil {
-		rc := agent.RCFailed
+		rc := int(status.Failed)
 		var ae *agent.Error
 		if errors.As(err, &ae) {
 			rc = ae.RC
@@ -522,7 +509,7 @@ func (t *Tree) credsIn(dir string) (*creds.Pair, error) {
 			pairs, err := t.idsAt(idsRel)
 			switch {
 			case errors.Is(err, fs.ErrPermission):
-			case err != nil && RC(err) == agent.RCUntrusted:
+			case err != nil && RC(err) == int(status.Usage):
 				return nil, err // names the file already
 			case err != nil:
 				return nil, fmt.Errorf("ids %s: %w", "/"+strings.TrimPrefix(idsRel, "./"), err)
@@ -601,7 +588,7 @@ func (t *Tree) liveContext(ctx context.Context) (context.Context, context.Cancel
 // liveErr names a live access that ran out of time as such.
 func (t *Tree) liveErr(ctx context.Context, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &AgentError{RC: agent.RCTimeout, Msg: fmt.Sprintf("the node did not answer within %s", t.timeout)}
+		return &AgentError{RC: int(status.Timeout), Msg: fmt.Sprintf("the node did not answer within %s", t.timeout)}
 	}
 	return unwrapPath(err)
 }

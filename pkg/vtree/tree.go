@@ -52,6 +52,7 @@ import (
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/trust"
 )
 
@@ -363,7 +364,7 @@ func (t *Tree) typeInfoOf(rel string) (string, error) {
 
 // ErrBadType is wrapped by the error for a type marker that names no type
 // declared in smctl.yaml.
-var ErrBadType = errors.New("not a declared device type")
+var ErrBadType = status.Mark(errors.New("not a declared device type"), status.ErrUntrusted)
 
 // checkType accepts only type names declared in smctl.yaml, which are
 // plain names ([a-z0-9_-]+), never paths.
@@ -477,7 +478,7 @@ func (t *Tree) dirTrust(rel string) error {
 type untrustedAgent struct{ err error }
 
 func (u untrustedAgent) Run(context.Context, *agent.Request) (agent.Result, error) {
-	return agent.Result{}, &agent.Error{RC: agent.RCUntrusted, Err: fmt.Errorf("agent directory: %w", u.err)}
+	return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: fmt.Errorf("agent directory: %w", u.err)}
 }
 
 // forgetType drops what the caches know of rel and everything below it.
