@@ -129,4 +129,3 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
-

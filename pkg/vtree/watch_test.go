@@ -1,0 +1,920 @@
+package vtree
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The watch tests wait on events, never on time: a timeout only bounds a
+// failure. "Nothing else happened" is checked with a sentinel: a write to
+// /zz-sentinel after the action, whose event comes after every event of
+// the action (the kernel's queue is in order, and a round of the watcher
+// reports the root directory last).
+
+const (
+	watchTimeout  = 30 * time.Second
+	watchSentinel = "/zz-sentinel"
+	watchN1       = "/systems/servers/n1"
+)
+
+// watchTree is a tree with server n1, whose power has a write agent that
+// refuses "bad" with status 3 and message "refused bad".
+func watchTree(t *testing.T) *Tree {
+	t.Helper()
+	return newTree(t, map[string]string{
+		"server/power.read":  `echo on`,
+		"server/power.write": `read v; if [ "$v" = bad ]; then echo "refused $v" >&2; exit 3; fi`,
+	}, "server n1 transport=local")
+}
+
+// startWatch watches paths and the sentinel until the test ends.
+func startWatch(t *testing.T, tr *Tree, paths ...string) <-chan Event {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := tr.Watch(ctx, append(paths, watchSentinel))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range ch {
+		}
+	})
+	return ch
+}
+
+// next returns the next event, failing the test after watchTimeout.
+func watchNext(t *testing.T, ch <-chan Event) Event {
+	t.Helper()
+	select {
+	case e, ok := <-ch:
+		if !ok {
+			t.Fatal("watch channel closed")
+		}
+		return e
+	case <-time.After(watchTimeout):
+		t.Fatalf("no event within %s", watchTimeout)
+	}
+	panic("unreachable")
+}
+
+// settle writes the sentinel and returns the events before its own.
+func watchSettle(t *testing.T, tr *Tree, ch <-chan Event) []Event {
+	t.Helper()
+	if _, err := tr.Write(context.Background(), watchSentinel, []byte(strconv.FormatInt(time.Now().UnixNano(), 10))); err != nil {
+		t.Fatal(err)
+	}
+	var evs []Event
+	for {
+		e := watchNext(t, ch)
+		if e.Path == watchSentinel {
+			return evs
+		}
+		evs = append(evs, e)
+	}
+}
+
+// waitFor returns the events up to the first that ok accepts.
+func watchWaitFor(t *testing.T, ch <-chan Event, what string, ok func(Event) bool) []Event {
+	t.Helper()
+	var evs []Event
+	deadline := time.After(watchTimeout)
+	for {
+		select {
+		case e, open := <-ch:
+			if !open {
+				t.Fatalf("watch channel closed waiting for %s; got %v", what, evs)
+			}
+			evs = append(evs, e)
+			if ok(e) {
+				return evs
+			}
+		case <-deadline:
+			t.Fatalf("no %s within %s; got %v", what, watchTimeout, evs)
+		}
+	}
+}
+
+func watchIs(path string, c Change) func(Event) bool {
+	return func(e Event) bool { return e.Path == path && e.Change&c == c }
+}
+
+// want is an expected event; rc is checked with Status.
+type watchWant struct {
+	path   string
+	change Change
+	rc     int
+	msg    string
+}
+
+func (w watchWant) String() string {
+	return fmt.Sprintf("%s %s rc=%d %s", w.path, w.change, w.rc, w.msg)
+}
+
+// sameEvents compares events with wants as sets (one event each).
+func watchSame(t *testing.T, got []Event, wants []watchWant) {
+	t.Helper()
+	var g, w []string
+	for _, e := range got {
+		s := watchWant{path: e.Path, change: e.Change}
+		if e.Change&Status != 0 {
+			s.rc, s.msg = e.RC, e.Message
+		}
+		g = append(g, s.String())
+	}
+	for _, x := range wants {
+		w = append(w, x.String())
+	}
+	sort.Strings(g)
+	sort.Strings(w)
+	if !slices.Equal(g, w) {
+		t.Errorf("events:\n  got  %q\n  want %q", g, w)
+	}
+}
+
+func watchBacking(tr *Tree, p string) string {
+	return filepath.Join(tr.store.dir, filepath.FromSlash(p))
+}
+
+func watchWrite(t *testing.T, tr *Tree, p, v string) {
+	t.Helper()
+	if _, err := tr.Write(context.Background(), p, []byte(v+"\n")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func watchMust(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// otherTree opens a second tree on tr's root, as another smctl would.
+func watchOther(t *testing.T, tr *Tree) *Tree {
+	t.Helper()
+	tr2, err := Open(tr.Root, testOptions(Options{}))
+	watchMust(t, err)
+	t.Cleanup(func() { tr2.Close() })
+	return tr2
+}
+
+const watchHelperEnv = "SMCTL_WATCH_HELPER"
+
+// TestWatchHelperProcess is the other process of TestWatch: it writes
+// $SMCTL_WATCH_HELPER ("root\npath\nvalue") through a tree of its own.
+func TestWatchHelperProcess(t *testing.T) {
+	arg := os.Getenv(watchHelperEnv)
+	if arg == "" {
+		return
+	}
+	f := strings.SplitN(arg, "\n", 3)
+	tr, err := Open(f[0], testOptions(Options{}))
+	watchMust(t, err)
+	defer tr.Close()
+	if _, err := tr.Write(context.Background(), f[1], []byte(f[2])); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	defer func(d time.Duration) { spareRest = d }(spareRest)
+	spareRest = 0 // spares are used at once: writes exchange
+
+	power := watchN1 + "/power"
+	notes := watchN1 + "/notes"
+	type step struct {
+		do    func(t *testing.T, tr *Tree)
+		want  []watchWant
+		check func(t *testing.T, tr *Tree, evs []Event) // instead of want
+	}
+	tests := []struct {
+		name  string
+		watch []string
+		setup func(t *testing.T, tr *Tree)
+		steps []step
+	}{
+		{
+			name:  "agent write: content and status in one event",
+			watch: []string{"/systems"},
+			steps: []step{{
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, power, "on") },
+				want: []watchWant{{path: power, change: Created | Content | Status}},
+			}, {
+				// Same status: the content alone is stored.
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, power, "off") },
+				want: []watchWant{{path: power, change: Content}},
+			}, {
+				// A failure stores the status alone.
+				do: func(t *testing.T, tr *Tree) {
+					if _, err := tr.Write(context.Background(), power, []byte("bad\n")); err == nil {
+						t.Fatal("bad was accepted")
+					}
+				},
+				want: []watchWant{{path: power, change: Status, rc: 3, msg: "refused bad"}},
+			}, {
+				// A new status with content: three renames under the
+				// directory's lock (status "interrupted", content, status),
+				// one event with the final status.
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, power, "on") },
+				want: []watchWant{{path: power, change: Content | Status, rc: 0}},
+			}},
+		},
+		{
+			name:  "read agent",
+			watch: []string{watchN1},
+			steps: []step{{
+				do: func(t *testing.T, tr *Tree) {
+					_, err := tr.Read(context.Background(), power, ReadOptions{})
+					watchMust(t, err)
+				},
+				want: []watchWant{{path: power, change: Created | Content | Status}},
+			}},
+		},
+		{
+			name:  "plain writes: rename, then exchange with the spare",
+			watch: []string{"/"},
+			steps: []step{{
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, notes, "1") },
+				want: []watchWant{{path: notes, change: Created | Content}},
+			}, {
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, notes, "2") },
+				want: []watchWant{{path: notes, change: Content}},
+			}, {
+				do: func(t *testing.T, tr *Tree) {
+					watchWrite(t, tr, notes, "3")
+					if _, err := os.Lstat(watchBacking(tr, watchN1+"/"+sparePrefix+"notes")); err != nil {
+						t.Fatalf("no spare: the write did not exchange: %v", err)
+					}
+				},
+				want: []watchWant{{path: notes, change: Content}},
+			}},
+		},
+		{
+			name:  "ids",
+			watch: []string{watchN1},
+			steps: []step{{
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, watchN1+"/ids", "admin:pw") },
+				want: []watchWant{{path: watchN1 + "/ids", change: Created | Content}},
+			}},
+		},
+		{
+			name:  "another tree on the same root",
+			watch: []string{"/systems/servers"},
+			steps: []step{{
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, watchOther(t, tr), power, "on") },
+				want: []watchWant{{path: power, change: Created | Content | Status}},
+			}},
+		},
+		{
+			name:  "another process",
+			watch: []string{"/systems/servers"},
+			steps: []step{{
+				do: func(t *testing.T, tr *Tree) {
+					cmd := exec.Command(os.Args[0], "-test.run=^TestWatchHelperProcess$", "-test.count=1")
+					cmd.Env = append(os.Environ(), watchHelperEnv+"="+tr.Root+"\n"+power+"\nbad\n")
+					if out, err := cmd.CombinedOutput(); err == nil || !bytes.Contains(out, []byte("refused bad")) {
+						t.Fatalf("helper: %v\n%s", err, out)
+					}
+				},
+				want: []watchWant{{path: power, change: Created | Status, rc: 3, msg: "refused bad"}},
+			}},
+		},
+		{
+			name:  "a shell writing in place",
+			watch: []string{watchN1},
+			setup: func(t *testing.T, tr *Tree) { watchWrite(t, tr, notes, "1") },
+			steps: []step{{
+				do: func(t *testing.T, tr *Tree) {
+					out, err := exec.Command("sh", "-c", `printf 'a\n' >"$1"; printf 'b\n' >"$2"`, "sh", watchBacking(tr, notes), watchBacking(tr, watchN1+"/new")).CombinedOutput()
+					if err != nil {
+						t.Fatalf("%v: %s", err, out)
+					}
+				},
+				want: []watchWant{{path: notes, change: Content}, {path: watchN1 + "/new", change: Created | Content}},
+			}},
+		},
+		{
+			name:  "temporary and spare files",
+			watch: []string{"/"},
+			setup: func(t *testing.T, tr *Tree) { watchWrite(t, tr, notes, "1") },
+			steps: []step{{
+				do: func(t *testing.T, tr *Tree) {
+					tmp := watchBacking(tr, watchN1+"/"+tempPrefix+"0123456789abcdef")
+					if !isTemp(filepath.Base(tmp)) {
+						t.Fatalf("%s is no temporary name", tmp)
+					}
+					spare := watchBacking(tr, watchN1+"/"+sparePrefix+"notes")
+					watchMust(t, os.WriteFile(tmp, []byte("x"), 0o644))
+					watchMust(t, os.Rename(tmp, spare))
+					watchMust(t, os.WriteFile(spare, []byte("y"), 0o644))
+					watchMust(t, os.Remove(spare))
+					watchMust(t, os.Mkdir(watchBacking(tr, watchN1+"/.hidden"), 0o755))
+					watchMust(t, os.WriteFile(watchBacking(tr, watchN1+"/.hidden/f"), []byte("z"), 0o644))
+				},
+				want: nil,
+			}},
+		},
+		{
+			name:  "removal",
+			watch: []string{"/systems"},
+			setup: func(t *testing.T, tr *Tree) {
+				watchWrite(t, tr, notes, "1")
+				watchWrite(t, tr, power, "on")
+			},
+			steps: []step{{
+				do:   func(t *testing.T, tr *Tree) { watchMust(t, os.Remove(watchBacking(tr, notes))) },
+				want: []watchWant{{path: notes, change: Removed}},
+			}, {
+				do: func(t *testing.T, tr *Tree) {
+					ok, err := tr.RemoveDevice(watchN1, "server")
+					if !ok || err != nil {
+						t.Fatalf("RemoveDevice = %v, %v", ok, err)
+					}
+				},
+				check: func(t *testing.T, tr *Tree, evs []Event) {
+					watchSame(t, evs, []watchWant{
+						{path: watchN1 + "/address", change: Removed},
+						{path: watchN1 + "/transport", change: Removed},
+						{path: power, change: Removed},
+						{path: watchN1, change: Removed},
+					})
+					if len(evs) > 0 && evs[len(evs)-1].Path != watchN1 {
+						t.Errorf("the directory's Removed is not last: %v", evs)
+					}
+				},
+			}},
+		},
+		{
+			name:  "new device, then its files",
+			watch: []string{"/systems/servers"},
+			steps: []step{{
+				do: func(t *testing.T, tr *Tree) {
+					if ok, err := tr.AddDevice("/systems/servers/n4", "server", map[string]string{"transport": "local"}); !ok || err != nil {
+						t.Fatalf("AddDevice = %v, %v", ok, err)
+					}
+				},
+				check: func(t *testing.T, tr *Tree, evs []Event) {
+					// The directory may be seen before its marker is written
+					// (Created, then Type) or after (both at once).
+					dev, files := Change(0), map[string]Change{}
+					for i, e := range evs {
+						if e.Path == "/systems/servers/n4" {
+							if i == 0 != (e.Change&Created != 0) || !e.Dir {
+								t.Errorf("event %d: %v", i, e)
+							}
+							dev |= e.Change
+							continue
+						}
+						if files[e.Path] != 0 {
+							t.Errorf("second event for %s: %v", e.Path, e)
+						}
+						files[e.Path] = e.Change
+					}
+					if dev != Created|Type {
+						t.Errorf("device: %v, want created|type (events %v)", dev, evs)
+					}
+					wantFiles := map[string]Change{"/systems/servers/n4/address": Created | Content, "/systems/servers/n4/transport": Created | Content}
+					if fmt.Sprint(files) != fmt.Sprint(wantFiles) {
+						t.Errorf("files: %v, want %v", files, wantFiles)
+					}
+				},
+			}, {
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, "/systems/servers/n4/power", "on") },
+				want: []watchWant{{path: "/systems/servers/n4/power", change: Created | Content | Status}},
+			}, {
+				do:   func(t *testing.T, tr *Tree) { watchMust(t, tr.MakeDirs("/systems/servers/n4/a/b")) },
+				want: []watchWant{{path: "/systems/servers/n4/a", change: Created}, {path: "/systems/servers/n4/a/b", change: Created}},
+			}, {
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, "/systems/servers/n4/a/b/c", "deep") },
+				want: []watchWant{{path: "/systems/servers/n4/a/b/c", change: Created | Content}},
+			}},
+		},
+		{
+			name:  "directories moved in and out",
+			watch: []string{"/systems/servers"},
+			setup: func(t *testing.T, tr *Tree) {
+				watchMust(t, os.MkdirAll(watchBacking(tr, "/outside/d/e"), 0o755))
+				watchMust(t, os.WriteFile(watchBacking(tr, "/outside/d/e/f"), []byte("1"), 0o644))
+			},
+			steps: []step{{
+				do: func(t *testing.T, tr *Tree) {
+					watchMust(t, os.Rename(watchBacking(tr, "/outside/d"), watchBacking(tr, "/systems/servers/d")))
+				},
+				want: []watchWant{{path: "/systems/servers/d", change: Created}, {path: "/systems/servers/d/e", change: Created}, {path: "/systems/servers/d/e/f", change: Created | Content}},
+			}, {
+				do: func(t *testing.T, tr *Tree) {
+					watchMust(t, os.Rename(watchBacking(tr, "/systems/servers/d"), watchBacking(tr, "/systems/servers/g")))
+				},
+				want: []watchWant{
+					{path: "/systems/servers/d/e/f", change: Removed}, {path: "/systems/servers/d/e", change: Removed}, {path: "/systems/servers/d", change: Removed},
+					{path: "/systems/servers/g", change: Created}, {path: "/systems/servers/g/e", change: Created}, {path: "/systems/servers/g/e/f", change: Created | Content},
+				},
+			}, {
+				// The moved directory is watched under its new name only.
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, "/systems/servers/g/e/f", "2") },
+				want: []watchWant{{path: "/systems/servers/g/e/f", change: Content}},
+			}, {
+				do: func(t *testing.T, tr *Tree) {
+					watchMust(t, os.Rename(watchBacking(tr, "/systems/servers/g"), watchBacking(tr, "/outside/g")))
+					watchMust(t, os.WriteFile(watchBacking(tr, "/outside/g/e/f"), []byte("3"), 0o644))
+				},
+				want: []watchWant{{path: "/systems/servers/g/e/f", change: Removed}, {path: "/systems/servers/g/e", change: Removed}, {path: "/systems/servers/g", change: Removed}},
+			}},
+		},
+		{
+			name:  "one file",
+			watch: []string{power},
+			steps: []step{{
+				do: func(t *testing.T, tr *Tree) {
+					watchWrite(t, tr, notes, "1")
+					watchWrite(t, tr, power, "on")
+					watchWrite(t, tr, "/systems/servers/localhost/power", "on")
+				},
+				want: []watchWant{{path: power, change: Created | Content | Status}},
+			}},
+		},
+		{
+			name:  "a status file is its file",
+			watch: []string{power + ".status"},
+			steps: []step{{
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, power, "on") },
+				want: []watchWant{{path: power, change: Created | Content | Status}},
+			}},
+		},
+		{
+			name:  "a path yet to be",
+			watch: []string{watchN1 + "/later"},
+			steps: []step{{
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, watchN1+"/later", "x") },
+				want: []watchWant{{path: watchN1 + "/later", change: Created | Content}},
+			}, {
+				do:   func(t *testing.T, tr *Tree) { watchMust(t, os.Remove(watchBacking(tr, watchN1+"/later"))) },
+				want: []watchWant{{path: watchN1 + "/later", change: Removed}},
+			}},
+		},
+		{
+			name:  "a watched directory removed and made again",
+			watch: []string{"/systems/servers"},
+			steps: []step{{
+				do: func(t *testing.T, tr *Tree) {
+					watchMust(t, os.RemoveAll(watchBacking(tr, "/systems/servers")))
+					watchMust(t, tr.MakeDirs("/systems/servers/n9"))
+				},
+				check: func(t *testing.T, tr *Tree, evs []Event) {
+					i := slices.IndexFunc(evs, watchIs("/systems/servers", Removed))
+					j := slices.IndexFunc(evs, watchIs("/systems/servers", Created))
+					k := slices.IndexFunc(evs, watchIs("/systems/servers/n9", Created))
+					if i < 0 || j < i || k < j {
+						t.Errorf("events: %v", evs)
+					}
+				},
+			}, {
+				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, "/systems/servers/n9/x", "1") },
+				want: []watchWant{{path: "/systems/servers/n9/x", change: Created | Content}},
+			}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := watchTree(t)
+			if tc.setup != nil {
+				tc.setup(t, tr)
+			}
+			ch := startWatch(t, tr, tc.watch...)
+			for i, s := range tc.steps {
+				s.do(t, tr)
+				evs := watchSettle(t, tr, ch)
+				if s.check != nil {
+					s.check(t, tr, evs)
+				} else {
+					watchSame(t, evs, s.want)
+				}
+				if t.Failed() {
+					t.Fatalf("step %d", i)
+				}
+			}
+		})
+	}
+}
+
+// A watch drops the tree's caches for what changed before it reports the
+// change: another smctl's writes are seen by a tree that lives.
+func TestWatchCaches(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		before func(t *testing.T, tr *Tree) string // fills the cache, returns what it says
+		change func(t *testing.T, other *Tree)     // through another tree
+		event  func(Event) bool
+	}{
+		{
+			name:   "attribute file",
+			before: func(t *testing.T, tr *Tree) string { return tr.device(watchN1).Attrs["address"] },
+			change: func(t *testing.T, o *Tree) { watchWrite(t, o, watchN1+"/address", "10.0.0.9") },
+			event:  watchIs(watchN1+"/address", Content),
+		},
+		{
+			name:   "type marker",
+			before: func(t *testing.T, tr *Tree) string { return tr.DeviceType(watchN1) + " " + tr.device(watchN1).Type },
+			change: func(t *testing.T, o *Tree) {
+				watchMust(t, o.store.writeFile(rel(watchN1)+"/"+typeFile, []byte("chassis\n")))
+			},
+			event: watchIs(watchN1, Type),
+		},
+		{
+			name: "ids",
+			before: func(t *testing.T, tr *Tree) string {
+				p, err := tr.credsIn(rel(watchN1))
+				if err != nil || p == nil {
+					return fmt.Sprint(p, err)
+				}
+				return p.User
+			},
+			change: func(t *testing.T, o *Tree) { watchWrite(t, o, watchN1+"/ids", "other:pw") },
+			event:  watchIs(watchN1+"/ids", Content),
+		},
+		{
+			name:   "lock",
+			before: func(t *testing.T, tr *Tree) string { return fmt.Sprint(tr.hasSpecial(rel(watchN1), LockName)) },
+			change: func(t *testing.T, o *Tree) { watchWrite(t, o, watchN1+"/lock", "1") },
+			event:  watchIs(watchN1+"/lock", Created),
+		},
+		{
+			name:   "device replaced",
+			before: func(t *testing.T, tr *Tree) string { return tr.device(watchN1).Attrs["transport"] },
+			change: func(t *testing.T, o *Tree) {
+				if ok, err := o.RemoveDevice(watchN1, "server"); !ok || err != nil {
+					t.Fatalf("RemoveDevice = %v, %v", ok, err)
+				}
+				if ok, err := o.AddDevice(watchN1, "server", map[string]string{"transport": "ssh"}); !ok || err != nil {
+					t.Fatalf("AddDevice = %v, %v", ok, err)
+				}
+			},
+			event: watchIs(watchN1+"/transport", Created),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := watchTree(t)
+			watchWrite(t, tr, watchN1+"/ids", "first:pw")
+			ch := startWatch(t, tr, "/systems")
+			was := tc.before(t, tr)
+			// A tree without a watch keeps what it cached: the premise.
+			unwatched := watchOther(t, tr)
+			if got := tc.before(t, unwatched); got != was {
+				t.Fatalf("unwatched tree: %q, watched %q", got, was)
+			}
+			other := watchOther(t, tr)
+			tc.change(t, other)
+			if got := tc.before(t, unwatched); got != was {
+				t.Fatalf("not cached: %q -> %q without a watch", was, got)
+			}
+			watchWaitFor(t, ch, "the change", tc.event)
+			got, want := tc.before(t, tr), tc.before(t, other)
+			if got != want || got == was {
+				t.Errorf("after the event: %q, want %q (was %q)", got, want, was)
+			}
+			// The tree still works on what changed.
+			if _, err := tr.Write(ctx, watchN1+"/notes", []byte("x")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// Live keeps the caches of a tree coherent without a consumer.
+func TestWatchLive(t *testing.T) {
+	tr := watchTree(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	rounds := make(chan struct{}, 1)
+	done, err := tr.live(ctx, func() {
+		select {
+		case rounds <- struct{}{}:
+		default:
+		}
+	})
+	watchMust(t, err)
+	if got := tr.device(watchN1).Attrs["address"]; got != "n1" {
+		t.Fatalf("address %q", got)
+	}
+	watchWrite(t, watchOther(t, tr), watchN1+"/address", "10.0.0.9")
+	deadline := time.After(watchTimeout)
+	for tr.device(watchN1).Attrs["address"] != "10.0.0.9" {
+		select {
+		case <-rounds:
+		case <-deadline:
+			t.Fatal("the change was not seen")
+		}
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-deadline:
+		t.Fatal("Live did not stop")
+	}
+}
+
+// An overflow of the kernel's queue is reported, then what changed
+// meanwhile. The watcher is kept from reading by a consumer that does not
+// take its first event, while the test makes more events than the queue
+// holds.
+func TestWatchOverflow(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events")
+	if err != nil {
+		t.Skip(err)
+	}
+	max, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || max > 1<<20 {
+		t.Skipf("max_queued_events %q", b)
+	}
+	tr := watchTree(t)
+	watchMust(t, tr.MakeDirs("/flood"))
+	ch := startWatch(t, tr, "/flood")
+	// An event for a one-byte name takes 32 bytes; the watcher reads at
+	// most 1+watchMaxDrain buffers before it blocks on its first event.
+	n := max + (1+watchMaxDrain)*watchReadBuf/32 + 1000
+	var fds [2]int
+	for i, name := range []string{"a", "b"} {
+		fds[i], err = unix.Open(watchBacking(tr, "/flood/"+name), unix.O_WRONLY|unix.O_CREAT|unix.O_APPEND|unix.O_CLOEXEC, 0o644)
+		watchMust(t, err)
+		unix.Close(fds[i])
+	}
+	for i := 0; i < n; i++ {
+		// Alternate, or the kernel merges the repeated event.
+		fd, err := unix.Open(watchBacking(tr, "/flood/"+[]string{"a", "b"}[i%2]), unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC, 0)
+		watchMust(t, err)
+		_, err = unix.Write(fd, []byte{'x'})
+		watchMust(t, err)
+		unix.Close(fd)
+	}
+	evs := watchWaitFor(t, ch, "lost", func(e Event) bool { return e.Change&Lost != 0 })
+	if e := evs[len(evs)-1]; e.Path != "/" || e.Err != nil {
+		t.Errorf("lost: %v", e)
+	}
+	// The rescan compares with the last state seen (rounds look at the
+	// files, not at the events): at most one change each.
+	after := watchSettle(t, tr, ch)
+	seen := map[string]bool{}
+	for _, e := range after {
+		if e.Change != Content || seen[e.Path] || !strings.HasPrefix(e.Path, "/flood/") {
+			t.Errorf("after lost: %v", after)
+			break
+		}
+		seen[e.Path] = true
+	}
+}
+
+// inotifyEvent encodes one event as the kernel does.
+func watchRawEvent(wd int32, mask uint32, name string) []byte {
+	n := 0
+	if name != "" {
+		n = (len(name) + 16) / 16 * 16
+	}
+	b := make([]byte, unix.SizeofInotifyEvent+n)
+	binary.NativeEndian.PutUint32(b[0:], uint32(wd))
+	binary.NativeEndian.PutUint32(b[4:], mask)
+	binary.NativeEndian.PutUint32(b[12:], uint32(n))
+	copy(b[unix.SizeofInotifyEvent:], name)
+	return b
+}
+
+// The handling of an overflow, on a watcher that is not running: the
+// round reports Lost first, drops the caches and rescans.
+func TestWatchOverflowHandling(t *testing.T) {
+	tr := watchTree(t)
+	ctx := context.Background()
+	w, err := tr.newWatcher(ctx, []string{watchN1}, make(chan Event))
+	watchMust(t, err)
+	defer w.close()
+	if len(w.pending) != 0 {
+		t.Fatalf("setting up reported %v", w.pending)
+	}
+	tr.device(watchN1)
+	if tr.DeviceType(watchN1) != "server" || len(tr.types) == 0 || len(tr.devices) == 0 {
+		t.Fatal("caches not filled")
+	}
+	// Changed behind the watcher's back, with the events lost.
+	watchMust(t, os.WriteFile(watchBacking(tr, watchN1+"/address"), []byte("elsewhere\n"), 0o644))
+	var buf []byte
+	buf = append(buf, watchRawEvent(w.dirs[rel(watchN1)].wd, unix.IN_CLOSE_WRITE, "transport")...)
+	buf = append(buf, watchRawEvent(-1, unix.IN_Q_OVERFLOW, "")...)
+	parseEvents(buf, w.handle)
+	if !w.lost {
+		t.Fatal("overflow not noted")
+	}
+	evs := w.reconcile(ctx)
+	if len(evs) == 0 || evs[0].Change != Lost || evs[0].Path != "/" || evs[0].Err != nil {
+		t.Fatalf("events %v, want lost first", evs)
+	}
+	watchSame(t, evs[1:], []watchWant{{path: watchN1 + "/address", change: Content}})
+	tr.mu.Lock()
+	cached := len(tr.types) + len(tr.devices)
+	tr.mu.Unlock()
+	if cached != 0 {
+		t.Errorf("caches kept %d entries", cached)
+	}
+	if w.lost || len(w.dirty) != 0 {
+		t.Errorf("lost %v, dirty %v after the round", w.lost, w.dirty)
+	}
+}
+
+func TestWatchParse(t *testing.T) {
+	var got []string
+	buf := append(watchRawEvent(3, unix.IN_MOVED_TO, "power"), watchRawEvent(-1, unix.IN_Q_OVERFLOW, "")...)
+	buf = append(buf, watchRawEvent(4, unix.IN_DELETE|unix.IN_ISDIR, strings.Repeat("n", 16))...)
+	buf = append(buf, watchRawEvent(5, unix.IN_CLOSE_WRITE, "cut")[:20]...) // truncated: ignored
+	parseEvents(buf, func(wd int32, mask uint32, name string) { got = append(got, fmt.Sprintf("%d %#x %s", wd, mask, name)) })
+	want := []string{
+		fmt.Sprintf("3 %#x power", unix.IN_MOVED_TO),
+		fmt.Sprintf("-1 %#x ", unix.IN_Q_OVERFLOW),
+		fmt.Sprintf("4 %#x %s", unix.IN_DELETE|unix.IN_ISDIR, strings.Repeat("n", 16)),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("parsed %q, want %q", got, want)
+	}
+}
+
+func TestWatchErrors(t *testing.T) {
+	tr := watchTree(t)
+	for _, tc := range []struct {
+		paths []string
+		err   error
+	}{
+		{nil, nil},
+		{[]string{"/a/.type"}, ErrBadPath},
+		{[]string{"/systems/servers/localhost/proc"}, ErrLiveWatch},
+		{[]string{"/systems/servers/localhost/proc/cpuinfo"}, ErrLiveWatch},
+		{[]string{"/systems/nope/x"}, fs.ErrNotExist},
+		{[]string{watchN1 + "/address/x"}, ErrNotDir},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		ch, err := tr.Watch(ctx, tc.paths)
+		cancel()
+		if err == nil || ch != nil || tc.err != nil && !errors.Is(err, tc.err) {
+			t.Errorf("Watch(%q) = %v, %v; want %v", tc.paths, ch, err, tc.err)
+		}
+	}
+}
+
+// Ending the context closes the channel, even with an event not taken,
+// and leaves neither goroutine nor inotify descriptor behind.
+func TestWatchCancel(t *testing.T) {
+	tr := watchTree(t)
+	fds, stacks := watchFDs(t), watchGoroutines()
+	if stacks != "" {
+		t.Fatalf("watch goroutines before the test:\n%s", stacks)
+	}
+	for _, taken := range []bool{true, false} {
+		ctx, cancel := context.WithCancel(context.Background())
+		ch, err := tr.Watch(ctx, []string{"/"})
+		watchMust(t, err)
+		live, err := tr.Live(ctx)
+		watchMust(t, err)
+		if got := watchFDs(t); got != fds+2 {
+			t.Errorf("%d inotify descriptors, want %d", got, fds+2)
+		}
+		watchWrite(t, tr, watchN1+"/notes", fmt.Sprint(taken))
+		if taken {
+			watchNext(t, ch)
+		}
+		cancel()
+		deadline := time.After(watchTimeout)
+		for open := true; open; {
+			select {
+			case _, open = <-ch:
+			case <-deadline:
+				t.Fatal("the channel was not closed")
+			}
+		}
+		select {
+		case <-live:
+		case <-deadline:
+			t.Fatal("Live did not stop")
+		}
+	}
+	// The goroutines have closed their channels; they may still be
+	// returning.
+	deadline := time.Now().Add(watchTimeout)
+	for watchGoroutines() != "" && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	if s := watchGoroutines(); s != "" {
+		t.Errorf("goroutines left:\n%s", s)
+	}
+	if got := watchFDs(t); got != fds {
+		t.Errorf("%d inotify descriptors left, want %d", got, fds)
+	}
+}
+
+// watchGoroutines returns the stacks of goroutines running a watch.
+func watchGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "vtree.(*watcher)") || strings.Contains(g, "vtree.(*Tree).Watch.") || strings.Contains(g, "vtree.(*Tree).live.") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
+func watchFDs(t *testing.T) int {
+	t.Helper()
+	des, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip(err)
+	}
+	n := 0
+	for _, de := range des {
+		if l, err := os.Readlink("/proc/self/fd/" + de.Name()); err == nil && l == "anon_inode:inotify" {
+			n++
+		}
+	}
+	return n
+}
+
+// A store of content and status holds the directory's lock: a round that
+// comes meanwhile leaves the directory for later, and the store is
+// reported whole, with its final status, once the lock is released.
+func TestWatchBusy(t *testing.T) {
+	tr := watchTree(t)
+	power := watchN1 + "/power"
+	watchMust(t, tr.store.writeFile(rel(power)+statusSuffix, []byte("3 refused bad\n")))
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan Event)
+	w, err := tr.newWatcher(ctx, []string{watchN1}, out)
+	watchMust(t, err)
+	busy := make(chan int, 100)
+	w.batch = func() {
+		select {
+		case busy <- len(w.dirty): // read in the watcher's goroutine
+		default:
+		}
+	}
+	go func() {
+		defer close(out)
+		w.run(ctx)
+	}()
+	defer func() {
+		cancel()
+		for range out {
+		}
+	}()
+	unlock, err := tr.store.lockDir(rel(watchN1))
+	watchMust(t, err)
+	watchMust(t, tr.store.writeFiles(rel(watchN1), []string{"power.status", "power", "power.status"},
+		[][]byte{statusIncomplete, []byte("on\n"), []byte("0\n")}))
+	deadline := time.After(watchTimeout)
+	for n := 0; n == 0; {
+		select {
+		case n = <-busy:
+		case e := <-out:
+			t.Fatalf("event while the store holds the lock: %v", e)
+		case <-deadline:
+			t.Fatal("no round found the directory locked")
+		}
+	}
+	unlock()
+	e := watchNext(t, out)
+	if e.Path != power || e.Change != Content|Status || e.RC != 0 || e.Message != "" {
+		t.Errorf("event %v, want %s content|status rc=0", e, power)
+	}
+}
+
+// Closing the tree under a watch ends it, saying so.
+func TestWatchTreeClosed(t *testing.T) {
+	tr := watchTree(t)
+	tr2 := watchOther(t, tr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := tr2.Watch(ctx, []string{watchN1})
+	watchMust(t, err)
+	watchMust(t, tr2.store.root.Close())
+	watchWrite(t, tr, watchN1+"/notes", "x")
+	evs := watchWaitFor(t, ch, "lost", func(e Event) bool { return e.Change&Lost != 0 })
+	if e := evs[len(evs)-1]; e.Path != "/" || e.Err == nil || !strings.Contains(e.Err.Error(), "closed") {
+		t.Errorf("lost: %v", e)
+	}
+	for e := range ch {
+		t.Errorf("after the end: %v", e)
+	}
+}
