@@ -107,12 +107,12 @@ type Tree struct {
 	keyFile string
 	reg     agent.Registry
 
-	mu       sync.Mutex
-	hooks    map[string]map[string]*hook // by type, then file name
-	types    map[string]typeInfo         // device dir (rel) -> type
-	agentMu  sync.Mutex
-	agentErr map[string]error // agent directory -> why it is not trusted
-	dirErr   map[string]error // backing directory -> why it is not trusted
+	mu         sync.Mutex
+	hooks      map[string]map[string]*hook // by type, then file name
+	types      map[string]typeInfo         // device dir (rel) -> type
+	agentFiles *agent.Dirs                 // executable agents
+	agentMu    sync.Mutex
+	dirErr     map[string]error // backing directory -> why it is not trusted
 	// Per-command caches: a Tree lives for one smctl command, so lock and
 	// ids files, and device attributes, are looked up once per directory
 	// (writes through this Tree keep them current).
@@ -179,7 +179,6 @@ func Open(dir string, opts Options) (*Tree, error) {
 		Root:     dir,
 		Config:   cfg,
 		store:    store{root: r, dir: treeDir},
-		agentErr: map[string]error{},
 		dirErr:   map[string]error{},
 		opts:     opts,
 		timeout:  cfg.Timeout.Duration,
@@ -200,6 +199,7 @@ func Open(dir string, opts Options) (*Tree, error) {
 		t.keyFile = filepath.Join(dir, t.keyFile)
 	}
 	t.store.trusted = t.trustedName
+	t.agentFiles = &agent.Dirs{Dirs: t.agentDirs(), Root: dir, PasswordArgv: cfg.PasswordArgv, Self: opts.Self, Reserved: reservedName}
 	if err := opts.Drivers.Register(&t.reg, cfg.Types); err != nil {
 		r.Close()
 		return nil, &config.Error{File: cfgFile, Msg: err.Error()}
@@ -267,48 +267,12 @@ func (t *Tree) hooksFor(typ string) map[string]*hook {
 			}
 		}
 	}
-	dirs := t.agentDirs()
-	seen := map[string]bool{}
-	for _, d := range dirs {
-		if typ != "" {
-			d = filepath.Join(d, typ)
+	for name, p := range t.agentFiles.Find(typ) {
+		if p.Read != nil {
+			get(name).read = p.Read
 		}
-		des, err := os.ReadDir(d)
-		if err != nil {
-			continue
-		}
-		dirErr := t.agentDirTrust(d)
-		for _, de := range des {
-			if de.IsDir() || strings.HasPrefix(de.Name(), ".") {
-				continue
-			}
-			var name string
-			var op agent.Op
-			switch {
-			case strings.HasSuffix(de.Name(), ".read"):
-				name, op = strings.TrimSuffix(de.Name(), ".read"), agent.Read
-			case strings.HasSuffix(de.Name(), ".write"):
-				name, op = strings.TrimSuffix(de.Name(), ".write"), agent.Write
-			default:
-				continue
-			}
-			if name == "" || seen[de.Name()] || reservedName(name) {
-				continue
-			}
-			seen[de.Name()] = true
-			var a agent.Agent = &agent.Exec{
-				Path:         filepath.Join(d, de.Name()),
-				PassPassword: slices.Contains(t.Config.PasswordArgv, de.Name()),
-				Self:         t.opts.Self,
-			}
-			if dirErr != nil {
-				a = untrustedAgent{dirErr}
-			}
-			if op == agent.Read {
-				get(name).read = a
-			} else {
-				get(name).write = a
-			}
+		if p.Write != nil {
+			get(name).write = p.Write
 		}
 	}
 	t.hooks[typ] = hs
@@ -405,43 +369,6 @@ func (t *Tree) trustedName(name string) bool {
 	return false
 }
 
-// agentDirTrust judges an agent directory (and, inside the state root, the
-// directories from the root down to it): one that others may change could
-// swap the agents smctl runs.
-func (t *Tree) agentDirTrust(dir string) error {
-	t.agentMu.Lock()
-	err, ok := t.agentErr[dir]
-	t.agentMu.Unlock()
-	if ok {
-		return err
-	}
-	dirs := []string{dir}
-	if r, rerr := filepath.Rel(t.Root, dir); rerr == nil && !strings.HasPrefix(r, "..") {
-		for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-			dirs = append(dirs, d)
-			if d == t.Root || d == filepath.Dir(d) {
-				break
-			}
-		}
-	}
-	for _, d := range dirs {
-		f, oerr := os.Open(d)
-		if oerr != nil {
-			err = oerr
-			break
-		}
-		err = trust.File(d, f)
-		f.Close()
-		if err != nil {
-			break
-		}
-	}
-	t.agentMu.Lock()
-	t.agentErr[dir] = err
-	t.agentMu.Unlock()
-	return err
-}
-
 // dirTrust judges the backing directory rel and those above it up to the
 // tree: each must be owned by a trusted owner, and one that group or others
 // may write must be sticky, or the files in it (attributes, ids, locks)
@@ -471,14 +398,6 @@ func (t *Tree) dirTrust(rel string) error {
 	t.dirErr[rel] = err
 	t.agentMu.Unlock()
 	return err
-}
-
-// untrustedAgent stands for an agent found in a directory that is not
-// trusted: it never runs.
-type untrustedAgent struct{ err error }
-
-func (u untrustedAgent) Run(context.Context, *agent.Request) (agent.Result, error) {
-	return agent.Result{}, &agent.Error{RC: int(status.Usage), Err: fmt.Errorf("agent directory: %w", u.err)}
 }
 
 // forgetType drops what the caches know of rel and everything below it.
