@@ -12,6 +12,7 @@ import (
 
 	smctl "github.com/smctl/smctl"
 	"github.com/smctl/smctl/pkg/discover"
+	"github.com/smctl/smctl/pkg/stateroot"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -54,7 +55,7 @@ the default agents in agents.d, and the key that encrypts ids files
 			if err != nil {
 				return err
 			}
-			err = vtree.Init(cmd.Context(), dir, vtree.InitOptions{
+			err = stateroot.Init(cmd.Context(), dir, stateroot.Options{
 				Agents:     smctl.Agents(),
 				KeyFile:    os.Getenv("SMCTL_KEY_FILE"),
 				Drivers:    g.drivers(),
@@ -62,7 +63,7 @@ the default agents in agents.d, and the key that encrypts ids files
 				// The built-in localhost server, reached with no SSH.
 				Discover: "server localhost transport=local\n",
 			})
-			if errors.Is(err, vtree.ErrInitialized) {
+			if errors.Is(err, stateroot.ErrInitialized) {
 				fmt.Fprintf(ios.ErrOut, "smctl: %s is already a state root; nothing changed\n", dir)
 				return nil
 			}

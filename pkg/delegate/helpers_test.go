@@ -15,6 +15,7 @@ import (
 	"github.com/smctl/smctl/pkg/driver/ipmi"
 	"github.com/smctl/smctl/pkg/driver/local"
 	"github.com/smctl/smctl/pkg/driver/ssh"
+	"github.com/smctl/smctl/pkg/stateroot"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -50,11 +51,11 @@ func newTree(t testing.TB, agents map[string]string, discoverStmts string) *vtre
 	for name, body := range agents {
 		af[name] = &fstest.MapFile{Data: []byte("#!/bin/sh\n" + body + "\n"), Mode: 0o755}
 	}
-	err := vtree.Init(context.Background(), dir, vtree.InitOptions{
+	err := stateroot.Init(context.Background(), dir, stateroot.Options{
 		Agents:     af,
 		Drivers:    testDrivers(),
 		Extensions: []vtree.Extension{discover.New()},
-		Devices:    []vtree.NewDevice{{Type: "server", Name: "localhost", Attrs: map[string]string{"transport": "local"}}},
+		Devices:    []stateroot.NewDevice{{Type: "server", Name: "localhost", Attrs: map[string]string{"transport": "local"}}},
 	})
 	if err != nil {
 		t.Fatal(err)

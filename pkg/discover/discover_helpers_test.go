@@ -17,6 +17,7 @@ import (
 	"github.com/smctl/smctl/pkg/driver/ipmi"
 	"github.com/smctl/smctl/pkg/driver/local"
 	"github.com/smctl/smctl/pkg/driver/ssh"
+	"github.com/smctl/smctl/pkg/stateroot"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -50,11 +51,11 @@ func (hardware) Builtins() map[string][]driver.Builtin {
 func newTree(t testing.TB, stmts string, edits ...[2]string) (*vtree.Tree, *Discovery) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "root")
-	err := vtree.Init(context.Background(), dir, vtree.InitOptions{
+	err := stateroot.Init(context.Background(), dir, stateroot.Options{
 		Agents:     fstest.MapFS{},
 		Drivers:    testDrivers(),
 		Extensions: []vtree.Extension{New()},
-		Devices:    []vtree.NewDevice{{Type: "server", Name: "localhost", Attrs: map[string]string{"transport": "local"}}},
+		Devices:    []stateroot.NewDevice{{Type: "server", Name: "localhost", Attrs: map[string]string{"transport": "local"}}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/driver/all"
+	"github.com/smctl/smctl/pkg/stateroot"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -23,7 +24,7 @@ func Example() {
 	ctx := context.Background()
 	// smctl's drivers (how devices are reached) and discovery (which
 	// owns /discover_master) make what smctl.yaml holds.
-	if err := vtree.Init(ctx, root, vtree.InitOptions{Agents: agents, Drivers: all.Registry().New(driver.Env{}), Extensions: []vtree.Extension{discover.New()}}); err != nil {
+	if err := stateroot.Init(ctx, root, stateroot.Options{Agents: agents, Drivers: all.Registry().New(driver.Env{}), Extensions: []vtree.Extension{discover.New()}}); err != nil {
 		fmt.Println(err)
 		return
 	}

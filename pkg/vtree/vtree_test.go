@@ -13,6 +13,8 @@ import (
 	"testing/fstest"
 
 	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/nodeset"
 )
 
@@ -106,16 +108,53 @@ func seed(t testing.TB, tr *Tree, text, container string) {
 	}
 }
 
-// initRoot makes a state root at dir with the agents, the test drivers and
-// the localhost server, as smctl init does.
+// initRoot makes a state root at dir as smctl init does (package
+// stateroot, which the tree's tests cannot import): smctl.yaml written
+// with the test drivers, the backing tree, the agents (executable), the key
+// and the localhost server.
 func initRoot(t testing.TB, dir string, agents fstest.MapFS) {
 	t.Helper()
-	if err := Init(context.Background(), dir, InitOptions{Agents: agents, Drivers: testDrivers(), Devices: localhost}); err != nil {
+	drivers := testDrivers()
+	schema := drivers.Schema()
+	cfg, err := schema.Marshal(schema.Default())
+	if err == nil {
+		err = os.MkdirAll(filepath.Join(dir, "tree"), 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, config.FileName), cfg, 0o644)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "tree", DiscoverMaster), nil, 0o644)
+	}
+	if err == nil {
+		err = os.CopyFS(filepath.Join(dir, "agents.d"), agents)
+	}
+	if err == nil {
+		err = filepath.WalkDir(filepath.Join(dir, "agents.d"), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			return os.Chmod(p, 0o755)
+		})
+	}
+	if err == nil {
+		err = creds.CreateKey(filepath.Join(dir, "key"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Open(dir, Options{Drivers: drivers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.MakeDirs("/systems/servers"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.AddDevice("/systems/servers/localhost", "server", map[string]string{"transport": "local"}); err != nil {
 		t.Fatal(err)
 	}
 }
-
-var localhost = []NewDevice{{Type: "server", Name: "localhost", Attrs: map[string]string{"transport": "local"}}}
 
 func TestClean(t *testing.T) {
 	tests := []struct{ in, want, err string }{

@@ -1,4 +1,4 @@
-package vtree
+package stateroot
 
 import (
 	"context"
@@ -61,7 +61,7 @@ func TestMutInitTarget(t *testing.T) {
 				tt.setup(t, dir)
 			}
 			before := snapshot(t, parent)
-			err := Init(context.Background(), dir, InitOptions{Agents: fstest.MapFS{}, Drivers: testDrivers(), Devices: localhost})
+			err := Init(context.Background(), dir, Options{Agents: fstest.MapFS{}, Drivers: testDrivers(), Devices: localhost})
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("Init: %v, want error %q", err, tt.err)
@@ -159,7 +159,7 @@ func TestMutInitAgentModes(t *testing.T) {
 	// run in parallel with others.
 	old := syscall.Umask(0o077)
 	dir := filepath.Join(t.TempDir(), "root")
-	err := Init(context.Background(), dir, InitOptions{Agents: af, Drivers: testDrivers(), Devices: localhost})
+	err := Init(context.Background(), dir, Options{Agents: af, Drivers: testDrivers(), Devices: localhost})
 	syscall.Umask(old)
 	if err != nil {
 		t.Fatal(err)

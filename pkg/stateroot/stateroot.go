@@ -1,4 +1,8 @@
-package vtree
+// Package stateroot makes a new smctl state root (smctl init): smctl.yaml
+// written with the drivers' sections and types, the backing tree, the
+// agents, the key, and the first devices, built aside and renamed into
+// place so that a failure never leaves a half-made root.
+package stateroot
 
 import (
 	"context"
@@ -13,13 +17,14 @@ import (
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/vtree"
 )
 
 // ErrInitialized is returned by Init for a root that already exists.
 var ErrInitialized = errors.New("already an smctl state root")
 
-// InitOptions say what a new state root holds.
-type InitOptions struct {
+// Options say what a new state root holds.
+type Options struct {
 	// Agents are installed in the first agent directory (smctl's embedded
 	// agents.d).
 	Agents fs.FS
@@ -30,7 +35,7 @@ type InitOptions struct {
 	// with; Init closes them.
 	Drivers *driver.Set
 	// Extensions add their sections to smctl.yaml.
-	Extensions []Extension
+	Extensions []vtree.Extension
 	// Devices are created in the new tree, each in its type's directory.
 	Devices []NewDevice
 	// Discover, when not empty, is written to /discover_master once the
@@ -49,7 +54,7 @@ type NewDevice struct {
 // /discover_master and the devices asked for, the agents and the key
 // file. It builds everything in a temporary sibling directory and renames
 // it into place, so a failure never leaves a half-made root.
-func Init(ctx context.Context, dir string, o InitOptions) error {
+func Init(ctx context.Context, dir string, o Options) error {
 	agents, keyFile, drivers := o.Agents, o.KeyFile, o.Drivers
 	if _, err := os.Stat(filepath.Join(dir, config.FileName)); err == nil {
 		return fmt.Errorf("%s: %w", dir, ErrInitialized)
@@ -94,7 +99,7 @@ func Init(ctx context.Context, dir string, o InitOptions) error {
 	if err := os.MkdirAll(filepath.Join(tmp, cfg.Tree), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, cfg.Tree, DiscoverMaster), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, cfg.Tree, vtree.DiscoverMaster), nil, 0o644); err != nil {
 		return err
 	}
 	agentDir := filepath.Join(tmp, cfg.AgentDirs[0])
@@ -122,17 +127,17 @@ func Init(ctx context.Context, dir string, o InitOptions) error {
 			return err
 		}
 	}
-	t, err := Open(tmp, Options{KeyFile: keyFile, Drivers: drivers, Extensions: o.Extensions})
+	t, err := vtree.Open(tmp, vtree.Options{KeyFile: keyFile, Drivers: drivers, Extensions: o.Extensions})
 	if err != nil {
 		return err
 	}
 	for _, d := range o.Devices {
 		if err == nil {
-			err = t.addIn(d)
+			err = addIn(t, d)
 		}
 	}
 	if err == nil && o.Discover != "" {
-		_, err = t.Write(ctx, "/"+DiscoverMaster, []byte(o.Discover))
+		_, err = t.Write(ctx, "/"+vtree.DiscoverMaster, []byte(o.Discover))
 	}
 	t.Close()
 	if err != nil {
@@ -158,21 +163,21 @@ func isAgentFile(p string) bool {
 	base := filepath.Base(p)
 	dir := filepath.Base(filepath.Dir(p))
 	return strings.HasSuffix(base, ".read") || strings.HasSuffix(base, ".write") ||
-		dir == DiscoverDir || dir == "reference" && base != "README"
+		dir == vtree.DiscoverDir || dir == "reference" && base != "README"
 }
 
 // addIn creates d in its type's directory, which must be absolute.
-func (t *Tree) addIn(d NewDevice) error {
+func addIn(t *vtree.Tree, d NewDevice) error {
 	dir := t.Config.Types[d.Type].Dir
 	if !path.IsAbs(dir) {
 		return fmt.Errorf("device %s: type %q has no directory of its own (dir: %q)", d.Name, d.Type, dir)
 	}
-	if d.Name == "" || strings.ContainsAny(d.Name, "/\x00") || strings.HasPrefix(d.Name, ".") || len(d.Name) > MaxName {
+	if d.Name == "" || strings.ContainsAny(d.Name, "/\x00") || strings.HasPrefix(d.Name, ".") || len(d.Name) > vtree.MaxName {
 		return fmt.Errorf("bad device name %q", d.Name)
 	}
 	if err := t.MakeDirs(dir); err != nil {
 		return err
 	}
-	_, err := t.AddDevice(join(dir, d.Name), d.Type, d.Attrs)
+	_, err := t.AddDevice(path.Join(dir, d.Name), d.Type, d.Attrs)
 	return err
 }
