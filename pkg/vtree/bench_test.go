@@ -10,6 +10,7 @@ import (
 
 	"github.com/smctl/smctl/pkg/fanout"
 	"github.com/smctl/smctl/pkg/transport"
+	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
 // benchTree is 2000 servers with 15 files each: 3 attribute and command
@@ -106,8 +107,8 @@ func (nullTransport) Stat(context.Context, string) (transport.Entry, error) {
 // second (a new file renamed over each).
 func BenchmarkWriteCommand2000(b *testing.B) {
 	b.Run("spare", func(b *testing.B) {
-		defer func(d time.Duration) { spareRest = d }(spareRest)
-		spareRest = 0
+		defer func(d time.Duration) { store.SpareRest = d }(store.SpareRest)
+		store.SpareRest = 0
 		benchmarkWriteCommand(b)
 	})
 	b.Run("rapid", benchmarkWriteCommand)

@@ -31,7 +31,7 @@ func TestWriteIDsMasked(t *testing.T) {
 	if err != nil || string(res.Content) != "admin:********\nroot:********\n" {
 		t.Errorf("read of ids = %q, %v", res.Content, err)
 	}
-	b, _ := os.ReadFile(filepath.Join(tr.store.dir, "systems/servers/n1/ids"))
+	b, _ := os.ReadFile(filepath.Join(tr.store.Dir(), "systems/servers/n1/ids"))
 	if strings.Contains(string(b), "hunter2") || strings.Contains(string(b), "admin") {
 		t.Errorf("stored ids in clear: %q", b)
 	}
@@ -64,7 +64,7 @@ func TestIDsInheritance(t *testing.T) {
 		}
 	}
 	// Without the chassis' ids, the root's.
-	if err := os.Remove(filepath.Join(tr.store.dir, "systems/chassis/mm1/ids")); err != nil {
+	if err := os.Remove(filepath.Join(tr.store.Dir(), "systems/chassis/mm1/ids")); err != nil {
 		t.Fatal(err)
 	}
 	tr2, err := Open(tr.Root, testOptions(Options{}))
@@ -82,7 +82,7 @@ func TestIDsInheritance(t *testing.T) {
 func TestStoredOverMaxOutput(t *testing.T) {
 	tr := newTree(t, nil, "server n1 transport=local", [2]string{"max_output: 16777216", "max_output: 10"})
 	ctx := context.Background()
-	p := filepath.Join(tr.store.dir, "systems/servers/n1/notes")
+	p := filepath.Join(tr.store.Dir(), "systems/servers/n1/notes")
 	for _, tc := range []struct {
 		content string
 		ok      bool
@@ -117,7 +117,7 @@ func TestStatusRecorded(t *testing.T) {
 	if !ok || rc != 3 || msg != "boom: disk on fire" {
 		t.Errorf("status = %d %q %v", rc, msg, ok)
 	}
-	b, _ := os.ReadFile(filepath.Join(tr.store.dir, "systems/servers/n1/fail.status"))
+	b, _ := os.ReadFile(filepath.Join(tr.store.Dir(), "systems/servers/n1/fail.status"))
 	if string(b) != "3 boom: disk on fire\n" {
 		t.Errorf("fail.status = %q", b)
 	}
@@ -152,7 +152,7 @@ func TestCachingModels(t *testing.T) {
 	if got := read(); got != "run1\n" {
 		t.Errorf("cached read ran the agent again: %q", got)
 	}
-	os.WriteFile(filepath.Join(tr.store.dir, "systems/servers/n1/c"), nil, 0o644)
+	os.WriteFile(filepath.Join(tr.store.Dir(), "systems/servers/n1/c"), nil, 0o644)
 	if got := read(); got != "run2\n" {
 		t.Errorf("empty cached file not refreshed: %q", got)
 	}

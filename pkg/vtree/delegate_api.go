@@ -4,6 +4,8 @@ import (
 	"context"
 	"io/fs"
 	"slices"
+
+	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
 // What packages that work on the backing tree directly (pkg/delegate) need
@@ -23,11 +25,11 @@ const (
 
 // NewFileMode is the mode a new file of the tree's gets: 0666 less the
 // umask the process started with.
-func NewFileMode() fs.FileMode { return newFileMode }
+func NewFileMode() fs.FileMode { return store.NewFileMode() }
 
 // BackingDir is the directory of the backing tree, as smctl.yaml names it
 // made absolute.
-func (t *Tree) BackingDir() string { return t.store.dir }
+func (t *Tree) BackingDir() string { return t.store.Dir() }
 
 // WriteAgents returns, sorted, the names of the files that have a write
 // agent in devices of type typ ("" for the root of the tree): built in, or

@@ -9,6 +9,7 @@ import (
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
 // Extension adds to a tree what works above it through its methods
@@ -80,7 +81,7 @@ func (t *Tree) List(p string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	des, err := t.store.readDir(rel(p))
+	des, err := t.store.ReadDir(rel(p))
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]bool{}, nil
 	}
@@ -100,7 +101,7 @@ func (t *Tree) MakeDirs(p string) error {
 	if err != nil {
 		return err
 	}
-	if err := t.store.root.MkdirAll(rel(p), 0o777); err != nil {
+	if err := t.store.Root().MkdirAll(rel(p), 0o777); err != nil {
 		return pathErr("discover", p, unwrapPath(err))
 	}
 	return nil
@@ -128,11 +129,11 @@ func (t *Tree) AddDevice(p, typ string, attrs map[string]string) (bool, error) {
 	}
 	r := rel(p)
 	isNew := false
-	info, err := t.store.lstat(r)
+	info, err := t.store.Lstat(r)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		isNew = true
-		if err := t.store.root.Mkdir(r, 0o777); err != nil {
+		if err := t.store.Root().Mkdir(r, 0o777); err != nil {
 			return false, pathErr("discover", p, unwrapPath(err))
 		}
 	case err != nil:
@@ -148,13 +149,13 @@ func (t *Tree) AddDevice(p, typ string, attrs map[string]string) (bool, error) {
 	}
 	_, name := splitPath(p)
 	write := func(k, v string, overwrite bool) error {
-		ar := joinRel(r, k)
+		ar := store.JoinRel(r, k)
 		if !overwrite {
-			if _, err := t.store.lstat(ar); err == nil {
+			if _, err := t.store.Lstat(ar); err == nil {
 				return nil
 			}
 		}
-		if err := t.store.writeFile(ar, []byte(v+"\n")); err != nil {
+		if err := t.store.WriteFile(ar, []byte(v+"\n")); err != nil {
 			return pathErr("discover", join(p, k), unwrapPath(err))
 		}
 		return nil
@@ -178,12 +179,12 @@ func (t *Tree) AddDevice(p, typ string, attrs map[string]string) (bool, error) {
 		}
 	}
 	if tc.Lock {
-		if err := t.store.createLock(joinRel(r, LockName)); err != nil {
+		if err := t.store.CreateLock(store.JoinRel(r, LockName)); err != nil {
 			return false, pathErr("discover", join(p, LockName), unwrapPath(err))
 		}
 	}
 	if isNew {
-		if err := t.store.writeFile(joinRel(r, typeFile), []byte(typ+"\n")); err != nil {
+		if err := t.store.WriteFile(store.JoinRel(r, typeFile), []byte(typ+"\n")); err != nil {
 			return false, pathErr("discover", p, unwrapPath(err))
 		}
 	}
@@ -202,7 +203,7 @@ func (t *Tree) RemoveDevice(p, typ string) (bool, error) {
 	if t.typeOf(rel(p)) != typ {
 		return false, nil
 	}
-	if err := t.store.root.RemoveAll(rel(p)); err != nil {
+	if err := t.store.Root().RemoveAll(rel(p)); err != nil {
 		return false, pathErr("remove", p, unwrapPath(err))
 	}
 	t.forgetType(rel(p))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smctl/smctl/pkg/transport"
+	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
 // Info describes a file of the tree. It implements fs.FileInfo; Sys
@@ -79,13 +80,13 @@ func (t *Tree) info(ctx context.Context, n *node) (*Info, error) {
 		in.Read, in.Write = n.hook.read != nil, n.hook.write != nil
 	}
 	if n.exists {
-		st, err := t.store.lstat(n.rel)
+		st, err := t.store.Lstat(n.rel)
 		if err != nil {
 			return nil, pathErr("stat", n.path, unwrapPath(err))
 		}
 		in.mode, in.size, in.mtime = st.Mode(), st.Size(), st.ModTime()
 		if st.Mode()&fs.ModeSymlink != 0 {
-			if st, err := t.store.stat(n.rel); err == nil {
+			if st, err := t.store.Stat(n.rel); err == nil {
 				in.mode, in.size, in.mtime = st.Mode(), st.Size(), st.ModTime()
 			}
 		}
@@ -184,7 +185,7 @@ func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 	if !n.isDir {
 		return nil, pathErr("readdir", n.path, ErrNotDir)
 	}
-	des, err := t.store.readDir(n.rel)
+	des, err := t.store.ReadDir(n.rel)
 	if err != nil {
 		return nil, pathErr("readdir", n.path, unwrapPath(err))
 	}
@@ -209,7 +210,7 @@ func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 		}
 		mt := de.Type()
 		if mt&fs.ModeSymlink != 0 {
-			if st, err := t.store.stat(joinRel(n.rel, de.Name())); err == nil {
+			if st, err := t.store.Stat(store.JoinRel(n.rel, de.Name())); err == nil {
 				mt = st.Mode().Type()
 			}
 		}

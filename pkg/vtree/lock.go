@@ -9,30 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// createLock creates an empty-valued lock file unless it exists. It is never
-// replaced afterwards: flock locks belong to the inode. It is private to
-// its owner (0600): any user who could open it could flock it and block
-// every run under it (smctl delegate gives a group read and write).
-func (s *store) createLock(rel string) error {
-	f, err := s.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		st, serr := s.root.Lstat(rel)
-		if serr == nil && !st.Mode().IsRegular() {
-			return fmt.Errorf("%s exists and is not a regular file", rel)
-		}
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.Write([]byte("1\n"))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+	"github.com/smctl/smctl/pkg/vtree/store"
+)
 
 // lockError is a failure to take a lock file: the status names the lock,
 // not the agent.
@@ -48,13 +27,13 @@ func (e *lockError) Unwrap() error { return e.err }
 // within (RunDiscovery).
 func (t *Tree) acquireLocks(ctx context.Context, n *node, belowRoot bool) (func(), error) {
 	var dirs []string
-	dir, _ := splitRel(n.rel)
+	dir, _ := store.SplitRel(n.rel)
 	for {
 		dirs = append(dirs, dir)
 		if dir == "." {
 			break
 		}
-		dir, _ = splitRel(dir)
+		dir, _ = store.SplitRel(dir)
 	}
 	var files []*os.File
 	unlock := func() {
@@ -64,7 +43,7 @@ func (t *Tree) acquireLocks(ctx context.Context, n *node, belowRoot bool) (func(
 		}
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
-		lockRel := joinRel(dirs[i], LockName)
+		lockRel := store.JoinRel(dirs[i], LockName)
 		if belowRoot && dirs[i] == "." {
 			continue
 		}
@@ -74,7 +53,7 @@ func (t *Tree) acquireLocks(ctx context.Context, n *node, belowRoot bool) (func(
 		// Taken on a descriptor open for writing: a user who may only
 		// read the lock file may not act under it, so cannot hold it and
 		// block everyone else's runs.
-		f, err := t.store.root.OpenFile(lockRel, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+		f, err := t.store.Root().OpenFile(lockRel, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
 		if err != nil {
 			unlock()
 			if errors.Is(err, fs.ErrPermission) {

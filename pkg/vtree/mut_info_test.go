@@ -29,7 +29,7 @@ func TestMutInfoModes(t *testing.T) {
 	if _, err := tr.Write(ctx, dev+"/notes", []byte("hello\n")); err != nil {
 		t.Fatal(err)
 	}
-	bdir := filepath.Join(tr.store.dir, "systems/servers/n1")
+	bdir := filepath.Join(tr.store.Dir(), "systems/servers/n1")
 	for _, name := range []string{"load", "load.status", "notes"} {
 		if err := os.Chmod(filepath.Join(bdir, name), 0o664); err != nil {
 			t.Fatal(err)
@@ -75,7 +75,7 @@ func TestMutInfoSymlink(t *testing.T) {
 	if _, err := tr.Write(ctx, dev+"/notes", []byte("hello\n")); err != nil {
 		t.Fatal(err)
 	}
-	bdir := filepath.Join(tr.store.dir, "systems/servers/n1")
+	bdir := filepath.Join(tr.store.Dir(), "systems/servers/n1")
 	if err := os.Chmod(filepath.Join(bdir, "notes"), 0o640); err != nil {
 		t.Fatal(err)
 	}

@@ -9,29 +9,6 @@ import (
 	"testing"
 )
 
-// TestMutCreateLock: making a lock that exists already is not an error; one
-// that is not a regular file is.
-func TestMutCreateLock(t *testing.T) {
-	s, dir := newStore(t)
-	for i := 0; i < 2; i++ {
-		if err := s.createLock(LockName); err != nil {
-			t.Fatalf("createLock #%d: %v", i+1, err)
-		}
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, LockName)); err != nil || string(b) != "1\n" {
-		t.Errorf("lock = %q, %v", b, err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, "d", LockName), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.createLock("d/" + LockName); err == nil || !strings.Contains(err.Error(), "not a regular file") {
-		t.Errorf("createLock over a directory: %v", err)
-	}
-}
-
 // TestMutLockHeld: a run waits for the lock of its own device directory
 // and of the directories above it, and reports the wait it gave up.
 func TestMutLockHeld(t *testing.T) {
@@ -44,7 +21,7 @@ func TestMutLockHeld(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tr.Write(ctx, dir+"/lock", []byte("0"))
-			f, err := os.OpenFile(filepath.Join(tr.store.dir, dir, LockName), os.O_WRONLY, 0)
+			f, err := os.OpenFile(filepath.Join(tr.store.Dir(), dir, LockName), os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -35,7 +35,7 @@ func TestMutAgentErrorText(t *testing.T) {
 func TestMutStatusArgs(t *testing.T) {
 	tr := newTree(t, nil, "")
 	// What rel("/")+".status" would name.
-	if err := os.WriteFile(filepath.Join(tr.store.dir, "..status"), []byte("0 ok\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tr.store.Dir(), "..status"), []byte("0 ok\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"/", "/..", "/a\x00b"} {
@@ -82,7 +82,7 @@ func TestMutStatusKept(t *testing.T) {
 	}, "server n1 transport=local")
 	ctx := context.Background()
 	const p = "/systems/servers/n1/c"
-	status := filepath.Join(tr.store.dir, "systems/servers/n1/c.status")
+	status := filepath.Join(tr.store.Dir(), "systems/servers/n1/c.status")
 	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, want := range []string{"run1\n", "run2\n", "run3\n"} {
 		res, _ := tr.Read(ctx, p, ReadOptions{})
@@ -110,7 +110,7 @@ func TestMutStatusKept(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(tr.store.dir, "systems/servers/n1/c")); err != nil || string(b) != "run2\n" {
+	if b, err := os.ReadFile(filepath.Join(tr.store.Dir(), "systems/servers/n1/c")); err != nil || string(b) != "run2\n" {
 		t.Errorf("content = %q, %v; want that of the last successful run", b, err)
 	}
 }
@@ -139,7 +139,7 @@ func TestMutAttrRefresh(t *testing.T) {
 func TestMutCheckAccess(t *testing.T) {
 	tr := newTree(t, map[string]string{"server/reset.write": `echo ran > "$SMCTL_ROOT/ran"`}, "server n1 transport=local")
 	ctx := context.Background()
-	bdir := filepath.Join(tr.store.dir, "systems/servers/n1")
+	bdir := filepath.Join(tr.store.Dir(), "systems/servers/n1")
 	ran := filepath.Join(tr.Root, "ran")
 	t.Run("dangling", func(t *testing.T) {
 		os.Remove(ran)
@@ -192,7 +192,7 @@ func TestMutMaxAge(t *testing.T) {
 	}, "server n1 transport=local")
 	ctx := context.Background()
 	const p = "/systems/servers/n1/c"
-	file := filepath.Join(tr.store.dir, "systems/servers/n1/c")
+	file := filepath.Join(tr.store.Dir(), "systems/servers/n1/c")
 	if _, err := tr.Read(ctx, p, ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}

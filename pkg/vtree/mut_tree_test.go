@@ -184,7 +184,7 @@ func TestMutTreeDirTrust(t *testing.T) {
 		t.Run("open /"+tc.open, func(t *testing.T) {
 			tr := newTree(t, map[string]string{"server/power.read": "echo on"}, "")
 			if tc.open != "" {
-				if err := os.Chmod(filepath.Join(tr.store.dir, tc.open), 0o777); err != nil {
+				if err := os.Chmod(filepath.Join(tr.store.Dir(), tc.open), 0o777); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -208,7 +208,7 @@ func TestMutTreeDirTrust(t *testing.T) {
 func TestMutTreeTypeNames(t *testing.T) {
 	tr := newTree(t, nil, "server n1 transport=local")
 	dev := "systems/servers/n1"
-	marker := filepath.Join(tr.store.dir, dev, typeFile)
+	marker := filepath.Join(tr.store.Dir(), dev, typeFile)
 	for _, tc := range []struct {
 		name string
 		ok   bool
@@ -243,7 +243,7 @@ func TestMutTreeTypeNames(t *testing.T) {
 func TestMutTreeTypeQuoted(t *testing.T) {
 	tr := newTree(t, nil, "server n1 transport=local")
 	dev := "systems/servers/n1"
-	marker := filepath.Join(tr.store.dir, dev, typeFile)
+	marker := filepath.Join(tr.store.Dir(), dev, typeFile)
 	for _, tc := range []struct{ content, quoted string }{
 		{strings.Repeat("x", 39), strings.Repeat("x", 39)},
 		{strings.Repeat("x", 40), strings.Repeat("x", 40)},
@@ -321,7 +321,7 @@ func TestMutTreeResolve(t *testing.T) {
 		}
 	}
 	// An untrusted marker: the device refuses even its stored files.
-	if err := os.Chmod(filepath.Join(tr.store.dir, "systems/servers/n1", typeFile), 0o666); err != nil {
+	if err := os.Chmod(filepath.Join(tr.store.Dir(), "systems/servers/n1", typeFile), 0o666); err != nil {
 		t.Fatal(err)
 	}
 	_, err := mtReopen(t, tr).Read(ctx, "/systems/servers/n1/address", ReadOptions{})

@@ -1,13 +1,11 @@
 package vtree
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/transport"
+	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
 // ReadOptions tune Read.
@@ -113,7 +112,7 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 	if n.hook != nil && n.hook.read != nil && t.stale(n, opts) {
 		// A user who may not read the file must not learn its value from
 		// the agent either (the stored read below checks by itself).
-		if err := t.store.checkReadable(n.rel); err != nil {
+		if err := t.store.CheckReadable(n.rel); err != nil {
 			return nil, pathErr("read", p, unwrapPath(err))
 		}
 		res, err := t.runAgent(ctx, n, agent.Read, n.hook.read, nil, false)
@@ -133,7 +132,7 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 	if !n.exists {
 		return &Result{}, nil
 	}
-	b, err := t.store.readFile(n.rel, max+1)
+	b, err := t.store.ReadFile(n.rel, max+1)
 	if err != nil {
 		return nil, pathErr("read", p, unwrapPath(err))
 	}
@@ -155,7 +154,7 @@ func (t *Tree) stale(n *node, opts ReadOptions) bool {
 	switch model {
 	case config.Cached:
 		// Only while the file has no content.
-		st, err := t.store.lstat(n.rel)
+		st, err := t.store.Lstat(n.rel)
 		return err != nil || st.Size() == 0
 	case config.TTL:
 		if ttl <= 0 {
@@ -163,7 +162,7 @@ func (t *Tree) stale(n *node, opts ReadOptions) bool {
 			// that was ahead, a restored backup).
 			return true
 		}
-		st, err := t.store.lstat(n.rel)
+		st, err := t.store.Lstat(n.rel)
 		return err != nil || time.Since(st.ModTime()) >= ttl
 	}
 	return true
@@ -241,7 +240,7 @@ func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool)
 	if n.hook != nil && n.hook.read != nil {
 		return nil, pathErr("write", p, ErrReadOnly)
 	}
-	if err := t.store.writeFile(n.rel, data); err != nil {
+	if err := t.store.WriteFile(n.rel, data); err != nil {
 		return nil, pathErr("write", p, unwrapPath(err))
 	}
 	if d, _ := splitPath(p); d == n.devPath {
@@ -253,7 +252,7 @@ func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool)
 // checkAccess fails unless the current user may write n's backing file
 // (or create it in its directory).
 func (t *Tree) checkAccess(n *node) error {
-	full := filepath.Join(t.store.dir, filepath.FromSlash(n.rel))
+	full := filepath.Join(t.store.Dir(), filepath.FromSlash(n.rel))
 	if !n.exists {
 		full = filepath.Dir(full)
 	}
@@ -280,10 +279,10 @@ func (t *Tree) writeIDs(n *node, data []byte) (*Result, error) {
 	if err != nil {
 		return nil, pathErr("write", n.path, err)
 	}
-	if err := t.store.writeFile(n.rel, sealed); err != nil {
+	if err := t.store.WriteFile(n.rel, sealed); err != nil {
 		return nil, pathErr("write", n.path, unwrapPath(err))
 	}
-	rdir, _ := splitRel(n.rel)
+	rdir, _ := store.SplitRel(n.rel)
 	t.forgetSpecial(rdir, IDsName)
 	t.idsMu.Lock()
 	t.ids = map[string][]creds.Pair{}
@@ -294,16 +293,16 @@ func (t *Tree) writeIDs(n *node, data []byte) (*Result, error) {
 // writeLock creates the lock file (any value but 0) or removes it (0). The
 // lock file is never replaced, since flock locks belong to its inode.
 func (t *Tree) writeLock(n *node, data []byte) (*Result, error) {
-	dir, _ := splitRel(n.rel)
+	dir, _ := store.SplitRel(n.rel)
 	defer t.forgetSpecial(dir, LockName)
 	v := strings.TrimSpace(string(data))
 	if v == "0" || v == "off" {
-		if err := t.store.root.Remove(n.rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := t.store.Root().Remove(n.rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, pathErr("write", n.path, unwrapPath(err))
 		}
 		return &Result{}, nil
 	}
-	if err := t.store.createLock(n.rel); err != nil {
+	if err := t.store.CreateLock(n.rel); err != nil {
 		return nil, pathErr("write", n.path, unwrapPath(err))
 	}
 	return &Result{Content: []byte("1\n")}, nil
@@ -316,72 +315,26 @@ func (t *Tree) Status(ctx context.Context, p string) (int, string, bool) {
 	if err != nil || p == "/" {
 		return 0, "", false
 	}
-	b, err := t.store.readFile(rel(p)+statusSuffix, 4096)
-	if err != nil {
-		return 0, "", false
-	}
-	line := strings.TrimSpace(string(b))
-	code, msg, _ := strings.Cut(line, " ")
-	rc, err := strconv.Atoi(code)
-	if err != nil {
-		return 0, "", false
-	}
-	return rc, msg, true
-}
-
-func statusLine(rc int, msg string) []byte {
-	msg = agent.Escape(strings.ReplaceAll(strings.TrimSpace(msg), "\n", " "))
-	line := strconv.Itoa(rc)
-	if msg != "" {
-		line += " " + msg
-	}
-	return []byte(line + "\n")
+	return t.store.ReadStatus(rel(p))
 }
 
 // writeStatus records a run that stored nothing else. A user with read
 // access only cannot record status: that is not an error (the outcome
 // still reaches them); any other failure to store it is.
 func (t *Tree) writeStatus(n *node, rc int, msg string) error {
-	err := t.store.writeFile(n.rel+statusSuffix, statusLine(rc, msg))
+	err := t.store.WriteFile(n.rel+statusSuffix, store.StatusLine(rc, msg))
 	if err == nil || errors.Is(err, fs.ErrPermission) {
 		return nil
 	}
 	return fmt.Errorf("storing %s%s: %w", n.path, statusSuffix, unwrapPath(err))
 }
 
-// statusIncomplete is the status of a file whose content is being
-// replaced together with a new status: a kill between the two leaves it,
-// so that no status ever vouches for content of another run.
-var statusIncomplete = statusLine(int(status.Interrupted), "the last run was interrupted while its result was stored")
-
-// storeResult stores an agent run's content and its status together,
-// under a lock of the directory, so that both always come from the same
-// run. When the status does not change (thousands of nodes that succeed),
-// only the content is replaced; otherwise the status first says the
-// result is being stored, then the content and the new status follow, so
-// a kill part-way leaves a status that says the run did not complete.
+// storeResult stores an agent run's content and its status together
+// (store.StoreResult); a user with read access only still records the
+// status.
 func (t *Tree) storeResult(n *node, content []byte, rc int, msg string) error {
-	dir, name := splitRel(n.rel)
-	status := statusLine(rc, msg)
-	unlock, err := t.store.lockDir(dir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	var names []string
-	var data [][]byte
-	if old, err := t.store.readFile(n.rel+statusSuffix, int64(len(status))+1); err == nil && bytes.Equal(old, status) {
-		names, data = []string{name}, [][]byte{content}
-	} else {
-		names = []string{name + statusSuffix, name, name + statusSuffix}
-		data = [][]byte{statusIncomplete, content, status}
-		if errors.Is(err, fs.ErrNotExist) {
-			names, data = names[1:], data[1:] // no status yet: none to contradict
-		}
-	}
-	err = t.store.writeFiles(dir, names, data)
+	err := t.store.StoreResult(n.rel, content, rc, msg)
 	if errors.Is(err, fs.ErrPermission) {
-		// Read access only: the status may still be written alone.
 		if serr := t.writeStatus(n, rc, msg); serr != nil {
 			return serr
 		}
@@ -494,7 +447,7 @@ func (t *Tree) request(ctx context.Context, n *node, op agent.Op, input []byte) 
 // credsFor returns the first pair of the nearest ids file at or above n's
 // directory, nil if there is none.
 func (t *Tree) credsFor(n *node) (*creds.Pair, error) {
-	dir, _ := splitRel(n.rel)
+	dir, _ := store.SplitRel(n.rel)
 	return t.credsIn(dir)
 }
 
@@ -505,7 +458,7 @@ func (t *Tree) credsFor(n *node) (*creds.Pair, error) {
 func (t *Tree) credsIn(dir string) (*creds.Pair, error) {
 	for {
 		if t.hasSpecial(dir, IDsName) {
-			idsRel := joinRel(dir, IDsName)
+			idsRel := store.JoinRel(dir, IDsName)
 			pairs, err := t.idsAt(idsRel)
 			switch {
 			case errors.Is(err, fs.ErrPermission):
@@ -520,7 +473,7 @@ func (t *Tree) credsIn(dir string) (*creds.Pair, error) {
 		if dir == "." {
 			return nil, nil
 		}
-		dir, _ = splitRel(dir)
+		dir, _ = store.SplitRel(dir)
 	}
 }
 
@@ -533,7 +486,7 @@ func (t *Tree) idsAt(rel string) ([]creds.Pair, error) {
 	if p, ok := t.ids[rel]; ok {
 		return p, nil
 	}
-	b, err := t.store.readTrusted(rel, 1<<20)
+	b, err := t.store.ReadTrusted(rel, 1<<20)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -552,7 +505,7 @@ func (t *Tree) idsAt(rel string) ([]creds.Pair, error) {
 	if old {
 		sealed, err := k.Seal(pairs, place)
 		if err == nil {
-			err = t.store.writeFile(rel, sealed)
+			err = t.store.WriteFile(rel, sealed)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("ids file %s is of the first format and could not be rewritten bound to its place (%v): rewrite it with smctl write %s --prompt USER", join(place, IDsName), unwrapPath(err), join(place, IDsName))

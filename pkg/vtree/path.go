@@ -3,6 +3,7 @@ package vtree
 import (
 	"errors"
 	"fmt"
+	"github.com/smctl/smctl/pkg/vtree/store"
 	"io/fs"
 	"path"
 	"strings"
@@ -11,7 +12,7 @@ import (
 // Limits on virtual paths: Linux's PATH_MAX, and NAME_MAX less room for
 // the ".status" that NAME.status adds.
 const (
-	MaxName = 255 - len(statusSuffix)
+	MaxName = store.MaxName
 	MaxPath = 4096
 )
 

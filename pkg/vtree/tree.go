@@ -54,14 +54,15 @@ import (
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/trust"
+	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
 // Names with a meaning of their own.
 const (
 	typeFile       = ".type"
-	statusSuffix   = ".status"
-	IDsName        = "ids"
-	LockName       = "lock"
+	statusSuffix   = store.StatusSuffix
+	IDsName        = store.IDsName
+	LockName       = store.LockName
 	DiscoverMaster = "discover_master"
 	DiscoverAgent  = "discover" // a type's own discovery, run on new devices
 	DiscoverDir    = "discover.d"
@@ -101,7 +102,7 @@ type Options struct {
 type Tree struct {
 	Root    string // state root directory
 	Config  *config.Config
-	store   store
+	store   *store.Store
 	opts    Options
 	timeout time.Duration
 	keyFile string
@@ -178,7 +179,7 @@ func Open(dir string, opts Options) (*Tree, error) {
 	t := &Tree{
 		Root:     dir,
 		Config:   cfg,
-		store:    store{root: r, dir: treeDir},
+		store:    store.New(r, treeDir),
 		dirErr:   map[string]error{},
 		opts:     opts,
 		timeout:  cfg.Timeout.Duration,
@@ -198,7 +199,7 @@ func Open(dir string, opts Options) (*Tree, error) {
 	if !filepath.IsAbs(t.keyFile) {
 		t.keyFile = filepath.Join(dir, t.keyFile)
 	}
-	t.store.trusted = t.trustedName
+	t.store.Trusted = t.trustedName
 	t.agentFiles = &agent.Dirs{Dirs: t.agentDirs(), Root: dir, PasswordArgv: cfg.PasswordArgv, Self: opts.Self, Reserved: reservedName}
 	if err := opts.Drivers.Register(&t.reg, cfg.Types); err != nil {
 		r.Close()
@@ -216,8 +217,8 @@ func Open(dir string, opts Options) (*Tree, error) {
 // Close releases the backing tree and the drivers.
 func (t *Tree) Close() error {
 	err := t.opts.Drivers.Close()
-	t.store.closeDirs()
-	if cerr := t.store.root.Close(); err == nil {
+	t.store.CloseDirs()
+	if cerr := t.store.Root().Close(); err == nil {
 		err = cerr
 	}
 	return err
@@ -311,7 +312,7 @@ func (t *Tree) typeInfoOf(rel string) (string, error) {
 	if ok {
 		return ti.typ, ti.err
 	}
-	b, err := t.store.readTrusted(joinRel(rel, typeFile), 256)
+	b, err := t.store.ReadTrusted(store.JoinRel(rel, typeFile), 256)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 	case err != nil:
@@ -340,7 +341,7 @@ func (t *Tree) checkType(rel, typ string) error {
 	if len(q) > 40 {
 		q = q[:40] + "..."
 	}
-	return fmt.Errorf("type marker /%s: %q: %w (declared: %s)", joinRel(rel, typeFile), q, ErrBadType, strings.Join(t.TypeNames(), ", "))
+	return fmt.Errorf("type marker /%s: %q: %w (declared: %s)", store.JoinRel(rel, typeFile), q, ErrBadType, strings.Join(t.TypeNames(), ", "))
 }
 
 func validTypeName(s string) bool {
@@ -384,12 +385,12 @@ func (t *Tree) dirTrust(rel string) error {
 		return err
 	}
 	if rel != "." {
-		parent, _ := splitRel(rel)
+		parent, _ := store.SplitRel(rel)
 		err = t.dirTrust(parent)
 	}
 	if err == nil {
 		var st *syscall.Stat_t
-		st, err = t.store.dirStat(rel)
+		st, err = t.store.DirStat(rel)
 		if err == nil {
 			err = trust.Dir("/"+strings.TrimPrefix(rel, "."), st)
 		}
@@ -402,7 +403,7 @@ func (t *Tree) dirTrust(rel string) error {
 
 // forgetType drops what the caches know of rel and everything below it.
 func (t *Tree) forgetType(rel string) {
-	t.store.forgetDirs(rel)
+	t.store.ForgetDirs(rel)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k := range t.types {
@@ -433,7 +434,7 @@ func (t *Tree) hasSpecial(dir, name string) bool {
 	if ok {
 		return v
 	}
-	st, err := t.store.lstat(joinRel(dir, name))
+	st, err := t.store.Lstat(store.JoinRel(dir, name))
 	v = err == nil && st.Mode().IsRegular()
 	t.mu.Lock()
 	t.specials[key] = v
@@ -470,7 +471,7 @@ func (t *Tree) attrs(dev string, typ string) (map[string]string, error) {
 		}
 	}
 	out := map[string]string{}
-	files, err := t.store.readFiles(rel(dev), names, 4096)
+	files, err := t.store.ReadFiles(rel(dev), names, 4096)
 	for n, b := range files {
 		out[n] = strings.TrimSpace(string(b))
 	}
@@ -517,7 +518,7 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 			return nil, pathErr("lookup", p, ErrNotDir)
 		}
 		parentDevType, parentIsDev := t.dirType(n)
-		childRel := joinRel(n.rel, el)
+		childRel := store.JoinRel(n.rel, el)
 		childPath := join(n.path, el)
 		// Live directories of a device shadow any stored entry.
 		if parentIsDev && parentDevType != "" && t.isLiveType(parentDevType) && slices.Contains(t.Config.LiveDirs, el) {
@@ -527,7 +528,7 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 			}
 			continue
 		}
-		info, err := t.store.lstat(childRel)
+		info, err := t.store.Lstat(childRel)
 		switch {
 		case err == nil:
 			nn := &node{path: childPath, rel: childRel, isDir: info.IsDir(), exists: true, devPath: n.devPath, devType: n.devType, devErr: n.devErr}

@@ -9,15 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/trust"
+	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
 func perm(t *testing.T, p string) os.FileMode {
@@ -29,109 +28,20 @@ func perm(t *testing.T, p string) os.FileMode {
 	return st.Mode().Perm()
 }
 
-// A new file written over a planted symlink gets the mode of a new file,
-// not the link's (0777) nor its target's, and the target is not touched.
-func TestWriteOverSymlink(t *testing.T) {
-	s, dir := newStore(t)
-	target := filepath.Join(t.TempDir(), "target")
-	os.WriteFile(target, []byte("keep\n"), 0o666)
-	os.Chmod(target, 0o666)
-	if err := os.Symlink(target, filepath.Join(dir, "f")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.writeFile("f", []byte("new\n")); err != nil {
-		t.Fatal(err)
-	}
-	if m := perm(t, filepath.Join(dir, "f")); m != newFileMode.Perm() {
-		t.Errorf("mode %04o, want a new file's %04o", m, newFileMode.Perm())
-	}
-	if b, _ := os.ReadFile(target); string(b) != "keep\n" {
-		t.Errorf("symlink target changed: %q", b)
-	}
-}
-
-// A planted hard link as the spare is never written through: the file it
-// links to keeps its content, mode and owner.
-func TestPlantedSpare(t *testing.T) {
-	defer func(d time.Duration) { spareRest = d }(spareRest)
-	spareRest = 0
-	for _, kind := range []string{"hardlink", "symlink", "fifo"} {
-		t.Run(kind, func(t *testing.T) {
-			s, dir := newStore(t)
-			if err := s.writeFile("f", []byte("one\n")); err != nil {
-				t.Fatal(err)
-			}
-			victim := filepath.Join(dir, "victim")
-			os.WriteFile(victim, []byte("precious\n"), 0o600)
-			spare := filepath.Join(dir, sparePrefix+"f")
-			os.Remove(spare)
-			var err error
-			switch kind {
-			case "hardlink":
-				err = os.Link(victim, spare)
-			case "symlink":
-				err = os.Symlink(victim, spare)
-			case "fifo":
-				err = syscall.Mkfifo(spare, 0o600)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range []string{"two\n", "three\n"} {
-				if err := s.writeFile("f", []byte(v)); err != nil {
-					t.Fatal(err)
-				}
-				if b, _ := os.ReadFile(filepath.Join(dir, "f")); string(b) != v {
-					t.Fatalf("f = %q, want %q", b, v)
-				}
-			}
-			if b, _ := os.ReadFile(victim); string(b) != "precious\n" || perm(t, victim) != 0o600 {
-				t.Errorf("victim changed: %q %04o", b, perm(t, victim))
-			}
-		})
-	}
-}
-
-// Temporary files of killed runs are swept by the next listing of their
-// directory once they have rested; fresh ones are left to their writer.
-func TestSweepTemps(t *testing.T) {
-	s, dir := newStore(t)
-	old := filepath.Join(dir, ".~0123456789abcdef")
-	fresh := filepath.Join(dir, ".~fedcba9876543210")
-	other := filepath.Join(dir, ".~notatempfile!!!")
-	for _, p := range []string{old, fresh, other} {
-		os.WriteFile(p, []byte("x"), 0o644)
-	}
-	past := time.Now().Add(-time.Hour)
-	os.Chtimes(old, past, past)
-	os.Chtimes(other, past, past)
-	if _, err := s.readFiles(".", []string{"address"}, 100); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Lstat(old); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("old temp not swept: %v", err)
-	}
-	for _, p := range []string{fresh, other} {
-		if _, err := os.Lstat(p); err != nil {
-			t.Errorf("%s removed: %v", filepath.Base(p), err)
-		}
-	}
-}
-
 // In a directory its group may write (a delegated device), stored results
 // become group-writable, so one renamed into a trusted name is refused;
 // trusted names are never group-writable, ids private.
 func TestDelegatedDirModes(t *testing.T) {
 	tr := newTree(t, nil, "server n1 transport=local")
-	dev := filepath.Join(tr.store.dir, "systems/servers/n1")
+	dev := filepath.Join(tr.store.Dir(), "systems/servers/n1")
 	os.Chmod(dev, 0o775|fs.ModeSticky) // as smctl delegate leaves it
 	ctx := context.Background()
 	for _, tc := range []struct {
 		file string
 		want os.FileMode
 	}{
-		{"notes", newFileMode.Perm() | 0o020},
-		{"address", newFileMode.Perm() &^ 0o022},
+		{"notes", store.NewFileMode().Perm() | 0o020},
+		{"address", store.NewFileMode().Perm() &^ 0o022},
 		{"ids", 0o600},
 	} {
 		v := "x\n"
@@ -165,7 +75,7 @@ func TestDelegatedDirModes(t *testing.T) {
 // The type marker names only a declared type.
 func TestTypeMarker(t *testing.T) {
 	tr := newTree(t, nil, "server n1 transport=local")
-	marker := filepath.Join(tr.store.dir, "systems/servers/n1", typeFile)
+	marker := filepath.Join(tr.store.Dir(), "systems/servers/n1", typeFile)
 	for _, tc := range []struct{ content, err string }{
 		{"server\n", ""},
 		{"../agents.d/x\n", "not a declared device type"},
@@ -203,7 +113,7 @@ func TestStoreResultPairs(t *testing.T) {
 	}
 	// The content cannot be replaced (a directory stands in its way): the
 	// status must not vouch for the old content.
-	dev := filepath.Join(tr.store.dir, "systems/servers/n1")
+	dev := filepath.Join(tr.store.Dir(), "systems/servers/n1")
 	os.Rename(filepath.Join(dev, "res"), filepath.Join(dev, "res.keep"))
 	os.Mkdir(filepath.Join(dev, "res"), 0o755)
 	if err := tr.storeResult(n, []byte("bad\n"), 3, "failed"); err == nil {
@@ -254,7 +164,7 @@ func TestIDsMigration(t *testing.T) {
 	}
 	// A first-format file, as earlier versions wrote it.
 	v1 := firstFormat(t, tr.KeyFile(), "admin:pw\n")
-	p := filepath.Join(tr.store.dir, "systems/servers/n1/ids")
+	p := filepath.Join(tr.store.Dir(), "systems/servers/n1/ids")
 	if err := os.WriteFile(p, v1, 0o600); err != nil {
 		t.Fatal(err)
 	}

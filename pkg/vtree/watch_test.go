@@ -3,7 +3,6 @@ package vtree
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/smctl/smctl/pkg/fswatch"
+	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
 // The watch tests wait on events, never on time: a timeout only bounds a
@@ -150,7 +150,7 @@ func watchSame(t *testing.T, got []Event, wants []watchWant) {
 }
 
 func watchBacking(tr *Tree, p string) string {
-	return filepath.Join(tr.store.dir, filepath.FromSlash(p))
+	return filepath.Join(tr.store.Dir(), filepath.FromSlash(p))
 }
 
 func watchWrite(t *testing.T, tr *Tree, p, v string) {
@@ -195,8 +195,8 @@ func TestWatchHelperProcess(t *testing.T) {
 }
 
 func TestWatch(t *testing.T) {
-	defer func(d time.Duration) { spareRest = d }(spareRest)
-	spareRest = 0 // spares are used at once: writes exchange
+	defer func(d time.Duration) { store.SpareRest = d }(store.SpareRest)
+	store.SpareRest = 0 // spares are used at once: writes exchange
 
 	power := watchN1 + "/power"
 	notes := watchN1 + "/notes"
@@ -260,7 +260,7 @@ func TestWatch(t *testing.T) {
 			}, {
 				do: func(t *testing.T, tr *Tree) {
 					watchWrite(t, tr, notes, "3")
-					if _, err := os.Lstat(watchBacking(tr, watchN1+"/"+sparePrefix+"notes")); err != nil {
+					if _, err := os.Lstat(watchBacking(tr, watchN1+"/"+store.SparePrefix+"notes")); err != nil {
 						t.Fatalf("no spare: the write did not exchange: %v", err)
 					}
 				},
@@ -317,11 +317,11 @@ func TestWatch(t *testing.T) {
 			setup: func(t *testing.T, tr *Tree) { watchWrite(t, tr, notes, "1") },
 			steps: []step{{
 				do: func(t *testing.T, tr *Tree) {
-					tmp := watchBacking(tr, watchN1+"/"+tempPrefix+"0123456789abcdef")
-					if !isTemp(filepath.Base(tmp)) {
+					tmp := watchBacking(tr, watchN1+"/"+store.TempPrefix+"0123456789abcdef")
+					if !store.IsTemp(filepath.Base(tmp)) {
 						t.Fatalf("%s is no temporary name", tmp)
 					}
-					spare := watchBacking(tr, watchN1+"/"+sparePrefix+"notes")
+					spare := watchBacking(tr, watchN1+"/"+store.SparePrefix+"notes")
 					watchMust(t, os.WriteFile(tmp, []byte("x"), 0o644))
 					watchMust(t, os.Rename(tmp, spare))
 					watchMust(t, os.WriteFile(spare, []byte("y"), 0o644))
@@ -535,7 +535,7 @@ func TestWatchCaches(t *testing.T) {
 			name:   "type marker",
 			before: func(t *testing.T, tr *Tree) string { return tr.DeviceType(watchN1) + " " + tr.device(watchN1).Type },
 			change: func(t *testing.T, o *Tree) {
-				watchMust(t, o.store.writeFile(rel(watchN1)+"/"+typeFile, []byte("chassis\n")))
+				watchMust(t, o.store.WriteFile(rel(watchN1)+"/"+typeFile, []byte("chassis\n")))
 			},
 			event: watchIs(watchN1, Type),
 		},
@@ -605,7 +605,7 @@ func TestWatchLive(t *testing.T) {
 	tr := watchTree(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	rounds := make(chan struct{}, 1)
-	done, err := tr.live(ctx, func() {
+	done, err := tr.watch(ctx, []string{"/"}, nil, func(fswatch.Batch) {
 		select {
 		case rounds <- struct{}{}:
 		default:
@@ -632,95 +632,19 @@ func TestWatchLive(t *testing.T) {
 	}
 }
 
-// An overflow of the kernel's queue is reported, then what changed
-// meanwhile. The watcher is kept from reading by a consumer that does not
-// take its first event, while the test makes more events than the queue
-// holds.
-func TestWatchOverflow(t *testing.T) {
-	b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events")
-	if err != nil {
-		t.Skip(err)
-	}
-	max, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || max > 1<<20 {
-		t.Skipf("max_queued_events %q", b)
-	}
+// A round that lost events reports Lost first, then what the rescan
+// found, and drops the tree's caches.
+func TestWatchRoundLost(t *testing.T) {
 	tr := watchTree(t)
-	watchMust(t, tr.MakeDirs("/flood"))
-	ch := startWatch(t, tr, "/flood")
-	// An event for a one-byte name takes 32 bytes; the watcher reads at
-	// most 1+watchMaxDrain buffers before it blocks on its first event.
-	n := max + (1+watchMaxDrain)*watchReadBuf/32 + 1000
-	var fds [2]int
-	for i, name := range []string{"a", "b"} {
-		fds[i], err = unix.Open(watchBacking(tr, "/flood/"+name), unix.O_WRONLY|unix.O_CREAT|unix.O_APPEND|unix.O_CLOEXEC, 0o644)
-		watchMust(t, err)
-		unix.Close(fds[i])
-	}
-	for i := 0; i < n; i++ {
-		// Alternate, or the kernel merges the repeated event.
-		fd, err := unix.Open(watchBacking(tr, "/flood/"+[]string{"a", "b"}[i%2]), unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC, 0)
-		watchMust(t, err)
-		_, err = unix.Write(fd, []byte{'x'})
-		watchMust(t, err)
-		unix.Close(fd)
-	}
-	evs := watchWaitFor(t, ch, "lost", func(e Event) bool { return e.Change&Lost != 0 })
-	if e := evs[len(evs)-1]; e.Path != "/" || e.Err != nil {
-		t.Errorf("lost: %v", e)
-	}
-	// The rescan compares with the last state seen (rounds look at the
-	// files, not at the events): at most one change each.
-	after := watchSettle(t, tr, ch)
-	seen := map[string]bool{}
-	for _, e := range after {
-		if e.Change != Content || seen[e.Path] || !strings.HasPrefix(e.Path, "/flood/") {
-			t.Errorf("after lost: %v", after)
-			break
-		}
-		seen[e.Path] = true
-	}
-}
-
-// inotifyEvent encodes one event as the kernel does.
-func watchRawEvent(wd int32, mask uint32, name string) []byte {
-	n := 0
-	if name != "" {
-		n = (len(name) + 16) / 16 * 16
-	}
-	b := make([]byte, unix.SizeofInotifyEvent+n)
-	binary.NativeEndian.PutUint32(b[0:], uint32(wd))
-	binary.NativeEndian.PutUint32(b[4:], mask)
-	binary.NativeEndian.PutUint32(b[12:], uint32(n))
-	copy(b[unix.SizeofInotifyEvent:], name)
-	return b
-}
-
-// The handling of an overflow, on a watcher that is not running: the
-// round reports Lost first, drops the caches and rescans.
-func TestWatchOverflowHandling(t *testing.T) {
-	tr := watchTree(t)
-	ctx := context.Background()
-	w, err := tr.newWatcher(ctx, []string{watchN1}, make(chan Event))
-	watchMust(t, err)
-	defer w.close()
-	if len(w.pending) != 0 {
-		t.Fatalf("setting up reported %v", w.pending)
-	}
 	tr.device(watchN1)
 	if tr.DeviceType(watchN1) != "server" || len(tr.types) == 0 || len(tr.devices) == 0 {
 		t.Fatal("caches not filled")
 	}
-	// Changed behind the watcher's back, with the events lost.
-	watchMust(t, os.WriteFile(watchBacking(tr, watchN1+"/address"), []byte("elsewhere\n"), 0o644))
-	var buf []byte
-	buf = append(buf, watchRawEvent(w.dirs[rel(watchN1)].wd, unix.IN_CLOSE_WRITE, "transport")...)
-	buf = append(buf, watchRawEvent(-1, unix.IN_Q_OVERFLOW, "")...)
-	parseEvents(buf, w.handle)
-	if !w.lost {
-		t.Fatal("overflow not noted")
-	}
-	evs := w.reconcile(ctx)
+	file := fswatch.Stat{Exists: true, Ino: 7, Size: 3}
+	evs := tr.round(context.Background(), fswatch.Batch{Lost: true, Changes: []fswatch.Change{
+		{Path: rel(watchN1) + "/address", Old: file, New: fswatch.Stat{Exists: true, Ino: 8, Size: 3}},
+		{Path: rel(watchN1) + "/address.status"},
+	}}, true)
 	if len(evs) == 0 || evs[0].Change != Lost || evs[0].Path != "/" || evs[0].Err != nil {
 		t.Fatalf("events %v, want lost first", evs)
 	}
@@ -731,24 +655,57 @@ func TestWatchOverflowHandling(t *testing.T) {
 	if cached != 0 {
 		t.Errorf("caches kept %d entries", cached)
 	}
-	if w.lost || len(w.dirty) != 0 {
-		t.Errorf("lost %v, dirty %v after the round", w.lost, w.dirty)
-	}
 }
 
-func TestWatchParse(t *testing.T) {
-	var got []string
-	buf := append(watchRawEvent(3, unix.IN_MOVED_TO, "power"), watchRawEvent(-1, unix.IN_Q_OVERFLOW, "")...)
-	buf = append(buf, watchRawEvent(4, unix.IN_DELETE|unix.IN_ISDIR, strings.Repeat("n", 16))...)
-	buf = append(buf, watchRawEvent(5, unix.IN_CLOSE_WRITE, "cut")[:20]...) // truncated: ignored
-	parseEvents(buf, func(wd int32, mask uint32, name string) { got = append(got, fmt.Sprintf("%d %#x %s", wd, mask, name)) })
-	want := []string{
-		fmt.Sprintf("3 %#x power", unix.IN_MOVED_TO),
-		fmt.Sprintf("-1 %#x ", unix.IN_Q_OVERFLOW),
-		fmt.Sprintf("4 %#x %s", unix.IN_DELETE|unix.IN_ISDIR, strings.Repeat("n", 16)),
+// What the backing changes of a round map to: NAME and NAME.status are
+// one path; the type marker is its directory's; a directory found with
+// its marker is created with its type.
+func TestWatchRoundEvents(t *testing.T) {
+	tr := watchTree(t)
+	f1 := fswatch.Stat{Exists: true, Ino: 1, Size: 2, Mtime: 3}
+	f2 := fswatch.Stat{Exists: true, Ino: 1, Size: 2, Mtime: 4}
+	d1 := fswatch.Stat{Exists: true, Dir: true, Ino: 9}
+	none := fswatch.Stat{}
+	pair := func(p string, f0, f, s0, s fswatch.Stat) []fswatch.Change {
+		return []fswatch.Change{{Path: p, Old: f0, New: f}, {Path: p + ".status", Old: s0, New: s}}
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("parsed %q, want %q", got, want)
+	denied := errors.New("denied")
+	for _, tc := range []struct {
+		name    string
+		changes []fswatch.Change
+		want    []string
+	}{
+		{"created with status", pair("a", none, f1, none, f1), []string{"/a created|content|status rc=0"}},
+		{"created, status only", pair("a", none, none, none, f1), []string{"/a created|status rc=0"}},
+		{"content", pair("a", f1, f2, none, none), []string{"/a content"}},
+		{"content, status unchanged", pair("a", f1, f2, f1, f1), []string{"/a content"}},
+		{"status", pair("a", f1, f1, f1, f2), []string{"/a status rc=0"}},
+		{"removed", pair("a", f1, none, f1, none), []string{"/a removed"}},
+		{"value removed, status stays", pair("a", f1, none, f1, f1), []string{"/a content"}},
+		{"status removed, value stays", pair("a", f1, f1, f1, none), nil},
+		{"both absent", pair("a", none, none, none, none), nil},
+		{"a file alone", []fswatch.Change{{Path: "a/b", Old: f1, New: f2}}, []string{"/a/b content"}},
+		{"directories", []fswatch.Change{{Path: "a/b", Old: d1}, {Path: "a/c", New: d1}}, []string{"/a/b removed", "/a/c created"}},
+		{"type, then a new device", []fswatch.Change{
+			{Path: "a/.type", Old: f1, New: f2},
+			{Path: "a/d", New: d1},
+			{Path: "a/d/.type", New: f1},
+			{Path: "a/e/.type", Old: f1},
+		}, []string{"/a type", "/a/d created|type"}},
+		{"lost a directory", []fswatch.Change{{Path: "a/b", Err: &fs.PathError{Op: "openat", Path: "a/b", Err: denied}}}, []string{"/a/b lost: denied"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, e := range tr.round(context.Background(), fswatch.Batch{Changes: tc.changes}, true) {
+				got = append(got, e.String())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("events %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if evs := tr.round(context.Background(), fswatch.Batch{Lost: true, Changes: pair("a", none, f1, none, none)}, false); evs != nil {
+		t.Errorf("without want: %v", evs)
 	}
 }
 
@@ -830,7 +787,7 @@ func watchGoroutines() string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "vtree.(*watcher)") || strings.Contains(g, "vtree.(*Tree).Watch.") || strings.Contains(g, "vtree.(*Tree).live.") {
+		if strings.Contains(g, "fswatch.") || strings.Contains(g, "vtree.(*Tree).watch.") {
 			out = append(out, g)
 		}
 	}
@@ -858,35 +815,31 @@ func watchFDs(t *testing.T) int {
 func TestWatchBusy(t *testing.T) {
 	tr := watchTree(t)
 	power := watchN1 + "/power"
-	watchMust(t, tr.store.writeFile(rel(power)+statusSuffix, []byte("3 refused bad\n")))
+	watchMust(t, tr.store.WriteFile(rel(power)+statusSuffix, []byte("3 refused bad\n")))
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan Event)
-	w, err := tr.newWatcher(ctx, []string{watchN1}, out)
-	watchMust(t, err)
-	busy := make(chan int, 100)
-	w.batch = func() {
+	busy := make(chan []string, 100)
+	_, err := tr.watch(ctx, []string{watchN1}, out, func(b fswatch.Batch) {
 		select {
-		case busy <- len(w.dirty): // read in the watcher's goroutine
+		case busy <- b.Busy:
 		default:
 		}
-	}
-	go func() {
-		defer close(out)
-		w.run(ctx)
-	}()
+	})
+	watchMust(t, err)
 	defer func() {
 		cancel()
 		for range out {
 		}
 	}()
-	unlock, err := tr.store.lockDir(rel(watchN1))
+	unlock, err := tr.store.LockDir(rel(watchN1))
 	watchMust(t, err)
-	watchMust(t, tr.store.writeFiles(rel(watchN1), []string{"power.status", "power", "power.status"},
-		[][]byte{statusIncomplete, []byte("on\n"), []byte("0\n")}))
+	watchMust(t, tr.store.WriteFiles(rel(watchN1), []string{"power.status", "power", "power.status"},
+		[][]byte{store.StatusLine(130, "the last run was interrupted while its result was stored"), []byte("on\n"), []byte("0\n")}))
 	deadline := time.After(watchTimeout)
-	for n := 0; n == 0; {
+	for held := false; !held; {
 		select {
-		case n = <-busy:
+		case b := <-busy:
+			held = slices.Contains(b, rel(watchN1))
 		case e := <-out:
 			t.Fatalf("event while the store holds the lock: %v", e)
 		case <-deadline:
@@ -908,7 +861,7 @@ func TestWatchTreeClosed(t *testing.T) {
 	defer cancel()
 	ch, err := tr2.Watch(ctx, []string{watchN1})
 	watchMust(t, err)
-	watchMust(t, tr2.store.root.Close())
+	watchMust(t, tr2.store.Root().Close())
 	watchWrite(t, tr, watchN1+"/notes", "x")
 	evs := watchWaitFor(t, ch, "lost", func(e Event) bool { return e.Change&Lost != 0 })
 	if e := evs[len(evs)-1]; e.Path != "/" || e.Err == nil || !strings.Contains(e.Err.Error(), "closed") {

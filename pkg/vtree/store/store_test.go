@@ -1,4 +1,4 @@
-package vtree
+package store
 
 import (
 	"bytes"
@@ -10,14 +10,14 @@ import (
 	"time"
 )
 
-func newStore(t *testing.T) (*store, string) {
+func newStore(t *testing.T) (*Store, string) {
 	dir := t.TempDir()
 	r, err := os.OpenRoot(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return &store{root: r, dir: dir}, dir
+	return &Store{root: r, dir: dir}, dir
 }
 
 // TestReplaceAtomic: writers replacing one file from two "processes" (two
@@ -27,8 +27,8 @@ func newStore(t *testing.T) (*store, string) {
 func TestReplaceAtomic(t *testing.T) {
 	t.Run("rename", func(t *testing.T) { testReplaceAtomic(t, false) })
 	t.Run("exchange", func(t *testing.T) {
-		defer func(d time.Duration) { spareRest = d }(spareRest)
-		spareRest = 0
+		defer func(d time.Duration) { SpareRest = d }(SpareRest)
+		SpareRest = 0
 		testReplaceAtomic(t, true)
 	})
 }
@@ -37,7 +37,7 @@ func testReplaceAtomic(t *testing.T, viaStore bool) {
 	s1, dir := newStore(t)
 	r2, _ := os.OpenRoot(dir)
 	defer r2.Close()
-	s2 := &store{root: r2, dir: dir}
+	s2 := &Store{root: r2, dir: dir}
 	values := map[string]bool{}
 	var vs [][]byte
 	for i := 0; i < 8; i++ {
@@ -45,7 +45,7 @@ func testReplaceAtomic(t *testing.T, viaStore bool) {
 		vs = append(vs, v)
 		values[string(v)] = true
 	}
-	if err := s1.writeFile("f", vs[0]); err != nil {
+	if err := s1.WriteFile("f", vs[0]); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -60,7 +60,7 @@ func testReplaceAtomic(t *testing.T, viaStore bool) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
-				if err := s.writeFile("f", vs[(w+i)%len(vs)]); err != nil {
+				if err := s.WriteFile("f", vs[(w+i)%len(vs)]); err != nil {
 					errs <- err
 					return
 				}
@@ -80,7 +80,7 @@ func testReplaceAtomic(t *testing.T, viaStore bool) {
 			var b []byte
 			var err error
 			if viaStore {
-				b, err = s1.readFile("f", 1<<20)
+				b, err = s1.ReadFile("f", 1<<20)
 			} else {
 				b, err = os.ReadFile(filepath.Join(dir, "f"))
 			}
@@ -99,7 +99,7 @@ func testReplaceAtomic(t *testing.T, viaStore bool) {
 	}
 	des, _ := os.ReadDir(dir)
 	for _, de := range des {
-		if n := de.Name(); n != "f" && n != sparePrefix+"f" {
+		if n := de.Name(); n != "f" && n != SparePrefix+"f" {
 			t.Errorf("left behind: %s", n)
 		}
 	}
@@ -108,12 +108,12 @@ func testReplaceAtomic(t *testing.T, viaStore bool) {
 func TestReplaceKeepsMode(t *testing.T) {
 	s, dir := newStore(t)
 	p := filepath.Join(dir, "f")
-	if err := s.writeFile("f", []byte("one\n")); err != nil {
+	if err := s.WriteFile("f", []byte("one\n")); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(p, 0o640)
 	for _, v := range []string{"two\n", "three, longer\n", "4\n"} {
-		if err := s.writeFile("f", []byte(v)); err != nil {
+		if err := s.WriteFile("f", []byte(v)); err != nil {
 			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(p)
@@ -122,4 +122,13 @@ func TestReplaceKeepsMode(t *testing.T) {
 			t.Errorf("after writing %q: %q mode %v", v, b, st.Mode().Perm())
 		}
 	}
+}
+
+func perm(t *testing.T, p string) os.FileMode {
+	t.Helper()
+	st, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Mode().Perm()
 }

@@ -1,4 +1,11 @@
-package vtree
+// Package store is the backing tree of a smctl state root: a real
+// directory whose file contents are the last values read or written. All
+// access goes through an os.Root, so symlinks in the backing tree cannot
+// lead outside it; files that decide what smctl runs are read and written
+// under the trust rules (pkg/trust); results are replaced atomically, by
+// renaming a temporary file or exchanging a spare, so readers never see a
+// torn value.
+package store
 
 import (
 	"container/list"
@@ -19,17 +26,24 @@ import (
 	"github.com/smctl/smctl/pkg/trust"
 )
 
-// store is the backing tree: a real directory whose file contents are the
-// last values read or written. All access goes through an os.Root, so
-// symlinks in the backing tree cannot lead outside it.
-type store struct {
+// Names with a meaning to the store.
+const (
+	IDsName      = "ids"  // credentials: written 0600, never exchanged
+	LockName     = "lock" // lock files: flocked, never exchanged
+	StatusSuffix = ".status"
+	// MaxName is the longest name whose NAME.status still fits NAME_MAX.
+	MaxName = 255 - len(StatusSuffix)
+)
+
+// Store is the backing tree.
+type Store struct {
 	root *os.Root
 	dir  string
 	// trusted reports the names of files that decide what smctl runs or
 	// where it connects (.type, ids, attribute files): they are written
 	// with a new inode owned by the writer, never group- or
 	// other-writable, and never through a spare.
-	trusted func(name string) bool
+	Trusted func(name string) bool
 
 	// dirs keeps directories open for the life of a command (bounded,
 	// least recently used first out), so that the many small operations
@@ -61,7 +75,7 @@ var newFileMode = func() fs.FileMode {
 const maxOpenDirs = 256
 
 // openDir returns the directory rel, opened once; call release when done.
-func (s *store) openDir(rel string) (*os.Root, func(), error) {
+func (s *Store) openDir(rel string) (*os.Root, func(), error) {
 	if rel == "." || rel == "" {
 		return s.root, func() {}, nil
 	}
@@ -106,7 +120,7 @@ func (s *store) openDir(rel string) (*os.Root, func(), error) {
 
 // dirMode returns the permission bits of the directory rel (0 if unknown),
 // looked up once per command (dirStat keeps them).
-func (s *store) dirMode(rel string) fs.FileMode {
+func (s *Store) dirMode(rel string) fs.FileMode {
 	s.mu.Lock()
 	e, ok := s.dirs[rel]
 	if ok && e.mode != 0 {
@@ -115,7 +129,7 @@ func (s *store) dirMode(rel string) fs.FileMode {
 		return m
 	}
 	s.mu.Unlock()
-	st, err := s.dirStat(rel)
+	st, err := s.DirStat(rel)
 	if err != nil {
 		return 0
 	}
@@ -125,7 +139,7 @@ func (s *store) dirMode(rel string) fs.FileMode {
 // dirStat describes the directory rel itself: one fstatat of "." on its
 // open descriptor, the directory every later operation in it is relative
 // to. Its mode is kept for dirMode.
-func (s *store) dirStat(rel string) (*syscall.Stat_t, error) {
+func (s *Store) DirStat(rel string) (*syscall.Stat_t, error) {
 	d, release, err := s.openDir(rel)
 	if err != nil {
 		return nil, err
@@ -147,7 +161,7 @@ func (s *store) dirStat(rel string) (*syscall.Stat_t, error) {
 	return st, nil
 }
 
-func (s *store) release(e *dirEnt) {
+func (s *Store) release(e *dirEnt) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e.users--
@@ -158,7 +172,7 @@ func (s *store) release(e *dirEnt) {
 
 // forgetDirs closes the cached directories at and below rel (removed or
 // replaced); users still holding one close it on release.
-func (s *store) forgetDirs(rel string) {
+func (s *Store) ForgetDirs(rel string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, e := range s.dirs {
@@ -174,8 +188,8 @@ func (s *store) forgetDirs(rel string) {
 }
 
 // closeDirs closes every cached directory.
-func (s *store) closeDirs() {
-	s.forgetDirs("")
+func (s *Store) CloseDirs() {
+	s.ForgetDirs("")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, e := range s.dirs {
@@ -185,8 +199,8 @@ func (s *store) closeDirs() {
 }
 
 // inDir runs fn on the directory of rel and the name in it.
-func (s *store) inDir(rel string, fn func(d *os.Root, name string) error) error {
-	dir, name := splitRel(rel)
+func (s *Store) inDir(rel string, fn func(d *os.Root, name string) error) error {
+	dir, name := SplitRel(rel)
 	d, release, err := s.openDir(dir)
 	if err != nil {
 		return err
@@ -195,7 +209,7 @@ func (s *store) inDir(rel string, fn func(d *os.Root, name string) error) error 
 	return fn(d, name)
 }
 
-func (s *store) lstat(rel string) (fi fs.FileInfo, err error) {
+func (s *Store) Lstat(rel string) (fi fs.FileInfo, err error) {
 	err = s.inDir(rel, func(d *os.Root, name string) error {
 		fi, err = d.Lstat(name)
 		return err
@@ -203,7 +217,7 @@ func (s *store) lstat(rel string) (fi fs.FileInfo, err error) {
 	return fi, err
 }
 
-func (s *store) stat(rel string) (fi fs.FileInfo, err error) {
+func (s *Store) Stat(rel string) (fi fs.FileInfo, err error) {
 	err = s.inDir(rel, func(d *os.Root, name string) error {
 		fi, err = d.Stat(name)
 		return err
@@ -211,7 +225,7 @@ func (s *store) stat(rel string) (fi fs.FileInfo, err error) {
 	return fi, err
 }
 
-func (s *store) readFile(rel string, max int64) (b []byte, err error) {
+func (s *Store) ReadFile(rel string, max int64) (b []byte, err error) {
 	err = s.inDir(rel, func(d *os.Root, name string) error {
 		f, err := openShared(d, name)
 		if err != nil {
@@ -245,7 +259,7 @@ func openShared(d *os.Root, name string) (*os.File, error) {
 	}
 }
 
-func (s *store) readDir(rel string) ([]fs.DirEntry, error) {
+func (s *Store) ReadDir(rel string) ([]fs.DirEntry, error) {
 	f, err := s.root.Open(rel)
 	if err != nil {
 		return nil, err
@@ -255,7 +269,7 @@ func (s *store) readDir(rel string) ([]fs.DirEntry, error) {
 }
 
 // checkReadable fails if the current user may not read the existing file.
-func (s *store) checkReadable(rel string) error {
+func (s *Store) CheckReadable(rel string) error {
 	f, err := s.root.Open(rel)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -278,15 +292,15 @@ func (s *store) checkReadable(rel string) error {
 // writer, never writable by group or others. The user must be allowed to
 // write the existing file: temp-and-rename would otherwise turn directory
 // write access into file write access.
-func (s *store) writeFile(rel string, data []byte) error {
-	dir, name := splitRel(rel)
-	return s.writeFiles(dir, []string{name}, [][]byte{data})
+func (s *Store) WriteFile(rel string, data []byte) error {
+	dir, name := SplitRel(rel)
+	return s.WriteFiles(dir, []string{name}, [][]byte{data})
 }
 
 // writeFiles replaces several files of one directory, each atomically as
 // writeFile does, walking to the directory once. It stops at the first
 // error.
-func (s *store) writeFiles(dir string, names []string, data [][]byte) error {
+func (s *Store) WriteFiles(dir string, names []string, data [][]byte) error {
 	d, release, err := s.openDir(dir)
 	if err != nil {
 		return err
@@ -294,7 +308,7 @@ func (s *store) writeFiles(dir string, names []string, data [][]byte) error {
 	defer release()
 	var dmode fs.FileMode
 	for i, name := range names {
-		trusted := s.trusted != nil && s.trusted(name)
+		trusted := s.Trusted != nil && s.Trusted(name)
 		if !trusted && dmode == 0 {
 			dmode = s.dirMode(dir)
 		}
@@ -347,7 +361,7 @@ func replace(d *os.Root, dmode fs.FileMode, name string, data []byte, trusted bo
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	// Hidden, and short whatever the name's length.
-	tmp := tempPrefix + hex.EncodeToString(rnd[:])
+	tmp := TempPrefix + hex.EncodeToString(rnd[:])
 	f, err := d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return err
@@ -433,17 +447,17 @@ func setMode(f *os.File, cur fs.FileMode, old fs.FileInfo, st *syscall.Stat_t, d
 // errNoExchange says the file system cannot exchange two names atomically.
 var errNoExchange = errors.New("renameat2 RENAME_EXCHANGE not supported")
 
-// spareRest is how long a spare must have been left alone before it is
+// SpareRest is how long a spare must have been left alone before it is
 // written over (a variable for tests).
-var spareRest = time.Second
+var SpareRest = time.Second
 
-// sparePrefix names the hidden spare of a file: the inode the next write
-// goes into, which then trades places with the file. tempPrefix names the
+// SparePrefix names the hidden spare of a file: the inode the next write
+// goes into, which then trades places with the file. TempPrefix names the
 // temporary files renamed over a file; leftovers of killed runs are swept
 // (see sweepTemps).
 const (
-	sparePrefix = ".~s."
-	tempPrefix  = ".~"
+	SparePrefix = ".~s."
+	TempPrefix  = ".~"
 )
 
 // exchange replaces name with data without allocating or freeing an inode:
@@ -458,7 +472,7 @@ const (
 // writer; anything else found under its name (a planted hard link or
 // symlink, another user's file) is removed and a new file written instead.
 func exchange(d *os.Root, name string, old fs.FileInfo, st *syscall.Stat_t, dmode fs.FileMode, data []byte) error {
-	spare := sparePrefix + name
+	spare := SparePrefix + name
 	for attempt := 0; attempt < 3; attempt++ {
 		f, err := d.OpenFile(spare, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
 		if err != nil {
@@ -495,7 +509,7 @@ func exchange(d *os.Root, name string, old fs.FileInfo, st *syscall.Stat_t, dmod
 		// smctl may still hold it open. Reuse it only once it has rested;
 		// smctl's own readers hold a shared flock, which the one above
 		// waits for.
-		if time.Since(time.Unix(sys.Ctim.Unix())) < spareRest {
+		if time.Since(time.Unix(sys.Ctim.Unix())) < SpareRest {
 			f.Close()
 			return errNoExchange
 		}
@@ -544,7 +558,7 @@ func renameExchange(d *os.Root, a, b string) error {
 // (readTrustedIn); the first that is not is the error, named by its
 // virtual path. The same listing sweeps temporary files left by killed
 // runs.
-func (s *store) readFiles(dir string, names []string, max int64) (map[string][]byte, error) {
+func (s *Store) ReadFiles(dir string, names []string, max int64) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	d, release, err := s.openDir(dir)
 	if err != nil {
@@ -559,7 +573,7 @@ func (s *store) readFiles(dir string, names []string, max int64) (map[string][]b
 			have := make(map[string]bool, len(present))
 			for _, p := range present {
 				have[p] = true
-				if isTemp(p) {
+				if IsTemp(p) {
 					sweepTemp(d, p)
 				}
 			}
@@ -573,7 +587,7 @@ func (s *store) readFiles(dir string, names []string, max int64) (map[string][]b
 		}
 	}
 	for _, n := range names {
-		b, err := readTrustedIn(d, n, "/"+joinRel(dir, n), max)
+		b, err := readTrustedIn(d, n, "/"+JoinRel(dir, n), max)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -589,7 +603,7 @@ func (s *store) readFiles(dir string, names []string, max int64) (map[string][]b
 // it connects, if it is trusted: a regular file with one link, not a
 // symlink, owned by root or the running user and not writable by group or
 // others (judged on the open descriptor).
-func (s *store) readTrusted(rel string, max int64) (b []byte, err error) {
+func (s *Store) ReadTrusted(rel string, max int64) (b []byte, err error) {
 	err = s.inDir(rel, func(d *os.Root, name string) error {
 		b, err = readTrustedIn(d, name, "/"+strings.TrimPrefix(rel, "./"), max)
 		return err
@@ -629,11 +643,11 @@ func readTrustedIn(d *os.Root, name, vpath string, max int64) ([]byte, error) {
 var tempRest = 10 * time.Minute
 
 // isTemp reports the names of writeFile's temporary files.
-func isTemp(name string) bool {
-	if len(name) != len(tempPrefix)+16 || !strings.HasPrefix(name, tempPrefix) {
+func IsTemp(name string) bool {
+	if len(name) != len(TempPrefix)+16 || !strings.HasPrefix(name, TempPrefix) {
 		return false
 	}
-	_, err := hex.DecodeString(name[len(tempPrefix):])
+	_, err := hex.DecodeString(name[len(TempPrefix):])
 	return err == nil
 }
 
@@ -648,7 +662,7 @@ func sweepTemp(d *os.Root, name string) {
 // lockDir takes an exclusive flock on the directory dir until the returned
 // function is called: a file's content and its status are stored under it,
 // so that they always come from the same run.
-func (s *store) lockDir(dir string) (func(), error) {
+func (s *Store) LockDir(dir string) (func(), error) {
 	d, release, err := s.openDir(dir)
 	if err != nil {
 		return nil, err
@@ -665,7 +679,7 @@ func (s *store) lockDir(dir string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-func splitRel(rel string) (string, string) {
+func SplitRel(rel string) (string, string) {
 	for i := len(rel) - 1; i >= 0; i-- {
 		if rel[i] == '/' {
 			return rel[:i], rel[i+1:]
@@ -674,9 +688,60 @@ func splitRel(rel string) (string, string) {
 	return ".", rel
 }
 
-func joinRel(dir, name string) string {
+func JoinRel(dir, name string) string {
 	if dir == "." || dir == "" {
 		return name
 	}
 	return dir + "/" + name
+}
+
+// createLock creates an empty-valued lock file unless it exists. It is never
+// replaced afterwards: flock locks belong to the inode. It is private to
+// its owner (0600): any user who could open it could flock it and block
+// every run under it (smctl delegate gives a group read and write).
+func (s *Store) CreateLock(rel string) error {
+	f, err := s.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		st, serr := s.root.Lstat(rel)
+		if serr == nil && !st.Mode().IsRegular() {
+			return fmt.Errorf("%s exists and is not a regular file", rel)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte("1\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// New returns the store of the backing directory dir, opened as root.
+func New(root *os.Root, dir string) *Store { return &Store{root: root, dir: dir} }
+
+// Root is the backing directory, for operations of whole directories
+// (making and removing devices).
+func (s *Store) Root() *os.Root { return s.root }
+
+// Dir is the backing directory's path.
+func (s *Store) Dir() string { return s.dir }
+
+// NewFileMode is the mode a new file gets: 0666 less the umask the
+// process started with.
+func NewFileMode() fs.FileMode { return newFileMode }
+
+// ForgetAllDirs closes every directory the store keeps open (after a
+// change it may not have seen, such as lost change notifications).
+func (s *Store) ForgetAllDirs() {
+	s.mu.Lock()
+	open := make([]string, 0, len(s.dirs))
+	for k := range s.dirs {
+		open = append(open, k)
+	}
+	s.mu.Unlock()
+	for _, k := range open {
+		s.ForgetDirs(k)
+	}
 }

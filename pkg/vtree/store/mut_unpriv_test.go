@@ -1,4 +1,4 @@
-package vtree
+package store
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ import (
 
 // mutUnprivEnv marks that copy; its value is the directory the parent
 // prepared for it.
-const mutUnprivEnv = "SMCTL_VTREE_UNPRIV_CHILD"
+const mutUnprivEnv = "SMCTL_STORE_UNPRIV_CHILD"
 
 // mutUnprivUID and mutUnprivGID are nobody and nogroup (Debian's 65534).
 const mutUnprivUID, mutUnprivGID = 65534, 65534
@@ -41,14 +41,14 @@ func mutNeed(t *testing.T, what string) {
 }
 
 // mutStoreAt is a store of the backing directory dir.
-func mutStoreAt(t *testing.T, dir string) *store {
+func mutStoreAt(t *testing.T, dir string) *Store {
 	t.Helper()
 	r, err := os.OpenRoot(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return &store{root: r, dir: dir}
+	return &Store{root: r, dir: dir}
 }
 
 // mutBusy makes p a copy of sleep(1) with the given mode and runs it until
@@ -106,7 +106,7 @@ func TestMutReplaceBusy(t *testing.T) {
 			dir := t.TempDir()
 			s := mutStoreAt(t, dir)
 			mutBusy(t, filepath.Join(dir, "prog"), mode)
-			if err := s.writeFile("prog", []byte("new\n")); err != nil {
+			if err := s.WriteFile("prog", []byte("new\n")); err != nil {
 				t.Fatalf("replacing a running program of mode %v: %v", mode, err)
 			}
 			if b, _ := os.ReadFile(filepath.Join(dir, "prog")); string(b) != "new\n" {
@@ -238,7 +238,7 @@ func mutUnprivReplace(t *testing.T, shared string) {
 			if err := syscall.Stat(p, &before); err != nil {
 				t.Fatal(err)
 			}
-			err := mutStoreAt(t, tc.dir).writeFile(tc.file, []byte("new\n"))
+			err := mutStoreAt(t, tc.dir).WriteFile(tc.file, []byte("new\n"))
 			if tc.err == nil && err != nil || tc.err != nil && !errors.Is(err, tc.err) {
 				t.Fatalf("writeFile: %v, want %v", err, tc.err)
 			}

@@ -1,4 +1,4 @@
-package vtree
+package store
 
 import (
 	"container/list"
@@ -70,7 +70,7 @@ func waitFlockWaiter(t *testing.T, ino uint64) {
 // in use (evicted or forgotten, it is closed by its last user), and forgets
 // a directory with everything below it, nothing else.
 func TestMutDirCache(t *testing.T) {
-	mk := func(t *testing.T) (*store, string) {
+	mk := func(t *testing.T) (*Store, string) {
 		s, dir := newStore(t)
 		for _, d := range []string{"a", "a/b", "ab", "b", "c"} {
 			if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
@@ -80,7 +80,7 @@ func TestMutDirCache(t *testing.T) {
 		s.dirs, s.lru, s.limit = map[string]*dirEnt{}, list.New(), 2
 		return s, dir
 	}
-	open := func(t *testing.T, s *store, rel string) (*os.Root, func()) {
+	open := func(t *testing.T, s *Store, rel string) (*os.Root, func()) {
 		t.Helper()
 		r, release, err := s.openDir(rel)
 		if err != nil {
@@ -94,7 +94,7 @@ func TestMutDirCache(t *testing.T) {
 			t.Errorf("%s: the directory held is no longer usable: %v", what, err)
 		}
 	}
-	cached := func(s *store) []string {
+	cached := func(s *Store) []string {
 		var ks []string
 		for k := range s.dirs {
 			ks = append(ks, k)
@@ -143,7 +143,7 @@ func TestMutDirCache(t *testing.T) {
 		}
 		ra, relA1 := open(t, s, "a")
 		_, relA2 := open(t, s, "a")
-		s.forgetDirs("a")
+		s.ForgetDirs("a")
 		if got := cached(s); !slices.Equal(got, []string{"ab", "b"}) {
 			t.Errorf("cached after forgetting a: %q, want [ab b]", got)
 		}
@@ -160,8 +160,8 @@ func TestMutDirCache(t *testing.T) {
 		if err := os.Mkdir(filepath.Join(dir, "c"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		s.forgetDirs("c")
-		if err := s.writeFile("c/f", []byte("x")); err != nil {
+		s.ForgetDirs("c")
+		if err := s.WriteFile("c/f", []byte("x")); err != nil {
 			t.Fatalf("write into the new c: %v", err)
 		}
 		if b, err := os.ReadFile(filepath.Join(dir, "c/f")); err != nil || string(b) != "x" {
@@ -177,7 +177,7 @@ func TestMutRootWiden(t *testing.T) {
 	if err := os.Chmod(dir, 0o775); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.writeFile("f", []byte("x")); err != nil {
+	if err := s.WriteFile("f", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	if m := perm(t, filepath.Join(dir, "f")); m != newFileMode.Perm()|0o020 {
@@ -193,7 +193,7 @@ func TestMutReadShared(t *testing.T) {
 	t.Run("missing", func(t *testing.T) {
 		s, _ := newStore(t)
 		for _, name := range []string{"nope", LockName} {
-			if b, err := s.readFile(name, 100); !errors.Is(err, fs.ErrNotExist) {
+			if b, err := s.ReadFile(name, 100); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("readFile(%s) = %q, %v; want ErrNotExist", name, b, err)
 			}
 		}
@@ -224,7 +224,7 @@ func TestMutReadShared(t *testing.T) {
 			}
 			done := make(chan res, 1)
 			go func() {
-				b, err := s.readFile("f", 100)
+				b, err := s.ReadFile("f", 100)
 				done <- res{b, err}
 			}()
 			waitFlockWaiter(t, inode(t, p))
@@ -247,11 +247,11 @@ func TestMutReadShared(t *testing.T) {
 // link) is removed; a spare replaced while a writer waits for its lock is
 // the one the writer takes.
 func TestMutSpare(t *testing.T) {
-	defer func(d time.Duration) { spareRest = d }(spareRest)
-	spareRest = 0
-	write := func(t *testing.T, s *store, name, v string) {
+	defer func(d time.Duration) { SpareRest = d }(SpareRest)
+	SpareRest = 0
+	write := func(t *testing.T, s *Store, name, v string) {
 		t.Helper()
-		if err := s.writeFile(name, []byte(v)); err != nil {
+		if err := s.WriteFile(name, []byte(v)); err != nil {
 			t.Fatal(err)
 		}
 		if b, err := os.ReadFile(filepath.Join(s.dir, name)); err != nil || string(b) != v {
@@ -262,7 +262,7 @@ func TestMutSpare(t *testing.T) {
 	for _, name := range []string{"f", strings.Repeat("n", MaxName)} {
 		t.Run("exchanged "+strconv.Itoa(len(name)), func(t *testing.T) {
 			s, dir := newStore(t)
-			f, spare := filepath.Join(dir, name), filepath.Join(dir, sparePrefix+name)
+			f, spare := filepath.Join(dir, name), filepath.Join(dir, SparePrefix+name)
 			write(t, s, name, "one")
 			i1 := inode(t, f)
 			write(t, s, name, "two")
@@ -278,18 +278,18 @@ func TestMutSpare(t *testing.T) {
 	}
 	t.Run("trusted", func(t *testing.T) {
 		s, dir := newStore(t)
-		s.trusted = func(n string) bool { return n == "address" }
+		s.Trusted = func(n string) bool { return n == "address" }
 		for _, v := range []string{"a", "b", "c"} {
 			write(t, s, "address", v)
 		}
-		if _, err := os.Lstat(filepath.Join(dir, sparePrefix+"address")); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Lstat(filepath.Join(dir, SparePrefix+"address")); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("a trusted name has a spare: %v", err)
 		}
 	})
 	for _, kind := range []string{"fifo", "hardlink"} {
 		t.Run("planted "+kind, func(t *testing.T) {
 			s, dir := newStore(t)
-			spare := filepath.Join(dir, sparePrefix+"f")
+			spare := filepath.Join(dir, SparePrefix+"f")
 			victim := filepath.Join(dir, "victim")
 			write(t, s, "f", "one")
 			if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
@@ -315,12 +315,12 @@ func TestMutSpare(t *testing.T) {
 	}
 	t.Run("replaced while waiting", func(t *testing.T) {
 		s, dir := newStore(t)
-		f, spare := filepath.Join(dir, "f"), filepath.Join(dir, sparePrefix+"f")
+		f, spare := filepath.Join(dir, "f"), filepath.Join(dir, SparePrefix+"f")
 		write(t, s, "f", "one")
 		write(t, s, "f", "two") // the spare exists: f's former inode
 		unlock := holdFlock(t, spare)
 		done := make(chan error, 1)
-		go func() { done <- s.writeFile("f", []byte("three")) }()
+		go func() { done <- s.WriteFile("f", []byte("three")) }()
 		waitFlockWaiter(t, inode(t, spare))
 		planted := filepath.Join(dir, "planted")
 		err := os.WriteFile(planted, []byte("planted"), 0o600)
@@ -350,8 +350,8 @@ func TestMutKeepOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give files to others")
 	}
-	defer func(d time.Duration) { spareRest = d }(spareRest)
-	spareRest = time.Hour // a new file renamed over the old one
+	defer func(d time.Duration) { SpareRest = d }(SpareRest)
+	SpareRest = time.Hour // a new file renamed over the old one
 	for _, tc := range []struct {
 		name     string
 		uid, gid int
@@ -372,7 +372,7 @@ func TestMutKeepOwner(t *testing.T) {
 			if err := os.Chown(p, tc.uid, tc.gid); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.writeFile("f", []byte("two")); err != nil {
+			if err := s.WriteFile("f", []byte("two")); err != nil {
 				t.Fatal(err)
 			}
 			st, err := os.Lstat(p)
@@ -400,8 +400,8 @@ func TestMutTempNames(t *testing.T) {
 		{".~0123456789abcdeg", false},
 		{".~0123456789abcdef0", false},
 	} {
-		if got := isTemp(tc.name); got != tc.want {
-			t.Errorf("isTemp(%q) = %v, want %v", tc.name, got, tc.want)
+		if got := IsTemp(tc.name); got != tc.want {
+			t.Errorf("IsTemp(%q) = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 	s, dir := newStore(t)
@@ -422,7 +422,7 @@ func TestMutTempNames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.readFiles(".", []string{"address"}, 100); err != nil {
+	if _, err := s.ReadFiles(".", []string{"address"}, 100); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range keep {
@@ -439,7 +439,7 @@ func TestMutLockDir(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := s.lockDir("d")
+	unlock, err := s.LockDir("d")
 	if err != nil {
 		t.Fatal(err)
 	}
