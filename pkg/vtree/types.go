@@ -1,0 +1,181 @@
+package vtree
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/smctl/smctl/pkg/status"
+	"github.com/smctl/smctl/pkg/trust"
+	"github.com/smctl/smctl/pkg/vtree/store"
+)
+
+// Device types and trust: what a directory's type marker says, which
+// names decide what smctl runs, and the per-command caches of both.
+
+// typeInfo is what a directory's type marker says.
+type typeInfo struct {
+	typ string
+	err error // the marker is not trusted or names no declared type
+}
+
+// typeOf returns the device type of the backing directory rel, "" if it is
+// not a device or its marker is not to be trusted (see typeInfoOf).
+func (t *Tree) typeOf(rel string) string {
+	typ, err := t.typeInfoOf(rel)
+	if err != nil {
+		return ""
+	}
+	return typ
+}
+
+// typeInfoOf returns the device type of the backing directory rel, "" if it is
+// not a device. A marker that is not trusted, or that names anything but
+// a type declared in smctl.yaml, is an error: the directory is a device
+// that refuses every operation.
+func (t *Tree) typeInfoOf(rel string) (string, error) {
+	t.mu.Lock()
+	ti, ok := t.types[rel]
+	t.mu.Unlock()
+	if ok {
+		return ti.typ, ti.err
+	}
+	b, err := t.store.ReadTrusted(store.JoinRel(rel, typeFile), 256)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+	case err != nil:
+		ti.err = err
+	default:
+		ti.typ = strings.TrimSpace(string(b))
+		ti.err = t.checkType(rel, ti.typ)
+	}
+	t.mu.Lock()
+	t.types[rel] = ti
+	t.mu.Unlock()
+	return ti.typ, ti.err
+}
+
+// ErrBadType is wrapped by the error for a type marker that names no type
+// declared in smctl.yaml.
+var ErrBadType = status.Mark(errors.New("not a declared device type"), status.ErrUntrusted)
+
+// checkType accepts only type names declared in smctl.yaml, which are
+// plain names ([a-z0-9_-]+), never paths.
+func (t *Tree) checkType(rel, typ string) error {
+	if _, ok := t.Config.Types[typ]; ok && validTypeName(typ) {
+		return nil
+	}
+	q := typ
+	if len(q) > 40 {
+		q = q[:40] + "..."
+	}
+	return fmt.Errorf("type marker /%s: %q: %w (declared: %s)", store.JoinRel(rel, typeFile), q, ErrBadType, strings.Join(t.TypeNames(), ", "))
+}
+
+func validTypeName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// trustedName reports the file names that decide what smctl runs, where it
+// connects or what it sends: the type marker, ids and attribute files.
+func (t *Tree) trustedName(name string) bool {
+	if name == typeFile || name == IDsName || slices.Contains(t.attrNames(), name) {
+		return true
+	}
+	for _, tc := range t.Config.Types {
+		if _, ok := tc.Attrs[name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// dirTrust judges the backing directory rel and those above it up to the
+// tree: each must be owned by a trusted owner, and one that group or others
+// may write must be sticky, or the files in it (attributes, ids, locks)
+// could be removed or renamed by others. Answers are kept per command.
+func (t *Tree) dirTrust(rel string) error {
+	if rel == "" {
+		rel = "."
+	}
+	t.agentMu.Lock()
+	err, ok := t.dirErr[rel]
+	t.agentMu.Unlock()
+	if ok {
+		return err
+	}
+	if rel != "." {
+		parent, _ := store.SplitRel(rel)
+		err = t.dirTrust(parent)
+	}
+	if err == nil {
+		var st *syscall.Stat_t
+		st, err = t.store.DirStat(rel)
+		if err == nil {
+			err = trust.Dir("/"+strings.TrimPrefix(rel, "."), st)
+		}
+	}
+	t.agentMu.Lock()
+	t.dirErr[rel] = err
+	t.agentMu.Unlock()
+	return err
+}
+
+// forgetType drops what the caches know of rel and everything below it.
+func (t *Tree) forgetType(rel string) {
+	t.store.ForgetDirs(rel)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k := range t.types {
+		if k == rel || strings.HasPrefix(k, rel+"/") {
+			delete(t.types, k)
+		}
+	}
+	for k := range t.specials {
+		if strings.HasPrefix(k, rel+"/") {
+			delete(t.specials, k)
+		}
+	}
+	vp := "/" + rel
+	for k := range t.devices {
+		if k == vp || strings.HasPrefix(k, vp+"/") {
+			delete(t.devices, k)
+		}
+	}
+}
+
+// hasSpecial reports whether directory dir (backing rel path) holds a
+// regular file name (lock, ids), looked up once per command.
+func (t *Tree) hasSpecial(dir, name string) bool {
+	key := dir + "/" + name
+	t.mu.Lock()
+	v, ok := t.specials[key]
+	t.mu.Unlock()
+	if ok {
+		return v
+	}
+	st, err := t.store.Lstat(store.JoinRel(dir, name))
+	v = err == nil && st.Mode().IsRegular()
+	t.mu.Lock()
+	t.specials[key] = v
+	t.mu.Unlock()
+	return v
+}
+
+// forgetSpecial drops the cached answer for dir/name after a change.
+func (t *Tree) forgetSpecial(dir, name string) {
+	t.mu.Lock()
+	delete(t.specials, dir+"/"+name)
+	t.mu.Unlock()
+}
