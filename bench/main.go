@@ -10,6 +10,22 @@
 //   - 500 names on a real OpenSSH sshd on 127.0.0.1 (needs sshd; root
 //     for a login user of its own).
 //
+// On the 2000 clean simulated nodes the baseline and smctl run in rounds,
+// interleaved: each round runs every tool once, each round starting with
+// the next tool, so that the machine's noise weighs on all alike. With
+// -before REV (rev.go), smctl built from git revision REV joins these
+// rounds as the row "smctl@REV" (after its own first write into a tree
+// of its own, also reported; the simulated nodes are the work tree's
+// smctl sim for all), and a line under the table gives the ratio
+// smctl / smctl@REV of the median wall times (with each round's ratio)
+// and of the median CPU times; each row keeps its ratio to the baseline
+// of the same run. This is the refactoring check "the 2000-node vmstat
+// ratio within 5 % of before", in one run:
+//
+//	bench/run.sh -suite ssh,tree -before d1c6b6d
+//
+// The other ssh scenarios measure the work tree's smctl only.
+//
 // The ipmi suite: the power state of 200 ipmi_sim BMCs read by smctl, by
 // FreeIPMI's ipmipower (the reference) and by an ipmitool loop; then with
 // 20 of them down.
@@ -17,11 +33,19 @@
 // The mem suite (mem.go): a command printing 1 MiB, different on every
 // node, on -mem-nodes simulated nodes: smctl write, then smctl cat -b;
 // peak RSS of each against -mem-target MB, every result checked intact.
+// -mem-before REV measures smctl at REV after it (not interleaved).
 //
-// It prints a table (median of -runs runs: wall time, CPU time, peak RSS,
-// nodes ok, wall time / the reference's) and writes it to bench/out/.
+// The tree suite (tree.go): the Go benchmarks of -tree-pkg (pkg/vtree),
+// median of -tree-count runs of each; with -before REV also at REV,
+// interleaved benchmark by benchmark, with the ratio work tree / REV of
+// ns/op, B/op and allocs/op per benchmark, matched by name.
 //
-//	go run ./bench [-suite all|ssh|ipmi|mem] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3] [-mem-nodes 2000] [-mem-before REV]
+// It prints a table per suite (median of -runs runs: wall time, CPU time,
+// peak RSS, nodes ok, wall time / the reference's) and writes them to
+// bench/out/. -suite takes a comma-separated list; "all" is every suite.
+//
+//	go run ./bench [-suite all|ssh,ipmi,mem,tree] [-before REV] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3]
+//	               [-mem-nodes 2000] [-mem-before REV] [-tree-count 2] [-tree-bench REGEXP] [-tree-benchtime 1s]
 package main
 
 import (
@@ -32,6 +56,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -63,42 +88,80 @@ var (
 	runs      = flag.Int("runs", 3, "runs per tool (the median is reported)")
 	fanout    = flag.Int("fanout", 64, "parallelism given to every tool")
 	skipSync  = flag.Bool("skip-sync", false, "skip the --fanout 1 run")
-	suite     = flag.String("suite", "all", "ssh, ipmi, mem or all")
+	suite     = flag.String("suite", "all", "comma-separated: ssh, ipmi, mem, tree, or all")
+	before    = flag.String("before", "", "ssh and tree suites: also measure this git revision, interleaved, with ratios work tree / revision")
 	bmcs      = flag.Int("bmcs", 200, "ipmi_sim BMCs for the ipmi suite")
 	bmcsDown  = flag.Int("bmcs-down", 20, "of them stopped for the second ipmi run")
 )
 
+// suites are the suites -suite asked for.
+var suites = map[string]bool{}
+
+// workDir is the bench's temporary directory, removed on every exit.
+var workDir string
+
 func main() {
 	flag.Parse()
+	for _, s := range strings.Split(*suite, ",") {
+		switch s = strings.TrimSpace(s); s {
+		case "all":
+			suites["ssh"], suites["ipmi"], suites["mem"], suites["tree"] = true, true, true, true
+		case "ssh", "ipmi", "mem", "tree":
+			suites[s] = true
+		default:
+			check(fmt.Errorf("-suite %q: no suite %q (ssh, ipmi, mem, tree, all)", *suite, s))
+		}
+	}
+	if *before != "" && !suites["ssh"] && !suites["tree"] {
+		check(fmt.Errorf("-before applies to the ssh and tree suites (the mem suite has -mem-before)"))
+	}
 	work, err := os.MkdirTemp("", "smctl-bench-")
 	check(err)
+	workDir = work
 	defer os.RemoveAll(work)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		os.RemoveAll(work)
+		os.Exit(130)
+	}()
 	bin := filepath.Join(work, "bin")
 	check(os.MkdirAll(bin, 0o755))
-	build := func(out, pkg string) {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bin, out), pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		cmd.Stderr = os.Stderr
-		check(cmd.Run())
-	}
-	build("smctl", "./cmd/smctl")
-	build("baseline", "./bench/baseline")
 	smctl := filepath.Join(bin, "smctl")
 	baseline := filepath.Join(bin, "baseline")
+	goBuild("", "smctl in the work tree", "build", "-trimpath", "-o", smctl, "./cmd/smctl")
+	goBuild("", "the baseline", "build", "-trimpath", "-o", baseline, "./bench/baseline")
+	// Revisions first: one that does not build stops the bench at once.
+	var revSmctl string
+	if *before != "" && suites["ssh"] {
+		revSmctl = buildRevision(*before, work)
+	}
+	if *memBefore != "" && suites["mem"] {
+		buildRevision(*memBefore, work)
+	}
+	if *before != "" && suites["tree"] {
+		exportRevision(*before, work)
+	}
 
 	var rows []row
-	if *suite == "ipmi" || *suite == "all" {
+	var footer string
+	if suites["ipmi"] {
 		rows = append(rows, ipmiRows(smctl, work)...)
 	}
-	if *suite == "ssh" || *suite == "all" {
-		rows = append(rows, sshRows(smctl, baseline, work)...)
+	if suites["ssh"] {
+		r, f := sshRows(smctl, revSmctl, baseline, work)
+		rows, footer = append(rows, r...), f
 	}
 	var table string
 	if len(rows) > 0 {
-		table = render(rows)
+		table = render(rows) + footer
 	}
-	if *suite == "mem" || *suite == "all" {
+	if suites["mem"] {
 		table += memRows(smctl, work)
+	}
+	if suites["tree"] {
+		table += treeRows(work)
 	}
 	fmt.Print(table)
 	out := filepath.Join("bench", "out")
@@ -109,7 +172,9 @@ func main() {
 	}
 }
 
-func sshRows(smctl, baseline, work string) []row {
+// sshRows runs the ssh suite; revSmctl is smctl at -before, or "". It
+// returns the rows and the comparison with revSmctl, if any.
+func sshRows(smctl, revSmctl, baseline, work string) ([]row, string) {
 	var rows []row
 	// 1. Clean simulated cluster.
 	simDir := filepath.Join(work, "sim")
@@ -119,28 +184,52 @@ func sshRows(smctl, baseline, work string) []row {
 	simNodes := simNodeFile(simDir, filepath.Join(work, "nodes.txt"))
 	cmds := commandList(smctl, root, filepath.Join(work, "commands.txt"))
 
-	base := med(*runs, func() measurement {
-		syscall.Sync()
-		m := run(nil, baseline, "-nodes", simNodes, "-key", filepath.Join(simDir, "id_ed25519"),
-			"-hostkey", filepath.Join(simDir, "known_hosts"), "-user", "sim", "-p", fmt.Sprint(*fanout), "vmstat")
-		m.ok = baselineOK(m)
-		return m
-	})
-	rows = append(rows, row{"sim", "baseline (x/crypto/ssh + errgroup)", *nodes, base, 1, ""})
 	// The first write into a new tree creates 4000 files; later runs (a
 	// cron job, the next command) replace them. Both are reported; dirty
 	// pages are flushed before each so that earlier writes do not weigh.
-	syscall.Sync()
-	first := run(cmds, smctl, "--root", root, "--fanout", fmt.Sprint(*fanout), "write", "--stdin-paths", "vmstat")
-	first.ok = statusOK(root)
-	sm := med(*runs, func() measurement {
-		syscall.Sync()
-		m := run(cmds, smctl, "--root", root, "--fanout", fmt.Sprint(*fanout), "write", "--stdin-paths", "vmstat")
-		m.ok = statusOK(root)
-		return m
-	})
+	write := func(bin, root, cmds string) func() measurement {
+		return func() measurement {
+			syscall.Sync()
+			m := run(cmds, bin, "--root", root, "--fanout", fmt.Sprint(*fanout), "write", "--stdin-paths", "vmstat")
+			m.ok = statusOK(root)
+			return m
+		}
+	}
+	first := write(smctl, root, cmds)()
+	tools := []func() measurement{
+		func() measurement {
+			syscall.Sync()
+			m := run(nil, baseline, "-nodes", simNodes, "-key", filepath.Join(simDir, "id_ed25519"),
+				"-hostkey", filepath.Join(simDir, "known_hosts"), "-user", "sim", "-p", fmt.Sprint(*fanout), "vmstat")
+			m.ok = baselineOK(m)
+			return m
+		},
+		write(smctl, root, cmds),
+	}
+	var revFirst measurement
+	if revSmctl != "" {
+		// The same nodes in a tree of its own, made by smctl at -before.
+		revRoot := filepath.Join(work, "revroot")
+		discoverSim(revSmctl, revRoot, simDir)
+		revCmds := commandList(revSmctl, revRoot, filepath.Join(work, "revcommands.txt"))
+		revFirst = write(revSmctl, revRoot, revCmds)()
+		tools = append(tools, write(revSmctl, revRoot, revCmds))
+	}
+	all := interleaved(*runs, tools...)
+	base, sm := median(all[0]), median(all[1])
+	rows = append(rows, row{"sim", "baseline (x/crypto/ssh + errgroup)", *nodes, base, 1, ""})
 	rows = append(rows, row{"sim", "smctl", *nodes, sm, ratio(sm, base), "all results stored in the tree"})
+	var footer string
+	if revSmctl != "" {
+		rev := median(all[2])
+		tool := "smctl@" + *before
+		rows = append(rows, row{"sim", tool, *nodes, rev, ratio(rev, base), "runs interleaved with smctl's and the baseline's"})
+		footer = compareLine("smctl", tool, all[1], all[2])
+	}
 	rows = append(rows, row{"sim", "smctl, first write into a new tree", *nodes, first, ratio(first, base), "1 run; creates the 4000 files"})
+	if revSmctl != "" {
+		rows = append(rows, row{"sim", "smctl@" + *before + ", first write into a new tree", *nodes, revFirst, ratio(revFirst, base), "1 run"})
+	}
 	if !*skipSync {
 		sync := run(cmds, smctl, "--root", root, "--fanout", "1", "write", "--stdin-paths", "vmstat")
 		sync.ok = statusOK(root)
@@ -214,7 +303,7 @@ func sshRows(smctl, baseline, work string) []row {
 	if *sshdNodes > 0 {
 		rows = append(rows, sshdRows(smctl, baseline, work)...)
 	}
-	return rows
+	return rows, footer
 }
 
 func sshdRows(smctl, baseline, work string) []row {
@@ -239,16 +328,16 @@ func sshdRows(smctl, baseline, work string) []row {
 		fmt.Fprintf(&b, "127.0.0.1 %d\n", srv.Port)
 	}
 	check(os.WriteFile(nodesFile, []byte(b.String()), 0o644))
-	base := med(*runs, func() measurement {
+	all := interleaved(*runs, func() measurement {
 		m := run(nil, baseline, "-nodes", nodesFile, "-key", srv.KeyFile, "-hostkey", srv.KnownHosts, "-user", srv.User, "-p", fmt.Sprint(*fanout), "vmstat")
 		m.ok = baselineOK(m)
 		return m
-	})
-	sm := med(*runs, func() measurement {
+	}, func() measurement {
 		m := run(cmds, smctl, "--root", root, "--fanout", fmt.Sprint(*fanout), "write", "--stdin-paths", "vmstat")
 		m.ok = statusOK(root)
 		return m
 	})
+	base, sm := median(all[0]), median(all[1])
 	return []row{
 		{"real sshd", "baseline (x/crypto/ssh + errgroup)", *sshdNodes, base, 1, ""},
 		{"real sshd", "smctl", *sshdNodes, sm, ratio(sm, base), ""},
@@ -386,8 +475,63 @@ func med(n int, f func() measurement) measurement {
 	for i := 0; i < n; i++ {
 		ms = append(ms, f())
 	}
+	return median(ms)
+}
+
+// median is the measurement of median wall time (the upper one of an
+// even number).
+func median(ms []measurement) measurement {
+	ms = append([]measurement(nil), ms...)
 	sort.Slice(ms, func(i, j int) bool { return ms[i].wall < ms[j].wall })
 	return ms[len(ms)/2]
+}
+
+// interleaved runs every tool n times, in rounds: each round runs each
+// tool once, round i starting with tool i (mod the number of tools), so
+// that the machine's noise of the moment weighs on all alike. It returns
+// each tool's measurements, round by round.
+func interleaved(n int, tools ...func() measurement) [][]measurement {
+	all := make([][]measurement, len(tools))
+	for i := 0; i < n; i++ {
+		for k := range tools {
+			j := (i + k) % len(tools)
+			all[j] = append(all[j], tools[j]())
+		}
+	}
+	return all
+}
+
+// compareLine compares two tools measured in the same rounds: the ratio
+// of their median wall times (those of the table's rows), each round's
+// ratio, and the ratio of their median CPU times.
+func compareLine(a, b string, as, bs []measurement) string {
+	var rounds []string
+	for i := range as {
+		rounds = append(rounds, fmt.Sprintf("%.3f", as[i].wall.Seconds()/bs[i].wall.Seconds()))
+	}
+	cpu := func(ms []measurement) float64 {
+		ms = append([]measurement(nil), ms...)
+		sort.Slice(ms, func(i, j int) bool { return ms[i].cpu < ms[j].cpu })
+		return ms[len(ms)/2].cpu.Seconds() // as median: the upper one of an even number
+	}
+	wa, wb := median(as).wall.Seconds(), median(bs).wall.Seconds()
+	return fmt.Sprintf("\n%s / %s, %d nodes, %d interleaved runs each: wall %.3f (median %.2f s / %.2f s; by round %s), CPU %.3f (median %.2f s / %.2f s)\n",
+		a, b, *nodes, len(as), wa/wb, wa, wb, strings.Join(rounds, ", "), cpu(as)/cpu(bs), cpu(as), cpu(bs))
+}
+
+// medianOf is the median of xs (the mean of the middle two of an even
+// number).
+func medianOf(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = append([]float64(nil), xs...)
+	sort.Float64s(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 func ratio(m, base measurement) float64 {
@@ -418,6 +562,9 @@ func render(rows []row) string {
 func check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		if workDir != "" {
+			os.RemoveAll(workDir)
+		}
 		os.Exit(1)
 	}
 }

@@ -72,7 +72,7 @@ func memRows(smctl, work string) string {
 	type build struct{ name, bin string }
 	builds := []build{{"smctl", smctl}}
 	if *memBefore != "" {
-		builds = append(builds, build{"smctl " + *memBefore, buildRevision(*memBefore, work)})
+		builds = append(builds, build{"smctl@" + *memBefore, buildRevision(*memBefore, work)})
 	}
 	for k, b := range builds {
 		root := filepath.Join(work, fmt.Sprintf("memroot%d", k))
@@ -95,28 +95,6 @@ func memRows(smctl, work string) string {
 		rows = append(rows, memRow{b.name + " cat -b (all different)", c, chk.content, intact, note})
 	}
 	return renderMem(rows)
-}
-
-// buildRevision builds smctl as it was at a git revision, for comparison.
-func buildRevision(rev, work string) string {
-	src := filepath.Join(work, "src-"+rev)
-	check(os.MkdirAll(src, 0o755))
-	archive := exec.Command("git", "archive", rev)
-	untar := exec.Command("tar", "-x", "-C", src)
-	pipe, err := archive.StdoutPipe()
-	check(err)
-	untar.Stdin = pipe
-	archive.Stderr, untar.Stderr = os.Stderr, os.Stderr
-	check(untar.Start())
-	check(archive.Run())
-	check(untar.Wait())
-	bin := filepath.Join(work, "bin", "smctl-"+rev)
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/smctl")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	cmd.Stderr = os.Stderr
-	check(cmd.Run())
-	return bin
 }
 
 // runStream runs a command with its standard output going to w and

@@ -3,7 +3,20 @@
 # smctl against a bare x/crypto/ssh client and, where installed, pdsh, clush
 # and pssh, over 2000 simulated nodes and a real sshd on 127.0.0.1; the
 # ipmi suite; the mem suite (bench/mem.go: peak RSS of write and cat -b of
-# 1 MiB from each of 2000 nodes). One suite: bench/run.sh -suite mem
+# 1 MiB from each of 2000 nodes); the tree suite (bench/tree.go: the Go
+# benchmarks of pkg/vtree). One suite: bench/run.sh -suite mem; several:
+# -suite ssh,tree.
+#
+# Before/after a change, in one run: -before REV builds smctl and the
+# pkg/vtree benchmarks at git revision REV too and measures them
+# interleaved with the work tree's, with the ratios work tree / REV:
+#
+#   bench/run.sh -suite ssh,tree -before d1c6b6d
+#
+# (the ssh suite: the 2000-node vmstat row "smctl@REV" next to "smctl",
+# each with its ratio to the baseline, and "smctl / smctl@REV" under the
+# table; the tree suite: median ns/op, B/op, allocs/op per benchmark at
+# REV and in the work tree, and their ratio.) -tree-count N for more runs.
 set -e
 cd "$(dirname "$0")/.."
 exec go run ./bench "$@"
