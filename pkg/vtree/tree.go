@@ -111,6 +111,7 @@ type Tree struct {
 	hooks      map[string]map[string]*hook // by type, then file name
 	types      map[string]typeInfo         // device dir (rel) -> type
 	agentFiles *agent.Dirs                 // executable agents
+	attrList   []string                    // attrNames and the drivers' attributes
 	agentMu    sync.Mutex
 	dirErr     map[string]error // backing directory -> why it is not trusted
 	// Per-command caches: a Tree lives for one smctl command, so lock and
@@ -198,6 +199,7 @@ func Open(dir string, opts Options) (*Tree, error) {
 	if !filepath.IsAbs(t.keyFile) {
 		t.keyFile = filepath.Join(dir, t.keyFile)
 	}
+	t.attrList = append(append([]string(nil), attrNames...), opts.Drivers.Attrs()...)
 	t.store.Trusted = t.trustedName
 	t.agentFiles = &agent.Dirs{Dirs: t.agentDirs(), Root: dir, PasswordArgv: cfg.PasswordArgv, Self: opts.Self, Reserved: reservedName}
 	if err := opts.Drivers.Register(&t.reg, cfg.Types); err != nil {
@@ -292,9 +294,8 @@ type Device = driver.Device
 var attrNames = []string{"address", "transport"}
 
 // attrNames are the tree's attribute names and the drivers'.
-func (t *Tree) attrNames() []string {
-	return append(append([]string(nil), attrNames...), t.opts.Drivers.Attrs()...)
-}
+// It returns a new slice, which callers may append to.
+func (t *Tree) attrNames() []string { return slices.Clone(t.attrList) }
 
 func (t *Tree) attrs(dev string, typ string) (map[string]string, error) {
 	names := t.attrNames()

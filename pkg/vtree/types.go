@@ -90,7 +90,7 @@ func validTypeName(s string) bool {
 // trustedName reports the file names that decide what smctl runs, where it
 // connects or what it sends: the type marker, ids and attribute files.
 func (t *Tree) trustedName(name string) bool {
-	if name == typeFile || name == IDsName || slices.Contains(t.attrNames(), name) {
+	if name == typeFile || name == IDsName || slices.Contains(t.attrList, name) {
 		return true
 	}
 	for _, tc := range t.Config.Types {
