@@ -21,8 +21,10 @@
 // renamed over the file, a RENAME_EXCHANGE with a spare), and an entry
 // written twice before the watcher looked is one change. A file created is
 // looked at once written and closed, or renamed into place; a file written
-// in place, when closed. A round reads what the kernel queued, looks at the
-// directories it names, deepest first, and hands over what changed.
+// in place, when closed (a round looking at its directory for another
+// reason may find it half written, and report it again once closed). A
+// round reads what the kernel queued, looks at the directories it names,
+// deepest first, and hands over what changed.
 package fswatch
 
 import (
@@ -54,12 +56,13 @@ type Stat struct {
 //
 // The Changes of a round come in an order a consumer can replay: a
 // directory's creation before what is found in it, the removal of what was
-// below a directory before its own; a directory's entries in name order
-// (the entry of a group, see Options.Group, giving the order). A directory
-// is reported created when it starts being watched, and gone with
-// everything known below it. A path that changes kind (a file replaced by
-// a directory, a directory by a file or by another directory) is reported
-// removed, then created.
+// below a directory before its own; a directory's entries by name (a group,
+// see Options.Group, by its entry's name, with its sidecars right after
+// it). A directory is reported created when it starts being watched, and
+// gone with everything known below it. A path that changes kind (a file
+// replaced by a directory, a directory by a file or by another directory)
+// is reported removed, then created. Only paths at or below a watched path
+// are reported.
 type Change struct {
 	Path     string // slash-separated, relative to the root; "." is the root
 	Old, New Stat
@@ -102,12 +105,13 @@ type Options struct {
 	// that writers hold exclusively so that what they write together is
 	// seen together; d is closed once the directory has been looked at.
 	Busy func(d *os.File) (busy bool)
-	// Looked, if set, is called with each path looked at after an event
-	// named it, changed or not (a write in place within a tick of the
-	// file system's clock may keep size and mtime), and each directory
-	// that stops being watched (dir set: it stands for everything below
-	// it), before the round is handed over: a cache in front of the tree
-	// drops what it holds of the path.
+	// Looked, if set, is called with each path a round looks at (named by
+	// an event, or rescanned), changed or not (a write in place within a
+	// tick of the file system's clock may keep size and mtime), and each
+	// directory that stops being watched (dir set: it stands for
+	// everything below it), before the round is handed over: a cache in
+	// front of the tree drops what it holds of the path. New calls it only
+	// for the latter.
 	Looked func(path string, dir bool)
 }
 

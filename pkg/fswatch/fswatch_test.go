@@ -214,7 +214,10 @@ func TestChanges(t *testing.T) {
 			steps: []step{{
 				do: func(x *tw) {
 					must(x.t, os.MkdirAll(x.path("w/d/e"), 0o755))
-					x.write("w/d/e/f", "1")
+					// Renamed into place: a round looking at the new
+					// directory could find a file being written.
+					x.write("f", "1")
+					must(x.t, os.Rename(x.path("f"), x.path("w/d/e/f")))
 				},
 				check: func(t *testing.T, got []string) {
 					if len(got) != 3 || !before(got, "w/d created dir", "w/d/e created dir") || !before(got, "w/d/e created dir", "w/d/e/f created") {

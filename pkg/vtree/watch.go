@@ -117,16 +117,12 @@ var ErrLiveWatch = errors.New("live directories are read from the node: they can
 //
 // Events are computed, not relayed (see package fswatch): one logical
 // write gives one event per path whatever the system calls behind it
-// (temporary files renamed over a file, the RENAME_EXCHANGE of spares, a
-// store of content and status together); hidden names (temporaries,
-// spares) give none; a path written again before the watch looked gives
-// one event for both writes. A store of content and status is seen whole:
-// the watch takes the directory's shared flock, which the store holds
-// exclusively, before it looks, and while a store holds it looks again
-// shortly after, reporting other directories meanwhile. Files written in
-// place are reported when closed. Events for one path come in order; a
-// directory's Created comes before its paths', and its paths' Removed
-// before its own.
+// (temporaries renamed over a file, spares exchanged, a store of content
+// and status under the directory's flock, which the watch waits for);
+// hidden names give none; a path written again before the watch looked
+// gives one event for both writes; files written in place are reported
+// when closed. Events for one path come in order; a directory's Created
+// comes before its paths', and its paths' Removed before its own.
 //
 // Seeing a change to a device's type marker, attribute files, ids or lock,
 // or to a directory itself, the watch drops what the tree's caches know
@@ -184,10 +180,7 @@ func (t *Tree) watch(ctx context.Context, paths []string, out chan<- Event, hook
 			if name == typeFile {
 				return nil
 			}
-			base := name
-			if isStatusName(name) {
-				base = strings.TrimSuffix(name, statusSuffix)
-			}
+			base, _ := strings.CutSuffix(name, statusSuffix) // never ".status": hidden
 			return []string{base, base + statusSuffix}
 		},
 		Busy: func(d *os.File) bool { // a store holds the lock exclusively
@@ -205,12 +198,13 @@ func (t *Tree) watch(ctx context.Context, paths []string, out chan<- Event, hook
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		send := func(e Event) bool {
-			select {
-			case out <- e:
-				return true
-			case <-ctx.Done():
-				return false
+		send := func(evs ...Event) {
+			for _, e := range evs {
+				select {
+				case out <- e:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 		err := w.Run(ctx, func(b fswatch.Batch) {
@@ -218,11 +212,7 @@ func (t *Tree) watch(ctx context.Context, paths []string, out chan<- Event, hook
 			if hook != nil {
 				hook(b)
 			}
-			for _, e := range evs {
-				if !send(e) {
-					return
-				}
-			}
+			send(evs...)
 		})
 		if out != nil {
 			if errors.Is(err, fswatch.ErrRootClosed) {
@@ -315,10 +305,6 @@ func vpathOf(rel string) string {
 		return "/"
 	}
 	return "/" + rel
-}
-
-func isStatusName(name string) bool {
-	return strings.HasSuffix(name, statusSuffix) && len(name) > len(statusSuffix)
 }
 
 // forgetChanged drops what the tree's caches know that a change of the
