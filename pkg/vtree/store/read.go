@@ -1,0 +1,121 @@
+package store
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smctl/smctl/pkg/trust"
+)
+
+// readFiles reads the named files of directory dir (missing ones are
+// left out), walking to the directory once. Each file must be trusted
+// (readTrustedIn); the first that is not is the error, named by its
+// virtual path. The same listing sweeps temporary files left by killed
+// runs.
+func (s *Store) ReadFiles(dir string, names []string, max int64) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	d, release, err := s.openDir(dir)
+	if err != nil {
+		return out, nil
+	}
+	defer release()
+	// One listing tells which of the names exist.
+	if f, err := d.Open("."); err == nil {
+		present, err := f.Readdirnames(-1)
+		f.Close()
+		if err == nil {
+			have := make(map[string]bool, len(present))
+			for _, p := range present {
+				have[p] = true
+				if IsTemp(p) {
+					sweepTemp(d, p)
+				}
+			}
+			var keep []string
+			for _, n := range names {
+				if have[n] {
+					keep = append(keep, n)
+				}
+			}
+			names = keep
+		}
+	}
+	for _, n := range names {
+		b, err := readTrustedIn(d, n, "/"+JoinRel(dir, n), max)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		out[n] = b
+	}
+	return out, nil
+}
+
+// readTrusted reads the file rel, which decides what smctl runs or where
+// it connects, if it is trusted: a regular file with one link, not a
+// symlink, owned by root or the running user and not writable by group or
+// others (judged on the open descriptor).
+func (s *Store) ReadTrusted(rel string, max int64) (b []byte, err error) {
+	err = s.inDir(rel, func(d *os.Root, name string) error {
+		b, err = readTrustedIn(d, name, "/"+strings.TrimPrefix(rel, "./"), max)
+		return err
+	})
+	return b, err
+}
+
+func readTrustedIn(d *os.Root, name, vpath string, max int64) ([]byte, error) {
+	f, err := d.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, &trust.Error{Name: vpath, UID: -1, Why: "it is a symlink"}
+		}
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := trust.Info(vpath, fi); err != nil {
+		return nil, err
+	}
+	sys := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, &trust.Error{Name: vpath, UID: int(sys.Uid), Mode: fi.Mode(), Why: "not a regular file"}
+	case sys.Nlink != 1:
+		return nil, &trust.Error{Name: vpath, UID: int(sys.Uid), Mode: fi.Mode(), Why: fmt.Sprintf("it has %d hard links", sys.Nlink)}
+	}
+	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// tempRest is how old a temporary file must be before a listing sweeps it
+// as the leftover of a killed run (a live write holds one for
+// milliseconds).
+var tempRest = 10 * time.Minute
+
+// isTemp reports the names of writeFile's temporary files.
+func IsTemp(name string) bool {
+	if len(name) != len(TempPrefix)+16 || !strings.HasPrefix(name, TempPrefix) {
+		return false
+	}
+	_, err := hex.DecodeString(name[len(TempPrefix):])
+	return err == nil
+}
+
+// sweepTemp removes the temporary file name of d if it has rested long
+// enough to be the leftover of a killed run.
+func sweepTemp(d *os.Root, name string) {
+	if st, err := d.Lstat(name); err == nil && st.Mode().IsRegular() && time.Since(st.ModTime()) > tempRest {
+		_ = d.Remove(name)
+	}
+}
