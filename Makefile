@@ -21,7 +21,7 @@ test:
 # Go benchmarks of the tree and the SSH transport; bench/run.sh compares
 # whole tools (smctl, a bare client, pdsh, clush, pssh, ipmipower).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 10x ./pkg/vtree/ ./pkg/sshx/ ./pkg/fanout/
+	$(GO) test -run '^$$' -bench . -benchtime 10x ./pkg/vtree/ ./pkg/vtree/vfs/ ./pkg/sshx/ ./pkg/fanout/
 
 # Mutation testing of the core packages (slow: not part of test): the score
 # per package and the surviving mutants; see mutate/README.md. A subset:

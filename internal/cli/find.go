@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/vfs"
 )
 
 // FindOptions are the expressions of smctl find.
@@ -252,7 +253,7 @@ func findRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *FindOp
 			continue
 		}
 		baseDepth := depthOf(clean)
-		err = t.Walk(ctx, clean, vtree.WalkOptions{MaxDepth: opts.MaxDepth}, func(p string, e *vtree.Entry, err error) error {
+		err = vfs.Walk(ctx, t, clean, vfs.WalkOptions{MaxDepth: opts.MaxDepth}, func(p string, e *vtree.Entry, err error) error {
 			if err != nil {
 				ios.Errorf("%v", err)
 				failed++

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/vfs"
 )
 
 // LsOptions are the flags of smctl ls.
@@ -99,7 +100,7 @@ func lsRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *LsOption
 		// directory and printed directory by directory, as ls -R does.
 		var dirs []string
 		listed := map[string][]fs.DirEntry{}
-		err = t.Walk(ctx, info.Path(), vtree.WalkOptions{MaxDepth: walkDepth(opts.Recursive)}, func(dp string, e *vtree.Entry, err error) error {
+		err = vfs.Walk(ctx, t, info.Path(), vfs.WalkOptions{MaxDepth: walkDepth(opts.Recursive)}, func(dp string, e *vtree.Entry, err error) error {
 			if err != nil {
 				failed++
 				lsError(ios, opts, dp, err, start)

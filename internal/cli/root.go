@@ -28,6 +28,7 @@ import (
 	"github.com/smctl/smctl/pkg/driver/all"
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/vfs"
 )
 
 // Exit codes: the codes of package status smctl itself exits with.
@@ -361,11 +362,11 @@ func expand(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []string) 
 	var out []string
 	failed := 0
 	for _, p := range paths {
-		if !vtree.HasMeta(p) {
+		if !vfs.HasMeta(p) {
 			out = append(out, p)
 			continue
 		}
-		ms, err := t.Glob(ctx, p)
+		ms, err := vfs.Glob(ctx, t, p)
 		if err != nil {
 			ios.Errorf("%v", err)
 			failed++

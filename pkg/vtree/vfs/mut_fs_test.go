@@ -1,4 +1,4 @@
-package vtree
+package vfs
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"slices"
 	"testing"
+
+	"github.com/smctl/smctl/pkg/vtree"
 )
 
 // TestMutFSReadAt: a file of the io/fs view reads at an offset, and one
@@ -16,7 +18,7 @@ func TestMutFSReadAt(t *testing.T) {
 		"server/power.read": "echo on-and-off",
 		"server/fail.read":  "echo broken >&2; exit 3",
 	}, "")
-	fsys := tr.FS(context.Background(), ReadOptions{})
+	fsys := New(context.Background(), tr, vtree.ReadOptions{})
 	open := func(name string) io.ReaderAt {
 		t.Helper()
 		f, err := fsys.Open(name)
@@ -36,7 +38,7 @@ func TestMutFSReadAt(t *testing.T) {
 		t.Errorf("ReadAt(3 bytes at 3) = %d %q, %v; want 3 \"and\"", n, b[:n], err)
 	}
 	n, err = open("systems/servers/localhost/fail").ReadAt(b, 0)
-	if n != 0 || RC(err) != 3 {
+	if n != 0 || vtree.RC(err) != 3 {
 		t.Errorf("ReadAt of a failing file = %d, %v; want the agent's error", n, err)
 	}
 }
@@ -46,7 +48,7 @@ func TestMutFSReadAt(t *testing.T) {
 // io.EOF at the end.
 func TestMutFSReadDirN(t *testing.T) {
 	tr := newTree(t, nil, "server n[1-3] transport=local")
-	fsys := tr.FS(context.Background(), ReadOptions{})
+	fsys := New(context.Background(), tr, vtree.ReadOptions{})
 	names := func(es []fs.DirEntry) []string {
 		var out []string
 		for _, e := range es {

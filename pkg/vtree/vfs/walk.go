@@ -1,0 +1,135 @@
+package vfs
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+// WalkFunc is called by Walk for each entry, as fs.WalkDirFunc.
+type WalkFunc func(p string, e *vtree.Entry, err error) error
+
+// WalkOptions tune Walk.
+type WalkOptions struct {
+	// MaxDepth stops descending below this depth (the start is depth 0);
+	// negative means no limit.
+	MaxDepth int
+}
+
+// Walk visits the tree below the virtual path start in lexical order,
+// as fs.WalkDir does, calling fn for start itself with a nil entry. It runs
+// no agents. It does not enter live directories (whose listing asks the
+// node, and whose /proc and /sys hold cycles) unless start is inside one.
+// fn may return fs.SkipDir or fs.SkipAll.
+func Walk(ctx context.Context, t Tree, start string, opts WalkOptions, fn WalkFunc) error {
+	start, err := vtree.Clean(start)
+	if err != nil {
+		return err
+	}
+	info, err := t.Stat(ctx, start)
+	if err != nil {
+		return fn(start, nil, err)
+	}
+	if err := fn(start, nil, nil); err != nil || !info.IsDir() {
+		if errors.Is(err, fs.SkipDir) || errors.Is(err, fs.SkipAll) {
+			return nil
+		}
+		return err
+	}
+	err = walk(ctx, t, start, 1, info.Live, opts, fn)
+	if errors.Is(err, fs.SkipAll) {
+		return nil
+	}
+	return err
+}
+
+func walk(ctx context.Context, t Tree, dir string, depth int, inLive bool, opts WalkOptions, fn WalkFunc) error {
+	if opts.MaxDepth >= 0 && depth > opts.MaxDepth {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	es, err := t.ReadDir(ctx, dir)
+	if err != nil {
+		return fn(dir, nil, err)
+	}
+	for _, e := range es {
+		err := fn(e.Path(), e, nil)
+		if errors.Is(err, fs.SkipDir) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if e.IsDir() && (!e.Live() || inLive) {
+			if err := walk(ctx, t, e.Path(), depth+1, inLive, opts, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// HasMeta reports whether p contains glob metacharacters.
+func HasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
+
+// Glob returns the virtual paths matching the pattern, sorted, expanding
+// *, ? and [...] per path element as the shell does; it runs no agents.
+// Live directories are matched too when the pattern reaches into one; a
+// literal name inside one is kept without asking the node (its read will
+// say if it is missing).
+func Glob(ctx context.Context, t Tree, pattern string) ([]string, error) {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, &fs.PathError{Op: "glob", Path: pattern, Err: err}
+	}
+	clean, err := vtree.Clean(pattern)
+	if err != nil {
+		return nil, err
+	}
+	if !HasMeta(clean) {
+		if _, err := t.Stat(ctx, clean); err != nil {
+			return nil, err
+		}
+		return []string{clean}, nil
+	}
+	cur := []string{"/"}
+	for _, el := range strings.Split(clean[1:], "/") {
+		var next []string
+		for _, dir := range cur {
+			if !HasMeta(el) {
+				p := path.Join(dir, el)
+				// Inside a live directory (one whose parent resolves as
+				// live) a literal name is not checked: that would cost a
+				// round trip to every node before the read that follows,
+				// which reports a missing file anyway.
+				if r, err := t.Resolve(ctx, dir); err == nil && r.Live {
+					next = append(next, p)
+					continue
+				}
+				if _, err := t.Stat(ctx, p); err == nil {
+					next = append(next, p)
+				}
+				continue
+			}
+			es, err := t.ReadDir(ctx, dir)
+			if err != nil {
+				continue
+			}
+			for _, e := range es {
+				if ok, _ := path.Match(el, e.Name()); ok {
+					next = append(next, e.Path())
+				}
+			}
+		}
+		cur = next
+	}
+	if len(cur) == 0 {
+		return nil, &fs.PathError{Op: "glob", Path: pattern, Err: errors.New("no match")}
+	}
+	return cur, nil
+}
