@@ -108,7 +108,9 @@ func delegateRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *De
 		return err
 	}
 	d.Revoke = opts.Revoke
-	t, err := g.open()
+	// Delegation works on this machine's backing tree itself, never
+	// through a server: it needs the tree, not the Tree interface.
+	t, _, err := g.openDiscovery()
 	if err != nil {
 		return err
 	}

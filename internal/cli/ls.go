@@ -170,7 +170,7 @@ func lsError(ios *IOStreams, opts *LsOptions, p string, err error, start time.Ti
 	ios.Errorf("%v", err)
 }
 
-func lsEntries(ctx context.Context, ios *IOStreams, t *vtree.Tree, opts *LsOptions, dir string, es []fs.DirEntry, start time.Time) {
+func lsEntries(ctx context.Context, ios *IOStreams, t Tree, opts *LsOptions, dir string, es []fs.DirEntry, start time.Time) {
 	if !opts.Long && opts.Output == "" {
 		for _, e := range es {
 			fmt.Fprintln(ios.Out, e.Name())

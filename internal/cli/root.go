@@ -225,10 +225,14 @@ func (g *globalOptions) rootDir() (string, error) {
 	return filepath.Join(home, ".local", "share", "smctl"), nil
 }
 
-// open opens the tree of the state root with every driver and discovery.
-func (g *globalOptions) open() (*vtree.Tree, error) {
+// open opens the tree of the state root with every driver and discovery,
+// for the verbs that go through the Tree interface.
+func (g *globalOptions) open() (Tree, error) {
 	t, _, err := g.openDiscovery()
-	return t, err
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // openDiscovery is open, also returning the tree's discovery.
@@ -260,14 +264,14 @@ func (g *globalOptions) drivers() *driver.Set {
 // fanout is how many agents run at once: --fanout, else smctl.yaml's
 // fanout, clamped to what the open-file limit allows (see maxFanout). It
 // says nothing when it clamps; fanoutWarn does.
-func (g *globalOptions) fanout(t *vtree.Tree) int {
+func (g *globalOptions) fanout(t Tree) int {
 	n, _, _ := g.width(t)
 	return n
 }
 
 // fanoutWarn is fanout, warning once on ErrOut when the open-file limit
 // clamps it.
-func (g *globalOptions) fanoutWarn(ios *IOStreams, t *vtree.Tree) int {
+func (g *globalOptions) fanoutWarn(ios *IOStreams, t Tree) int {
 	n, want, limit := g.width(t)
 	if n < want && !g.warnedFanout {
 		g.warnedFanout = true
@@ -277,10 +281,10 @@ func (g *globalOptions) fanoutWarn(ios *IOStreams, t *vtree.Tree) int {
 }
 
 // width returns the fan-out n, the one asked for and the open-file limit.
-func (g *globalOptions) width(t *vtree.Tree) (n, want int, limit uint64) {
+func (g *globalOptions) width(t Tree) (n, want int, limit uint64) {
 	want = g.Fanout
 	if want <= 0 {
-		want = t.Config.Fanout
+		want = t.Fanout()
 	}
 	limit = fileLimit()
 	return min(want, maxFanout(limit)), want, limit
@@ -358,7 +362,7 @@ func pathArgs(ios *IOStreams, args []string) ([]string, error) {
 
 // expand expands globs in paths; a pattern matching nothing is reported
 // on ErrOut and counted as a failure.
-func expand(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []string) ([]string, int) {
+func expand(ctx context.Context, ios *IOStreams, t vfs.Tree, paths []string) ([]string, int) {
 	var out []string
 	failed := 0
 	for _, p := range paths {

@@ -211,6 +211,9 @@ func (t *Tree) RemoveDevice(p, typ string) (bool, error) {
 	return true, nil
 }
 
+// Fanout is the configured fan-out (smctl.yaml's fanout).
+func (t *Tree) Fanout() int { return t.Config.Fanout }
+
 // AgentDirs returns the configured agent directories as absolute paths.
 func (t *Tree) AgentDirs() []string { return t.agentDirs() }
 
