@@ -8,6 +8,7 @@ import (
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -109,7 +110,7 @@ func (d *Discovery) master(ctx context.Context, req *agent.Request) (agent.Resul
 	}
 	if err != nil {
 		// What was applied stays applied and is reported with the error.
-		return agent.Result{Output: []byte(out), RC: 1, Message: strings.ReplaceAll(err.Error(), "\n", "; "), Keep: out != ""}, nil
+		return agent.Result{Output: []byte(out), RC: int(status.Failed), Message: strings.ReplaceAll(err.Error(), "\n", "; "), Keep: out != ""}, nil
 	}
 	return agent.Result{Output: []byte(out)}, nil
 }
