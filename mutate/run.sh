@@ -28,7 +28,7 @@ root=$PWD
 gremlins_mod=github.com/go-gremlins/gremlins/cmd/gremlins
 gremlins_version=v0.6.0
 
-default_pkgs="pkg/vtree pkg/vtree/store pkg/vtree/vfs pkg/delegate pkg/discover pkg/nodeset pkg/creds pkg/trust pkg/sshx pkg/fanout pkg/agent"
+default_pkgs="pkg/vtree pkg/vtree/store pkg/vtree/ids pkg/vtree/vfs pkg/vtree/watch pkg/delegate pkg/discover pkg/nodeset pkg/creds pkg/trust pkg/sshx pkg/fanout pkg/agent"
 pkgs=${*:-$default_pkgs}
 run=$(date -u +%Y%m%dT%H%M%SZ)-$$
 out=$root/mutate/out/$run

@@ -234,7 +234,7 @@ func (t *Tree) transport(ctx context.Context, dev string) (transport.Transport, 
 	if d.Err != nil {
 		return nil, d.Err
 	}
-	pair, err := t.credsIn(rel(dev))
+	pair, err := t.ids.Nearest(rel(dev))
 	if err != nil {
 		return nil, err
 	}

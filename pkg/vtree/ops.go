@@ -103,7 +103,7 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 		return &Result{Content: b}, nil
 	}
 	if n.special == specialIDs {
-		pairs, err := t.idsAt(n.rel)
+		pairs, err := t.ids.At(n.rel)
 		if err != nil {
 			return nil, pathErr("read", p, err)
 		}
@@ -208,7 +208,11 @@ func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool)
 	case n.special == specialStatus:
 		return nil, pathErr("write", p, ErrStatusFile)
 	case n.special == specialIDs:
-		return t.writeIDs(n, data)
+		masked, err := t.ids.Write(n.rel, n.path, data)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Content: masked}, nil
 	case n.special == specialLock:
 		return t.writeLock(n, data)
 	case n.devErr != nil:
@@ -401,7 +405,8 @@ func (t *Tree) request(ctx context.Context, n *node, op agent.Op, input []byte) 
 	if dev.Path == "/" {
 		req.Host = ""
 	}
-	pair, err := t.credsFor(n)
+	dir, _ := store.SplitRel(n.rel)
+	pair, err := t.ids.Nearest(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -418,6 +423,13 @@ func (t *Tree) request(ctx context.Context, n *node, op agent.Op, input []byte) 
 	}
 	return req, nil
 }
+
+// forgetIDs, forgetIDsUnder and forgetAllIDs drop decrypted ids after a
+// change of the ids file at backing path rel, of anything at or below the
+// backing directory dir, of anything in the backing tree.
+func (t *Tree) forgetIDs(rel string)      { t.ids.Forget(rel) }
+func (t *Tree) forgetIDsUnder(dir string) { t.ids.ForgetUnder(dir) }
+func (t *Tree) forgetAllIDs()             { t.ids.ForgetAll() }
 
 // liveContext bounds an access to a live directory (which asks the node
 // and runs no agent) by the agent timeout.

@@ -50,9 +50,9 @@ import (
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
-	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/trust"
+	"github.com/smctl/smctl/pkg/vtree/ids"
 	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
@@ -119,11 +119,7 @@ type Tree struct {
 	// (writes through this Tree keep them current).
 	specials map[string]bool   // dir rel + "/" + name -> exists
 	devices  map[string]Device // by virtual path
-	idsMu    sync.Mutex
-	ids      map[string][]creds.Pair // decrypted ids by rel path
-	key      *creds.Key
-	keyErr   error
-	keyOK    bool
+	ids      *ids.Keyring      // ids files, decrypted once, and their key
 }
 
 type hook struct {
@@ -188,7 +184,6 @@ func Open(dir string, opts Options) (*Tree, error) {
 		types:    map[string]typeInfo{},
 		specials: map[string]bool{},
 		devices:  map[string]Device{},
-		ids:      map[string][]creds.Pair{},
 	}
 	if opts.Timeout > 0 {
 		t.timeout = opts.Timeout
@@ -199,6 +194,8 @@ func Open(dir string, opts Options) (*Tree, error) {
 	if !filepath.IsAbs(t.keyFile) {
 		t.keyFile = filepath.Join(dir, t.keyFile)
 	}
+	t.ids = ids.New(t.store, t.keyFile, func(dir string) bool { return t.hasSpecial(dir, IDsName) },
+		func(dir string) { t.forgetSpecial(dir, IDsName) })
 	t.attrList = append(append([]string(nil), attrNames...), opts.Drivers.Attrs()...)
 	t.store.Trusted = t.trustedName
 	t.agentFiles = &agent.Dirs{Dirs: t.agentDirs(), Root: dir, PasswordArgv: cfg.PasswordArgv, Self: opts.Self, Reserved: reservedName}

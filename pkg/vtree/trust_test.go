@@ -2,7 +2,6 @@ package vtree
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"io/fs"
 	"os"
@@ -11,10 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"golang.org/x/crypto/chacha20poly1305"
-
 	"github.com/smctl/smctl/pkg/agent"
-	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/trust"
 	"github.com/smctl/smctl/pkg/vtree/store"
 )
@@ -153,50 +149,4 @@ func TestStoreResultPairs(t *testing.T) {
 	if want := strings.Repeat("x", rc+1) + "\n"; string(b) != want {
 		t.Errorf("content %q with status %d: not the same run", b, rc)
 	}
-}
-
-// ids of the first format are rewritten bound to their place on first use.
-func TestIDsMigration(t *testing.T) {
-	tr := newTree(t, nil, "server n1 transport=local")
-	k, err := creds.LoadKey(tr.KeyFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A first-format file, as earlier versions wrote it.
-	v1 := firstFormat(t, tr.KeyFile(), "admin:pw\n")
-	p := filepath.Join(tr.store.Dir(), "systems/servers/n1/ids")
-	if err := os.WriteFile(p, v1, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tr.credsIn("systems/servers/n1")
-	if err != nil || pair == nil || pair.Password != "pw" {
-		t.Fatalf("credsIn = %v, %v", pair, err)
-	}
-	b, _ := os.ReadFile(p)
-	if !strings.HasPrefix(string(b), creds.Header+"\n") {
-		t.Errorf("not rewritten: %q", b)
-	}
-	if _, old, err := k.Open(b, "/systems/servers/n1"); err != nil || old {
-		t.Errorf("rewritten file: old %v, %v", old, err)
-	}
-}
-
-// firstFormat seals plain as the first ids format did (bound to nothing).
-func firstFormat(t *testing.T, keyFile, plain string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nonce := make([]byte, aead.NonceSize())
-	box := aead.Seal(nonce, nonce, []byte(plain), []byte(creds.HeaderV1))
-	return []byte(creds.HeaderV1 + "\n" + base64.StdEncoding.EncodeToString(box) + "\n")
 }

@@ -1,4 +1,4 @@
-package vtree
+package watch
 
 // Tree-level watch tests: caches, Live, the mapping of what fswatch finds
 // to events, errors, cancellation, the store's lock, a tree closed.
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/smctl/smctl/pkg/fswatch"
+	"github.com/smctl/smctl/pkg/vtree"
 	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
@@ -25,46 +26,42 @@ func TestWatchCaches(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name   string
-		before func(t *testing.T, tr *Tree) string // fills the cache, returns what it says
-		change func(t *testing.T, other *Tree)     // through another tree
+		before func(t *testing.T, tr *vtree.Tree) string // fills the cache, returns what it says
+		change func(t *testing.T, other *vtree.Tree)     // through another tree
 		event  func(Event) bool
 	}{
 		{
 			name:   "attribute file",
-			before: func(t *testing.T, tr *Tree) string { return tr.device(watchN1).Attrs["address"] },
-			change: func(t *testing.T, o *Tree) { watchWrite(t, o, watchN1+"/address", "10.0.0.9") },
+			before: func(t *testing.T, tr *vtree.Tree) string { return watchProbeRun(t, tr, watchN1) },
+			change: func(t *testing.T, o *vtree.Tree) { watchWrite(t, o, watchN1+"/address", "10.0.0.9") },
 			event:  watchIs(watchN1+"/address", Content),
 		},
 		{
-			name:   "type marker",
-			before: func(t *testing.T, tr *Tree) string { return tr.DeviceType(watchN1) + " " + tr.device(watchN1).Type },
-			change: func(t *testing.T, o *Tree) {
-				watchMust(t, o.store.WriteFile(rel(watchN1)+"/"+typeFile, []byte("chassis\n")))
+			name: "type marker",
+			before: func(t *testing.T, tr *vtree.Tree) string {
+				return tr.DeviceType(watchN1) + " " + watchProbeRun(t, tr, watchN1)
+			},
+			change: func(t *testing.T, o *vtree.Tree) {
+				watchMust(t, backingStore(o).WriteFile(rel(watchN1)+"/"+vtree.TypeFile, []byte("chassis\n")))
 			},
 			event: watchIs(watchN1, Type),
 		},
 		{
-			name: "ids",
-			before: func(t *testing.T, tr *Tree) string {
-				p, err := tr.credsIn(rel(watchN1))
-				if err != nil || p == nil {
-					return fmt.Sprint(p, err)
-				}
-				return p.User
-			},
-			change: func(t *testing.T, o *Tree) { watchWrite(t, o, watchN1+"/ids", "other:pw") },
+			name:   "ids",
+			before: func(t *testing.T, tr *vtree.Tree) string { return watchProbeRun(t, tr, watchN1) },
+			change: func(t *testing.T, o *vtree.Tree) { watchWrite(t, o, watchN1+"/ids", "other:pw") },
 			event:  watchIs(watchN1+"/ids", Content),
 		},
 		{
 			name:   "lock",
-			before: func(t *testing.T, tr *Tree) string { return fmt.Sprint(tr.hasSpecial(rel(watchN1), LockName)) },
-			change: func(t *testing.T, o *Tree) { watchWrite(t, o, watchN1+"/lock", "1") },
+			before: func(t *testing.T, tr *vtree.Tree) string { return watchProbeRun(t, tr, watchN1) },
+			change: func(t *testing.T, o *vtree.Tree) { watchWrite(t, o, watchN1+"/lock", "1") },
 			event:  watchIs(watchN1+"/lock", Created),
 		},
 		{
 			name:   "device replaced",
-			before: func(t *testing.T, tr *Tree) string { return tr.device(watchN1).Attrs["transport"] },
-			change: func(t *testing.T, o *Tree) {
+			before: func(t *testing.T, tr *vtree.Tree) string { return watchProbeRun(t, tr, watchN1) },
+			change: func(t *testing.T, o *vtree.Tree) {
 				if ok, err := o.RemoveDevice(watchN1, "server"); !ok || err != nil {
 					t.Fatalf("RemoveDevice = %v, %v", ok, err)
 				}
@@ -100,6 +97,9 @@ func TestWatchCaches(t *testing.T) {
 			if _, err := tr.Write(ctx, watchN1+"/notes", []byte("x")); err != nil {
 				t.Error(err)
 			}
+			if _, err := tr.Read(ctx, watchN1+"/probe", vtree.ReadOptions{HasMaxAge: true}); err != nil {
+				t.Error(err)
+			}
 		})
 	}
 }
@@ -109,19 +109,22 @@ func TestWatchLive(t *testing.T) {
 	tr := watchTree(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	rounds := make(chan struct{}, 1)
-	done, err := tr.watch(ctx, []string{"/"}, nil, func(fswatch.Batch) {
+	testHook = func(fswatch.Batch) {
 		select {
 		case rounds <- struct{}{}:
 		default:
 		}
-	})
+	}
+	done, err := Live(ctx, tr)
+	testHook = nil
 	watchMust(t, err)
-	if got := tr.device(watchN1).Attrs["address"]; got != "n1" {
+	address := func() string { return strings.Fields(watchProbeRun(t, tr, watchN1))[1] }
+	if got := address(); got != "n1" {
 		t.Fatalf("address %q", got)
 	}
 	watchWrite(t, watchOther(t, tr), watchN1+"/address", "10.0.0.9")
 	deadline := time.After(watchTimeout)
-	for tr.device(watchN1).Attrs["address"] != "10.0.0.9" {
+	for address() != "10.0.0.9" {
 		select {
 		case <-rounds:
 		case <-deadline:
@@ -140,12 +143,20 @@ func TestWatchLive(t *testing.T) {
 // found, and drops the tree's caches.
 func TestWatchRoundLost(t *testing.T) {
 	tr := watchTree(t)
-	tr.device(watchN1)
-	if tr.DeviceType(watchN1) != "server" || len(tr.types) == 0 || len(tr.devices) == 0 {
-		t.Fatal("caches not filled")
+	cached := func(tr *vtree.Tree) string { return tr.DeviceType(watchN1) + " " + watchProbeRun(t, tr, watchN1) }
+	was := cached(tr)
+	if !strings.HasPrefix(was, "server server n1 ") {
+		t.Fatalf("caches not filled: %q", was)
+	}
+	// Changes the tree does not see, as if their events were lost.
+	other := watchOther(t, tr)
+	watchWrite(t, other, watchN1+"/address", "10.0.0.9")
+	watchMust(t, backingStore(other).WriteFile(rel(watchN1)+"/"+vtree.TypeFile, []byte("chassis\n")))
+	if got := cached(tr); got != was {
+		t.Fatalf("not cached: %q -> %q", was, got)
 	}
 	file := fswatch.Stat{Exists: true, Ino: 7, Size: 3}
-	evs := tr.round(context.Background(), fswatch.Batch{Lost: true, Changes: []fswatch.Change{
+	evs := round(context.Background(), tr, fswatch.Batch{Lost: true, Changes: []fswatch.Change{
 		{Path: rel(watchN1) + "/address", Old: file, New: fswatch.Stat{Exists: true, Ino: 8, Size: 3}},
 		{Path: rel(watchN1) + "/address.status"},
 	}}, true)
@@ -153,11 +164,8 @@ func TestWatchRoundLost(t *testing.T) {
 		t.Fatalf("events %v, want lost first", evs)
 	}
 	watchSame(t, evs[1:], []watchWant{{path: watchN1 + "/address", change: Content}})
-	tr.mu.Lock()
-	cached := len(tr.types) + len(tr.devices)
-	tr.mu.Unlock()
-	if cached != 0 {
-		t.Errorf("caches kept %d entries", cached)
+	if got, want := cached(tr), cached(watchOther(t, tr)); got != want || got == was {
+		t.Errorf("caches kept: %q, want %q (was %q)", got, want, was)
 	}
 }
 
@@ -200,7 +208,7 @@ func TestWatchRoundEvents(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, e := range tr.round(context.Background(), fswatch.Batch{Changes: tc.changes}, true) {
+			for _, e := range round(context.Background(), tr, fswatch.Batch{Changes: tc.changes}, true) {
 				got = append(got, e.String())
 			}
 			if !slices.Equal(got, tc.want) {
@@ -208,7 +216,7 @@ func TestWatchRoundEvents(t *testing.T) {
 			}
 		})
 	}
-	if evs := tr.round(context.Background(), fswatch.Batch{Lost: true, Changes: pair("a", none, f1, none, none)}, false); evs != nil {
+	if evs := round(context.Background(), tr, fswatch.Batch{Lost: true, Changes: pair("a", none, f1, none, none)}, false); evs != nil {
 		t.Errorf("without want: %v", evs)
 	}
 }
@@ -220,14 +228,14 @@ func TestWatchErrors(t *testing.T) {
 		err   error
 	}{
 		{nil, nil},
-		{[]string{"/a/.type"}, ErrBadPath},
-		{[]string{"/systems/servers/localhost/proc"}, ErrLiveWatch},
-		{[]string{"/systems/servers/localhost/proc/cpuinfo"}, ErrLiveWatch},
+		{[]string{"/a/.type"}, vtree.ErrBadPath},
+		{[]string{"/systems/servers/localhost/proc"}, vtree.ErrLiveWatch},
+		{[]string{"/systems/servers/localhost/proc/cpuinfo"}, vtree.ErrLiveWatch},
 		{[]string{"/systems/nope/x"}, fs.ErrNotExist},
-		{[]string{watchN1 + "/address/x"}, ErrNotDir},
+		{[]string{watchN1 + "/address/x"}, vtree.ErrNotDir},
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
-		ch, err := tr.Watch(ctx, tc.paths)
+		ch, err := Watch(ctx, tr, tc.paths)
 		cancel()
 		if err == nil || ch != nil || tc.err != nil && !errors.Is(err, tc.err) {
 			t.Errorf("Watch(%q) = %v, %v; want %v", tc.paths, ch, err, tc.err)
@@ -245,9 +253,9 @@ func TestWatchCancel(t *testing.T) {
 	}
 	for _, taken := range []bool{true, false} {
 		ctx, cancel := context.WithCancel(context.Background())
-		ch, err := tr.Watch(ctx, []string{"/"})
+		ch, err := Watch(ctx, tr, []string{"/"})
 		watchMust(t, err)
-		live, err := tr.Live(ctx)
+		live, err := Live(ctx, tr)
 		watchMust(t, err)
 		if got := watchFDs(t); got != fds+2 {
 			t.Errorf("%d inotify descriptors, want %d", got, fds+2)
@@ -291,7 +299,7 @@ func watchGoroutines() string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "fswatch.") || strings.Contains(g, "vtree.(*Tree).watch.") {
+		if strings.Contains(g, "fswatch.") || strings.Contains(g, "pkg/vtree/watch.start.") {
 			out = append(out, g)
 		}
 	}
@@ -318,26 +326,28 @@ func watchFDs(t *testing.T) int {
 // reported whole, with its final status, once the lock is released.
 func TestWatchBusy(t *testing.T) {
 	tr := watchTree(t)
+	s := backingStore(tr)
 	power := watchN1 + "/power"
-	watchMust(t, tr.store.WriteFile(rel(power)+statusSuffix, []byte("3 refused bad\n")))
+	watchMust(t, s.WriteFile(rel(power)+vtree.StatusSuffix, []byte("3 refused bad\n")))
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan Event)
 	busy := make(chan []string, 100)
-	_, err := tr.watch(ctx, []string{watchN1}, out, func(b fswatch.Batch) {
+	testHook = func(b fswatch.Batch) {
 		select {
 		case busy <- b.Busy:
 		default:
 		}
-	})
+	}
+	out, err := Watch(ctx, tr, []string{watchN1})
+	testHook = nil
 	watchMust(t, err)
 	defer func() {
 		cancel()
 		for range out {
 		}
 	}()
-	unlock, err := tr.store.LockDir(rel(watchN1))
+	unlock, err := s.LockDir(rel(watchN1))
 	watchMust(t, err)
-	watchMust(t, tr.store.WriteFiles(rel(watchN1), []string{"power.status", "power", "power.status"},
+	watchMust(t, s.WriteFiles(rel(watchN1), []string{"power.status", "power", "power.status"},
 		[][]byte{store.StatusLine(130, "the last run was interrupted while its result was stored"), []byte("on\n"), []byte("0\n")}))
 	deadline := time.After(watchTimeout)
 	for held := false; !held; {
@@ -363,9 +373,9 @@ func TestWatchTreeClosed(t *testing.T) {
 	tr2 := watchOther(t, tr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch, err := tr2.Watch(ctx, []string{watchN1})
+	ch, err := Watch(ctx, tr2, []string{watchN1})
 	watchMust(t, err)
-	watchMust(t, tr2.store.Root().Close())
+	watchMust(t, tr2.BackingRoot().Close())
 	watchWrite(t, tr, watchN1+"/notes", "x")
 	evs := watchWaitFor(t, ch, "lost", func(e Event) bool { return e.Change&Lost != 0 })
 	if e := evs[len(evs)-1]; e.Path != "/" || e.Err == nil || !strings.Contains(e.Err.Error(), "closed") {

@@ -1,10 +1,9 @@
-package vtree
-
-// Change notification for a tree that lives (smctl serve, smctl watch):
-// Watch reports what changes in the backing tree, whoever writes it, and
-// keeps the tree's caches coherent with it; Live does only the latter.
-// pkg/fswatch watches the backing tree; this file maps what it finds to
-// virtual paths, NAME and NAME.status together.
+// Package watch is change notification for a tree that lives (smctl
+// serve, smctl watch): Watch reports what changes in a tree's backing tree,
+// whoever writes it, and keeps the tree's caches coherent with it; Live
+// does only the latter. pkg/fswatch watches the backing tree; this package
+// maps what it finds to virtual paths, NAME and NAME.status together.
+package watch
 
 import (
 	"context"
@@ -16,14 +15,26 @@ import (
 	"syscall"
 
 	"github.com/smctl/smctl/pkg/fswatch"
+	"github.com/smctl/smctl/pkg/vtree"
 	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
-// backingRoot is the backing tree, watched through its root.
-func (t *Tree) backingRoot() *os.Root { return t.store.Root() }
+// Tree is what a watch needs of the tree it watches: *vtree.Tree.
+type Tree interface {
+	// BackingRoot is the backing tree, watched through its root.
+	BackingRoot() *os.Root
+	// WatchPath is the backing path that watching the virtual path p
+	// watches (an error wrapping vtree.ErrLiveWatch for a live path).
+	WatchPath(ctx context.Context, p string) (string, error)
+	// Forget drops what the caches know that a change of the backing
+	// path p may have made wrong; ForgetAll drops everything.
+	Forget(p string, isDir bool)
+	ForgetAll()
+	// Status returns the status recorded for the file at virtual path p.
+	Status(ctx context.Context, p string) (int, string, bool)
+}
 
-// forgetAllDirs closes the directories the store keeps open.
-func (t *Tree) forgetAllDirs() { t.store.ForgetAllDirs() }
+var _ Tree = (*vtree.Tree)(nil)
 
 // Change says what changed about a path; an Event may carry several.
 type Change uint16
@@ -94,18 +105,15 @@ func (e Event) String() string {
 	return s
 }
 
-// ErrLiveWatch is wrapped by the error for watching a live directory,
-// which is read from the node and has nothing to watch.
-var ErrLiveWatch = errors.New("live directories are read from the node: they cannot be watched")
-
 // Watch reports changes to the contents and statuses of the virtual paths
-// given: a file (its stored value and its NAME.status; watching
+// of t given: a file (its stored value and its NAME.status; watching
 // NAME.status is watching NAME), or a directory, meaning everything below
 // it, recursively, including directories and devices made later. A path
 // that does not exist yet, in an existing directory, is watched for its
 // appearance. Writes by any process on this host count: other smctl
 // commands, agents, an editor. Live directories (proc, sys) cannot be
-// watched.
+// watched: the error wraps vtree.ErrLiveWatch. Other errors are t's
+// (*fs.PathError values naming the virtual path).
 //
 // Watch records the state of what it watches before it returns; each
 // change after that is reported on the returned channel, which the caller
@@ -126,75 +134,71 @@ var ErrLiveWatch = errors.New("live directories are read from the node: they can
 //
 // Seeing a change to a device's type marker, attribute files, ids or lock,
 // or to a directory itself, the watch drops what the tree's caches know
-// of it before sending the event, so that an operation after the event
-// sees the new state.
+// of it (Tree.Forget) before sending the event, so that an operation after
+// the event sees the new state.
 //
 // Not covered: smctl.yaml and the agent directories; writes that inotify
 // does not see (another host's, on a network file system); a directory
 // whose name is a symlink (not followed); a file created by hard link or
 // mknod, until it next changes. The status of an event is read as
 // Tree.Status reads it, waiting for a writer's lock on the file.
-func (t *Tree) Watch(ctx context.Context, paths []string) (<-chan Event, error) {
+func Watch(ctx context.Context, t Tree, paths []string) (<-chan Event, error) {
 	out := make(chan Event)
-	if _, err := t.watch(ctx, paths, out, nil); err != nil {
+	if _, err := start(ctx, t, paths, out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// Live keeps the tree's caches coherent with the whole backing tree until
+// Live keeps the caches of t coherent with its whole backing tree until
 // ctx ends, as Watch does for what it watches, for a tree that lives
 // longer than one command. The returned channel is closed once it has
 // stopped.
-func (t *Tree) Live(ctx context.Context) (<-chan struct{}, error) {
-	return t.watch(ctx, []string{"/"}, nil, nil)
+func Live(ctx context.Context, t Tree) (<-chan struct{}, error) {
+	return start(ctx, t, []string{"/"}, nil)
 }
 
-// watch watches paths until ctx ends, sending events on out (closed at the
-// end) unless it is nil, and calling hook (tests) after each round.
-func (t *Tree) watch(ctx context.Context, paths []string, out chan<- Event, hook func(fswatch.Batch)) (<-chan struct{}, error) {
+// testHook, when set (by tests) before a watch starts, is called after
+// each of its rounds.
+var testHook func(fswatch.Batch)
+
+// start watches paths until ctx ends, sending events on out (closed at the
+// end) unless it is nil. The returned channel is closed once it has
+// stopped.
+func start(ctx context.Context, t Tree, paths []string, out chan<- Event) (<-chan struct{}, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("watch: no paths")
 	}
 	rels := make([]string, 0, len(paths))
 	for _, p := range paths {
-		cp, err := Clean(p)
+		rel, err := t.WatchPath(ctx, p)
 		if err != nil {
 			return nil, err
 		}
-		n, err := t.resolve(ctx, cp, true)
-		if err != nil {
-			return nil, err
-		}
-		if n.live != "" {
-			return nil, pathErr("watch", cp, ErrLiveWatch)
-		}
-		if n.special == specialStatus {
-			n.rel = strings.TrimSuffix(n.rel, statusSuffix)
-		}
-		rels = append(rels, n.rel)
+		rels = append(rels, rel)
 	}
-	w, err := fswatch.New(t.backingRoot(), rels, fswatch.Options{
-		Ignore: func(name string) bool { return name[0] == '.' && name != typeFile },
+	w, err := fswatch.New(t.BackingRoot(), rels, fswatch.Options{
+		Ignore: func(name string) bool { return name[0] == '.' && name != vtree.TypeFile },
 		Group: func(name string) []string { // a file and its status
-			if name == typeFile {
+			if name == vtree.TypeFile {
 				return nil
 			}
-			base, _ := strings.CutSuffix(name, statusSuffix) // never ".status": hidden
-			return []string{base, base + statusSuffix}
+			base, _ := strings.CutSuffix(name, vtree.StatusSuffix) // never ".status": hidden
+			return []string{base, base + vtree.StatusSuffix}
 		},
 		Busy: func(d *os.File) bool { // a store holds the lock exclusively
 			return syscall.Flock(int(d.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) == syscall.EWOULDBLOCK
 		},
-		Looked: t.forgetChanged,
+		Looked: t.Forget,
 	})
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			return nil, pathErr("watch", vpathOf(pe.Path), pe.Err)
+			return nil, &fs.PathError{Op: "watch", Path: vpathOf(pe.Path), Err: pe.Err}
 		}
 		return nil, err
 	}
+	hook := testHook
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -208,7 +212,7 @@ func (t *Tree) watch(ctx context.Context, paths []string, out chan<- Event, hook
 			}
 		}
 		err := w.Run(ctx, func(b fswatch.Batch) {
-			evs := t.round(ctx, b, out != nil)
+			evs := round(ctx, t, b, out != nil)
 			if hook != nil {
 				hook(b)
 			}
@@ -227,12 +231,12 @@ func (t *Tree) watch(ctx context.Context, paths []string, out chan<- Event, hook
 	return done, nil
 }
 
-// round takes in what a round of the watch found in the backing tree: it
-// drops the caches if changes were lost and, if want, returns the events,
-// reading the statuses written.
-func (t *Tree) round(ctx context.Context, b fswatch.Batch, want bool) []Event {
+// round takes in what a round of the watch found in the backing tree of t:
+// it drops the caches if changes were lost and, if want, returns the
+// events, reading the statuses written.
+func round(ctx context.Context, t Tree, b fswatch.Batch, want bool) []Event {
 	if b.Lost {
-		t.forgetAll()
+		t.ForgetAll()
 	}
 	if !want {
 		return nil
@@ -254,7 +258,7 @@ func (t *Tree) round(ctx context.Context, b fswatch.Batch, want bool) []Event {
 			made[ev.Path] = len(evs)
 		case c.Old.Dir:
 			ev.Change = Removed
-		case name == typeFile:
+		case name == vtree.TypeFile:
 			if !c.New.Exists || c.New == c.Old {
 				continue
 			}
@@ -265,7 +269,7 @@ func (t *Tree) round(ctx context.Context, b fswatch.Batch, want bool) []Event {
 			}
 		default:
 			var s fswatch.Change // NAME.status, right after NAME
-			if i+1 < len(b.Changes) && b.Changes[i+1].Path == c.Path+statusSuffix {
+			if i+1 < len(b.Changes) && b.Changes[i+1].Path == c.Path+vtree.StatusSuffix {
 				i++
 				s = b.Changes[i]
 			}
@@ -300,6 +304,7 @@ func fileChange(f, s fswatch.Change) Change {
 	return ch
 }
 
+// vpathOf is the virtual path of the backing path rel.
 func vpathOf(rel string) string {
 	if rel == "." || rel == "" {
 		return "/"
@@ -307,67 +312,12 @@ func vpathOf(rel string) string {
 	return "/" + rel
 }
 
-// forgetChanged drops what the tree's caches know that a change of the
-// backing path p may have made wrong: a directory (or its type marker),
-// everything at and below it; ids and lock, the directory's answer for
-// them; any other attribute file, the device's attributes. Other names
-// are not cached.
-func (t *Tree) forgetChanged(p string, isDir bool) {
-	dir, name := store.SplitRel(p)
-	switch {
-	case isDir:
-		t.forgetTree(p)
-	case name == typeFile:
-		t.forgetTree(dir)
-	case name == IDsName:
-		t.forgetSpecial(dir, IDsName)
-		t.idsMu.Lock()
-		delete(t.ids, p)
-		t.idsMu.Unlock()
-	case name == LockName:
-		t.forgetSpecial(dir, LockName)
-	case t.trustedName(name):
-		t.forgetDevice(vpathOf(dir))
+// unwrapPath strips a backing-tree *fs.PathError, which names a backing
+// path, not the event's virtual one.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
-}
-
-// forgetTree drops every cache entry for the backing directory dir and
-// below it: types, lock and ids lookups, device attributes, decrypted ids,
-// trust judgements and open directories.
-func (t *Tree) forgetTree(dir string) {
-	if dir == "." || dir == "" {
-		t.forgetAll()
-		return
-	}
-	t.forgetType(dir)
-	t.idsMu.Lock()
-	deleteUnder(t.ids, dir)
-	t.idsMu.Unlock()
-	t.agentMu.Lock()
-	deleteUnder(t.dirErr, dir)
-	t.agentMu.Unlock()
-}
-
-func deleteUnder[V any](m map[string]V, dir string) {
-	for k := range m {
-		if k == dir || strings.HasPrefix(k, dir+"/") {
-			delete(m, k)
-		}
-	}
-}
-
-// forgetAll drops everything the caches know of the backing tree.
-func (t *Tree) forgetAll() {
-	t.mu.Lock()
-	clear(t.types)
-	clear(t.specials)
-	clear(t.devices)
-	t.mu.Unlock()
-	t.idsMu.Lock()
-	clear(t.ids)
-	t.idsMu.Unlock()
-	t.agentMu.Lock()
-	clear(t.dirErr)
-	t.agentMu.Unlock()
-	t.forgetAllDirs()
+	return err
 }

@@ -1,4 +1,4 @@
-package vtree
+package watch
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smctl/smctl/pkg/vtree"
 	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
@@ -31,7 +32,7 @@ const (
 
 // watchTree is a tree with server n1, whose power has a write agent that
 // refuses "bad" with status 3 and message "refused bad".
-func watchTree(t *testing.T) *Tree {
+func watchTree(t *testing.T) *vtree.Tree {
 	t.Helper()
 	return newTree(t, map[string]string{
 		"server/power.read":  `echo on`,
@@ -40,10 +41,10 @@ func watchTree(t *testing.T) *Tree {
 }
 
 // startWatch watches paths and the sentinel until the test ends.
-func startWatch(t *testing.T, tr *Tree, paths ...string) <-chan Event {
+func startWatch(t *testing.T, tr *vtree.Tree, paths ...string) <-chan Event {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ch, err := tr.Watch(ctx, append(paths, watchSentinel))
+	ch, err := Watch(ctx, tr, append(paths, watchSentinel))
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func watchNext(t *testing.T, ch <-chan Event) Event {
 }
 
 // settle writes the sentinel and returns the events before its own.
-func watchSettle(t *testing.T, tr *Tree, ch <-chan Event) []Event {
+func watchSettle(t *testing.T, tr *vtree.Tree, ch <-chan Event) []Event {
 	t.Helper()
 	if _, err := tr.Write(context.Background(), watchSentinel, []byte(strconv.FormatInt(time.Now().UnixNano(), 10))); err != nil {
 		t.Fatal(err)
@@ -145,11 +146,11 @@ func watchSame(t *testing.T, got []Event, wants []watchWant) {
 	}
 }
 
-func watchBacking(tr *Tree, p string) string {
-	return filepath.Join(tr.store.Dir(), filepath.FromSlash(p))
+func watchBacking(tr *vtree.Tree, p string) string {
+	return filepath.Join(tr.BackingDir(), filepath.FromSlash(p))
 }
 
-func watchWrite(t *testing.T, tr *Tree, p, v string) {
+func watchWrite(t *testing.T, tr *vtree.Tree, p, v string) {
 	t.Helper()
 	if _, err := tr.Write(context.Background(), p, []byte(v+"\n")); err != nil {
 		t.Fatal(err)
@@ -164,12 +165,9 @@ func watchMust(t *testing.T, err error) {
 }
 
 // otherTree opens a second tree on tr's root, as another smctl would.
-func watchOther(t *testing.T, tr *Tree) *Tree {
+func watchOther(t *testing.T, tr *vtree.Tree) *vtree.Tree {
 	t.Helper()
-	tr2, err := Open(tr.Root, testOptions(Options{}))
-	watchMust(t, err)
-	t.Cleanup(func() { tr2.Close() })
-	return tr2
+	return openTree(t, tr.Root)
 }
 
 const watchHelperEnv = "SMCTL_WATCH_HELPER"
@@ -182,9 +180,7 @@ func TestWatchHelperProcess(t *testing.T) {
 		return
 	}
 	f := strings.SplitN(arg, "\n", 3)
-	tr, err := Open(f[0], testOptions(Options{}))
-	watchMust(t, err)
-	defer tr.Close()
+	tr := openTree(t, f[0])
 	if _, err := tr.Write(context.Background(), f[1], []byte(f[2])); err != nil {
 		t.Fatal(err)
 	}
@@ -197,29 +193,29 @@ func TestWatch(t *testing.T) {
 	power := watchN1 + "/power"
 	notes := watchN1 + "/notes"
 	type step struct {
-		do    func(t *testing.T, tr *Tree)
+		do    func(t *testing.T, tr *vtree.Tree)
 		want  []watchWant
-		check func(t *testing.T, tr *Tree, evs []Event) // instead of want
+		check func(t *testing.T, tr *vtree.Tree, evs []Event) // instead of want
 	}
 	tests := []struct {
 		name  string
 		watch []string
-		setup func(t *testing.T, tr *Tree)
+		setup func(t *testing.T, tr *vtree.Tree)
 		steps []step
 	}{
 		{
 			name:  "agent write: content and status in one event",
 			watch: []string{"/systems"},
 			steps: []step{{
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, power, "on") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, power, "on") },
 				want: []watchWant{{path: power, change: Created | Content | Status}},
 			}, {
 				// Same status: the content alone is stored.
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, power, "off") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, power, "off") },
 				want: []watchWant{{path: power, change: Content}},
 			}, {
 				// A failure stores the status alone.
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					if _, err := tr.Write(context.Background(), power, []byte("bad\n")); err == nil {
 						t.Fatal("bad was accepted")
 					}
@@ -229,7 +225,7 @@ func TestWatch(t *testing.T) {
 				// A new status with content: three renames under the
 				// directory's lock (status "interrupted", content, status),
 				// one event with the final status.
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, power, "on") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, power, "on") },
 				want: []watchWant{{path: power, change: Content | Status, rc: 0}},
 			}},
 		},
@@ -237,8 +233,8 @@ func TestWatch(t *testing.T) {
 			name:  "read agent",
 			watch: []string{watchN1},
 			steps: []step{{
-				do: func(t *testing.T, tr *Tree) {
-					_, err := tr.Read(context.Background(), power, ReadOptions{})
+				do: func(t *testing.T, tr *vtree.Tree) {
+					_, err := tr.Read(context.Background(), power, vtree.ReadOptions{})
 					watchMust(t, err)
 				},
 				want: []watchWant{{path: power, change: Created | Content | Status}},
@@ -248,13 +244,13 @@ func TestWatch(t *testing.T) {
 			name:  "plain writes: rename, then exchange with the spare",
 			watch: []string{"/"},
 			steps: []step{{
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, notes, "1") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, notes, "1") },
 				want: []watchWant{{path: notes, change: Created | Content}},
 			}, {
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, notes, "2") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, notes, "2") },
 				want: []watchWant{{path: notes, change: Content}},
 			}, {
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					watchWrite(t, tr, notes, "3")
 					if _, err := os.Lstat(watchBacking(tr, watchN1+"/"+store.SparePrefix+"notes")); err != nil {
 						t.Fatalf("no spare: the write did not exchange: %v", err)
@@ -267,7 +263,7 @@ func TestWatch(t *testing.T) {
 			name:  "ids",
 			watch: []string{watchN1},
 			steps: []step{{
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, watchN1+"/ids", "admin:pw") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, watchN1+"/ids", "admin:pw") },
 				want: []watchWant{{path: watchN1 + "/ids", change: Created | Content}},
 			}},
 		},
@@ -275,7 +271,7 @@ func TestWatch(t *testing.T) {
 			name:  "another tree on the same root",
 			watch: []string{"/systems/servers"},
 			steps: []step{{
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, watchOther(t, tr), power, "on") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, watchOther(t, tr), power, "on") },
 				want: []watchWant{{path: power, change: Created | Content | Status}},
 			}},
 		},
@@ -283,7 +279,7 @@ func TestWatch(t *testing.T) {
 			name:  "another process",
 			watch: []string{"/systems/servers"},
 			steps: []step{{
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					cmd := exec.Command(os.Args[0], "-test.run=^TestWatchHelperProcess$", "-test.count=1")
 					cmd.Env = append(os.Environ(), watchHelperEnv+"="+tr.Root+"\n"+power+"\nbad\n")
 					if out, err := cmd.CombinedOutput(); err == nil || !bytes.Contains(out, []byte("refused bad")) {
@@ -296,9 +292,9 @@ func TestWatch(t *testing.T) {
 		{
 			name:  "a shell writing in place",
 			watch: []string{watchN1},
-			setup: func(t *testing.T, tr *Tree) { watchWrite(t, tr, notes, "1") },
+			setup: func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, notes, "1") },
 			steps: []step{{
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					out, err := exec.Command("sh", "-c", `printf 'a\n' >"$1"; printf 'b\n' >"$2"`, "sh", watchBacking(tr, notes), watchBacking(tr, watchN1+"/new")).CombinedOutput()
 					if err != nil {
 						t.Fatalf("%v: %s", err, out)
@@ -310,9 +306,9 @@ func TestWatch(t *testing.T) {
 		{
 			name:  "temporary and spare files",
 			watch: []string{"/"},
-			setup: func(t *testing.T, tr *Tree) { watchWrite(t, tr, notes, "1") },
+			setup: func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, notes, "1") },
 			steps: []step{{
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					tmp := watchBacking(tr, watchN1+"/"+store.TempPrefix+"0123456789abcdef")
 					if !store.IsTemp(filepath.Base(tmp)) {
 						t.Fatalf("%s is no temporary name", tmp)
@@ -331,21 +327,21 @@ func TestWatch(t *testing.T) {
 		{
 			name:  "removal",
 			watch: []string{"/systems"},
-			setup: func(t *testing.T, tr *Tree) {
+			setup: func(t *testing.T, tr *vtree.Tree) {
 				watchWrite(t, tr, notes, "1")
 				watchWrite(t, tr, power, "on")
 			},
 			steps: []step{{
-				do:   func(t *testing.T, tr *Tree) { watchMust(t, os.Remove(watchBacking(tr, notes))) },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchMust(t, os.Remove(watchBacking(tr, notes))) },
 				want: []watchWant{{path: notes, change: Removed}},
 			}, {
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					ok, err := tr.RemoveDevice(watchN1, "server")
 					if !ok || err != nil {
 						t.Fatalf("RemoveDevice = %v, %v", ok, err)
 					}
 				},
-				check: func(t *testing.T, tr *Tree, evs []Event) {
+				check: func(t *testing.T, tr *vtree.Tree, evs []Event) {
 					watchSame(t, evs, []watchWant{
 						{path: watchN1 + "/address", change: Removed},
 						{path: watchN1 + "/transport", change: Removed},
@@ -362,12 +358,12 @@ func TestWatch(t *testing.T) {
 			name:  "new device, then its files",
 			watch: []string{"/systems/servers"},
 			steps: []step{{
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					if ok, err := tr.AddDevice("/systems/servers/n4", "server", map[string]string{"transport": "local"}); !ok || err != nil {
 						t.Fatalf("AddDevice = %v, %v", ok, err)
 					}
 				},
-				check: func(t *testing.T, tr *Tree, evs []Event) {
+				check: func(t *testing.T, tr *vtree.Tree, evs []Event) {
 					// The directory may be seen before its marker is written
 					// (Created, then Type) or after (both at once).
 					dev, files := Change(0), map[string]Change{}
@@ -393,30 +389,30 @@ func TestWatch(t *testing.T) {
 					}
 				},
 			}, {
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, "/systems/servers/n4/power", "on") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, "/systems/servers/n4/power", "on") },
 				want: []watchWant{{path: "/systems/servers/n4/power", change: Created | Content | Status}},
 			}, {
-				do:   func(t *testing.T, tr *Tree) { watchMust(t, tr.MakeDirs("/systems/servers/n4/a/b")) },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchMust(t, tr.MakeDirs("/systems/servers/n4/a/b")) },
 				want: []watchWant{{path: "/systems/servers/n4/a", change: Created}, {path: "/systems/servers/n4/a/b", change: Created}},
 			}, {
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, "/systems/servers/n4/a/b/c", "deep") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, "/systems/servers/n4/a/b/c", "deep") },
 				want: []watchWant{{path: "/systems/servers/n4/a/b/c", change: Created | Content}},
 			}},
 		},
 		{
 			name:  "directories moved in and out",
 			watch: []string{"/systems/servers"},
-			setup: func(t *testing.T, tr *Tree) {
+			setup: func(t *testing.T, tr *vtree.Tree) {
 				watchMust(t, os.MkdirAll(watchBacking(tr, "/outside/d/e"), 0o755))
 				watchMust(t, os.WriteFile(watchBacking(tr, "/outside/d/e/f"), []byte("1"), 0o644))
 			},
 			steps: []step{{
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					watchMust(t, os.Rename(watchBacking(tr, "/outside/d"), watchBacking(tr, "/systems/servers/d")))
 				},
 				want: []watchWant{{path: "/systems/servers/d", change: Created}, {path: "/systems/servers/d/e", change: Created}, {path: "/systems/servers/d/e/f", change: Created | Content}},
 			}, {
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					watchMust(t, os.Rename(watchBacking(tr, "/systems/servers/d"), watchBacking(tr, "/systems/servers/g")))
 				},
 				want: []watchWant{
@@ -425,10 +421,10 @@ func TestWatch(t *testing.T) {
 				},
 			}, {
 				// The moved directory is watched under its new name only.
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, "/systems/servers/g/e/f", "2") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, "/systems/servers/g/e/f", "2") },
 				want: []watchWant{{path: "/systems/servers/g/e/f", change: Content}},
 			}, {
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					watchMust(t, os.Rename(watchBacking(tr, "/systems/servers/g"), watchBacking(tr, "/outside/g")))
 					watchMust(t, os.WriteFile(watchBacking(tr, "/outside/g/e/f"), []byte("3"), 0o644))
 				},
@@ -439,7 +435,7 @@ func TestWatch(t *testing.T) {
 			name:  "one file",
 			watch: []string{power},
 			steps: []step{{
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					watchWrite(t, tr, notes, "1")
 					watchWrite(t, tr, power, "on")
 					watchWrite(t, tr, "/systems/servers/localhost/power", "on")
@@ -451,7 +447,7 @@ func TestWatch(t *testing.T) {
 			name:  "a status file is its file",
 			watch: []string{power + ".status"},
 			steps: []step{{
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, power, "on") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, power, "on") },
 				want: []watchWant{{path: power, change: Created | Content | Status}},
 			}},
 		},
@@ -459,10 +455,10 @@ func TestWatch(t *testing.T) {
 			name:  "a path yet to be",
 			watch: []string{watchN1 + "/later"},
 			steps: []step{{
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, watchN1+"/later", "x") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, watchN1+"/later", "x") },
 				want: []watchWant{{path: watchN1 + "/later", change: Created | Content}},
 			}, {
-				do:   func(t *testing.T, tr *Tree) { watchMust(t, os.Remove(watchBacking(tr, watchN1+"/later"))) },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchMust(t, os.Remove(watchBacking(tr, watchN1+"/later"))) },
 				want: []watchWant{{path: watchN1 + "/later", change: Removed}},
 			}},
 		},
@@ -470,11 +466,11 @@ func TestWatch(t *testing.T) {
 			name:  "a watched directory removed and made again",
 			watch: []string{"/systems/servers"},
 			steps: []step{{
-				do: func(t *testing.T, tr *Tree) {
+				do: func(t *testing.T, tr *vtree.Tree) {
 					watchMust(t, os.RemoveAll(watchBacking(tr, "/systems/servers")))
 					watchMust(t, tr.MakeDirs("/systems/servers/n9"))
 				},
-				check: func(t *testing.T, tr *Tree, evs []Event) {
+				check: func(t *testing.T, tr *vtree.Tree, evs []Event) {
 					i := slices.IndexFunc(evs, watchIs("/systems/servers", Removed))
 					j := slices.IndexFunc(evs, watchIs("/systems/servers", Created))
 					k := slices.IndexFunc(evs, watchIs("/systems/servers/n9", Created))
@@ -483,7 +479,7 @@ func TestWatch(t *testing.T) {
 					}
 				},
 			}, {
-				do:   func(t *testing.T, tr *Tree) { watchWrite(t, tr, "/systems/servers/n9/x", "1") },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, "/systems/servers/n9/x", "1") },
 				want: []watchWant{{path: "/systems/servers/n9/x", change: Created | Content}},
 			}},
 		},
