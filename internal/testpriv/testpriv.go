@@ -1,6 +1,10 @@
 // Package testpriv helps tests that run part of themselves as another,
 // unprivileged user (the trust rules are about owners, which root alone
-// cannot tell apart from itself).
+// cannot tell apart from itself): SharedDir, a directory that user can
+// reach; Command, a copy of the test binary run as that user; AsNobody and
+// Child, the two sides of a test that, run as root, runs itself again as
+// nobody; Need, which skips a test that misses something, or fails it
+// under SMCTL_TEST_REQUIRE=1.
 package testpriv
 
 import (

@@ -2,12 +2,10 @@ package creds
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/smctl/smctl/internal/testpriv"
@@ -41,17 +39,8 @@ func TestLoadKeyChild(t *testing.T) {
 // what refuses a key is LoadKey's rule on owners, not the file's mode.
 func runLoadKeyAs(t *testing.T, dir string, uid int, path string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "creds.test")
-	if _, err := os.Stat(bin); err != nil {
-		copyFile(t, os.Args[0], bin, 0o755)
-	}
-	cmd := exec.Command(bin, "-test.run=^TestLoadKeyChild$", "-test.count=1")
-	cmd.Env = []string{"PATH=/usr/bin:/bin", childKeyEnv + "=" + path}
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential:  &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)},
-		AmbientCaps: []uintptr{capDACReadSearch},
-	}
+	cmd := testpriv.Command(t, dir, uid, "TestLoadKeyChild", childKeyEnv+"="+path)
+	cmd.SysProcAttr.AmbientCaps = []uintptr{capDACReadSearch}
 	out, err := cmd.CombinedOutput()
 	if _, exited := err.(*exec.ExitError); err != nil && !exited {
 		t.Skipf("cannot run as uid %d with CAP_DAC_READ_SEARCH: %v", uid, err)
@@ -68,25 +57,6 @@ func runLoadKeyAs(t *testing.T, dir string, uid int, path string) string {
 	return ""
 }
 
-func copyFile(t *testing.T, from, to string, mode os.FileMode) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A key file is used only when it belongs to root or to the user running
 // smctl: a key planted by another user would let that user read every ids
 // sealed with it. Run as root, each case but the first runs as an
@@ -95,7 +65,7 @@ func TestLoadKeyOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give files to other users and run as them")
 	}
-	const nobody, other = 65534, 1
+	const nobody, other = testpriv.Nobody, 1
 	dir := testpriv.SharedDir(t) // the key and the copy of the binary
 	for _, tc := range []struct {
 		name      string

@@ -1,84 +1,27 @@
 package delegate
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"testing"
-	"testing/fstest"
 
-	"github.com/smctl/smctl/pkg/agent"
-	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/internal/testpriv"
+	"github.com/smctl/smctl/internal/testroot"
 	"github.com/smctl/smctl/pkg/discover"
-	"github.com/smctl/smctl/pkg/driver"
-	"github.com/smctl/smctl/pkg/driver/command"
-	"github.com/smctl/smctl/pkg/driver/ipmi"
-	"github.com/smctl/smctl/pkg/driver/local"
-	"github.com/smctl/smctl/pkg/driver/ssh"
-	"github.com/smctl/smctl/pkg/stateroot"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
-// The tests make trees as pkg/vtree's tests do: smctl's drivers, as the CLI
-// opens the tree, except that no BMC is reached (hardware gives its types,
-// attributes and a chassis' discovery of its blades, but no BMC agents),
-// and discovery, to fill the tree.
-
-func testDrivers() *driver.Set {
-	return driver.NewSet(local.Driver{}, ssh.New(driver.Env{}), command.Driver{}, hardware{})
-}
-
-// hardware is the ipmi driver without its BMC agents.
-type hardware struct{}
-
-func (hardware) Name() string                  { return ipmi.Name }
-func (hardware) Attrs() []string               { return ipmi.New().Attrs() }
-func (hardware) Types() map[string]config.Type { return ipmi.New().Types() }
-func (hardware) Builtins() map[string][]driver.Builtin {
-	return map[string][]driver.Builtin{
-		"bmc":     nil,
-		"chassis": {{File: vtree.DiscoverAgent, Op: agent.Write, Agent: agent.Func(ipmi.DiscoverBlades)}},
-	}
-}
-
-// newTree makes a state root as smctl init does, with the agents given
-// (type/name.op: shell script body) installed, opens it and writes
-// discover (discovery statements) to /discover_master.
+// newTree makes a tree as smctl init and the CLI do, with the test drivers
+// of internal/testroot and discovery, with the agents given (type/name.op:
+// shell script body) installed, and writes discoverStmts (discovery
+// statements) to /discover_master.
 func newTree(t testing.TB, agents map[string]string, discoverStmts string) *vtree.Tree {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "root")
-	af := fstest.MapFS{}
-	for name, body := range agents {
-		af[name] = &fstest.MapFile{Data: []byte("#!/bin/sh\n" + body + "\n"), Mode: 0o755}
-	}
-	err := stateroot.Init(context.Background(), dir, stateroot.Options{
-		Agents:     af,
-		Drivers:    testDrivers(),
-		Extensions: []vtree.Extension{discover.New()},
-		Devices:    []stateroot.NewDevice{{Type: "server", Name: "localhost", Attrs: map[string]string{"transport": "local"}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := vtree.Open(dir, vtree.Options{Drivers: testDrivers(), Extensions: []vtree.Extension{discover.New()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
-	if discoverStmts != "" {
-		if _, err := tr.Write(context.Background(), "/discover_master", []byte(discoverStmts)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tr, _ := testroot.New(t, discover.New, testroot.Options{Agents: agents, Discover: discoverStmts})
 	return tr
 }
 
-// mutNeed skips a test that misses a component (what), or fails it where
-// SMCTL_TEST_REQUIRE=1 (CI) makes every component required.
+// mutNeed is testpriv.Need: it skips a test that misses a component, or
+// fails it under SMCTL_TEST_REQUIRE=1.
 func mutNeed(t *testing.T, what string) {
 	t.Helper()
-	if os.Getenv("SMCTL_TEST_REQUIRE") == "1" {
-		t.Fatalf("missing %s, which SMCTL_TEST_REQUIRE=1 makes required", what)
-	}
-	t.Skipf("missing %s", what)
+	testpriv.Need(t, what)
 }

@@ -1,15 +1,10 @@
 package delegate
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -26,67 +21,17 @@ import (
 // prepared for it.
 const mutUnprivEnv = "SMCTL_DELEGATE_UNPRIV_CHILD"
 
-// mutUnprivUID and mutUnprivGID are nobody and nogroup (Debian's 65534).
-const mutUnprivUID, mutUnprivGID = 65534, 65534
-
-// TestMutUnpriv: as root, prepares a directory for nobody and runs itself
-// as nobody:nogroup; there, checks Apply's rules on groups and owners from
-// the side of an unprivileged user.
+// TestMutUnpriv: as root, runs itself as nobody:nogroup; there, checks
+// Apply's rules on groups and owners from the side of an unprivileged user.
 func TestMutUnpriv(t *testing.T) {
-	if shared := os.Getenv(mutUnprivEnv); shared != "" {
-		mutUnprivChild(t)
+	if _, ok := testpriv.Child(t, mutUnprivEnv); ok {
+		t.Run("delegate", mutUnprivDelegate)
 		return
 	}
 	if os.Geteuid() != 0 {
 		mutNeed(t, "root (to run the test binary as uid 65534)")
 	}
-	shared := testpriv.SharedDir(t)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The child's TMPDIR.
-	tmp := filepath.Join(shared, "tmp")
-	must(os.Mkdir(tmp, 0o700))
-	must(os.Chown(tmp, mutUnprivUID, mutUnprivGID))
-	// go test's binary is in a private directory: a copy nobody may run.
-	bin := filepath.Join(shared, "delegate.test")
-	src, err := os.Open(os.Args[0])
-	must(err)
-	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	must(err)
-	_, err = io.Copy(dst, src)
-	src.Close()
-	must(err)
-	must(dst.Close())
-
-	cmd := exec.Command(bin, "-test.run=^TestMutUnpriv$", "-test.v", "-test.count=1", "-test.timeout=5m")
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + tmp, mutUnprivEnv + "=" + shared,
-		"SMCTL_TEST_REQUIRE=" + os.Getenv("SMCTL_TEST_REQUIRE")}
-	cmd.Dir = shared
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: mutUnprivUID, Gid: mutUnprivGID, Groups: []uint32{}}}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	if _, exited := err.(*exec.ExitError); err != nil && !exited {
-		mutNeed(t, fmt.Sprintf("a place uid %d can run the test binary from (%v)", mutUnprivUID, err))
-	}
-	if err != nil || !strings.Contains(out.String(), "--- PASS: TestMutUnpriv ") {
-		t.Fatalf("as uid %d: %v\n%s", mutUnprivUID, err, out.String())
-	}
-	if strings.Contains(out.String(), "--- SKIP") {
-		mutNeed(t, fmt.Sprintf("what the cases skipped as uid %d need:\n%s", mutUnprivUID, out.String()))
-	}
-}
-
-// mutUnprivChild is TestMutUnpriv as nobody:nogroup.
-func mutUnprivChild(t *testing.T) {
-	if os.Geteuid() != mutUnprivUID || os.Getegid() != mutUnprivGID {
-		t.Fatalf("running as %d:%d, want %d:%d", os.Geteuid(), os.Getegid(), mutUnprivUID, mutUnprivGID)
-	}
-	t.Run("delegate", mutUnprivDelegate)
+	testpriv.AsNobody(t, mutUnprivEnv, testpriv.SharedDir(t))
 }
 
 // mutUnprivDelegate: an unprivileged user may give files only to a group

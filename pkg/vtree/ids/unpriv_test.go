@@ -1,16 +1,10 @@
 package ids
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/smctl/smctl/internal/testpriv"
@@ -21,15 +15,12 @@ import (
 // runs as nobody; its value is the directory the parent prepared.
 const unprivEnv = "SMCTL_IDS_UNPRIV_CHILD"
 
-// nobody is nobody:nogroup (Debian's 65534).
-const nobody = 65534
-
 // Credentials the running user may not read are not theirs to send: the
 // walk passes over them to the nearest ids file they may read. Run as
 // root, the check runs as nobody, in a copy of the test binary (root reads
 // everything).
 func TestUnreadableNotSent(t *testing.T) {
-	if shared := os.Getenv(unprivEnv); shared != "" {
+	if shared, ok := testpriv.Child(t, unprivEnv); ok {
 		checkUnreadable(t, filepath.Join(shared, "tree"), filepath.Join(shared, "key"))
 		return
 	}
@@ -60,8 +51,8 @@ func TestUnreadableNotSent(t *testing.T) {
 		pair       creds.Pair
 		owner      int
 	}{
-		{"ids", "/", creds.Pair{User: "up", Password: "uppw"}, nobody},       // the user's own
-		{"a/b/ids", "/a/b", creds.Pair{User: "down", Password: "downpw"}, 0}, // root's, private
+		{"ids", "/", creds.Pair{User: "up", Password: "uppw"}, testpriv.Nobody}, // the user's own
+		{"a/b/ids", "/a/b", creds.Pair{User: "down", Password: "downpw"}, 0},    // root's, private
 	} {
 		b, err := key.Seal([]creds.Pair{ids.pair}, ids.place)
 		must(err)
@@ -69,35 +60,8 @@ func TestUnreadableNotSent(t *testing.T) {
 		must(os.WriteFile(p, b, 0o600))
 		must(os.Chown(p, ids.owner, ids.owner))
 	}
-	must(os.Chown(keyFile, nobody, nobody))
-	// go test's binary is in a private directory: a copy nobody may run.
-	bin := filepath.Join(shared, "ids.test")
-	src, err := os.Open(os.Args[0])
-	must(err)
-	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	must(err)
-	_, err = io.Copy(dst, src)
-	src.Close()
-	must(err)
-	must(dst.Close())
-
-	cmd := exec.Command(bin, "-test.run=^TestUnreadableNotSent$", "-test.v", "-test.count=1", "-test.timeout=2m")
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + shared, unprivEnv + "=" + shared}
-	cmd.Dir = shared
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	if _, exited := err.(*exec.ExitError); err != nil && !exited {
-		msg := fmt.Sprintf("a place uid %d can run the test binary from (%v)", nobody, err)
-		if os.Getenv("SMCTL_TEST_REQUIRE") == "1" {
-			t.Fatalf("missing %s, which SMCTL_TEST_REQUIRE=1 makes required", msg)
-		}
-		t.Skipf("missing %s", msg)
-	}
-	if err != nil || !strings.Contains(out.String(), "--- PASS: TestUnreadableNotSent ") {
-		t.Fatalf("as uid %d: %v\n%s", nobody, err, out.String())
-	}
+	must(os.Chown(keyFile, testpriv.Nobody, testpriv.Nobody))
+	testpriv.AsNobody(t, unprivEnv, shared)
 }
 
 // checkUnreadable: in the backing tree dir, the ids of the root is the

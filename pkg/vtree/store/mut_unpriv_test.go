@@ -1,15 +1,11 @@
 package store
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,19 +22,6 @@ import (
 // mutUnprivEnv marks that copy; its value is the directory the parent
 // prepared for it.
 const mutUnprivEnv = "SMCTL_STORE_UNPRIV_CHILD"
-
-// mutUnprivUID and mutUnprivGID are nobody and nogroup (Debian's 65534).
-const mutUnprivUID, mutUnprivGID = 65534, 65534
-
-// mutNeed skips a test that misses a component (what), or fails it where
-// SMCTL_TEST_REQUIRE=1 (CI) makes every component required.
-func mutNeed(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("SMCTL_TEST_REQUIRE") == "1" {
-		t.Fatalf("missing %s, which SMCTL_TEST_REQUIRE=1 makes required", what)
-	}
-	t.Skipf("missing %s", what)
-}
 
 // mutStoreAt is a store of the backing directory dir.
 func mutStoreAt(t *testing.T, dir string) *Store {
@@ -58,7 +41,7 @@ func mutBusy(t *testing.T, p string, mode os.FileMode) {
 	t.Helper()
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
-		mutNeed(t, "sleep on $PATH")
+		testpriv.Need(t, "sleep on $PATH")
 	}
 	b, err := os.ReadFile(sleep)
 	if err != nil {
@@ -120,12 +103,12 @@ func TestMutReplaceBusy(t *testing.T) {
 // may write and runs itself as nobody:nogroup; there, checks the
 // write-permission rule of the store from the side of an unprivileged user.
 func TestMutUnpriv(t *testing.T) {
-	if shared := os.Getenv(mutUnprivEnv); shared != "" {
-		mutUnprivChild(t, shared)
+	if shared, ok := testpriv.Child(t, mutUnprivEnv); ok {
+		t.Run("replace", func(t *testing.T) { mutUnprivReplace(t, shared) })
 		return
 	}
 	if os.Geteuid() != 0 {
-		mutNeed(t, "root (to plant root's files and run the test binary as uid 65534)")
+		testpriv.Need(t, "root (to plant root's files and run the test binary as uid 65534)")
 	}
 	shared := testpriv.SharedDir(t)
 	must := func(err error) {
@@ -139,9 +122,8 @@ func TestMutUnpriv(t *testing.T) {
 		uid, gid int
 		mode     os.FileMode
 	}{
-		{"tmp", mutUnprivUID, mutUnprivGID, 0o700},         // the child's TMPDIR
-		{"open", mutUnprivUID, mutUnprivGID, 0o755},        // the child's, holding a file of root's
-		{"sticky", 0, mutUnprivGID, 0o775 | os.ModeSticky}, // root's, delegated to nogroup
+		{"open", testpriv.Nobody, testpriv.Nobody, 0o755},     // the child's, holding a file of root's
+		{"sticky", 0, testpriv.Nobody, 0o775 | os.ModeSticky}, // root's, delegated to nogroup
 	}
 	for _, d := range dirs {
 		p := filepath.Join(shared, d.name)
@@ -155,7 +137,7 @@ func TestMutUnpriv(t *testing.T) {
 		mode os.FileMode
 	}{
 		{"open/roots", 0, 0o644},
-		{"sticky/f", mutUnprivGID, 0o664},
+		{"sticky/f", testpriv.Nobody, 0o664},
 	}
 	for _, f := range files {
 		p := filepath.Join(shared, f.name)
@@ -163,43 +145,7 @@ func TestMutUnpriv(t *testing.T) {
 		must(os.Chown(p, 0, f.gid))
 		must(os.Chmod(p, f.mode))
 	}
-	// go test's binary is in a private directory: a copy nobody may run.
-	bin := filepath.Join(shared, "vtree.test")
-	src, err := os.Open(os.Args[0])
-	must(err)
-	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	must(err)
-	_, err = io.Copy(dst, src)
-	src.Close()
-	must(err)
-	must(dst.Close())
-
-	cmd := exec.Command(bin, "-test.run=^TestMutUnpriv$", "-test.v", "-test.count=1", "-test.timeout=5m")
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + filepath.Join(shared, "tmp"), mutUnprivEnv + "=" + shared,
-		"SMCTL_TEST_REQUIRE=" + os.Getenv("SMCTL_TEST_REQUIRE")}
-	cmd.Dir = shared
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: mutUnprivUID, Gid: mutUnprivGID, Groups: []uint32{}}}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	if _, exited := err.(*exec.ExitError); err != nil && !exited {
-		mutNeed(t, fmt.Sprintf("a place uid %d can run the test binary from (%v)", mutUnprivUID, err))
-	}
-	if err != nil || !strings.Contains(out.String(), "--- PASS: TestMutUnpriv ") {
-		t.Fatalf("as uid %d: %v\n%s", mutUnprivUID, err, out.String())
-	}
-	if strings.Contains(out.String(), "--- SKIP") {
-		mutNeed(t, fmt.Sprintf("what the cases skipped as uid %d need:\n%s", mutUnprivUID, out.String()))
-	}
-}
-
-// mutUnprivChild is TestMutUnpriv as nobody:nogroup; shared is the
-// directory the parent prepared.
-func mutUnprivChild(t *testing.T, shared string) {
-	if os.Geteuid() != mutUnprivUID || os.Getegid() != mutUnprivGID {
-		t.Fatalf("running as %d:%d, want %d:%d", os.Geteuid(), os.Getegid(), mutUnprivUID, mutUnprivGID)
-	}
-	t.Run("replace", func(t *testing.T) { mutUnprivReplace(t, shared) })
+	testpriv.AsNobody(t, mutUnprivEnv, shared)
 }
 
 // mutUnprivReplace: write access to a directory is not write access to

@@ -8,42 +8,16 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"testing/fstest"
 
+	"github.com/smctl/smctl/internal/testroot"
 	"github.com/smctl/smctl/pkg/agent"
-	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/discover"
-	"github.com/smctl/smctl/pkg/driver"
-	"github.com/smctl/smctl/pkg/driver/command"
-	"github.com/smctl/smctl/pkg/driver/ipmi"
-	"github.com/smctl/smctl/pkg/driver/local"
-	"github.com/smctl/smctl/pkg/driver/ssh"
-	"github.com/smctl/smctl/pkg/stateroot"
 	"github.com/smctl/smctl/pkg/vtree"
 	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
-// The tests make trees as pkg/vtree's tests do: smctl's drivers, as the CLI
-// opens the tree, except that no BMC is reached (hardware gives its types,
-// attributes and a chassis' discovery of its blades, but no BMC agents),
-// and discovery, to fill the tree.
-
-func testDrivers() *driver.Set {
-	return driver.NewSet(local.Driver{}, ssh.New(driver.Env{}), command.Driver{}, hardware{})
-}
-
-// hardware is the ipmi driver without its BMC agents.
-type hardware struct{}
-
-func (hardware) Name() string                  { return ipmi.Name }
-func (hardware) Attrs() []string               { return ipmi.New().Attrs() }
-func (hardware) Types() map[string]config.Type { return ipmi.New().Types() }
-func (hardware) Builtins() map[string][]driver.Builtin {
-	return map[string][]driver.Builtin{
-		"bmc":     nil,
-		"chassis": {{File: vtree.DiscoverAgent, Op: agent.Write, Agent: agent.Func(ipmi.DiscoverBlades)}},
-	}
-}
+// The tests make trees with the test drivers of internal/testroot
+// (smctl's, with no BMC reached) and discovery, to fill the tree.
 
 // openTree opens the state root dir as smctl does, with the probe agent
 // added, closing it when the test ends.
@@ -64,18 +38,10 @@ func openTree(t testing.TB, dir string) *vtree.Tree {
 		probed.Unlock()
 		return agent.Result{Output: []byte(line + "\n")}, nil
 	})
-	tr, err := vtree.Open(dir, vtree.Options{
-		Drivers:    testDrivers(),
-		Extensions: []vtree.Extension{discover.New()},
-		Builtins: func(r *agent.Registry) {
-			r.Register("server", "probe", agent.Read, probe)
-			r.Register("chassis", "probe", agent.Read, probe)
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	tr, _ = testroot.Open(t, dir, discover.New, testroot.Options{Builtins: func(r *agent.Registry) {
+		r.Register("server", "probe", agent.Read, probe)
+		r.Register("chassis", "probe", agent.Read, probe)
+	}})
 	return tr
 }
 
@@ -112,26 +78,8 @@ func watchProbeRun(t *testing.T, tr *vtree.Tree, dev string) string {
 // any, to /discover_master.
 func newTree(t testing.TB, agents map[string]string, stmts string) *vtree.Tree {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "root")
-	af := fstest.MapFS{}
-	for name, body := range agents {
-		af[name] = &fstest.MapFile{Data: []byte("#!/bin/sh\n" + body + "\n"), Mode: 0o755}
-	}
-	err := stateroot.Init(context.Background(), dir, stateroot.Options{
-		Agents:     af,
-		Drivers:    testDrivers(),
-		Extensions: []vtree.Extension{discover.New()},
-		Devices:    []stateroot.NewDevice{{Type: "server", Name: "localhost", Attrs: map[string]string{"transport": "local"}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := openTree(t, dir)
-	if stmts != "" {
-		if _, err := tr.Write(context.Background(), "/discover_master", []byte(stmts)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tr := openTree(t, testroot.Init(t, discover.New, testroot.Options{Agents: agents}))
+	testroot.Discover(t, tr, stmts)
 	return tr
 }
 
