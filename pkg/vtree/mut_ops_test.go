@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/smctl/smctl/internal/testpriv"
 )
 
 // TestMutAgentErrorText: the text of an AgentError names the agent unless
@@ -162,7 +164,7 @@ func TestMutCheckAccess(t *testing.T) {
 	t.Run("immutable", func(t *testing.T) {
 		chattr, err := exec.LookPath("chattr")
 		if err != nil {
-			t.Skip("no chattr")
+			testpriv.Need(t, "chattr (e2fsprogs)")
 		}
 		os.Remove(ran)
 		f := filepath.Join(bdir, "reset")
