@@ -33,6 +33,7 @@ import (
 type change struct {
 	verb, typ, where string
 	names            []string
+	attrs            string // "updated": the attributes changed, "port, ssh_config"
 }
 
 // Discover applies discovery statements and returns one summary line per
@@ -171,11 +172,11 @@ func (d *Discovery) countNew(sts []*statement, container string) int {
 
 // summarize merges changes of the same kind, in order of appearance.
 func summarize(chs []change) []string {
-	type key struct{ verb, typ, where string }
+	type key struct{ verb, typ, where, attrs string }
 	var order []key
 	names := map[key][]string{}
 	for _, c := range chs {
-		k := key{c.verb, c.typ, c.where}
+		k := key{c.verb, c.typ, c.where, c.attrs}
 		if _, ok := names[k]; !ok {
 			order = append(order, k)
 		}
@@ -185,8 +186,11 @@ func summarize(chs []change) []string {
 	for _, k := range order {
 		ns := names[k]
 		line := fmt.Sprintf("%s %s: %s", k.verb, plural(len(ns), k.typ), nodeset.Fold(ns))
-		if k.verb == "kept" {
+		switch k.verb {
+		case "kept":
 			line = fmt.Sprintf("kept %s already present: %s", plural(len(ns), k.typ), nodeset.Fold(ns))
+		case "updated":
+			line = fmt.Sprintf("updated %s already present: %s (%s)", plural(len(ns), k.typ), nodeset.Fold(ns), k.attrs)
 		}
 		if k.where != "" {
 			line += " in " + k.where
@@ -232,7 +236,7 @@ func (d *Discovery) apply(ctx context.Context, st *statement, container string, 
 		}
 		var out []change
 		if len(gone) > 0 {
-			out = append(out, change{"removed", st.typ, container, gone})
+			out = append(out, change{verb: "removed", typ: st.typ, where: container, names: gone})
 		}
 		if len(missing) > 0 {
 			return out, fmt.Errorf("no %s %s in %s", st.typ, nodeset.Fold(missing), base)
@@ -243,29 +247,41 @@ func (d *Discovery) apply(ctx context.Context, st *statement, container string, 
 		return nil, err
 	}
 	var added, kept, containers []string
+	updated := map[string][]string{} // the attributes changed -> names
+	var updOrder []string
 	for i, name := range st.names {
 		p := path.Join(base, name)
 		attrs := maps.Clone(st.attrs)
 		for k, vs := range st.each {
 			attrs[k] = vs[i]
 		}
-		isNew, err := d.tree.AddDevice(p, st.typ, attrs)
+		isNew, changed, err := d.tree.UpdateDevice(p, st.typ, attrs)
 		if err != nil {
 			return nil, err
 		}
-		if isNew {
+		switch {
+		case isNew:
 			added = append(added, name)
 			containers = append(containers, p)
-		} else {
+		case len(changed) > 0:
+			what := strings.Join(changed, ", ")
+			if _, ok := updated[what]; !ok {
+				updOrder = append(updOrder, what)
+			}
+			updated[what] = append(updated[what], name)
+		default:
 			kept = append(kept, name)
 		}
 	}
 	var out []change
 	if len(added) > 0 {
-		out = append(out, change{"added", st.typ, container, added})
+		out = append(out, change{verb: "added", typ: st.typ, where: container, names: added})
+	}
+	for _, what := range updOrder {
+		out = append(out, change{verb: "updated", typ: st.typ, where: container, names: updated[what], attrs: what})
 	}
 	if len(kept) > 0 {
-		out = append(out, change{"kept", st.typ, container, kept})
+		out = append(out, change{verb: "kept", typ: st.typ, where: container, names: kept})
 	}
 	// Discovery of what the new containers hold.
 	if !d.tree.HasAgent(st.typ, vtree.DiscoverAgent, agent.Write) {

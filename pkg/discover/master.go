@@ -21,7 +21,7 @@ type Tree interface {
 	DeviceType(p string) string
 	List(p string) (map[string]bool, error)
 	MakeDirs(p string) error
-	AddDevice(p, typ string, attrs map[string]string) (bool, error)
+	UpdateDevice(p, typ string, attrs map[string]string) (isNew bool, changed []string, err error)
 	RemoveDevice(p, typ string) (bool, error)
 	RunDiscovery(ctx context.Context, p string, input []byte) ([]byte, error)
 	AgentDirs() []string

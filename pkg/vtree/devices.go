@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
@@ -108,10 +109,11 @@ func (t *Tree) MakeDirs(p string) error {
 }
 
 // AddDevice makes the directory p a device of type typ, with the attribute
-// files attrs (written whether present or not), "address" (the device's
+// files attrs (written when missing or different), "address" (the device's
 // name) and the type's attrs (each written only when missing), and a lock
 // file if the type asks for one. It reports whether the device is new: an
-// existing device of the same type keeps its other files.
+// existing device of the same type keeps its other files. UpdateDevice
+// also says which attributes of an existing device it changed.
 //
 // The .type marker, which makes the directory a device, is written last,
 // after the attribute files and the lock: discovery cut short (killed, a
@@ -119,13 +121,29 @@ func (t *Tree) MakeDirs(p string) error {
 // marker, which is not a device yet and which adding it again treats as
 // new and completes.
 func (t *Tree) AddDevice(p, typ string, attrs map[string]string) (bool, error) {
+	isNew, _, err := t.UpdateDevice(p, typ, attrs)
+	return isNew, err
+}
+
+// UpdateDevice is AddDevice, also returning, for an existing device, the
+// names of the attributes of attrs whose value it changed (sorted).
+func (t *Tree) UpdateDevice(p, typ string, attrs map[string]string) (isNew bool, changed []string, err error) {
+	isNew, changed, err = t.addDevice(p, typ, attrs)
+	if isNew {
+		changed = nil
+	}
+	return isNew, changed, err
+}
+
+func (t *Tree) addDevice(p, typ string, attrs map[string]string) (bool, []string, error) {
+	var changed []string
 	p, err := Clean(p)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	tc, ok := t.Config.Types[typ]
 	if !ok || p == "/" {
-		return false, pathErr("discover", p, fmt.Errorf("%w: %q", ErrBadType, typ))
+		return false, nil, pathErr("discover", p, fmt.Errorf("%w: %q", ErrBadType, typ))
 	}
 	r := rel(p)
 	isNew := false
@@ -134,15 +152,15 @@ func (t *Tree) AddDevice(p, typ string, attrs map[string]string) (bool, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		isNew = true
 		if err := t.store.Root().Mkdir(r, 0o777); err != nil {
-			return false, pathErr("discover", p, unwrapPath(err))
+			return false, nil, pathErr("discover", p, unwrapPath(err))
 		}
 	case err != nil:
-		return false, pathErr("discover", p, unwrapPath(err))
+		return false, nil, pathErr("discover", p, unwrapPath(err))
 	case !info.IsDir():
-		return false, pathErr("discover", p, errors.New("exists and is not a directory"))
+		return false, nil, pathErr("discover", p, errors.New("exists and is not a directory"))
 	default:
 		if have := t.typeOf(r); have != typ && have != "" {
-			return false, pathErr("discover", p, fmt.Errorf("exists as a %s", have))
+			return false, nil, pathErr("discover", p, fmt.Errorf("exists as a %s", have))
 		} else if have == "" {
 			isNew = true
 		}
@@ -154,6 +172,10 @@ func (t *Tree) AddDevice(p, typ string, attrs map[string]string) (bool, error) {
 			if _, err := t.store.Lstat(ar); err == nil {
 				return nil
 			}
+		} else if old, err := t.store.ReadTrusted(ar, 4096); err == nil && strings.TrimSpace(string(old)) == v {
+			return nil // the same value: nothing to write, nothing changed
+		} else {
+			changed = append(changed, k)
 		}
 		if err := t.store.WriteFile(ar, []byte(v+"\n")); err != nil {
 			return pathErr("discover", join(p, k), unwrapPath(err))
@@ -167,30 +189,30 @@ func (t *Tree) AddDevice(p, typ string, attrs map[string]string) (bool, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if err := write(k, attrs[k], true); err != nil {
-			return false, err
+			return false, nil, err
 		}
 	}
 	if err := write("address", name, false); err != nil {
-		return false, err
+		return false, nil, err
 	}
 	for k, v := range tc.Attrs {
 		if err := write(k, v, false); err != nil {
-			return false, err
+			return false, nil, err
 		}
 	}
 	if tc.Lock {
 		if err := t.store.CreateLock(store.JoinRel(r, LockName)); err != nil {
-			return false, pathErr("discover", join(p, LockName), unwrapPath(err))
+			return false, nil, pathErr("discover", join(p, LockName), unwrapPath(err))
 		}
 	}
 	if isNew {
 		if err := t.store.WriteFile(store.JoinRel(r, typeFile), []byte(typ+"\n")); err != nil {
-			return false, pathErr("discover", p, unwrapPath(err))
+			return false, nil, pathErr("discover", p, unwrapPath(err))
 		}
 	}
 	t.forgetType(r)
 	t.forgetDevice(p)
-	return isNew, nil
+	return isNew, changed, nil
 }
 
 // RemoveDevice removes the device at p, with everything below it, if it
