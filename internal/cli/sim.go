@@ -72,12 +72,14 @@ func simRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *SimOpti
 		return err
 	}
 	opts.Options.Dir = dir
-	os.Remove(filepath.Join(dir, "ready"))
 	c, err := sim.Start(opts.Options)
 	if err != nil {
 		return &exitError{ExitFailed, err}
 	}
 	defer c.Close()
+	// Dir is ours now (Start holds its lock): a ready file left by a
+	// simulator that died is not this one's.
+	os.Remove(filepath.Join(dir, "ready"))
 	if opts.Discover != "" {
 		if err := simDiscover(ctx, g, opts.Discover, c); err != nil {
 			return err

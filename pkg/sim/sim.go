@@ -28,8 +28,12 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -87,6 +91,7 @@ type Cluster struct {
 	listeners []net.Listener
 	ctx       context.Context
 	cancel    context.CancelFunc
+	lock      *os.File // Dir's lock (LockName), held while running
 	wg        sync.WaitGroup
 	connsMu   sync.Mutex
 	conns     map[net.Conn]bool
@@ -126,6 +131,16 @@ func Start(opts Options) (*Cluster, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
 	}
+	lock, err := lockDir(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			lock.Close()
+		}
+	}()
 	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
 	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
 	if err != nil {
@@ -137,7 +152,7 @@ func Start(opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Cluster{Dir: opts.Dir, Addr: opts.Addr, opts: opts, ctx: ctx, cancel: cancel, conns: map[net.Conn]bool{}}
+	c := &Cluster{Dir: opts.Dir, Addr: opts.Addr, opts: opts, ctx: ctx, cancel: cancel, conns: map[net.Conn]bool{}, lock: lock}
 	authorized := string(clientSSHPub.Marshal())
 	c.cfg = &ssh.ServerConfig{
 		PublicKeyCallback: func(md ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
@@ -205,10 +220,12 @@ func Start(opts Options) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
+	started = true
 	return c, nil
 }
 
-// Close stops every node and waits for their goroutines.
+// Close stops every node and waits for their goroutines, then lets
+// another simulator use Dir.
 func (c *Cluster) Close() error {
 	c.cancel()
 	for _, l := range c.listeners {
@@ -220,7 +237,41 @@ func (c *Cluster) Close() error {
 	}
 	c.connsMu.Unlock()
 	c.wg.Wait()
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
 	return nil
+}
+
+// LockName is the file in Dir whose flock a running simulator holds, with
+// its PID: a second one on the same Dir would overwrite the first's key,
+// known_hosts and ssh_config under its clients.
+const LockName = "sim.lock"
+
+// lockDir takes Dir's lock, or says which simulator holds it.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, LockName), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := io.ReadAll(io.LimitReader(f, 64))
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			who := "another simulator"
+			if pid := strings.TrimSpace(string(b)); pid != "" {
+				who = "the simulator running as PID " + pid
+			}
+			return nil, fmt.Errorf("sim: %s is used by %s: stop it, or choose another --dir", dir, who)
+		}
+		return nil, fmt.Errorf("sim: locking %s: %w", dir, err)
+	}
+	// The PID is for the message of a second simulator only.
+	if f.Truncate(0) == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
 }
 
 func (c *Cluster) track(conn net.Conn, on bool) bool {
