@@ -65,8 +65,13 @@ The output is made for piping into smctl cat, grep and write.`,
 // --connect-timeout) out of args into g, as cobra would: find turns flag
 // parsing off for its single-dash tests. The timeout matters to find: it
 // bounds listing and stat of a live directory, which ask the node.
+//
+// The values are checked as cobra's are for the other verbs (g.check): an
+// explicit --timeout 0 or --fanout 0 is refused, a flag not given keeps
+// smctl.yaml's setting.
 func parseGlobalFlags(g *globalOptions, args []string) ([]string, error) {
 	var rest []string
+	given := map[string]bool{}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		name, val, hasVal := strings.Cut(a, "=")
@@ -83,12 +88,13 @@ func parseGlobalFlags(g *globalOptions, args []string) ([]string, error) {
 			i++
 			val = args[i]
 		}
+		given[strings.TrimPrefix(name, "--")] = true
 		switch name {
 		case "--root":
 			g.Root = val
 		case "--timeout", "--connect-timeout":
 			d, err := time.ParseDuration(val)
-			if err != nil || d < 0 {
+			if err != nil {
 				return nil, usageErr("find: %s %s: want a duration such as 5s", name, val)
 			}
 			if name == "--timeout" {
@@ -100,11 +106,14 @@ func parseGlobalFlags(g *globalOptions, args []string) ([]string, error) {
 			// Find runs no agents and walks one directory at a time; the
 			// fan-out is checked for uniformity with the other verbs.
 			n, err := strconv.Atoi(val)
-			if err != nil || n < 0 {
-				return nil, usageErr("find: --fanout %s: want a number >= 0", val)
+			if err != nil {
+				return nil, usageErr("find: --fanout %s: want a number", val)
 			}
 			g.Fanout = n
 		}
+	}
+	if err := g.check(func(name string) bool { return given[name] }, "find"); err != nil {
+		return nil, err
 	}
 	return rest, nil
 }

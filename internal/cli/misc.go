@@ -19,23 +19,82 @@ import (
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
 var Version = ""
 
-func version() string {
-	if Version != "" {
-		return Version
+// readBuildInfo is debug.ReadBuildInfo; a variable for tests.
+var readBuildInfo = debug.ReadBuildInfo
+
+// versionLine is what smctl version and smctl --version print (without the
+// newline): "smctl VERSION (GO, OS/ARCH; VCS)", as formatVersion makes it
+// from this binary's build information.
+func versionLine() string {
+	bi, ok := readBuildInfo()
+	if !ok {
+		bi = nil
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	return formatVersion(Version, bi, runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH)
+}
+
+// formatVersion makes smctl's version line. VERSION is ldVersion (set
+// with -ldflags), else the main module's version (a tag, or a
+// pseudo-version go build derives from the commit), else "devel". VCS is
+// what go build stamped from version control (-buildvcs): the revision
+// (12 digits), its time and "modified" when the work tree had changes; or
+// "no VCS information" when it stamped nothing (go run, go test, a build
+// outside a repository or with -buildvcs=false), so that "devel" alone
+// never leaves the build unidentified (a version with no VCS information,
+// as go install ...@v1.2.0 builds, says nothing of it). The line starts "smctl VERSION
+// (GO", one word for VERSION, for scripts that read it.
+func formatVersion(ldVersion string, bi *debug.BuildInfo, goVersion, platform string) string {
+	v := ldVersion
+	var vcs []string
+	if bi != nil {
+		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		var rev, at string
+		modified := false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				at = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			vcs = append(vcs, "revision "+rev)
+			if at != "" {
+				vcs = append(vcs, at)
+			}
+			if modified {
+				vcs = append(vcs, "modified")
+			}
+		}
 	}
-	return "devel"
+	if v == "" {
+		v = "devel"
+	}
+	switch {
+	case len(vcs) > 0:
+		return fmt.Sprintf("smctl %s (%s, %s; %s)", v, goVersion, platform, strings.Join(vcs, ", "))
+	case v == "devel":
+		return fmt.Sprintf("smctl devel (%s, %s; no VCS information)", goVersion, platform)
+	default: // a version alone identifies a build: go install ...@v1.2.0
+		return fmt.Sprintf("smctl %s (%s, %s)", v, goVersion, platform)
+	}
 }
 
 func newVersionCmd(ios *IOStreams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print smctl's version",
+		Short: "Print smctl's version (also smctl --version)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintf(ios.Out, "smctl %s (%s, %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintln(ios.Out, versionLine())
 			return nil
 		},
 	}

@@ -75,7 +75,7 @@ func usageArgs(c *cobra.Command) {
 	if v := c.Args; v != nil {
 		c.Args = func(cmd *cobra.Command, args []string) error {
 			if err := v(cmd, args); err != nil {
-				return &parseError{err}
+				return &parseError{argsError(cmd, err)}
 			}
 			return nil
 		}
@@ -83,6 +83,43 @@ func usageArgs(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		usageArgs(sub)
 	}
+}
+
+// argsError names the verb and its usage line in err, an error of cmd's
+// argument validator ("requires at least 1 arg(s)" says neither), unless
+// err already names the command (cobra.NoArgs's "unknown command "x" for
+// "smctl version"").
+func argsError(cmd *cobra.Command, err error) error {
+	if strings.Contains(err.Error(), cmd.CommandPath()) {
+		return err
+	}
+	return fmt.Errorf("%s: %w (usage: %s)", verbName(cmd), err, cmd.UseLine())
+}
+
+// verbName is c's command path less the root's name: "cat", "completion
+// bash"; "" for the root itself. Errors are printed after "smctl: ", so
+// they name the verb with this, not with the whole command path.
+func verbName(c *cobra.Command) string {
+	if !c.HasParent() {
+		return ""
+	}
+	return strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
+}
+
+// flagError is cobra's error for a command line of c it could not parse
+// (an unknown flag, a bad flag value): a parseError naming the verb once,
+// as "smctl: cat: unknown flag: --bogus" (exitCode adds "smctl: "), with
+// the verb's hint, if any, for how to say what was meant.
+func flagError(c *cobra.Command, err error) error {
+	if v := verbName(c); v != "" {
+		err = fmt.Errorf("%s: %w", v, err)
+	}
+	if c.Name() == "write" {
+		if h := writeFlagHint(c); h != "" {
+			err = fmt.Errorf("%w %s", err, h)
+		}
+	}
+	return &parseError{err}
 }
 
 // Main runs smctl with the process's arguments and streams and returns the
@@ -183,9 +220,16 @@ directory, every managed entity a file. Reading a file runs its read agent
 	root.PersistentFlags().DurationVar(&g.Timeout, "timeout", 0, "bound on each agent run (default: timeout in smctl.yaml)")
 	root.PersistentFlags().IntVar(&g.Fanout, "fanout", 0, "agents run at once (default: fanout in smctl.yaml)")
 	root.PersistentFlags().DurationVar(&g.ConnectTimeout, "connect-timeout", 0, "bound on connecting to one node (default: ssh connect_timeout in smctl.yaml)")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &parseError{fmt.Errorf("%s: %w", c.CommandPath(), err)}
-	})
+	// --version prints what smctl version prints (cobra prints the
+	// template). Declared here so that cobra does not declare its own,
+	// which would also take -v.
+	root.Flags().Bool("version", false, "print smctl's version (as smctl version does)")
+	root.Version = versionLine()
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		return g.check(c.Flags().Changed, verbName(c))
+	}
+	root.SetFlagErrorFunc(flagError)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	root.AddCommand(
@@ -205,6 +249,38 @@ directory, every managed entity a file. Reading a file runs its read agent
 	root.InitDefaultCompletionCmd()
 	usageArgs(root)
 	return root
+}
+
+// check refuses values of the global flags given (changed reports which)
+// that would mean no bound or no work: --timeout or --connect-timeout 0 or
+// negative, --fanout below 1. A flag not given keeps its zero, which means
+// smctl.yaml's setting. verb, when not empty, heads the error. Both ways
+// of parsing the global flags come here: cobra's (PersistentPreRunE) and
+// find's own (parseGlobalFlags).
+func (g *globalOptions) check(changed func(name string) bool, verb string) error {
+	var msg string
+	switch {
+	case changed("timeout") && g.Timeout <= 0:
+		msg = fmt.Sprintf("--timeout %s: want a positive duration; the default is smctl.yaml's timeout", durationArg(g.Timeout))
+	case changed("connect-timeout") && g.ConnectTimeout <= 0:
+		msg = fmt.Sprintf("--connect-timeout %s: want a positive duration; the default is smctl.yaml's ssh connect_timeout", durationArg(g.ConnectTimeout))
+	case changed("fanout") && g.Fanout < 1:
+		msg = fmt.Sprintf("--fanout %d: want at least 1; the default is smctl.yaml's fanout", g.Fanout)
+	default:
+		return nil
+	}
+	if verb != "" {
+		msg = verb + ": " + msg
+	}
+	return usageErr("%s", msg)
+}
+
+// durationArg prints d as a command line would give it: 0, not 0s.
+func durationArg(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	return d.String()
 }
 
 // rootDir resolves the state root.

@@ -68,6 +68,20 @@ output); see it with smctl cat.`,
 	return cmd
 }
 
+// writeDashHint is the hint added to a flag error of write that comes after
+// the PATH: a VALUE word that starts with - (uname -a) is taken for a flag.
+const writeDashHint = "(to write a value that starts with -, put -- before it: smctl write PATH -- uname -a, or quote it)"
+
+// writeFlagHint is the hint for cobra's flag error of the write command
+// cmd: writeDashHint when an argument came before the flag (the flags
+// before the first argument are write's own), else "".
+func writeFlagHint(cmd *cobra.Command) string {
+	if len(cmd.Flags().Args()) == 0 {
+		return ""
+	}
+	return writeDashHint
+}
+
 // promptPassword asks for a password on the terminal without echo.
 var promptPassword = func(ios *IOStreams, prompt string) ([]byte, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
