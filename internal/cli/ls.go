@@ -34,8 +34,11 @@ func newLsCmd(ios *IOStreams, g *globalOptions, runF func(*LsOptions) error) *co
 		Long: `List the files of each directory (default /). Listing runs no agents; only
 live directories (proc, sys) are listed from the node. -l shows for each file
 its mode (r and w from its agents and the backing file's permissions), size,
-the age of its content and the status code of its last agent run. -R lists
-subdirectories too, but does not enter live directories it meets.`,
+the age of its content and the status code of its last agent run. Directories
+show size 0, as proc and sys show theirs: they are virtual (their entries are
+stored files, agents' files and live directories), so the backing file
+system's size of them says nothing; count entries with smctl ls DIR | wc -l.
+-R lists subdirectories too, but does not enter live directories it meets.`,
 		ValidArgsFunction: completePaths(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args

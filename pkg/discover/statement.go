@@ -99,10 +99,18 @@ func (d *Discovery) parseStatement(line string) (*statement, error) {
 	}
 	if len(st.opts) > 0 {
 		if !t.HasAgent(st.typ, vtree.DiscoverAgent, agent.Write) {
-			return nil, fmt.Errorf("unknown key %q for type %s (attributes: %s)", st.opts[0], st.typ, strings.Join(known, ", "))
+			return nil, fmt.Errorf("unknown key %q for type %s (attributes: %s)", st.opts[0], st.typ, attrList(known))
 		}
 	}
 	return st, nil
+}
+
+// attrList names attributes for an error: each once, sorted. The tree's,
+// the drivers' and the type's lists may overlap (a type whose attrs set
+// transport: ssh names the tree's transport again), and a type's come in
+// map order.
+func attrList(names []string) string {
+	return strings.Join(slices.Compact(slices.Sorted(slices.Values(names))), ", ")
 }
 
 func validName(n string) error {

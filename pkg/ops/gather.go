@@ -14,10 +14,16 @@ import (
 
 // Labels names each path by the part that differs between them, which
 // for a fan-out over one file of many devices is the device name:
-// /systems/servers/n0042/command -> n0042. A single path is its own label.
+// /systems/servers/n0042/command -> n0042. A single path (or paths that
+// do not differ) is named by its device as well (Label): cat -b of one
+// file heads it with the node, as it heads a group of many.
 func Labels(paths []string) []string {
 	out := make([]string, len(paths))
 	if len(paths) == 0 {
+		return out
+	}
+	if len(paths) == 1 {
+		out[0] = Label(paths[0])
 		return out
 	}
 	split := make([][]string, len(paths))
@@ -39,14 +45,44 @@ func Labels(paths []string) []string {
 	}
 	for i, s := range split {
 		lo, hi := pre, len(s)-suf
-		if len(paths) == 1 || lo >= hi {
-			out[i] = paths[i]
+		if lo >= hi {
+			out[i] = Label(paths[i])
 			continue
 		}
 		out[i] = strings.Join(s[lo:hi], "/")
 	}
 	return out
 }
+
+// Label names one path by its device, the way a fan-out over many names
+// each: the directory just under a device type's directory for the tree's
+// devices (/systems/servers/n1/command -> n1, /systems/servers/n1/proc/
+// loadavg -> n1, /systems/chassis/mm1/blades/3/power -> 3, the blade), else
+// the directory holding the file (/a/b/notes -> b), else the path itself
+// (/discover_master, /).
+func Label(p string) string {
+	s := strings.Split(strings.Trim(p, "/"), "/")
+	switch {
+	case len(s) >= 3 && s[0] == "systems":
+		// A device inside a container lies in a directory of the
+		// container's: /systems/chassis/mm1/blades/3/power. Files of a
+		// device are its own or in its live directories (proc, sys),
+		// whose names are no device's: the last directory with a
+		// device-like position, counted in pairs below the type.
+		i := 2
+		for i+2 < len(s)-1 && !isLiveDir(s[i+1]) {
+			i += 2
+		}
+		return s[i]
+	case len(s) >= 2:
+		return s[len(s)-2]
+	}
+	return p
+}
+
+// isLiveDir tells the names of the live directories a device shows the
+// node's files under: what follows is the node's, not devices.
+func isLiveDir(name string) bool { return name == "proc" || name == "sys" }
 
 // Tally counts outcomes by class, keeping the labels of each. The zero
 // value is ready to use.

@@ -20,6 +20,8 @@ package ops
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"time"
 
 	"github.com/smctl/smctl/pkg/fanout"
@@ -121,7 +123,13 @@ func Run(ctx context.Context, t Tree, op Op, paths []string, o Options, emit fun
 	fanout.EachWeighed(ctx, len(paths), o.Width, w, func(ctx context.Context, i int) (Outcome, error) {
 		start := time.Now()
 		out := Outcome{Index: i, Path: paths[i], Label: labels[i], Op: op}
-		out.Content, out.Matches, out.Err = apply(ctx, t, op, paths[i], &o)
+		if err := ctx.Err(); err != nil {
+			// ^C came before this path's turn: it is not started.
+			out.Err = interrupted(ctx, op, paths[i], err, true)
+		} else {
+			out.Content, out.Matches, out.Err = apply(ctx, t, op, paths[i], &o)
+			out.Err = interrupted(ctx, op, paths[i], out.Err, false)
+		}
 		out.Elapsed = time.Since(start)
 		out.RC = code(out.Err)
 		out.Class = out.RC.Class()
@@ -137,7 +145,7 @@ func Run(ctx context.Context, t Tree, op Op, paths []string, o Options, emit fun
 	}, func(r fanout.Result[Outcome]) {
 		out := r.Value
 		if r.Err != nil { // cancelled before it started
-			out = Outcome{Index: r.Index, Path: paths[r.Index], Label: labels[r.Index], Op: op, Err: r.Err}
+			out = Outcome{Index: r.Index, Path: paths[r.Index], Label: labels[r.Index], Op: op, Err: interrupted(ctx, op, paths[r.Index], r.Err, true)}
 			out.RC = code(out.Err)
 			out.Class = out.RC.Class()
 		}
@@ -148,6 +156,41 @@ func Run(ctx context.Context, t Tree, op Op, paths []string, o Options, emit fun
 	})
 	return failed
 }
+
+// interrupted names the path in the error of an operation that ^C (ctx
+// cancelled) cut short, and says so: "read P: interrupted", or "write P:
+// interrupted before it started" for a path the run never reached, rather
+// than the bare "context canceled" the context gives. The error still wraps
+// its cause (errors.Is(err, context.Canceled)) and status.ErrInterrupted,
+// so its code is 130 and a summary counts it "interrupted". Other errors,
+// those of an agent that reported its own interruption among them ("exit
+// 130: interrupted"), are kept as they are.
+func interrupted(ctx context.Context, op Op, p string, err error, notStarted bool) error {
+	if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+		return err
+	}
+	var ae *vtree.AgentError
+	if errors.As(err, &ae) {
+		return err
+	}
+	verb := "read" // grep reads
+	if op == Write {
+		verb = "write"
+	}
+	msg := "interrupted"
+	if notStarted {
+		msg = "interrupted before it started"
+	}
+	return &fs.PathError{Op: verb, Path: p, Err: status.Mark(errors.New(msg), &cause{err})}
+}
+
+// cause keeps the chain of an interrupted operation's error (its
+// context.Canceled) behind the message interrupted gives it, marked as
+// status.ErrInterrupted.
+type cause struct{ err error }
+
+func (c *cause) Error() string   { return c.err.Error() }
+func (c *cause) Unwrap() []error { return []error{c.err, status.ErrInterrupted} }
 
 // code is the status of an operation's error as the tree reports it and
 // records it in NAME.status: vtree.RC, which knows the tree's own errors

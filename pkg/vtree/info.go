@@ -73,7 +73,7 @@ func (t *Tree) info(ctx context.Context, n *node) (*Info, error) {
 		if err != nil {
 			return nil, pathErr("stat", n.path, t.liveErr(ctx, err))
 		}
-		in.mode, in.size, in.mtime = e.Mode, e.Size, e.ModTime
+		in.mode, in.size, in.mtime = e.Mode, dirSize(e.Mode, e.Size), e.ModTime
 		return in, nil
 	}
 	if n.hook != nil {
@@ -96,7 +96,21 @@ func (t *Tree) info(ctx context.Context, n *node) (*Info, error) {
 	if !in.IsDir() && (n.special == specialStatus || in.Read && !in.Write) {
 		in.mode &^= 0o222
 	}
+	in.size = dirSize(in.mode, in.size)
 	return in, nil
+}
+
+// dirSize is the size a file of mode m shows: its own for a file, 0 for a
+// directory. A directory of the tree is virtual (its entries are the
+// backing directory's, its agents' files and its live directories), so the
+// backing file system's size of it (4096 on ext4, anything on others)
+// would say nothing; 0 is what proc and sys show for theirs, and costs no
+// listing.
+func dirSize(m fs.FileMode, size int64) int64 {
+	if m.IsDir() {
+		return 0
+	}
+	return size
 }
 
 // unwrapPath strips a backing-tree *fs.PathError so that the caller can
@@ -139,7 +153,7 @@ func (e *Entry) Live() bool { return e.live }
 // Info implements fs.DirEntry.
 func (e *Entry) Info() (fs.FileInfo, error) {
 	if e.lentr != nil {
-		return &Info{name: e.name, path: e.path, mode: e.lentr.Mode, size: e.lentr.Size, mtime: e.lentr.ModTime, Live: true}, nil
+		return &Info{name: e.name, path: e.path, mode: e.lentr.Mode, size: dirSize(e.lentr.Mode, e.lentr.Size), mtime: e.lentr.ModTime, Live: true}, nil
 	}
 	in, err := e.t.Stat(e.ctx, e.path)
 	if err != nil {

@@ -6,12 +6,15 @@
 package ids
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/status"
@@ -42,7 +45,16 @@ func New(s *store.Store, keyFile string, has func(dir string) bool, changed func
 // to the virtual directory of vpath, as the ids file at backing path rel
 // (0600, as the store writes every ids file). It returns the pairs
 // masked; errors name vpath.
+//
+// An empty value (nothing but white space) removes the ids file: the
+// directory inherits the credentials above it again. It returns nothing
+// (the file holds nothing now); an ids file that is not there is no error.
+// Only a user who may write the ids file may remove it, as only they may
+// replace it: write permission on its directory is not enough.
 func (k *Keyring) Write(rel, vpath string, data []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, k.remove(rel, vpath)
+	}
 	pairs, err := creds.Parse(data)
 	if err != nil {
 		return nil, pathErr("write", vpath, fmt.Errorf("ids: %w", err))
@@ -62,6 +74,38 @@ func (k *Keyring) Write(rel, vpath string, data []byte) ([]byte, error) {
 	k.changed(dir)
 	k.ForgetAll()
 	return creds.Masked(pairs), nil
+}
+
+// remove removes the ids file at backing path rel (Write of an empty
+// value) and forgets it.
+func (k *Keyring) remove(rel, vpath string) error {
+	root := k.store.Root()
+	st, err := root.Lstat(rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return pathErr("write", vpath, unwrapPath(err))
+	case st.IsDir():
+		return pathErr("write", vpath, syscall.EISDIR)
+	case st.Mode().IsRegular():
+		// May this user write the file itself? Opening it for writing
+		// (without truncating: nothing changes) asks the kernel.
+		f, err := root.OpenFile(rel, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			return pathErr("write", vpath, fmt.Errorf("removing ids: %w: only a user who may write the ids file removes it", unwrapPath(err)))
+		}
+		f.Close()
+	}
+	// Anything else planted here (a symlink) is removed, as a write
+	// replaces it.
+	if err := root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return pathErr("write", vpath, fmt.Errorf("removing ids: %w", unwrapPath(err)))
+	}
+	dir, _ := store.SplitRel(rel)
+	k.changed(dir)
+	k.ForgetAll()
+	return nil
 }
 
 // Nearest returns the first pair of the nearest ids file at or above the
