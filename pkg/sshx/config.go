@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/kevinburke/ssh_config"
-
-	"github.com/smctl/smctl/pkg/trust"
 )
 
 // Settings are what OpenSSH's configuration says about one host alias.
@@ -42,11 +40,11 @@ type configCache struct {
 }
 
 type parsedConfig struct {
-	cfg *ssh_config.Config
+	cfg *flatConfig
 	err error
 }
 
-func (c *configCache) load(path string) (*ssh_config.Config, error) {
+func (c *configCache) load(path string) (*flatConfig, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.files == nil {
@@ -57,31 +55,14 @@ func (c *configCache) load(path string) (*ssh_config.Config, error) {
 	}
 	p := &parsedConfig{}
 	// As OpenSSH: a configuration file others may change (or owned by
-	// another user) is refused, judged on the open file.
-	f, err := trust.Open(path)
-	if err != nil {
-		if os.IsNotExist(err) {
-			p.cfg = nil
-		} else {
-			p.err = fmt.Errorf("ssh_config: %w", err)
-		}
-	} else {
-		p.cfg, p.err = ssh_config.Decode(f)
-		f.Close()
-		if p.err != nil {
-			p.err = fmt.Errorf("ssh_config %s: %w", path, p.err)
-		}
+	// another user) is refused, judged on the open file; so is every file
+	// it includes (include.go). A missing file says nothing.
+	p.cfg, p.err = readConfig(path)
+	if p.err != nil {
+		p.err = fmt.Errorf("ssh_config: %w", p.err)
 	}
 	c.files[path] = p
 	return p.cfg, p.err
-}
-
-// keys read from ssh_config; IdentityFile, UserKnownHostsFile and
-// GlobalKnownHostsFile may hold several values.
-var configKeys = []string{
-	"hostname", "port", "user", "identityfile", "identitiesonly", "identityagent",
-	"proxyjump", "connecttimeout", "stricthostkeychecking", "userknownhostsfile",
-	"globalknownhostsfile", "hostkeyalias", "passwordauthentication",
 }
 
 // lookup returns, for alias, the first value of each key across files, as
@@ -97,8 +78,8 @@ func (c *configCache) lookup(files []string, alias string) (map[string][]string,
 		if cfg == nil {
 			continue
 		}
-		for _, h := range cfg.Hosts {
-			if !h.Matches(alias) {
+		for i, h := range cfg.cfg.Hosts {
+			if !cfg.matches(i, alias) {
 				continue
 			}
 			for _, n := range h.Nodes {
@@ -107,11 +88,8 @@ func (c *configCache) lookup(files []string, alias string) (map[string][]string,
 					k := strings.ToLower(t.Key)
 					set(out, k, t.Value)
 				case *ssh_config.Include:
-					for _, k := range configKeys {
-						if v := t.Get(alias, k); v != "" {
-							set(out, k, v)
-						}
-					}
+					// include.go expands Includes; the library sees none.
+					return nil, fmt.Errorf("ssh_config %s: unexpanded Include", file)
 				}
 			}
 		}
