@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/smctl/smctl/pkg/nodeset"
+	"github.com/smctl/smctl/pkg/sshconf"
 )
 
 // Ansible returns the hosts of an Ansible inventory, INI or YAML, each
@@ -353,3 +354,7 @@ func unquote(v string) string {
 	}
 	return v
 }
+
+// splitArgs splits an INI host line into words: the same simple shell-like
+// splitting (blanks, quotes, backslash, # comments) as ssh_config's.
+var splitArgs = sshconf.SplitArgs

@@ -2,19 +2,14 @@ package inventory
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/smctl/smctl/pkg/sshconf"
 	"github.com/smctl/smctl/pkg/trust"
 )
-
-// maxIncludeDepth is how deep Include directives may nest, as OpenSSH's
-// READCONF_MAX_DEPTH: the file named to SSHConfig is at depth 0.
-const maxIncludeDepth = 16
 
 // SSHConfig returns the hosts named in an ssh_config file: every Host
 // pattern without wildcards or negation, each once, in file order.
@@ -115,29 +110,11 @@ func (r *sshReader) read(file string, chain []string, conds [][]string) error {
 
 // include reads the files matching pattern, named on line n of file.
 func (r *sshReader) include(file string, n int, pattern string, chain []string, conds [][]string) error {
-	if pattern == "~" || strings.HasPrefix(pattern, "~/") {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return fmt.Errorf("%s:%d: Include %s: %w", file, n, pattern, err)
-		}
-		pattern = filepath.Join(home, pattern[1:])
-	} else if !filepath.IsAbs(pattern) {
-		pattern = filepath.Join(filepath.Dir(file), pattern)
-	}
-	matches, err := filepath.Glob(pattern)
+	matches, err := sshconf.IncludeFiles(file, n, pattern, chain)
 	if err != nil {
-		return fmt.Errorf("%s:%d: Include %s: %w", file, n, pattern, err)
+		return err
 	}
 	for _, m := range matches {
-		m = filepath.Clean(m)
-		for _, c := range chain {
-			if c == m {
-				return fmt.Errorf("Include loop: %s includes %s", strings.Join(chain, " includes "), m)
-			}
-		}
-		if len(chain) > maxIncludeDepth {
-			return fmt.Errorf("Include nested more than %d deep: %s includes %s", maxIncludeDepth, strings.Join(chain, " includes "), m)
-		}
 		if err := r.read(m, chain, conds); err != nil {
 			return err
 		}
@@ -182,53 +159,9 @@ func sshLine(line string) (string, []string, error) {
 	if strings.HasPrefix(rest, "=") {
 		rest = strings.TrimLeft(rest[1:], " \t")
 	}
-	args, err := splitArgs(rest)
+	args, err := sshconf.SplitArgs(rest)
 	if err != nil {
 		return "", nil, err
 	}
 	return key, args, nil
-}
-
-// splitArgs splits s into words as a shell would, simply: separated by
-// blanks, double or single quotes grouping, a backslash escaping the next
-// character, a word starting with # beginning a comment.
-func splitArgs(s string) ([]string, error) {
-	var args []string
-	var cur strings.Builder
-	inArg := false
-	var quote rune
-	escaped := false
-	for _, c := range s {
-		switch {
-		case escaped:
-			cur.WriteRune(c)
-			escaped = false
-		case c == '\\':
-			escaped, inArg = true, true
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-			cur.WriteRune(c)
-		case c == '"' || c == '\'':
-			quote, inArg = c, true
-		case c == ' ' || c == '\t':
-			if inArg {
-				args = append(args, cur.String())
-				cur.Reset()
-				inArg = false
-			}
-		case c == '#' && !inArg:
-			return args, nil
-		default:
-			cur.WriteRune(c)
-			inArg = true
-		}
-	}
-	if quote != 0 {
-		return nil, errors.New("unterminated quote")
-	}
-	if inArg {
-		args = append(args, cur.String())
-	}
-	return args, nil
 }

@@ -2,15 +2,14 @@ package sshx
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/kevinburke/ssh_config"
 
+	"github.com/smctl/smctl/pkg/sshconf"
 	"github.com/smctl/smctl/pkg/trust"
 )
 
@@ -57,10 +56,6 @@ import (
 // from ~/.ssh for any user file and /etc/ssh for system ones, which is the
 // same for ~/.ssh/config and /etc/ssh/ssh_config and their includes there,
 // and differs only for files elsewhere (ssh -F, a node's ssh_config).
-
-// maxIncludeDepth is how deep Include directives may nest, as OpenSSH's
-// READCONF_MAX_DEPTH: the first file is at depth 0.
-const maxIncludeDepth = 16
 
 // flatConfig is an ssh_config file with its Includes expanded.
 type flatConfig struct {
@@ -159,7 +154,7 @@ func (e *expander) file(file string, chain []string, conds []int) error {
 			header = line
 			cur = e.block(line, conds)
 		case "include":
-			args, err := splitArgs(rest)
+			args, err := sshconf.SplitArgs(rest)
 			if err != nil {
 				return fmt.Errorf("%s:%d: %w", file, n, err)
 			}
@@ -189,30 +184,11 @@ func (e *expander) file(file string, chain []string, conds []int) error {
 
 // include writes the files matching pattern, named on line n of file.
 func (e *expander) include(file string, n int, pattern string, chain []string, conds []int) error {
-	if pattern == "~" || strings.HasPrefix(pattern, "~/") {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return fmt.Errorf("%s:%d: Include %s: %w", file, n, pattern, err)
-		}
-		pattern = filepath.Join(home, pattern[1:])
-	} else if !filepath.IsAbs(pattern) {
-		pattern = filepath.Join(filepath.Dir(file), pattern)
-	}
-	matches, err := filepath.Glob(pattern)
+	matches, err := sshconf.IncludeFiles(file, n, pattern, chain)
 	if err != nil {
-		return fmt.Errorf("%s:%d: Include %s: %w", file, n, pattern, err)
+		return err
 	}
-	sort.Strings(matches)
 	for _, m := range matches {
-		m = filepath.Clean(m)
-		for _, c := range chain {
-			if c == m {
-				return fmt.Errorf("Include loop: %s includes %s", strings.Join(chain, " includes "), m)
-			}
-		}
-		if len(chain) > maxIncludeDepth {
-			return fmt.Errorf("Include nested more than %d deep: %s includes %s", maxIncludeDepth, strings.Join(chain, " includes "), m)
-		}
 		if err := e.file(m, chain, conds); err != nil {
 			return err
 		}
@@ -235,48 +211,4 @@ func splitKey(line string) (key, rest string) {
 		rest = strings.TrimLeft(rest[1:], " \t")
 	}
 	return key, rest
-}
-
-// splitArgs splits s into words as OpenSSH does, simply: separated by
-// blanks, double or single quotes grouping, a backslash escaping the next
-// character, a word starting with # beginning a comment.
-func splitArgs(s string) ([]string, error) {
-	var args []string
-	var cur strings.Builder
-	inArg := false
-	var quote rune
-	escaped := false
-	for _, c := range s {
-		switch {
-		case escaped:
-			cur.WriteRune(c)
-			escaped = false
-		case c == '\\':
-			escaped, inArg = true, true
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-			cur.WriteRune(c)
-		case c == '"' || c == '\'':
-			quote, inArg = c, true
-		case c == ' ' || c == '\t':
-			if inArg {
-				args = append(args, cur.String())
-				cur.Reset()
-				inArg = false
-			}
-		case c == '#' && !inArg:
-			return args, nil
-		default:
-			cur.WriteRune(c)
-			inArg = true
-		}
-	}
-	if quote != 0 {
-		return nil, errors.New("unterminated quote")
-	}
-	if inArg {
-		args = append(args, cur.String())
-	}
-	return args, nil
 }
