@@ -41,7 +41,8 @@ func newGrepCmd(ios *IOStreams, g *globalOptions, runF func(*GrepOptions) error)
 		Long: `Print the lines of the files that match PATTERN (a basic regular expression,
 or extended with -E), reading each file as cat does: through its read agent,
 in parallel, in input order. Paths come from the arguments or, one per line,
-from standard input. Exit status: 0 if a line was selected and every file was
+from standard input. Lines are prefixed with their file's path when there are
+several files or the paths came from standard input (-H always, -h never). Exit status: 0 if a line was selected and every file was
 read, 1 if none was selected or some file failed, 2 on a usage error.`,
 		Example: `  smctl find /systems -name power | smctl grep -l on
   smctl grep -c . '/systems/servers/*/command'`,
@@ -138,7 +139,10 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 		verb:   "grep",
 		json:   opts.Output == "json",
 		gather: opts.Gather,
-		prefix: (len(paths) > 1 || opts.Filename) && !opts.NoFilename,
+		// Paths read from standard input are a list, whatever its length:
+		// each line says which file it came from, so that a pipeline
+		// works the same with one device as with many (Figure 1).
+		prefix: (len(paths) > 1 || len(opts.Paths) == 0 || opts.Filename) && !opts.NoFilename,
 		many:   len(paths) > 1,
 		quiet:  opts.Quiet,
 		list:   opts.List,
