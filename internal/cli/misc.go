@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -135,6 +137,10 @@ the default agents in agents.d, and the key that encrypts ids files
 	}
 }
 
+// completionBound bounds one completion: what the tree cannot list by then
+// (a node that does not answer) completes to nothing.
+const completionBound = time.Second
+
 // completePaths completes tree paths: a tab on /systems/servers/ lists the
 // servers. Directories get a trailing slash and no space.
 func completePaths(g *globalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -151,7 +157,11 @@ func completePaths(g *globalOptions) func(*cobra.Command, []string, string) ([]s
 		if i := strings.LastIndexByte(toComplete, '/'); i >= 0 {
 			dir, prefix = toComplete[:i+1], toComplete[i+1:]
 		}
-		es, err := t.ReadDir(cmd.Context(), dir)
+		// A Tab must not freeze the shell: listing a live directory asks
+		// the node, which may hang until the agent timeout.
+		ctx, cancel := context.WithTimeout(cmd.Context(), completionBound)
+		defer cancel()
+		es, err := t.ReadDir(ctx, dir)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
 		}
