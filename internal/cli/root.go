@@ -247,8 +247,56 @@ directory, every managed entity a file. Reading a file runs its read agent
 	// cobra adds its completion verbs when it runs (help has no Args);
 	// added now, so that theirs are wrapped too.
 	root.InitDefaultCompletionCmd()
+	withBashShim(root)
 	usageArgs(root)
 	return root
+}
+
+// bashShim stands in for the two functions of the bash-completion package
+// that cobra's bash script calls, when that package is not installed, so
+// that `source <(smctl completion bash)` works in a plain bash. Words are
+// split on blanks only (a path may hold ':' or '='), and a completion of a
+// word holding ':' is trimmed as bash-completion trims it.
+const bashShim = `# smctl: without the bash-completion package, minimal stand-ins.
+if ! declare -F _get_comp_words_by_ref >/dev/null 2>&1; then
+_get_comp_words_by_ref() {
+	local line="${COMP_LINE:0:COMP_POINT}"
+	read -r -a words <<< "$line"
+	[[ -z "$line" || "$line" =~ [[:space:]]$ ]] && words+=("")
+	cword=$(( ${#words[@]} - 1 ))
+	cur="${words[cword]}"
+	prev="${words[cword-1]}"
+}
+fi
+if ! declare -F __ltrim_colon_completions >/dev/null 2>&1; then
+__ltrim_colon_completions() {
+	if [[ "$1" == *:* && "$COMP_WORDBREAKS" == *:* ]]; then
+		local colon_word=${1%"${1##*:}"}
+		local i=${#COMPREPLY[*]}
+		while [[ $((--i)) -ge 0 ]]; do
+			COMPREPLY[$i]=${COMPREPLY[$i]#"$colon_word"}
+		done
+	fi
+}
+fi
+`
+
+// withBashShim makes `completion bash` print bashShim before cobra's script.
+func withBashShim(root *cobra.Command) {
+	c, _, err := root.Find([]string{"completion", "bash"})
+	if err != nil || c.Name() != "bash" {
+		return
+	}
+	run, runE := c.Run, c.RunE
+	c.Run = nil
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		fmt.Fprint(cmd.OutOrStdout(), bashShim)
+		if runE != nil {
+			return runE(cmd, args)
+		}
+		run(cmd, args)
+		return nil
+	}
 }
 
 // check refuses values of the global flags given (changed reports which)
