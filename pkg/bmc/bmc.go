@@ -326,7 +326,7 @@ func (s *Session) Events(ctx context.Context) ([]string, error) {
 				name = fmt.Sprintf("#0x%02x", uint8(st.SensorNumber))
 			}
 			out = append(out, fmt.Sprintf("%d | %s | %s %s | %s | %s", e.RecordID, formatTime(st.Timestamp),
-				st.SensorType.String(), name, st.EventString(), dir))
+				st.SensorType.String(), name, eventText(st.EventString()), dir))
 		case e.OEMTimestamped != nil:
 			out = append(out, fmt.Sprintf("%d | %s | OEM record 0x%02x", e.RecordID, formatTime(e.OEMTimestamped.Timestamp), uint8(e.RecordType)))
 		default:
@@ -334,6 +334,21 @@ func (s *Session) Events(ctx context.Context) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// eventTypos are misspellings in go-ipmi's table of event names, corrected
+// as ipmitool prints them.
+var eventTypos = map[string]string{
+	"Power Off / Power Dow": "Power Off / Power Down",
+}
+
+// eventText is an event's description, with the library's known typos
+// corrected.
+func eventText(s string) string {
+	if t, ok := eventTypos[s]; ok {
+		return t
+	}
+	return s
 }
 
 // formatTime prints a SEL time; before the BMC's clock was set, SEL times

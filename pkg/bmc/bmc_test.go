@@ -164,3 +164,16 @@ func TestSession(t *testing.T) {
 		t.Errorf("no user: %v", err)
 	}
 }
+
+func TestEventText(t *testing.T) {
+	for in, want := range map[string]string{
+		"Power Off / Power Dow":       "Power Off / Power Down",
+		"Power Off / Power Down":      "Power Off / Power Down",
+		"Upper Critical - going high": "Upper Critical - going high",
+		"":                            "",
+	} {
+		if got := eventText(in); got != want {
+			t.Errorf("eventText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
