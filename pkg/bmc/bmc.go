@@ -120,13 +120,13 @@ func explain(ctx context.Context, addr string, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "timeout") || strings.Contains(msg, "deadline") || strings.Contains(msg, "connection refused"):
-		err = fmt.Errorf("BMC %s does not answer: %w", addr, err)
+		err = &shortError{"BMC " + addr + " does not answer", err}
 	case errors.Is(err, client.ErrRAKPAuthentication) ||
 		strings.Contains(msg, "RAKP") || strings.Contains(msg, "password") || strings.Contains(msg, "Unauthorized") ||
 		strings.Contains(msg, "unauthorized") || strings.Contains(msg, "0x0d") || strings.Contains(msg, "0x12") || strings.Contains(msg, "integrity"):
-		err = fmt.Errorf("BMC %s refused the login (wrong user or password in ids?): %w", addr, err)
+		err = &shortError{"BMC " + addr + " refused the login: wrong user or password", err}
 	default:
-		err = fmt.Errorf("BMC %s: %w", addr, err)
+		err = &shortError{"BMC " + addr + ": " + oneLine(msg), err}
 	}
 	switch {
 	case status.IsLocal(err):
@@ -135,6 +135,27 @@ func explain(ctx context.Context, addr string, err error) error {
 		return status.Mark(err, ctx.Err())
 	}
 	return status.Mark(err, status.ErrUnreachable)
+}
+
+// shortError says in one line what the library's cause (kept for
+// errors.Is and errors.As) says in several lines of its internals.
+type shortError struct {
+	msg string
+	err error
+}
+
+func (e *shortError) Error() string { return e.msg }
+func (e *shortError) Unwrap() error { return e.err }
+
+// oneLine is the first line of s, trimmed, with what follows on other
+// lines left out (go-ipmi joins the errors of every cipher suite tried).
+func oneLine(s string) string {
+	first, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	first = strings.TrimSpace(strings.TrimSuffix(first, ","))
+	if len(first) > 200 {
+		first = first[:200] + "..."
+	}
+	return first
 }
 
 // Close ends the session.
