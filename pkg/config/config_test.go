@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -197,5 +198,22 @@ func TestParseSize(t *testing.T) {
 		if _, err := ParseSize(in); err == nil {
 			t.Errorf("ParseSize(%q) succeeded", in)
 		}
+	}
+}
+
+// TestSyntaxColumnBounded: the column of a syntax error is searched by
+// parsing the document once per column; on a long line (here 1000 nested
+// sequences, each parse of which is not linear) it is not searched, and the
+// error names the line alone.
+func TestSyntaxColumnBounded(t *testing.T) {
+	long := strings.Repeat("- ", 1000) + "x: ["
+	_, err := Parse([]byte(long))
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Line != 1 || ce.Col != 0 {
+		t.Fatalf("Parse(long line) = %v, want line 1 and no column", err)
+	}
+	short := "fanout: 8\ntimeout: 30s: x\n"
+	if _, err := Parse([]byte(short)); !errors.As(err, &ce) || ce.Line != 2 || ce.Col != 13 {
+		t.Errorf("Parse(short line) = %v, want 2:13", err)
 	}
 }

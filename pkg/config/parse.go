@@ -168,10 +168,14 @@ func (sc Schema) defaultBuiltins(c *Config, types *yaml.Node) {
 
 // syntaxColumn finds the column of the syntax error full on line n, which
 // yaml.v3 does not report: the shortest prefix of the line at which the
-// document, cut there, already fails with the same error. 0 if none does.
+// document, cut there, already fails with the same error. 0 if none does,
+// or if finding it would cost too much: it parses the document once per
+// column, and one parse of deeply nested text is not linear, so a line
+// longer than maxColumnLine or a document past maxColumnDoc gets no column
+// (the error still names the line and shows it).
 func syntaxColumn(b []byte, n int, full string) int {
 	lines := bytes.Split(b, []byte("\n"))
-	if n < 1 || n > len(lines) {
+	if n < 1 || n > len(lines) || len(lines[n-1]) > maxColumnLine || len(b) > maxColumnDoc {
 		return 0
 	}
 	head := bytes.Join(lines[:n-1], []byte("\n"))
@@ -187,6 +191,12 @@ func syntaxColumn(b []byte, n int, full string) int {
 	}
 	return 0
 }
+
+// Bounds of syntaxColumn's search.
+const (
+	maxColumnLine = 200
+	maxColumnDoc  = 64 << 10
+)
 
 func sourceLine(b []byte, n int) string {
 	lines := bytes.Split(b, []byte("\n"))
