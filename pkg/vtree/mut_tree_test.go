@@ -339,6 +339,9 @@ func TestMutPathClean(t *testing.T) {
 	}{
 		{in: full, want: full},
 		{in: full + "/", bad: true},
+		// Relative, MaxPath bytes: one more once absolute (found by FuzzClean).
+		{in: full[1:] + "x", bad: true},
+		{in: full[1:], want: full},
 		{in: "\x00", bad: true},
 		{in: "\x00x", bad: true},
 		{in: "x\x00", bad: true},

@@ -65,7 +65,12 @@ func Clean(p string) (string, error) {
 			out[0] = "systems"
 		}
 	}
-	return "/" + strings.Join(out, "/"), nil
+	// A relative path of MaxPath bytes is one longer once absolute.
+	clean := "/" + strings.Join(out, "/")
+	if len(clean) > MaxPath {
+		return bad(fmt.Sprintf("longer than %d bytes", MaxPath))
+	}
+	return clean, nil
 }
 
 // rel converts a clean virtual path to a path relative to the backing root.
