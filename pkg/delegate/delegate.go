@@ -300,21 +300,3 @@ func join(dir, name string) string {
 	}
 	return dir + "/" + name
 }
-
-// joinRel joins a backing-relative directory and a name.
-func joinRel(dir, name string) string {
-	if dir == "." || dir == "" {
-		return name
-	}
-	return dir + "/" + name
-}
-
-// splitRel returns the directory and name of a backing-relative path.
-func splitRel(rel string) (string, string) {
-	for i := len(rel) - 1; i >= 0; i-- {
-		if rel[i] == '/' {
-			return rel[:i], rel[i+1:]
-		}
-	}
-	return ".", rel
-}

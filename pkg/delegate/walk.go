@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
 // walk delegates the devices at or below the open directory dir (virtual
@@ -131,7 +132,7 @@ func (w *walker) reachable(above []dirInfo) {
 		if a.vpath == "" {
 			continue
 		}
-		fi, err := w.lstat(joinRel(rel(a.vpath), vtree.LockName))
+		fi, err := w.lstat(store.JoinRel(rel(a.vpath), vtree.LockName))
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
@@ -150,16 +151,16 @@ func (w *walker) keyReadable(vp string) {
 	}
 	dir := rel(vp)
 	for {
-		if fi, err := w.lstat(joinRel(dir, vtree.IDsName)); err == nil && fi.Mode().IsRegular() {
+		if fi, err := w.lstat(store.JoinRel(dir, vtree.IDsName)); err == nil && fi.Mode().IsRegular() {
 			break
 		}
 		if dir == "." {
 			return
 		}
-		dir, _ = splitRel(dir)
+		dir, _ = store.SplitRel(dir)
 	}
 	var st unix.Stat_t
-	if err := unix.Stat(filepath.Join(w.t.BackingDir(), joinRel(dir, vtree.IDsName)), &st); err != nil || perm(&st, w.d.GID)&0o4 == 0 {
+	if err := unix.Stat(filepath.Join(w.t.BackingDir(), store.JoinRel(dir, vtree.IDsName)), &st); err != nil || perm(&st, w.d.GID)&0o4 == 0 {
 		return // members cannot read it, so do not use it
 	}
 	w.keyDone = true
