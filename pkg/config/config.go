@@ -82,6 +82,9 @@ type Schema struct {
 	// key; a type of smctl.yaml that lists no builtins takes those of the
 	// default type of the same name.
 	Types map[string]Type
+	// Roles, when not nil, are the builtins a type may list (what the
+	// drivers provide); another is an error at its place in the file.
+	Roles []string
 }
 
 // Type describes one device type.

@@ -217,3 +217,20 @@ func TestSyntaxColumnBounded(t *testing.T) {
 		t.Errorf("Parse(short line) = %v, want 2:13", err)
 	}
 }
+
+// TestRoles: a builtins entry no driver provides is refused at its place.
+func TestRoles(t *testing.T) {
+	sc, _ := testSchema()
+	sc.Roles = []string{"bmc", "chassis", "command"}
+	_, err := sc.Parse([]byte("types:\n  sw:\n    dir: /w\n    builtins: [command, outlets]\n"))
+	if err == nil || err.Error() != `:4:25: type sw: unknown builtins "outlets" (known: bmc, chassis, command)` {
+		t.Errorf("unknown role: %v", err)
+	}
+	if _, err := sc.Parse([]byte("types:\n  server: {dir: /s}\n")); err != nil {
+		t.Errorf("a type taking its default builtins: %v", err)
+	}
+	sc.Roles = []string{"bmc"}
+	if _, err := sc.Parse([]byte("types:\n  server: {dir: /s}\n")); err == nil || err.Error() != `:2:3: type server: unknown builtins "command" (known: bmc)` {
+		t.Errorf("a default builtins no driver provides: %v", err)
+	}
+}

@@ -76,6 +76,9 @@ func (sc Schema) Parse(b []byte) (*Config, error) {
 		return nil, err
 	}
 	sc.defaultBuiltins(c, valueOf(root, "types"))
+	if err := sc.checkRoles(c, valueOf(root, "types")); err != nil {
+		return nil, err
+	}
 	for _, sec := range sc.Sections {
 		n := valueOf(root, sec.Key)
 		if n == nil {
@@ -166,6 +169,36 @@ func (sc Schema) defaultBuiltins(c *Config, types *yaml.Node) {
 	}
 }
 
+// checkRoles refuses a builtins entry no driver provides, at its place in
+// the file (or at types: for one taken from a default type).
+func (sc Schema) checkRoles(c *Config, types *yaml.Node) error {
+	if sc.Roles == nil {
+		return nil
+	}
+	names := make([]string, 0, len(c.Types))
+	for name := range c.Types {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for i, role := range c.Types[name].Builtins {
+			if slices.Contains(sc.Roles, role) {
+				continue
+			}
+			at := types
+			if bn := valueOf(valueOf(types, name), "builtins"); bn != nil && bn.Kind == yaml.SequenceNode && i < len(bn.Content) {
+				at = bn.Content[i]
+			}
+			msg := fmt.Sprintf("type %s: unknown builtins %q (known: %s)", name, role, strings.Join(sc.Roles, ", "))
+			if at == nil {
+				return &Error{Msg: msg}
+			}
+			return posErr(at, "%s", msg)
+		}
+	}
+	return nil
+}
+
 // syntaxColumn finds the column of the syntax error full on line n, which
 // yaml.v3 does not report: the shortest prefix of the line at which the
 // document, cut there, already fails with the same error. 0 if none does,
@@ -211,7 +244,7 @@ func hasKey(m *yaml.Node, key string) bool {
 }
 
 func valueOf(m *yaml.Node, key string) *yaml.Node {
-	if m.Kind != yaml.MappingNode {
+	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {

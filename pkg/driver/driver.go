@@ -185,7 +185,7 @@ func (s *Set) Sections() []config.Section {
 // Schema is what the drivers add to smctl.yaml: their sections and
 // default types.
 func (s *Set) Schema() config.Schema {
-	sc := config.Schema{Sections: s.Sections(), Types: map[string]config.Type{}}
+	sc := config.Schema{Sections: s.Sections(), Types: map[string]config.Type{}, Roles: s.Roles()}
 	for _, d := range s.drivers {
 		if t, ok := d.(Typer); ok {
 			for name, typ := range t.Types() {
