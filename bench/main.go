@@ -35,6 +35,9 @@
 // peak RSS of each against -mem-target MB, every result checked intact.
 // -mem-before REV measures smctl at REV after it (not interleaved).
 //
+// The cp suite (cp.go): a 10 MiB file copied to 200 nodes by smctl cp,
+// clush --copy and pdcp, simulated and on a real sshd.
+//
 // The tree suite (tree.go): the Go benchmarks of -tree-pkg (pkg/vtree),
 // median of -tree-count runs of each; with -before REV also at REV,
 // interleaved benchmark by benchmark, with the ratio work tree / REV of
@@ -44,7 +47,7 @@
 // peak RSS, nodes ok, wall time / the reference's) and writes them to
 // bench/out/. -suite takes a comma-separated list; "all" is every suite.
 //
-//	go run ./bench [-suite all|ssh,ipmi,mem,tree] [-before REV] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3]
+//	go run ./bench [-suite all|ssh,ipmi,mem,tree,cp] [-before REV] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3]
 //	               [-mem-nodes 2000] [-mem-before REV] [-tree-count 2] [-tree-bench REGEXP] [-tree-benchtime 1s]
 package main
 
@@ -88,7 +91,7 @@ var (
 	runs      = flag.Int("runs", 3, "runs per tool (the median is reported)")
 	fanout    = flag.Int("fanout", 64, "parallelism given to every tool")
 	skipSync  = flag.Bool("skip-sync", false, "skip the --fanout 1 run")
-	suite     = flag.String("suite", "all", "comma-separated: ssh, ipmi, mem, tree, or all")
+	suite     = flag.String("suite", "all", "comma-separated: ssh, ipmi, mem, tree, cp, run, or all")
 	before    = flag.String("before", "", "ssh and tree suites: also measure this git revision, interleaved, with ratios work tree / revision")
 	bmcs      = flag.Int("bmcs", 200, "ipmi_sim BMCs for the ipmi suite")
 	bmcsDown  = flag.Int("bmcs-down", 20, "of them stopped for the second ipmi run")
@@ -105,11 +108,11 @@ func main() {
 	for _, s := range strings.Split(*suite, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "all":
-			suites["ssh"], suites["ipmi"], suites["mem"], suites["tree"] = true, true, true, true
-		case "ssh", "ipmi", "mem", "tree":
+			suites["ssh"], suites["ipmi"], suites["mem"], suites["tree"], suites["cp"], suites["run"] = true, true, true, true, true, true
+		case "ssh", "ipmi", "mem", "tree", "cp", "run":
 			suites[s] = true
 		default:
-			check(fmt.Errorf("-suite %q: no suite %q (ssh, ipmi, mem, tree, all)", *suite, s))
+			check(fmt.Errorf("-suite %q: no suite %q (ssh, ipmi, mem, tree, cp, run, all)", *suite, s))
 		}
 	}
 	if *before != "" && !suites["ssh"] && !suites["tree"] {
@@ -162,6 +165,12 @@ func main() {
 	}
 	if suites["tree"] {
 		table += treeRows(work)
+	}
+	if suites["cp"] {
+		table += cpRows(smctl, work)
+	}
+	if suites["run"] {
+		table += runRows(smctl, work)
 	}
 	fmt.Print(table)
 	out := filepath.Join("bench", "out")

@@ -4,8 +4,9 @@
 # and pssh, over 2000 simulated nodes and a real sshd on 127.0.0.1; the
 # ipmi suite; the mem suite (bench/mem.go: peak RSS of write and cat -b of
 # 1 MiB from each of 2000 nodes); the tree suite (bench/tree.go: the Go
-# benchmarks of pkg/vtree). One suite: bench/run.sh -suite mem; several:
-# -suite ssh,tree.
+# benchmarks of pkg/vtree); the cp suite (bench/cp.go: a 10 MiB file to
+# 200 nodes by smctl cp, clush --copy and pdcp). One suite: bench/run.sh
+# -suite mem; several: -suite ssh,tree.
 #
 # Before/after a change, in one run: -before REV builds smctl and the
 # pkg/vtree benchmarks at git revision REV too and measures them

@@ -96,7 +96,7 @@ func catRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *CatOpti
 	failed += runOps(ctx, ios, t, "cat", ops.Read, paths, ops.Options{
 		Width:  g.fanoutWarn(ios, t),
 		Read:   vtree.ReadOptions{MaxAge: opts.MaxAge, HasMaxAge: opts.HasMaxAge},
-		Stored: opts.Gather,
+		Detail: opts.Output == "json",
 	}, p)
 	if err := p.Finish(); err != nil || failed > 0 {
 		return errSomeFailed

@@ -32,6 +32,9 @@ file, collect and gather the results, printing each command as a user would
 type it and the time taken, then run uname -r everywhere to show identical
 output gathered under one node set; then stop the nodes and remove the root
 (unless --keep). With --local the servers run vmstat on this machine instead (no SSH).`,
+		Example: `  smctl demo                     # 2000 simulated nodes (make demo)
+  smctl demo --nodes 200 --keep  # a smaller run; keep the state root to look around
+  smctl demo --local --nodes 10  # no SSH: vmstat on this machine`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return demoRun(cmd.Context(), ios, g, opts)

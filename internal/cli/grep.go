@@ -153,7 +153,7 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 		Width:  g.fanoutWarn(ios, t),
 		Read:   vtree.ReadOptions{MaxAge: opts.MaxAge, HasMaxAge: opts.HasMaxAge},
 		Match:  func(l []byte) bool { return re.Match(l) != opts.Invert },
-		Stored: opts.Gather,
+		Detail: opts.Output == "json",
 	}, countingPrinter{p, &selected})
 	if err := p.Finish(); err != nil || failed > 0 || selected == 0 {
 		return errSomeFailed

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
@@ -39,6 +38,10 @@ show size 0, as proc and sys show theirs: they are virtual (their entries are
 stored files, agents' files and live directories), so the backing file
 system's size of them says nothing; count entries with smctl ls DIR | wc -l.
 -R lists subdirectories too, but does not enter live directories it meets.`,
+		Example: `  smctl ls /systems/servers
+  smctl ls -l /systems/servers/localhost     # mode, size, age, last status
+  smctl ls /systems/servers/n0042/proc       # the node's /proc, listed live
+  smctl ls -R -o json /systems | jq -r .path`,
 		ValidArgsFunction: completePaths(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
@@ -64,6 +67,9 @@ type lsJSON struct {
 	ModTime   string `json:"mtime,omitempty"`
 	Status    *int   `json:"status,omitempty"`
 	Message   string `json:"message,omitempty"`
+	Ran       string `json:"ran,omitempty"`
+	At        string `json:"at,omitempty"`
+	Stale     bool   `json:"stale,omitempty"`
 	Error     string `json:"error,omitempty"`
 	ElapsedMS int64  `json:"elapsed_ms"`
 }
@@ -166,7 +172,7 @@ func (f fileEntry) Info() (fs.FileInfo, error) { return f.info, nil }
 
 func lsError(ios *IOStreams, opts *LsOptions, p string, err error, start time.Time) {
 	if opts.Output == "json" {
-		b, _ := json.Marshal(lsJSON{Path: p, Op: "ls", RC: vtree.RC(err), Error: err.Error(), ElapsedMS: time.Since(start).Milliseconds()})
+		b, _ := jsonLineOf(lsJSON{Path: p, Op: "ls", RC: vtree.RC(err), Error: err.Error(), ElapsedMS: time.Since(start).Milliseconds()})
 		fmt.Fprintf(ios.Out, "%s\n", b)
 		return
 	}
@@ -191,7 +197,7 @@ func lsEntries(ctx context.Context, ios *IOStreams, t Tree, opts *LsOptions, dir
 			lsError(ios, opts, p, err, start)
 			continue
 		}
-		rc, msg, ran := t.Status(ctx, p)
+		last, ran := t.Last(ctx, p)
 		if opts.Output == "json" {
 			l := lsJSON{Path: p, Op: "ls", Type: "file", Mode: fi.Mode().String(), Size: fi.Size(), ElapsedMS: time.Since(start).Milliseconds()}
 			if fi.IsDir() {
@@ -201,21 +207,29 @@ func lsEntries(ctx context.Context, ios *IOStreams, t Tree, opts *LsOptions, dir
 				l.ModTime = fi.ModTime().UTC().Format(time.RFC3339)
 			}
 			if ran {
-				l.Status, l.Message = &rc, msg
+				l.Status, l.Message, l.Ran, l.Stale = &last.RC, last.Message, last.Ran, last.Stale
+				l.At = last.At.UTC().Format(time.RFC3339Nano)
 			}
-			b, _ := json.Marshal(l)
+			b, _ := jsonLineOf(l)
 			fmt.Fprintf(ios.Out, "%s\n", b)
 			continue
 		}
 		status := "-"
-		if ran {
-			status = fmt.Sprint(rc)
-		}
 		age := "-"
 		if !fi.ModTime().IsZero() && !fi.IsDir() {
 			age = fmtAge(time.Since(fi.ModTime()))
 		}
-		rows = append(rows, [5]string{fi.Mode().String(), fmt.Sprint(fi.Size()), age, status, e.Name()})
+		name := e.Name()
+		if ran {
+			// The status is the last run's code, and what ran follows
+			// the name, as a symlink's target does; the age stays the
+			// content's, which the caching models go by.
+			status = fmt.Sprint(last.RC)
+			if last.Ran != "" {
+				name += " (ran: " + last.Ran + ")"
+			}
+		}
+		rows = append(rows, [5]string{fi.Mode().String(), fmt.Sprint(fi.Size()), age, status, name})
 	}
 	var w [4]int
 	for _, r := range rows {

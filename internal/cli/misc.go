@@ -94,7 +94,17 @@ func newVersionCmd(ios *IOStreams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print smctl's version (also smctl --version)",
-		Args:  cobra.NoArgs,
+		Long: `Print one line: "smctl VERSION (GO, OS/ARCH; VCS)". VERSION is the module
+version go build or go install recorded (a tag such as v1.2.0, or a
+pseudo-version derived from the commit), else "devel". VCS is the commit
+the binary was built from, as go build stamps it from the work tree: its
+revision (12 digits), its time, and "modified" when the tree had changes;
+or "no VCS information" for a build that has none (go run, -buildvcs=false),
+so that a build never goes unidentified. The first two words are stable,
+for scripts.`,
+		Example: `  smctl version
+  smctl --version | cut -d' ' -f2     # the version alone`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fmt.Fprintln(ios.Out, versionLine())
 			return nil
@@ -110,6 +120,9 @@ func newInitCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
 smctl.yaml, the backing tree with /discover_master and the localhost server,
 the default agents in agents.d, and the key that encrypts ids files
 ($SMCTL_KEY_FILE, else key in the root). An existing root is left as it is.`,
+		Example: `  smctl init                              # ~/.local/share/smctl
+  smctl --root /srv/smctl init            # a root of its own, e.g. for a team
+  SMCTL_ROOT=/tmp/lab smctl init && SMCTL_ROOT=/tmp/lab smctl doctor`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := g.rootDir()

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/smctl/smctl/pkg/ops"
 	"github.com/smctl/smctl/pkg/status"
@@ -39,13 +41,11 @@ func choosePrinter(ios *IOStreams, f printFlags) printer {
 	case f.quiet:
 		return quietPrinter{}
 	case f.gather:
-		// grep's exit status says whether a line was selected and every
-		// file read; cat -b also fails on a stored failed status.
-		return &gatherPrinter{ios: ios, verb: f.verb, json: f.json, storedFails: f.verb == "cat"}
+		return &gatherPrinter{ios: ios, verb: f.verb, json: f.json}
 	case f.json:
 		return jsonPrinter{w: ios.Out}
-	case f.verb == "write":
-		return &writePrinter{ios: ios, many: f.many}
+	case f.verb == "write" || f.verb == "cp":
+		return &writePrinter{ios: ios, verb: f.verb, many: f.many}
 	case f.list:
 		return listPrinter{ios: ios}
 	case f.count:
@@ -55,7 +55,9 @@ func choosePrinter(ios *IOStreams, f printFlags) printer {
 }
 
 // contentPrinter prints contents (cat) or selected lines (grep), each line
-// prefixed with its path when asked; failures go to stderr.
+// prefixed with its path when asked; failures go to stderr, after what
+// the file holds (a failed command's output, the last value of a read
+// agent that failed).
 type contentPrinter struct {
 	ios    *IOStreams
 	prefix bool
@@ -63,14 +65,16 @@ type contentPrinter struct {
 
 func (p contentPrinter) Print(o ops.Outcome) {
 	switch {
-	case o.Err != nil:
-		p.ios.Errorf("%v", o.Err)
+	case !o.HasContent:
 	case p.prefix:
 		for _, l := range ops.SplitLines(o.Content) {
 			fmt.Fprintf(p.ios.Out, "%s:%s\n", o.Path, l)
 		}
 	default:
 		p.ios.Out.Write(o.Content)
+	}
+	if o.Err != nil {
+		p.ios.Errorf("%v", o.Err)
 	}
 }
 
@@ -80,11 +84,11 @@ func (contentPrinter) Finish() error { return nil }
 type listPrinter struct{ ios *IOStreams }
 
 func (p listPrinter) Print(o ops.Outcome) {
-	switch {
-	case o.Err != nil:
-		p.ios.Errorf("%v", o.Err)
-	case o.Matches > 0:
+	if o.Matches > 0 {
 		fmt.Fprintln(p.ios.Out, o.Path)
+	}
+	if o.Err != nil {
+		p.ios.Errorf("%v", o.Err)
 	}
 }
 
@@ -99,12 +103,14 @@ type countPrinter struct {
 
 func (p countPrinter) Print(o ops.Outcome) {
 	switch {
-	case o.Err != nil:
-		p.ios.Errorf("%v", o.Err)
+	case !o.HasContent:
 	case p.prefix:
 		fmt.Fprintf(p.ios.Out, "%s:%d\n", o.Path, o.Matches)
 	default:
 		fmt.Fprintf(p.ios.Out, "%d\n", o.Matches)
+	}
+	if o.Err != nil {
+		p.ios.Errorf("%v", o.Err)
 	}
 }
 
@@ -116,35 +122,48 @@ type quietPrinter struct{}
 func (quietPrinter) Print(ops.Outcome) {}
 func (quietPrinter) Finish() error     { return nil }
 
-// writePrinter reports failed writes, and over many paths one folded line
-// naming them by class.
+// writePrinter reports failed writes (and copies: cp), and over many
+// paths one folded line naming them by class.
 type writePrinter struct {
 	ios   *IOStreams
+	verb  string // write, cp
 	many  bool
 	tally ops.Tally
 }
 
 func (p *writePrinter) Print(o ops.Outcome) {
 	p.tally.Add(o.Class, o.Label)
-	if o.Err != nil {
+	switch {
+	case o.Err == nil:
+	case p.verb == "write": // the error names the path and the operation
 		p.ios.Errorf("%v", o.Err)
+	default:
+		p.ios.Errorf("%s: %v", p.verb, o.Err)
 	}
 }
 
 func (p *writePrinter) Finish() error {
 	if p.many && p.tally.Failed() {
-		p.ios.Errorf("write: %s", &p.tally)
+		p.ios.Errorf("%s: %s", p.verb, &p.tally)
 	}
 	return nil
 }
 
-// jsonLine is one line of -o json output.
+// jsonLine is one line of -o json output. rc is the operation's code; for
+// a stored file whose last run failed, that run's. message, ran and at
+// are what the file's last agent run left (its status); stale says the
+// content is older than a failure; stderr is a command's whole stderr.
 type jsonLine struct {
 	Path      string  `json:"path"`
 	Op        string  `json:"op"`
 	RC        int     `json:"rc"`
 	Content   *string `json:"content,omitempty"`
 	Error     string  `json:"error,omitempty"`
+	Message   string  `json:"message,omitempty"`
+	Ran       string  `json:"ran,omitempty"`
+	At        string  `json:"at,omitempty"`
+	Stale     bool    `json:"stale,omitempty"`
+	Stderr    *string `json:"stderr,omitempty"`
 	ElapsedMS int64   `json:"elapsed_ms"`
 }
 
@@ -162,14 +181,25 @@ func (p jsonPrinter) Print(o ops.Outcome) {
 func (jsonPrinter) Finish() error { return nil }
 
 func writeJSON(w io.Writer, o ops.Outcome) {
-	l := jsonLine{Path: o.Path, Op: string(o.Op), RC: int(o.RC), ElapsedMS: o.Elapsed.Milliseconds()}
+	l := jsonLine{Path: o.Path, Op: string(o.Op), RC: int(o.RC), Stale: o.Stale, ElapsedMS: o.Elapsed.Milliseconds()}
 	if o.Err != nil {
 		l.Error = o.Err.Error()
-	} else {
+	}
+	if o.HasContent {
 		s := string(o.Content)
 		l.Content = &s
 	}
-	b, _ := json.Marshal(l)
+	if o.Last != nil {
+		l.Message, l.Ran = o.Last.Message, o.Last.Ran
+		if !o.Last.At.IsZero() {
+			l.At = o.Last.At.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	if o.Stderr != nil {
+		s := string(o.Stderr)
+		l.Stderr = &s
+	}
+	b, _ := jsonLineOf(l)
 	fmt.Fprintf(w, "%s\n", b)
 }
 
@@ -179,27 +209,37 @@ func writeJSON(w io.Writer, o ops.Outcome) {
 // object {"nodes","count","content"} and a last object {"summary": [...]}
 // lists the classes.
 type gatherPrinter struct {
-	ios  *IOStreams
-	verb string
-	json bool
-	// storedFails makes a path counted as failed (a read whose stored
-	// status failed) fail the run.
-	storedFails bool
-	tally       ops.Tally
-	gather      ops.Gather
+	ios    *IOStreams
+	verb   string
+	json   bool
+	tally  ops.Tally
+	gather ops.Gather
 }
 
+// missing counts a node named that does not exist (run -w) as failed.
+func (p *gatherPrinter) missing(name string) { p.tally.Add(status.ClassFailed, name) }
+
+// Print gathers what o's file holds, with its exit code: a failed run's
+// output is shown in its own group, headed with the code (clush's
+// "exited with exit code 3"), never among the successes; a failure that
+// left no output is reported on stderr and in the summary only.
 func (p *gatherPrinter) Print(o ops.Outcome) {
 	p.tally.Add(o.Class, o.Label)
 	switch {
-	case o.Err != nil:
+	case o.Err == nil:
+	case p.verb == "run": // by node, in the words of clush
+		p.ios.Errorf("%s: %s", o.Label, runFailure(o.Err))
+	default:
 		p.ios.Errorf("%v", o.Err)
+	}
+	switch {
+	case !o.HasContent:
 	case o.Op == ops.Grep:
 		if o.Matches > 0 {
-			p.gather.Add(o.Content, o.Label)
+			p.gather.AddStatus(o.Content, o.Label, int(o.RC))
 		}
-	case o.Class == status.ClassOK:
-		p.gather.Add(o.Content, o.Label)
+	case o.Err == nil || len(o.Content) > 0:
+		p.gather.AddStatus(o.Content, o.Label, int(o.RC))
 	}
 }
 
@@ -207,6 +247,7 @@ func (p *gatherPrinter) Print(o ops.Outcome) {
 type jsonGroup struct {
 	Nodes   string `json:"nodes"`
 	Count   int    `json:"count"`
+	RC      int    `json:"rc"`
 	Content string `json:"content"`
 }
 
@@ -218,11 +259,15 @@ func (p *gatherPrinter) Finish() error {
 			if err != nil {
 				return fmt.Errorf("gather: reading back the spill file: %w", err)
 			}
-			line, _ := json.Marshal(jsonGroup{Nodes: g.Nodes, Count: g.Count, Content: string(b)})
+			line, _ := jsonLineOf(jsonGroup{Nodes: g.Nodes, Count: g.Count, RC: g.RC, Content: string(b)})
 			fmt.Fprintf(p.ios.Out, "%s\n", line)
 			return nil
 		}
-		fmt.Fprintf(p.ios.Out, "---------------\n%s (%d)\n---------------\n", g.Nodes, g.Count)
+		head := fmt.Sprintf("%s (%d)", g.Nodes, g.Count)
+		if g.RC != 0 {
+			head += fmt.Sprintf(" exit %d", g.RC)
+		}
+		fmt.Fprintf(p.ios.Out, "---------------\n%s\n---------------\n", head)
 		if _, err := io.Copy(p.ios.Out, g.Content); err != nil {
 			return fmt.Errorf("gather: reading back the spill file: %w", err)
 		}
@@ -232,7 +277,7 @@ func (p *gatherPrinter) Finish() error {
 		return nil
 	})
 	if p.json {
-		line, _ := json.Marshal(struct {
+		line, _ := jsonLineOf(struct {
 			Summary []ops.Class `json:"summary"`
 		}{p.tally.Classes()})
 		fmt.Fprintf(p.ios.Out, "%s\n", line)
@@ -243,8 +288,20 @@ func (p *gatherPrinter) Finish() error {
 		failed = true
 	}
 	p.ios.Errorf("%s: %s", p.verb, &p.tally)
-	if failed || p.storedFails && p.tally.Failed() {
+	if failed {
 		return errSomeFailed
 	}
 	return nil
+}
+
+// jsonLineOf is json.Marshal without HTML escaping: a command such as
+// "echo x >&2" reads as it was written, not as "\u003e\u00262".
+func jsonLineOf(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

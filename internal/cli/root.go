@@ -238,11 +238,14 @@ directory, every managed entity a file. Reading a file runs its read agent
 		newCatCmd(ios, g, nil),
 		newGrepCmd(ios, g, nil),
 		newWriteCmd(ios, g, nil),
+		newRunCmd(ios, g, nil),
 		newFindCmd(ios, g),
 		newDelegateCmd(ios, g),
+		newDoctorCmd(ios, g, nil),
 		newVersionCmd(ios),
 		newDemoCmd(ios, g),
 		newSimCmd(ios, g),
+		newCpCmd(ios, g, nil),
 	)
 	// cobra adds its completion verbs when it runs (help has no Args);
 	// added now, so that theirs are wrapped too.
@@ -281,7 +284,39 @@ __ltrim_colon_completions() {
 fi
 `
 
-// withBashShim makes `completion bash` print bashShim before cobra's script.
+// bashBaseNames follows cobra's script: it completes with cobra's
+// function, and when the completions are paths it sets compopt -o
+// filenames, so that readline lists them by their base names, as bash
+// lists files (n1/ n2/, not /systems/servers/n1/ ...), while what it
+// inserts stays the whole path. Readline then quotes what it inserts
+// itself: the one completion that cobra quoted (printf %q) is unquoted
+// first, or "my file" would be inserted as my\\\ file. %[1]s is the
+// command's name.
+const bashBaseNames = `# smctl: paths are listed by their base names, as bash lists files.
+__%[1]s_start_paths() {
+	__start_%[1]s "$@"
+	local rc=$? c
+	for c in "${COMPREPLY[@]}"; do
+		if [[ $c == */* ]]; then
+			compopt -o filenames 2>/dev/null
+			if ((${#COMPREPLY[@]} == 1)); then
+				IFS= read -d '' c <<<"${COMPREPLY[0]}"
+				COMPREPLY[0]=${c%%$'\n'}
+			fi
+			break
+		fi
+	done
+	return $rc
+}
+if [[ $(type -t compopt) = "builtin" ]]; then
+	complete -o default -F __%[1]s_start_paths %[1]s
+else
+	complete -o default -o nospace -F __%[1]s_start_paths %[1]s
+fi
+`
+
+// withBashShim makes `completion bash` print bashShim before cobra's
+// script, and bashBaseNames after it.
 func withBashShim(root *cobra.Command) {
 	c, _, err := root.Find([]string{"completion", "bash"})
 	if err != nil || c.Name() != "bash" {
@@ -292,9 +327,13 @@ func withBashShim(root *cobra.Command) {
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		fmt.Fprint(cmd.OutOrStdout(), bashShim)
 		if runE != nil {
-			return runE(cmd, args)
+			if err := runE(cmd, args); err != nil {
+				return err
+			}
+		} else {
+			run(cmd, args)
 		}
-		run(cmd, args)
+		fmt.Fprintf(cmd.OutOrStdout(), bashBaseNames, root.Name())
 		return nil
 	}
 }
@@ -484,21 +523,23 @@ func pathArgs(ios *IOStreams, args []string) ([]string, error) {
 	return readLines(ios.In)
 }
 
-// expand expands globs in paths; a pattern matching nothing is reported
-// on ErrOut and counted as a failure.
+// expand expands the patterns in paths (vfs.Expand: node-set ranges such
+// as n[001-005], @groups in a device's place, globs); a part of a pattern
+// that names nothing (a glob matching nothing, a bad node set, a missing
+// group) is reported on ErrOut and counted as a failure. A path a node
+// set names that does not exist is kept: its operation reports it.
 func expand(ctx context.Context, ios *IOStreams, t vfs.Tree, paths []string) ([]string, int) {
 	var out []string
 	failed := 0
 	for _, p := range paths {
-		if !vfs.HasMeta(p) {
+		if !vfs.HasPattern(p) {
 			out = append(out, p)
 			continue
 		}
-		ms, err := vfs.Glob(ctx, t, p)
-		if err != nil {
+		ms, errs := vfs.Expand(ctx, t, p)
+		for _, err := range errs {
 			ios.Errorf("%v", err)
 			failed++
-			continue
 		}
 		out = append(out, ms...)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/ops"
+	"github.com/smctl/smctl/pkg/vtree/vfs"
 )
 
 // WriteOptions are the flags of smctl write.
@@ -50,7 +51,7 @@ any, becomes the file's content (the command file keeps the command's
 output); see it with smctl cat.`,
 		Example: `  smctl write /discover_master "server n[001-100]"
   smctl find /systems/servers -name command | smctl write --stdin-paths vmstat`,
-		ValidArgsFunction: completePaths(g),
+		ValidArgsFunction: completeWrite(g, opts),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
 			if runF != nil {
@@ -66,6 +67,51 @@ output); see it with smctl cat.`,
 	cmd.Flags().StringVar(&opts.Only, "only", "", "only the paths whose last status was: failed or ok (re-target a run)")
 	cmd.Flags().BoolVar(&opts.Yes, "yes", false, fmt.Sprintf("let a discovery create more than %d devices at once", discover.LargeDiscovery))
 	return cmd
+}
+
+// completeWrite completes write's arguments: paths, as every verb does,
+// then the first word of the value, from the values the file's write
+// agent accepts as its driver declares them (power: on off cycle reset
+// soft). A glob's first match stands for all. With --stdin-paths the
+// arguments are the value of files not known yet: nothing to offer.
+func completeWrite(g *globalOptions, opts *WriteOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	paths := completePaths(g)
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		switch {
+		case opts.File != "" || len(args) == 0 && !opts.StdinPaths:
+			return paths(cmd, args, toComplete)
+		case opts.StdinPaths || len(args) > 1:
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		t, err := g.open()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+		}
+		defer t.Close()
+		ctx, cancel := context.WithTimeout(cmd.Context(), completionBound)
+		defer cancel()
+		p := args[0]
+		if vfs.HasMeta(p) {
+			if ms, err := vfs.Glob(ctx, t, p); err == nil && len(ms) > 0 {
+				p = ms[0]
+			}
+		}
+		var out []string
+		if vt, ok := t.(valuer); ok {
+			for _, v := range vt.Values(ctx, p) {
+				if strings.HasPrefix(v, toComplete) {
+					out = append(out, v)
+				}
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// valuer is a tree that knows which values a file's write agent accepts
+// (vtree's).
+type valuer interface {
+	Values(ctx context.Context, p string) []string
 }
 
 // writeDashHint is the hint added to a flag error of write that comes after
@@ -191,8 +237,10 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 	failed += runOps(ctx, ios, t, "write", ops.Write, paths, ops.Options{
 		Width: g.fanoutWarn(ios, t),
 		Value: value,
-		// Only -o json prints what a write left in the file.
+		// Only -o json prints what a write left in the file (a failed
+		// command's output and stderr too) and the status it recorded.
 		KeepContent: opts.Output == "json",
+		Detail:      opts.Output == "json",
 	}, p)
 	if err := p.Finish(); err != nil || failed > 0 {
 		return errSomeFailed

@@ -1,8 +1,9 @@
 // Package testsshd runs a private OpenSSH sshd on 127.0.0.1 for tests and
 // benchmarks: its own config, host key and authorized key in a directory,
-// MaxStartups raised, fast key exchange, and (when run as root) a login
-// user of its own whose shell reads no rc files, with a random password
-// for password-authentication tests. It never touches a system sshd.
+// MaxStartups raised, fast key exchange, SFTP (sshd's own internal-sftp,
+// for smctl cp and scp), and (when run as root) a login user of its own
+// whose shell reads no rc files, with a random password for
+// password-authentication tests. It never touches a system sshd.
 package testsshd
 
 import (
@@ -18,6 +19,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,8 +31,13 @@ import (
 // SSHD is where sshd must be: it re-executes itself by absolute path.
 const SSHD = "/usr/sbin/sshd"
 
-// TestUser is the login created when running as root.
+// TestUser begins the name of the login created for each server when
+// running as root: TestUser, the PID of the test process and a count
+// (smctltest4242x3), so that scripts running at once each have their own
+// and a user left by a run that died is known by its PID.
 const TestUser = "smctltest"
+
+var userCount atomic.Int64
 
 // userComment marks the login user as made by these tests.
 const userComment = "smctl tests"
@@ -122,6 +129,7 @@ PermitTunnel no
 LogLevel ERROR
 SetEnv SHLVL=1
 KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org
+Subsystem sftp internal-sftp
 `, port, dir, dir)
 	sc := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(sc, []byte(cfg), 0o644); err != nil {
@@ -166,23 +174,19 @@ func (s *Server) setupUser() error {
 		s.User = u.Username
 		return nil
 	}
-	s.User = TestUser
-	if u, err := user.Lookup(TestUser); err == nil && u.Name == userComment {
-		// Left by a run that died: ours, so removed at Stop.
-		s.createdUser = true
-	} else if err != nil {
-		// A user of our own: /bin/sh reads no rc files for "ssh host cmd".
-		out, err := exec.Command("useradd", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", "--comment", userComment, TestUser).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("useradd %s: %v: %s", TestUser, err, out)
-		}
-		s.createdUser = true
+	removeDeadUsers()
+	s.User = fmt.Sprintf("%s%dx%d", TestUser, os.Getpid(), userCount.Add(1))
+	// A user of our own: /bin/sh reads no rc files for "ssh host cmd".
+	out, err := exec.Command("useradd", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", "--comment", userComment, s.User).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("useradd %s: %v: %s", s.User, err, out)
 	}
+	s.createdUser = true
 	var b [12]byte
 	rand.Read(b[:])
 	s.Password = hex.EncodeToString(b[:])
 	cmd := exec.Command("chpasswd")
-	cmd.Stdin = strings.NewReader(TestUser + ":" + s.Password + "\n")
+	cmd.Stdin = strings.NewReader(s.User + ":" + s.Password + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("chpasswd: %v: %s", err, out)
 	}
@@ -263,10 +267,34 @@ func (s *Server) Stop() error {
 		s.cmd = nil
 	}
 	if s.createdUser {
-		if out, err := exec.Command("userdel", TestUser).CombinedOutput(); err != nil {
-			return fmt.Errorf("userdel %s: %v: %s", TestUser, err, out)
+		// -f: a session child may outlive sshd by a moment.
+		if out, err := exec.Command("userdel", "-f", s.User).CombinedOutput(); err != nil {
+			return fmt.Errorf("userdel %s: %v: %s", s.User, err, out)
 		}
 		s.createdUser = false
 	}
 	return os.RemoveAll(s.Dir)
+}
+
+// removeDeadUsers removes the logins these tests made in a process that
+// is gone (a run that was killed before its Stop).
+func removeDeadUsers() {
+	b, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 5 || f[4] != userComment {
+			continue
+		}
+		var pid, n int
+		if _, err := fmt.Sscanf(f[0], TestUser+"%dx%d", &pid, &n); err != nil && f[0] != TestUser {
+			continue
+		}
+		if pid != 0 && syscall.Kill(pid, 0) == nil {
+			continue // its process is alive: its own Stop removes it
+		}
+		_ = exec.Command("userdel", "-f", f[0]).Run()
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/smctl/smctl/pkg/proc"
 	"github.com/smctl/smctl/pkg/status"
@@ -63,8 +64,11 @@ type Request struct {
 	// read files through it. When the device cannot be reached so (an
 	// unknown transport, a bad port), its methods return why.
 	Transport transport.Transport
-	MaxOutput int64  // cap on stdout
-	KeyFile   string // key of ids files, passed on as $SMCTL_KEY_FILE
+	MaxOutput int64 // cap on stdout
+	// Timeout is the run's time limit (its context's deadline), for
+	// messages: "timed out after 30s".
+	Timeout time.Duration
+	KeyFile string // key of ids files, passed on as $SMCTL_KEY_FILE
 }
 
 // Result is what an agent run produced.
@@ -75,7 +79,9 @@ type Result struct {
 	// Keep makes Output the file's content even when RC is not 0: the
 	// command file keeps a remote command's output whatever its exit
 	// status, which is the command's own and not a failure to run it.
-	Keep bool
+	// Stderr, its whole standard error, is then kept in NAME.stderr.
+	Keep   bool
+	Stderr []byte
 }
 
 // Agent runs one agent.
@@ -126,6 +132,31 @@ func (e *Error) StatusCode() status.Code { return status.Code(e.RC) }
 // Fail is the error of an agent run that failed as a whole with code: what
 // built-in agents return when they cannot report through a Result.
 func Fail(code status.Code, err error) error { return &Error{RC: int(code), Err: err} }
+
+// RunError is a failed agent run as the tree reports it: RC and Msg are
+// what NAME.status holds, Agent names the agent ("power.read"). Without an
+// Agent it is a live access to a node that failed so (RC 124).
+type RunError struct {
+	Agent string
+	RC    int
+	Msg   string
+}
+
+func (e *RunError) Error() string {
+	if e.Agent == "" {
+		return e.Msg
+	}
+	if e.Msg == "" {
+		return fmt.Sprintf("agent %s: exit %d", e.Agent, e.RC)
+	}
+	if strings.Contains(e.Msg, e.Agent) {
+		return e.Msg
+	}
+	return fmt.Sprintf("agent %s: exit %d: %s", e.Agent, e.RC, e.Msg)
+}
+
+// StatusCode implements status.Coder: the code NAME.status records.
+func (e *RunError) StatusCode() status.Code { return status.Code(e.RC) }
 
 // IsLocal is status.IsLocal (compatibility, for pkg/vtree).
 func IsLocal(err error) bool { return status.IsLocal(err) }

@@ -214,6 +214,11 @@ var bootAliases = map[string]types.BootDeviceSelector{
 	"diag":   types.BootDeviceSelectorForceDiagnosticPartition,
 }
 
+// BootDevices are the boot devices that completion offers for a boot
+// order: those BootDevice reports, and Figure 4's network and harddisk
+// (ParseBootOrder accepts more spellings).
+var BootDevices = []string{"pxe", "disk", "cdrom", "bios", "floppy", "safe", "diag", "none", "network", "harddisk"}
+
 // ParseBootOrder maps a boot order ("network, floppy, cdrom, harddisk" or
 // one name) to the IPMI boot devices to try, in order.
 func ParseBootOrder(v string) ([]types.BootDeviceSelector, []string, error) {
@@ -311,75 +316,6 @@ func (r Reading) Field() string {
 }
 
 func underscore(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), " ", "_") }
-
-// Events reads the SEL, oldest first, one line per event.
-func (s *Session) Events(ctx context.Context) ([]string, error) {
-	info, err := s.c.GetSELInfo(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if info.Entries == 0 {
-		return nil, nil
-	}
-	sels, err := s.c.GetSELEntries(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
-	names := map[types.SensorNumber]string{}
-	if m, err := s.c.GetSDRsMap(ctx); err == nil {
-		for _, bySensor := range m {
-			for n, sdr := range bySensor {
-				names[n] = sdr.SensorName()
-			}
-		}
-	}
-	var out []string
-	for _, e := range sels {
-		switch {
-		case e.Standard != nil:
-			st := e.Standard
-			dir := "Asserted"
-			if st.EventDir {
-				dir = "Deasserted"
-			}
-			name := names[st.SensorNumber]
-			if name == "" {
-				name = fmt.Sprintf("#0x%02x", uint8(st.SensorNumber))
-			}
-			out = append(out, fmt.Sprintf("%d | %s | %s %s | %s | %s", e.RecordID, formatTime(st.Timestamp),
-				st.SensorType.String(), name, eventText(st.EventString()), dir))
-		case e.OEMTimestamped != nil:
-			out = append(out, fmt.Sprintf("%d | %s | OEM record 0x%02x", e.RecordID, formatTime(e.OEMTimestamped.Timestamp), uint8(e.RecordType)))
-		default:
-			out = append(out, fmt.Sprintf("%d | - | OEM record 0x%02x", e.RecordID, uint8(e.RecordType)))
-		}
-	}
-	return out, nil
-}
-
-// eventTypos are misspellings in go-ipmi's table of event names, corrected
-// as ipmitool prints them.
-var eventTypos = map[string]string{
-	"Power Off / Power Dow": "Power Off / Power Down",
-}
-
-// eventText is an event's description, with the library's known typos
-// corrected.
-func eventText(s string) string {
-	if t, ok := eventTypos[s]; ok {
-		return t
-	}
-	return s
-}
-
-// formatTime prints a SEL time; before the BMC's clock was set, SEL times
-// count seconds since it started (IPMI's "pre-init" range).
-func formatTime(t time.Time) string {
-	if t.Unix() < 0x20000000 {
-		return fmt.Sprintf("pre-init+%ds", t.Unix())
-	}
-	return t.UTC().Format("2006-01-02T15:04:05Z")
-}
 
 // ClearEvents clears the SEL.
 func (s *Session) ClearEvents(ctx context.Context) error {

@@ -105,7 +105,7 @@ func (w *walker) revokeNames() map[string]bool {
 	for typ := range w.t.Config.Types {
 		acting, _ := actingFiles(w.t, typ)
 		for _, a := range acting {
-			w.acting[a], w.acting[a+vtree.StatusSuffix] = true, true
+			w.acting[a], w.acting[a+vtree.StatusSuffix], w.acting[a+vtree.StderrSuffix] = true, true, true
 		}
 	}
 	return w.acting

@@ -187,6 +187,10 @@ func (w *walker) device(dir *os.File, vp, file string, st *unix.Stat_t, typ stri
 		for _, fn := range []string{name, name + vtree.StatusSuffix} {
 			w.file(dir, join(vp, fn), filepath.Join(file, fn), fn, true, fn == name)
 		}
+		// A command's stderr file, where a run left one: the group's
+		// next run replaces it (a missing one it creates itself).
+		fn := name + vtree.StderrSuffix
+		w.file(dir, join(vp, fn), filepath.Join(file, fn), fn, false, false)
 	}
 	w.file(dir, join(vp, vtree.LockName), filepath.Join(file, vtree.LockName), vtree.LockName, false, false)
 }
@@ -223,7 +227,8 @@ func actingFiles(t *vtree.Tree, typ string) (acting, attrs []string) {
 // reserved reports the names of the tree's own files, which agents cannot
 // take over.
 func reserved(name string) bool {
-	return name == vtree.IDsName || name == vtree.LockName || strings.HasSuffix(name, vtree.StatusSuffix)
+	return name == vtree.IDsName || name == vtree.LockName ||
+		strings.HasSuffix(name, vtree.StatusSuffix) || strings.HasSuffix(name, vtree.StderrSuffix)
 }
 
 // file delegates the acting, status or lock file name of the device

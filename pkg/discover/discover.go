@@ -1,8 +1,9 @@
 // Package discover adds devices to a tree from discovery statements, as
 // Sysman's discovery does: written to /discover_master, printed by a
 // container's discovery agent (a chassis lists its blades), by prompted
-// discovery's agents in discover.d, or made from an inventory (import)
-// or a scan of address ranges for SSH servers.
+// discovery's agents in discover.d, or made from an inventory (import;
+// an Ansible inventory's groups become the group files /groups/NAME) or a
+// scan of address ranges for SSH servers.
 //
 //	TYPE NODESET [key=value ...]       add devices (kept if present)
 //	remove TYPE NODESET                remove devices
@@ -48,6 +49,7 @@ func (d *Discovery) Discover(ctx context.Context, text string, container string)
 // discover applies text found in container, depth containers deep.
 func (d *Discovery) discover(ctx context.Context, text string, container string, depth int) ([]change, error) {
 	var sts []*statement
+	var imports []*imported
 	for i, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -55,10 +57,12 @@ func (d *Discovery) discover(ctx context.Context, text string, container string,
 		}
 		lines := []string{line}
 		if strings.HasPrefix(line, "import ") || line == "import" {
-			var err error
-			if lines, err = importStatements(line); err != nil {
+			im, err := importLine(line)
+			if err != nil {
 				return nil, fmt.Errorf("line %d: %w", i+1, err)
 			}
+			lines = im.statements
+			imports = append(imports, im)
 		}
 		for _, l := range lines {
 			st, err := d.parseStatement(l)
@@ -82,6 +86,11 @@ func (d *Discovery) discover(ctx context.Context, text string, container string,
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	chs, err := d.writeGroups(ctx, imports)
+	out = append(out, chs...)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)
 }
@@ -187,6 +196,8 @@ func summarize(chs []change) []string {
 		ns := names[k]
 		line := fmt.Sprintf("%s %s: %s", k.verb, plural(len(ns), k.typ), nodeset.Fold(ns))
 		switch k.verb {
+		case "groups":
+			line = "groups: " + strings.Join(ns, ", ")
 		case "kept":
 			line = fmt.Sprintf("kept %s already present: %s", plural(len(ns), k.typ), nodeset.Fold(ns))
 		case "updated":

@@ -26,6 +26,8 @@ type Tree interface {
 	RunDiscovery(ctx context.Context, p string, input []byte) ([]byte, error)
 	AgentDirs() []string
 	Self() string
+	// Write stores an import's groups (/groups/NAME).
+	Write(ctx context.Context, p string, data []byte) (*vtree.Result, error)
 }
 
 var _ Tree = (*vtree.Tree)(nil)

@@ -17,12 +17,32 @@ import (
 	"github.com/smctl/smctl/pkg/nodeset"
 )
 
-// importStatements turns "import KIND [FILE]" into discovery statements:
+// imported is what an import makes: discovery statements and, from an
+// Ansible inventory, its groups, kept as /groups/NAME (source names the
+// inventory).
+type imported struct {
+	statements []string
+	groups     []inventory.Group
+	source     string
+}
+
+// importStatements is the discovery statements of an import.
+func importStatements(line string) ([]string, error) {
+	im, err := importLine(line)
+	if err != nil {
+		return nil, err
+	}
+	return im.statements, nil
+}
+
+// importLine turns "import KIND [FILE]" into discovery statements (and
+// groups):
 //
 //	import ssh_config [FILE]   Host names of an ssh_config (~/.ssh/config)
 //	import hosts [FILE]        names of a hosts file (/etc/hosts)
-//	import ansible INVENTORY   hosts of an Ansible inventory, INI or YAML
-func importStatements(line string) ([]string, error) {
+//	import ansible INVENTORY   hosts of an Ansible inventory, INI or YAML,
+//	                           and its groups (see writeGroups)
+func importLine(line string) (*imported, error) {
 	f := strings.Fields(line)
 	if len(f) < 2 || len(f) > 3 {
 		return nil, errors.New(`want "import ssh_config|hosts|ansible [FILE]"`)
@@ -38,6 +58,7 @@ func importStatements(line string) ([]string, error) {
 	var hosts []inventory.Host
 	var err error
 	var extra string
+	im := &imported{}
 	switch f[1] {
 	case "ssh_config":
 		if file == "" {
@@ -57,7 +78,11 @@ func importStatements(line string) ([]string, error) {
 		if file == "" {
 			return nil, errors.New("import ansible needs the inventory file")
 		}
-		hosts, err = inventory.Ansible(file)
+		hosts, im.groups, err = inventory.AnsibleInventory(file)
+		im.source = file
+		if abs, aerr := filepath.Abs(file); aerr == nil {
+			im.source = abs
+		}
 	default:
 		return nil, fmt.Errorf("import %s: want ssh_config, hosts or ansible", f[1])
 	}
@@ -67,7 +92,11 @@ func importStatements(line string) ([]string, error) {
 	if len(hosts) == 0 {
 		return nil, fmt.Errorf("import %s: no hosts in %s", f[1], file)
 	}
-	var out []string
+	for _, g := range im.groups {
+		if !nodeset.ValidGroupName(g.Name) {
+			return nil, fmt.Errorf("import %s: group name %q cannot be a group's file name (letters, digits, '_', '-', '.')", f[1], g.Name)
+		}
+	}
 	for _, h := range hosts {
 		if strings.ContainsAny(h.Name, "[],") {
 			return nil, fmt.Errorf("import %s: host name %q cannot be a device name", f[1], h.Name)
@@ -82,9 +111,9 @@ func importStatements(line string) ([]string, error) {
 		if h.User != "" {
 			s += " user=" + h.User
 		}
-		out = append(out, s)
+		im.statements = append(im.statements, s)
 	}
-	return out, nil
+	return im, nil
 }
 
 // scan probes the ranges of smctl.yaml's discovery.scan in parallel and

@@ -13,7 +13,10 @@
 //     attribute names the driver) to run commands and read files;
 //   - Builtins: the built-in agents it provides, grouped under role names
 //     that smctl.yaml's types list (types: server: builtins: [command,
-//     bmc]), so which device gets which agents is data, not code.
+//     bmc]), so which device gets which agents is data, not code. A
+//     built-in may require attributes of the device (the files of the
+//     role bmc are only on nodes with a bmc attribute: the driver reaches
+//     no other) and list the values its write accepts, for completion.
 //
 // Adding a driver is a new package and one line in driver/all. The tree
 // (package vtree) knows drivers only through a *Set: it asks the Set for
@@ -34,6 +37,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/smctl/smctl/pkg/agent"
@@ -90,11 +94,41 @@ type Transporter interface {
 }
 
 // Builtin is one built-in agent: the file it serves and for which
-// operation.
+// operation, what the device must have for the file to be there, and
+// what its writes accept.
 type Builtin struct {
 	File  string
 	Op    agent.Op
 	Agent agent.Agent
+	// Requires names the attribute files (among the driver's Attrs) a
+	// device must have for the driver to reach it: without them the file
+	// is not in the device's listing and does not resolve (no power where
+	// no bmc attribute says where the BMC is). A file counts as had when
+	// it exists, whatever it holds: the tree's listing says so without
+	// reading it. A stored file of the name, or an agent of an agent
+	// directory, is there as always.
+	Requires []string
+	// Values lists the values a write agent accepts, for completion
+	// (power: on off cycle reset soft); nil when any value may do.
+	Values []string
+}
+
+// File is what the drivers declare of a built-in file of a type: the
+// attributes its agents require and the values its write agent accepts.
+type File struct {
+	Requires []string
+	Values   []string
+}
+
+// Reaches reports whether a device with the attribute files attrs has
+// every attribute f requires (present, whatever its value).
+func (f File) Reaches(has func(attr string) bool) bool {
+	for _, a := range f.Requires {
+		if !has(a) {
+			return false
+		}
+	}
+	return true
 }
 
 // Builtins is a driver that provides built-in agents, by role: a type that
@@ -166,6 +200,9 @@ const DefaultTransport = "ssh"
 // Set is the drivers of one opened tree.
 type Set struct {
 	drivers []Driver
+
+	mu    sync.Mutex
+	files map[[2]string]File // by type and file name, as Register made them
 }
 
 // NewSet is a Set of the given drivers (for tests and embedders).
@@ -286,10 +323,42 @@ func (s *Set) Register(r *agent.Registry, types map[string]config.Type) error {
 			}
 			for _, b := range bs {
 				r.Register(typ, b.File, b.Op, b.Agent)
+				s.declare(typ, b)
 			}
 		}
 	}
 	return nil
+}
+
+// declare records what b says of its file in devices of type typ: the
+// attributes required by any of the file's agents, and its write agent's
+// values (the last registered wins, as in the agent registry).
+func (s *Set) declare(typ string, b Builtin) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.files == nil {
+		s.files = map[[2]string]File{}
+	}
+	k := [2]string{typ, b.File}
+	f := s.files[k]
+	for _, a := range b.Requires {
+		if !slices.Contains(f.Requires, a) {
+			f.Requires = append(f.Requires, a)
+		}
+	}
+	if b.Op == agent.Write {
+		f.Values = b.Values
+	}
+	s.files[k] = f
+}
+
+// File returns what the built-in agents that Register registered declare
+// of the files called name of devices of type typ: the zero File when
+// none declares anything.
+func (s *Set) File(typ, name string) File {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.files[[2]string{typ, name}]
 }
 
 // Close closes every driver that holds resources (connections), and

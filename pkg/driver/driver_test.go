@@ -3,6 +3,7 @@ package driver_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,5 +141,87 @@ func TestDeviceHost(t *testing.T) {
 	}
 	if h := (driver.Device{Path: "/systems/servers/n7", Attrs: map[string]string{"address": "10.1.1.7"}}).Host(); h != "10.1.1.7" {
 		t.Errorf("Host = %s", h)
+	}
+}
+
+// TestFile: Register records what the built-ins of each type's roles
+// declare of their files: the attributes any of them requires, and the
+// values of the write agent.
+func TestFile(t *testing.T) {
+	ok := agent.Func(func(context.Context, *agent.Request) (agent.Result, error) { return agent.Result{}, nil })
+	hw := fake{name: "hw", roles: map[string][]driver.Builtin{
+		"bmc": {
+			{File: "power", Op: agent.Read, Agent: ok, Requires: []string{"bmc"}},
+			{File: "power", Op: agent.Write, Agent: ok, Requires: []string{"bmc"}, Values: []string{"on", "off"}},
+		},
+		"pdu":     {{File: "power", Op: agent.Write, Agent: ok, Requires: []string{"outlet", "bmc"}, Values: []string{"on"}}},
+		"command": {{File: "command", Op: agent.Write, Agent: ok}},
+	}}
+	s := driver.NewSet(hw)
+	var r agent.Registry
+	if err := s.Register(&r, map[string]config.Type{
+		"server": {Builtins: []string{"command", "bmc"}},
+		"plug":   {Builtins: []string{"bmc", "pdu"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		typ, file      string
+		requires, vals string
+	}{
+		{"server", "power", "bmc", "on off"},
+		{"server", "command", "", ""},
+		{"plug", "power", "bmc outlet", "on"}, // both roles' requirements, the last write's values
+		{"server", "nosuch", "", ""},
+		{"switch", "power", "", ""},
+	}
+	for _, tt := range tests {
+		f := s.File(tt.typ, tt.file)
+		req := slices.Clone(f.Requires)
+		slices.Sort(req)
+		if strings.Join(req, " ") != tt.requires || strings.Join(f.Values, " ") != tt.vals {
+			t.Errorf("File(%s, %s) = %+v, want requires %q values %q", tt.typ, tt.file, f, tt.requires, tt.vals)
+		}
+	}
+	has := map[string]bool{"bmc": true}
+	if !s.File("server", "power").Reaches(func(a string) bool { return has[a] }) {
+		t.Error("a device with a bmc does not reach power")
+	}
+	if s.File("plug", "power").Reaches(func(a string) bool { return has[a] }) {
+		t.Error("a device without an outlet reaches the plug's power")
+	}
+	if !s.File("server", "command").Reaches(func(string) bool { return false }) {
+		t.Error("a file that requires nothing is not reached")
+	}
+}
+
+// TestIPMIRequiresBMC: smctl's ipmi driver puts a node's BMC files only on
+// nodes with a bmc attribute; a chassis is its own BMC.
+func TestIPMIRequiresBMC(t *testing.T) {
+	s := all.Registry().New(driver.Env{})
+	var reg agent.Registry
+	if err := s.Register(&reg, s.Schema().Types); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"server", "blade"} {
+		for _, f := range []string{"power", "bootorder", "temperature", "sensors", "eventlog"} {
+			if got := s.File(typ, f).Requires; !slices.Equal(got, []string{"bmc"}) {
+				t.Errorf("%s %s requires %q, want bmc", typ, f, got)
+			}
+		}
+	}
+	for _, f := range []string{"temperature_mp", "eventlog", "discover"} {
+		if got := s.File("chassis", f).Requires; got != nil {
+			t.Errorf("chassis %s requires %q", f, got)
+		}
+	}
+	if got := s.File("server", "command").Requires; got != nil {
+		t.Errorf("command requires %q", got)
+	}
+	if got := strings.Join(s.File("server", "power").Values, " "); got != "on off cycle reset soft" {
+		t.Errorf("power values: %q", got)
+	}
+	if got := s.File("blade", "bootorder").Values; !slices.Contains(got, "pxe") || !slices.Contains(got, "network") {
+		t.Errorf("bootorder values: %q", got)
 	}
 }

@@ -38,9 +38,16 @@ import (
 // the implicit all and ungrouped. Values are taken literally: a Jinja
 // template such as "{{ port }}" in ansible_port is an error.
 func Ansible(path string) ([]Host, error) {
+	hosts, _, err := AnsibleInventory(path)
+	return hosts, err
+}
+
+// AnsibleInventory is Ansible, also returning the groups of the inventory
+// (see Group).
+func AnsibleInventory(path string) ([]Host, []Group, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	inv := newAnsibleInv()
 	trimmed := strings.TrimSpace(string(b))
@@ -51,12 +58,11 @@ func Ansible(path string) ([]Host, error) {
 	}
 	if err == nil {
 		var hosts []Host
-		hosts, err = inv.resolve()
-		if err == nil {
-			return hosts, nil
+		if hosts, err = inv.resolve(); err == nil {
+			return hosts, inv.groupList(), nil
 		}
 	}
-	return nil, fmt.Errorf("%s: %w", path, err)
+	return nil, nil, fmt.Errorf("%s: %w", path, err)
 }
 
 // ansibleInv is an inventory as parsed, before variables are resolved.

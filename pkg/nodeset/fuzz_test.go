@@ -1,7 +1,9 @@
 package nodeset
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -58,6 +60,94 @@ func FuzzRoundTrip(f *testing.F) {
 		again, err := Expand(Fold(back))
 		if err != nil || !slices.Equal(again, back) {
 			t.Fatalf("Expand(%q) twice: %q then %q (%v)", folded, back, again, err)
+		}
+	})
+}
+
+// FuzzExpandWith checks group expansion over two groups g and h whose
+// definitions the fuzzer writes (they may name each other, or themselves):
+// it never panics or loops, looks each group up once, returns no empty,
+// repeated or "@" name, and agrees with Expand where no group is named
+// and with the union of the lines of a group's definition.
+func FuzzExpandWith(f *testing.F) {
+	for _, s := range [][3]string{
+		{"@g", "n[1-3]\n@h", "x1"},
+		{"@g,n9", "@h", "@g"},
+		{"n[1-2],@h", "", "# c\nn[3-4] # d\n"},
+		{"@g", "@g", ""},
+		{"@x", "", ""},
+		{"n[001-003]", "", ""},
+		{"@g", "n[3-1]", ""},
+		{"@", "@@", "@ h"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, s, g, h string) {
+		for _, x := range []string{s, g, h} {
+			if len(x) > 200 || !AtMost(strings.ReplaceAll(x, "\n", ","), 2000) {
+				return
+			}
+		}
+		defs := map[string]string{"g": g, "h": h}
+		calls := map[string]int{}
+		group := func(name string) ([]string, error) {
+			calls[name]++
+			if calls[name] > 1 {
+				t.Fatalf("group %s looked up twice expanding %q", name, s)
+			}
+			def, ok := defs[name]
+			if !ok {
+				return nil, errors.New("no group " + name)
+			}
+			return ParseGroup(def), nil
+		}
+		names, err := ExpandWith(s, group)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, n := range names {
+			if n == "" || seen[n] || strings.HasPrefix(n, "@") {
+				t.Fatalf("ExpandWith(%q): empty, repeated or group name %q", s, n)
+			}
+			seen[n] = true
+		}
+		if !strings.Contains(s, "@") {
+			want, err := Expand(s)
+			if err != nil || !slices.Equal(names, want) {
+				t.Fatalf("ExpandWith(%q) = %q, Expand = %q, %v", s, names, want, err)
+			}
+		}
+		if strings.TrimSpace(s) == "@g" {
+			var union []string
+			in := map[string]bool{}
+			for _, line := range ParseGroup(g) {
+				if blank(line) {
+					continue // a line of commas names nobody, as in a group
+				}
+				ns, err := ExpandWith(line, func(name string) ([]string, error) {
+					if name == "g" {
+						return nil, ErrCycle // g's lines name g: a cycle
+					}
+					def, ok := defs[name]
+					if !ok {
+						return nil, errors.New("no group " + name)
+					}
+					return ParseGroup(def), nil
+				})
+				if err != nil {
+					t.Fatalf("@g expanded to %q, but its line %q fails: %v", names, line, err)
+				}
+				for _, n := range ns {
+					if !in[n] {
+						in[n] = true
+						union = append(union, n)
+					}
+				}
+			}
+			if !slices.Equal(names, union) {
+				t.Fatalf("@g = %q, the union of its lines %q", names, union)
+			}
 		}
 	})
 }

@@ -158,7 +158,7 @@ const GatherBudget = 32 << 20
 type Gather struct {
 	Budget int64 // 0: GatherBudget
 	order  []*group
-	groups map[[sha256.Size]byte]*group
+	groups map[gatherKey]*group
 	held   int64 // bytes of content held in memory
 
 	spill    *os.File // nil until the budget is exceeded
@@ -166,8 +166,14 @@ type Gather struct {
 	spillErr error    // the spill file could not be made or written: contents stay in memory
 }
 
+type gatherKey struct {
+	sum [sha256.Size]byte
+	rc  int
+}
+
 // group is one distinct content and the labels that produced it.
 type group struct {
+	rc      int
 	labels  []string
 	content []byte // nil once spilled
 	off, n  int64  // where a spilled content is in the spill file
@@ -176,16 +182,21 @@ type group struct {
 }
 
 // Add counts content as produced by label.
-func (g *Gather) Add(content []byte, label string) {
+func (g *Gather) Add(content []byte, label string) { g.AddStatus(content, label, 0) }
+
+// AddStatus counts content as produced by label with the exit code rc:
+// the same output from runs that exited differently makes two groups, as
+// clush -b tells "exited with exit code 3" apart.
+func (g *Gather) AddStatus(content []byte, label string, rc int) {
 	if g.groups == nil {
-		g.groups = map[[sha256.Size]byte]*group{}
+		g.groups = map[gatherKey]*group{}
 	}
-	key := sha256.Sum256(content)
+	key := gatherKey{sha256.Sum256(content), rc}
 	if gr, ok := g.groups[key]; ok {
 		gr.labels = append(gr.labels, label)
 		return
 	}
-	gr := &group{labels: []string{label}, content: content, n: int64(len(content))}
+	gr := &group{labels: []string{label}, content: content, n: int64(len(content)), rc: rc}
 	if len(content) > 0 {
 		gr.last = content[len(content)-1]
 	}
@@ -239,6 +250,7 @@ type Group struct {
 	// Unterminated: the content is not empty and does not end in a
 	// newline.
 	Unterminated bool
+	RC           int // the exit code its runs ended with
 }
 
 // Each calls fn for every distinct content, in the order first seen, and
@@ -251,7 +263,7 @@ func (g *Gather) Each(fn func(Group) error) error {
 		} else {
 			r = strings.NewReader(string(gr.content))
 		}
-		if err := fn(Group{Nodes: nodeset.Fold(gr.labels), Count: len(gr.labels), Size: gr.n, Content: r, Unterminated: gr.n > 0 && gr.last != '\n'}); err != nil {
+		if err := fn(Group{Nodes: nodeset.Fold(gr.labels), Count: len(gr.labels), Size: gr.n, Content: r, Unterminated: gr.n > 0 && gr.last != '\n', RC: gr.rc}); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/smctl/smctl/pkg/vtree"
 	"io"
 	"os"
 	"strconv"
@@ -168,6 +169,13 @@ func (s statuses) Status(ctx context.Context, p string) (int, string, bool) {
 		return 0, "", false
 	}
 	return rc, msg, true
+}
+
+func (s statuses) Last(ctx context.Context, p string) (vtree.Last, bool) {
+	rc, msg, ok := s.Status(ctx, p)
+	var l vtree.Last
+	l.RC, l.Message = rc, msg
+	return l, ok
 }
 
 // TestOnly checks --only over statuses left by earlier runs: a path with

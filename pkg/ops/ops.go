@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"time"
 
@@ -40,6 +41,9 @@ type Tree interface {
 // StatusReader gives the status a path's last agent run left.
 type StatusReader interface {
 	Status(ctx context.Context, p string) (rc int, msg string, ok bool)
+	// Last is the whole of it: what ran, when, and whether the content
+	// is older than a failed run.
+	Last(ctx context.Context, p string) (vtree.Last, bool)
 }
 
 var _ Tree = (*vtree.Tree)(nil)
@@ -62,17 +66,55 @@ type Outcome struct {
 	Op    Op
 	// Content is the file's content (Read), what the write left in the
 	// file (Write, with Options.KeepContent), or the selected lines (Grep).
+	// A failure may have content too: a command's output when it exited
+	// non-zero, the last value a failed read agent left (Stale).
 	Content []byte
 	Matches int   // Grep: lines selected
-	Err     error // the operation failed
-	// RC is the operation's code: status.Of(Err) as the tree reports it.
+	Err     error // the operation failed, or the file's last run did (*LastRunError)
+	// RC is the operation's code: status.Of(Err) as the tree reports it;
+	// for a stored file whose last run failed, that run's code.
 	RC status.Code
-	// Class is how a summary counts the path: the class of RC, or, for a
-	// read that succeeded with Options.Stored, the class of the status the
-	// file's last agent run left (a command file after its command failed).
-	Class   string
+	// Class is how a summary counts the path: the class of RC.
+	Class string
+	// HasContent: the file's content was had (Content, possibly empty,
+	// is what it holds), whether or not the operation failed.
+	HasContent bool
+	// Stale: Content is older than the failure Err reports.
+	Stale bool
+	// Last is the status the file's last agent run left, with
+	// Options.Detail (nil when none did).
+	Last *vtree.Last
+	// Stderr is a command's whole standard error, with Options.Detail.
+	Stderr  []byte
 	Elapsed time.Duration
 }
+
+// ErrLastRunFailed is the error of a read of a stored file whose last
+// agent run failed: its content is printed, but never as a success.
+var ErrLastRunFailed = errors.New("last run failed")
+
+// LastRunError reports that the file at Path was read as stored, but its
+// last agent run failed: Last is that run's status.
+type LastRunError struct {
+	Path string
+	Last vtree.Last
+}
+
+func (e *LastRunError) Error() string {
+	msg := fmt.Sprintf("%s: %v: exit %d", e.Path, ErrLastRunFailed, e.Last.RC)
+	if e.Last.Message != "" {
+		msg += ": " + e.Last.Message
+	}
+	if e.Last.Stale {
+		msg += " (the content is from an earlier run)"
+	}
+	return msg
+}
+
+func (e *LastRunError) Unwrap() error { return ErrLastRunFailed }
+
+// StatusCode implements status.Coder: the code of the failed run.
+func (e *LastRunError) StatusCode() status.Code { return status.Code(e.Last.RC) }
 
 // Failed reports whether the operation itself failed.
 func (o *Outcome) Failed() bool { return o.Err != nil }
@@ -88,9 +130,8 @@ type Options struct {
 	KeepContent bool
 	// Match selects the lines of a Grep.
 	Match func(line []byte) bool
-	// Stored classifies a successful read by the status its last agent
-	// run left (Outcome.Class).
-	Stored bool
+	// Detail fills Outcome.Last and Outcome.Stderr (for -o json).
+	Detail bool
 	// Done, when set, is called as each path finishes, from the worker
 	// (for progress reports); it must be safe for concurrent use.
 	Done func(failed bool)
@@ -127,16 +168,14 @@ func Run(ctx context.Context, t Tree, op Op, paths []string, o Options, emit fun
 			// ^C came before this path's turn: it is not started.
 			out.Err = interrupted(ctx, op, paths[i], err, true)
 		} else {
-			out.Content, out.Matches, out.Err = apply(ctx, t, op, paths[i], &o)
+			apply(ctx, t, op, paths[i], &o, &out)
 			out.Err = interrupted(ctx, op, paths[i], out.Err, false)
 		}
 		out.Elapsed = time.Since(start)
 		out.RC = code(out.Err)
 		out.Class = out.RC.Class()
-		if out.Err == nil && o.Stored && op != Write {
-			if rc, _, ok := t.Status(ctx, out.Path); ok {
-				out.Class = status.Code(rc).Class()
-			}
+		if o.Detail {
+			detail(ctx, t, &out)
 		}
 		if o.Done != nil {
 			o.Done(out.Err != nil)
@@ -201,27 +240,48 @@ func (c *cause) Unwrap() []error { return []error{c.err, status.ErrInterrupted} 
 // on errors the tree does not classify (a cancelled operation is 1 here).
 func code(err error) status.Code { return status.Of(err) }
 
-func apply(ctx context.Context, t Tree, op Op, p string, o *Options) ([]byte, int, error) {
-	switch op {
-	case Write:
+// apply runs op on p and fills out's Content, Matches, Stale and Err.
+func apply(ctx context.Context, t Tree, op Op, p string, o *Options, out *Outcome) {
+	if op == Write {
 		res, err := t.Write(ctx, p, o.Value)
-		if err != nil || !o.KeepContent {
-			return nil, 0, err
+		out.Err = err
+		if res != nil && o.KeepContent {
+			out.Content, out.Stderr = res.Content, res.Stderr // a failed command's output too
+			out.HasContent = true
 		}
-		return res.Content, 0, nil
-	case Grep:
-		res, err := t.Read(ctx, p, o.Read)
-		if err != nil {
-			return nil, 0, err
+		return
+	}
+	res, err := t.Read(ctx, p, o.Read)
+	out.Err = err
+	if res == nil {
+		return
+	}
+	content := res.Content
+	out.Stale, out.HasContent = res.Stale, true
+	if err == nil && !res.Ran {
+		// Stored content: never presented as a success when the run
+		// that left it failed.
+		if last, ok := t.Last(ctx, p); ok && last.RC != 0 {
+			out.Err = &LastRunError{Path: p, Last: last}
+			out.Stale = last.Stale
 		}
-		sel, n := Select(res.Content, o.Match)
-		return sel, n, nil
-	default:
-		res, err := t.Read(ctx, p, o.Read)
-		if err != nil {
-			return nil, 0, err
+	}
+	if op == Grep {
+		content, out.Matches = Select(content, o.Match)
+	}
+	out.Content = content
+}
+
+// detail fills out.Last and out.Stderr: the status the path's last run
+// left and its whole stderr.
+func detail(ctx context.Context, t Tree, out *Outcome) {
+	if last, ok := t.Last(ctx, out.Path); ok {
+		out.Last = &last
+	}
+	if out.Stderr == nil && out.Last != nil {
+		if res, err := t.Read(ctx, out.Path+vtree.StderrSuffix, vtree.ReadOptions{}); err == nil && len(res.Content) > 0 {
+			out.Stderr = res.Content
 		}
-		return res.Content, 0, nil
 	}
 }
 

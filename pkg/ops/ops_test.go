@@ -34,6 +34,7 @@ func (h *hangTree) Write(ctx context.Context, p string, _ []byte) (*vtree.Result
 }
 
 func (h *hangTree) Status(context.Context, string) (int, string, bool) { return 0, "", false }
+func (h *hangTree) Last(context.Context, string) (vtree.Last, bool)    { return vtree.Last{}, false }
 
 // TestRunInterrupted: ^C (the context cancelled) while one path runs and
 // others wait. Every path is reported interrupted, by name, never as the
@@ -88,6 +89,7 @@ func (e errTree) Read(context.Context, string, vtree.ReadOptions) (*vtree.Result
 }
 func (e errTree) Write(context.Context, string, []byte) (*vtree.Result, error) { return nil, e.err }
 func (errTree) Status(context.Context, string) (int, string, bool)             { return 0, "", false }
+func (errTree) Last(context.Context, string) (vtree.Last, bool)                { return vtree.Last{}, false }
 
 // TestRunNotInterrupted: errors are left as they are while the run is not
 // interrupted, even one that wraps context.Canceled (an operation's own

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -49,7 +50,8 @@ func (w *capWriter) Write(p []byte) (int, error) {
 	if w.over {
 		return 0, ErrOutputLimit
 	}
-	if int64(w.buf.Len()+len(p)) > w.max {
+	if room := w.max - int64(w.buf.Len()); int64(len(p)) > room {
+		w.buf.Write(p[:max(room, 0)]) // what fits is kept
 		w.over = true
 		w.onOver()
 		return 0, ErrOutputLimit
@@ -79,11 +81,29 @@ func (w *headWriter) Write(p []byte) (int, error) {
 // an error: it is reported in Output.Exit. Errors are for a child that could
 // not run, was killed by ctx (ctx.Err() wrapped) or printed too much.
 func Run(ctx context.Context, cmd *exec.Cmd, maxOut int64) (Output, error) {
+	return run(ctx, cmd, maxOut, 64<<10, nil, nil)
+}
+
+// RunTee is Run for a command whose whole stderr matters (a command file's
+// NAME.stderr): stderr is kept up to maxOut like stdout, rather than its
+// first 64 KiB, and teeOut and teeErr, when set, also receive stdout and
+// stderr as they arrive.
+func RunTee(ctx context.Context, cmd *exec.Cmd, maxOut int64, teeOut, teeErr io.Writer) (Output, error) {
+	return run(ctx, cmd, maxOut, int(max(maxOut, 64<<10)), teeOut, teeErr)
+}
+
+func run(ctx context.Context, cmd *exec.Cmd, maxOut int64, maxErr int, teeOut, teeErr io.Writer) (Output, error) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stdout := &capWriter{max: maxOut, onOver: cancel}
-	stderr := &headWriter{max: 64 << 10}
+	stderr := &headWriter{max: maxErr}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if teeOut != nil {
+		cmd.Stdout = io.MultiWriter(stdout, teeOut)
+	}
+	if teeErr != nil {
+		cmd.Stderr = io.MultiWriter(stderr, teeErr)
+	}
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}

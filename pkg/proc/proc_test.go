@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,8 +34,26 @@ func TestRunTimeoutKillsGroup(t *testing.T) {
 }
 
 func TestRunOutputLimit(t *testing.T) {
-	_, err := Run(context.Background(), exec.Command("sh", "-c", "yes"), 1000)
+	out, err := Run(context.Background(), exec.Command("sh", "-c", "yes"), 1000)
 	if !errors.Is(err, ErrOutputLimit) {
 		t.Fatalf("err = %v, want ErrOutputLimit", err)
+	}
+	// What fits is kept: the first 1000 bytes, not what came before the
+	// write that crossed the limit.
+	if len(out.Stdout) != 1000 || string(out.Stdout[:4]) != "y\ny\n" {
+		t.Errorf("kept %d bytes (%q...), want the first 1000", len(out.Stdout), out.Stdout[:min(len(out.Stdout), 8)])
+	}
+}
+
+// TestRunTee: the tee writers get the output as it comes; stderr is kept
+// up to the stdout cap.
+func TestRunTee(t *testing.T) {
+	var o, e strings.Builder
+	out, err := RunTee(context.Background(), exec.Command("sh", "-c", "echo out; head -c 100000 /dev/zero | tr '\\0' x >&2"), 1<<20, &o, &e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.String() != "out\n" || e.Len() != 100000 || len(out.Stderr) != 100000 {
+		t.Errorf("tee %q, %d bytes of stderr teed, %d kept", o.String(), e.Len(), len(out.Stderr))
 	}
 }

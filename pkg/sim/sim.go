@@ -1,7 +1,7 @@
 // Package sim serves a simulated cluster: N SSH servers on loopback, one
 // port each, written with golang.org/x/crypto/ssh. Each node answers
 // vmstat, hostname, uptime, uname, echo, sleep, exit, cat and ls of its own
-// plausible /proc and /sys, with values that differ from node to node.
+// plausible /proc and /sys, differing by node; SFTP too (sftp.go).
 //
 // Chosen fractions of the nodes misbehave, to test what a cluster does to
 // its tools: refuse (nothing listens on their port), hang (commands never
@@ -380,7 +380,7 @@ func (c *Cluster) session(ch ssh.Channel, reqs <-chan *ssh.Request, n *Node) {
 		case "env", "pty-req":
 			req.Reply(true, nil)
 		default:
-			req.Reply(false, nil)
+			c.request(ch, req, reqs, n) // sftp.go: the sftp subsystem, or refused
 		}
 	}
 }

@@ -399,7 +399,8 @@ func TestAuthMethods(t *testing.T) {
 	}
 }
 
-// TestCapBuffer: the output cap lets through exactly max bytes; 0 is no cap.
+// TestCapBuffer: the output cap lets through exactly max bytes, keeping
+// what fits of the write that crosses it; 0 is no cap.
 func TestCapBuffer(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -411,8 +412,9 @@ func TestCapBuffer(t *testing.T) {
 		{"no cap", 0, []string{"abc", "def"}, "abcdef", false},
 		{"exactly max", 3, []string{"abc"}, "abc", false},
 		{"exactly max in two", 3, []string{"ab", "c"}, "abc", false},
-		{"one past max", 3, []string{"ab", "cd"}, "ab", true},
-		{"over stays over", 3, []string{"abcd", "a"}, "", true},
+		{"one past max", 3, []string{"ab", "cd"}, "abc", true},
+		{"over stays over", 3, []string{"abcd", "a"}, "abc", true},
+		{"full then more", 3, []string{"abc", "d"}, "abc", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

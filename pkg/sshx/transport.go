@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -85,7 +86,8 @@ func (w *capBuffer) Write(p []byte) (int, error) {
 	if w.over {
 		return 0, ErrOutputLimit
 	}
-	if w.max > 0 && int64(w.buf.Len()+len(p)) > w.max {
+	if room := w.max - int64(w.buf.Len()); w.max > 0 && int64(len(p)) > room {
+		w.buf.Write(p[:max(room, 0)]) // what fits is kept
 		w.over = true
 		go w.onOver()
 		return 0, ErrOutputLimit
@@ -97,6 +99,22 @@ func (w *capBuffer) bytes() []byte {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.Bytes()
+}
+
+// dropAfter passes writes on until the first error, then drops them: a
+// stream of stderr past its cap must not fail the command.
+type dropAfter struct {
+	w    io.Writer
+	dead bool
+}
+
+func (d *dropAfter) Write(p []byte) (int, error) {
+	if !d.dead {
+		if _, err := d.w.Write(p); err != nil {
+			d.dead = true
+		}
+	}
+	return len(p), nil
 }
 
 // Exec implements transport.Transport: the command runs in a session of
@@ -114,10 +132,26 @@ func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxO
 	}
 	defer sess.Close()
 	stdout := &capBuffer{max: maxOut, onOver: func() { sess.Close() }}
-	stderr := &capBuffer{max: 64 << 10, onOver: func() {}}
-	sess.Stdout, sess.Stderr = stdout, stderr
+	// stderr is kept as stdout is (a command file's NAME.stderr), past
+	// which the rest is dropped, not a failure.
+	stderr := &capBuffer{max: max(maxOut, 64<<10), onOver: func() {}}
+	sess.Stdout, sess.Stderr = stdout, &dropAfter{w: stderr}
+	s := transport.StreamOf(ctx)
+	if s.Stdout != nil {
+		sess.Stdout = io.MultiWriter(stdout, s.Stdout)
+	}
+	if s.Stderr != nil {
+		sess.Stderr = &dropAfter{w: io.MultiWriter(stderr, s.Stderr)}
+	}
 	if stdin != nil {
 		sess.Stdin = bytes.NewReader(stdin)
+	}
+	if s.Pty {
+		// As ssh -t: the remote side echoes and merges stderr into stdout.
+		modes := ssh.TerminalModes{ssh.ECHO: 0, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
+		if err := sess.RequestPty("xterm", 24, 80, modes); err != nil {
+			return transport.Output{}, fmt.Errorf("pty: %w", err)
+		}
 	}
 	if err := sess.Start(command); err != nil {
 		return transport.Output{}, reachErr(fmt.Errorf("start: %w", err))

@@ -102,6 +102,10 @@ func Init(ctx context.Context, dir string, o Options) error {
 	if err := os.WriteFile(filepath.Join(tmp, cfg.Tree, vtree.DiscoverMaster), nil, 0o644); err != nil {
 		return err
 	}
+	// /groups holds the node groups, one file each (smctl -g, @NAME).
+	if err := os.Mkdir(filepath.Join(tmp, cfg.Tree, strings.TrimPrefix(vtree.GroupsDir, "/")), 0o755); err != nil {
+		return err
+	}
 	agentDir := filepath.Join(tmp, cfg.AgentDirs[0])
 	if err := os.CopyFS(agentDir, agents); err != nil {
 		return fmt.Errorf("installing agents: %w", err)

@@ -60,11 +60,15 @@ var _ Transport = Local{}
 
 // Exec implements Transport.
 func (Local) Exec(ctx context.Context, command string, stdin []byte, maxOut int64) (Output, error) {
+	s := StreamOf(ctx)
+	if s.Pty {
+		return Output{}, ErrNoPty
+	}
 	cmd := exec.Command("/bin/sh", "-c", command)
 	if stdin != nil {
 		cmd.Stdin = strings.NewReader(string(stdin))
 	}
-	out, err := proc.Run(ctx, cmd, maxOut)
+	out, err := proc.RunTee(ctx, cmd, maxOut, s.Stdout, s.Stderr)
 	return Output{Stdout: out.Stdout, Stderr: out.Stderr, Exit: out.Exit}, err
 }
 

@@ -21,6 +21,9 @@ const (
 	TypeFile = typeFile
 	// StatusSuffix makes NAME.status, the status of NAME's last agent run.
 	StatusSuffix = statusSuffix
+	// StderrSuffix makes NAME.stderr, the whole standard error of NAME's
+	// last command.
+	StderrSuffix = stderrSuffix
 )
 
 // NewFileMode is the mode a new file of the tree's gets: 0666 less the

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/smctl/smctl/pkg/agent"
@@ -31,14 +31,7 @@ type Extension interface {
 func (t *Tree) DeviceTypes() map[string]config.Type { return t.Config.Types }
 
 // TypeNames lists the declared device types, sorted.
-func (t *Tree) TypeNames() []string {
-	out := make([]string, 0, len(t.Config.Types))
-	for k := range t.Config.Types {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func (t *Tree) TypeNames() []string { return slices.Sorted(maps.Keys(t.Config.Types)) }
 
 // DeviceAttrs lists the attribute files a device of type typ may be
 // given: the tree's (address, transport), the drivers' and the type's own.
@@ -63,6 +56,17 @@ func (t *Tree) HasAgent(typ, name string, op agent.Op) bool {
 		return h.read != nil
 	}
 	return h.write != nil
+}
+
+// reaches reports whether the device dev has the attributes that the
+// driver of h requires (read once per command, as its agents get them); a
+// device that refuses to act keeps its files, whose use says why.
+func (t *Tree) reaches(dev string, h *hook) bool {
+	d := Device{}
+	if len(h.file.Requires) > 0 {
+		d = t.device(dev)
+	}
+	return d.Err != nil || h.file.Reaches(func(a string) bool { _, ok := d.Attrs[a]; return ok })
 }
 
 // DeviceType returns the type of the device at virtual path p, "" when p
@@ -182,12 +186,7 @@ func (t *Tree) addDevice(p, typ string, attrs map[string]string) (bool, []string
 		}
 		return nil
 	}
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
 		if err := write(k, attrs[k], true); err != nil {
 			return false, nil, err
 		}

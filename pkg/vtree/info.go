@@ -231,8 +231,12 @@ func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 		add(de.Name(), mt, false)
 	}
 	if isDev {
-		for name := range t.hooksFor(typ) {
-			add(name, 0, false)
+		// A driver's file is listed where the device has the attributes it
+		// requires: the stored entries, in seen by now, say which it has.
+		for name, h := range t.hooksFor(typ) {
+			if h.file.Reaches(func(a string) bool { return seen[a] }) {
+				add(name, 0, false)
+			}
 		}
 		if n.path == "/" {
 			add(IDsName, 0, false)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/smctl/smctl/pkg/vtree/store"
 )
@@ -61,7 +60,7 @@ func (t *Tree) acquireLocks(ctx context.Context, n *node, belowRoot bool) (func(
 			}
 			return nil, &lockError{fmt.Errorf("lock /%s: %w", strings.TrimPrefix(lockRel, "./"), unwrapPath(err))}
 		}
-		if err := flockWait(ctx, f); err != nil {
+		if err := store.FlockWait(ctx, f); err != nil {
 			f.Close()
 			unlock()
 			return nil, &lockError{fmt.Errorf("waiting for lock /%s: %w after %s", lockRel, err, t.timeout)}
@@ -69,29 +68,4 @@ func (t *Tree) acquireLocks(ctx context.Context, n *node, belowRoot bool) (func(
 		files = append(files, f)
 	}
 	return unlock, nil
-}
-
-// flockWait takes an exclusive flock on f, polling until ctx ends.
-func flockWait(ctx context.Context, f *os.File) error {
-	delay := time.Millisecond
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return errors.New("timed out")
-			}
-			return ctx.Err()
-		case <-time.After(delay):
-		}
-		if delay < 50*time.Millisecond {
-			delay *= 2
-		}
-	}
 }

@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/status"
-	"github.com/smctl/smctl/pkg/transport"
 	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
@@ -32,31 +29,20 @@ type Result struct {
 	Ran     bool   // an agent ran
 	RC      int    // its status code (0 when none ran)
 	Message string // its status message
+	Stderr  []byte // a command's whole standard error (NAME.stderr)
+	// Stale marks Content as the last value a read agent fetched, kept
+	// when this run failed (returned with the run's error).
+	Stale bool
 }
 
-// AgentError is a failed agent run: RC and Msg are what NAME.status holds.
-// Without an Agent it is a live access to a node that failed so (RC 124).
-type AgentError struct {
-	Agent string // e.g. "power.read"
-	RC    int
-	Msg   string
-}
+// Last is what a file's last agent run left: its status (code, message,
+// what ran), when it ended, and whether the content is older than a
+// failed run.
+type Last = store.Last
 
-func (e *AgentError) Error() string {
-	if e.Agent == "" {
-		return e.Msg
-	}
-	if e.Msg == "" {
-		return fmt.Sprintf("agent %s: exit %d", e.Agent, e.RC)
-	}
-	if strings.Contains(e.Msg, e.Agent) {
-		return e.Msg
-	}
-	return fmt.Sprintf("agent %s: exit %d: %s", e.Agent, e.RC, e.Msg)
-}
-
-// StatusCode implements status.Coder: the code NAME.status records.
-func (e *AgentError) StatusCode() status.Code { return status.Code(e.RC) }
+// AgentError is a failed agent run: RC and Msg are what NAME.status holds
+// (agent.RunError).
+type AgentError = agent.RunError
 
 // RC returns the status code that err records: status.Of as a number.
 func RC(err error) int { return int(status.Of(err)) }
@@ -66,7 +52,7 @@ func RC(err error) int { return int(status.Of(err)) }
 func (t *Tree) refuse(n *node, op, p string, err error) error {
 	msg := agent.Escape(err.Error())
 	if n.rel != "" && !n.isDir && n.special == "" {
-		_ = t.writeStatus(n, int(status.Usage), msg)
+		_ = t.writeStatus(n, store.Status{RC: int(status.Usage), Message: msg})
 	}
 	return pathErr(op, p, &AgentError{RC: int(status.Usage), Msg: msg})
 }
@@ -117,10 +103,12 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 		}
 		res, err := t.runAgent(ctx, n, agent.Read, n.hook.read, nil, false)
 		if err != nil {
-			return nil, pathErr("read", p, err)
+			// A failure keeps the last value: returned with the error,
+			// marked stale, never as a success.
+			return t.lastValue(n, max, RC(err)), pathErr("read", p, err)
 		}
 		out := &Result{Content: res.Output, Ran: true, RC: res.RC, Message: res.Message}
-		if err := t.storeResult(n, res.Output, res.RC, res.Message); err != nil {
+		if err := t.storeResult(n, res, res.Output, agent.Read, nil); err != nil {
 			// A user with read access only still gets the fresh value;
 			// it is just not kept.
 			if !errors.Is(err, fs.ErrPermission) {
@@ -221,7 +209,7 @@ func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool)
 	if n.hook != nil && n.hook.write != nil {
 		// Refuse before acting: a user who may not write the file must not
 		// be able to power a node off through it.
-		if err := t.checkAccess(n); err != nil {
+		if err := t.store.CheckWritable(n.rel, n.exists); err != nil {
 			return nil, pathErr("write", p, err)
 		}
 		res, err := t.runAgent(ctx, n, agent.Write, n.hook.write, data, belowRoot)
@@ -232,10 +220,10 @@ func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool)
 		if len(content) == 0 && !res.Keep {
 			content = data
 		}
-		if serr := t.storeResult(n, content, res.RC, res.Message); serr != nil {
+		if serr := t.storeResult(n, res, content, agent.Write, data); serr != nil {
 			return nil, pathErr("write", p, unwrapPath(serr))
 		}
-		out := &Result{Content: content, Ran: true, RC: res.RC, Message: res.Message}
+		out := &Result{Content: content, Ran: true, RC: res.RC, Message: res.Message, Stderr: res.Stderr}
 		if err != nil {
 			return out, pathErr("write", p, err)
 		}
@@ -253,36 +241,17 @@ func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool)
 	return &Result{Content: data}, nil
 }
 
-// checkAccess fails unless the current user may write n's backing file
-// (or create it in its directory).
-func (t *Tree) checkAccess(n *node) error {
-	full := filepath.Join(t.store.Dir(), filepath.FromSlash(n.rel))
-	if !n.exists {
-		full = filepath.Dir(full)
-	}
-	if err := syscall.Access(full, 2 /* W_OK */); err != nil {
-		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EROFS) {
-			return fs.ErrPermission
-		}
-		return err
-	}
-	return nil
-}
-
-// writeLock creates the lock file (any value but 0) or removes it (0). The
-// lock file is never replaced, since flock locks belong to its inode.
+// writeLock creates the lock file (any value but 0 or off) or removes it.
 func (t *Tree) writeLock(n *node, data []byte) (*Result, error) {
 	dir, _ := store.SplitRel(n.rel)
 	defer t.forgetSpecial(dir, LockName)
 	v := strings.TrimSpace(string(data))
-	if v == "0" || v == "off" {
-		if err := t.store.Root().Remove(n.rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, pathErr("write", n.path, unwrapPath(err))
-		}
-		return &Result{}, nil
-	}
-	if err := t.store.CreateLock(n.rel); err != nil {
+	on := v != "0" && v != "off"
+	if err := t.store.SetLock(n.rel, on); err != nil {
 		return nil, pathErr("write", n.path, unwrapPath(err))
+	}
+	if !on {
+		return &Result{}, nil
 	}
 	return &Result{Content: []byte("1\n")}, nil
 }
@@ -297,131 +266,14 @@ func (t *Tree) Status(ctx context.Context, p string) (int, string, bool) {
 	return t.store.ReadStatus(rel(p))
 }
 
-// writeStatus records a run that stored nothing else. A user with read
-// access only cannot record status: that is not an error (the outcome
-// still reaches them); any other failure to store it is.
-func (t *Tree) writeStatus(n *node, rc int, msg string) error {
-	err := t.store.WriteFile(n.rel+statusSuffix, store.StatusLine(rc, msg))
-	if err == nil || errors.Is(err, fs.ErrPermission) {
-		return nil
+// Last returns what the last agent run on the file at p left, false if no
+// agent has run on it.
+func (t *Tree) Last(ctx context.Context, p string) (Last, bool) {
+	p, err := Clean(p)
+	if err != nil || p == "/" {
+		return Last{}, false
 	}
-	return fmt.Errorf("storing %s%s: %w", n.path, statusSuffix, unwrapPath(err))
-}
-
-// storeResult stores an agent run's content and its status together
-// (store.StoreResult); a user with read access only still records the
-// status.
-func (t *Tree) storeResult(n *node, content []byte, rc int, msg string) error {
-	err := t.store.StoreResult(n.rel, content, rc, msg)
-	if errors.Is(err, fs.ErrPermission) {
-		if serr := t.writeStatus(n, rc, msg); serr != nil {
-			return serr
-		}
-	}
-	return err
-}
-
-// runAgent runs a on n under the locks of n's directories, with the
-// timeout, and records NAME.status.
-func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent, input []byte, belowRoot bool) (agent.Result, error) {
-	_, name := splitPath(n.path)
-	label := name + "." + string(op)
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
-	fail := func(rc int, err error) (agent.Result, error) {
-		msg := agent.Escape(err.Error())
-		if RC(err) == int(status.Usage) {
-			rc = int(status.Usage)
-		}
-		if parent.Err() != nil {
-			rc, msg = int(status.Interrupted), "interrupted"
-		} else if errors.Is(err, context.DeadlineExceeded) || rc == int(status.Timeout) {
-			rc = int(status.Timeout)
-			if le := (*lockError)(nil); !errors.As(err, &le) {
-				msg = fmt.Sprintf("agent %s timed out after %s", label, t.timeout)
-			}
-		}
-		if serr := t.writeStatus(n, rc, msg); serr != nil {
-			msg += "; " + serr.Error()
-		}
-		return agent.Result{}, &AgentError{Agent: label, RC: rc, Msg: msg}
-	}
-	unlock, err := t.acquireLocks(ctx, n, belowRoot)
-	if err != nil {
-		rc := int(status.Timeout)
-		if errors.Is(err, fs.ErrPermission) {
-			rc = int(status.Failed)
-		}
-		return fail(rc, err)
-	}
-	defer unlock()
-	req, err := t.request(ctx, n, op, input)
-	if err != nil {
-		return fail(int(status.Failed), err)
-	}
-	res, err := a.Run(ctx, req)
-	res.Message = agent.Escape(res.Message)
-	if err != nil {
-		rc := int(status.Failed)
-		var ae *agent.Error
-		if errors.As(err, &ae) {
-			rc = ae.RC
-		}
-		return fail(rc, err)
-	}
-	// Output that becomes content is stored with its status by the caller
-	// (storeResult); a failure that stores nothing records its status here.
-	if res.RC != 0 {
-		msg := res.Message
-		if !res.Keep {
-			if serr := t.writeStatus(n, res.RC, res.Message); serr != nil {
-				msg += "; " + serr.Error()
-			}
-		}
-		return res, &AgentError{Agent: label, RC: res.RC, Msg: msg}
-	}
-	return res, nil
-}
-
-// request builds the agent request for n.
-func (t *Tree) request(ctx context.Context, n *node, op agent.Op, input []byte) (*agent.Request, error) {
-	dev := t.device(n.devPath)
-	if dev.Err != nil {
-		return nil, dev.Err
-	}
-	req := &agent.Request{
-		Path:      n.path,
-		Op:        op,
-		Device:    dev.Path,
-		Type:      dev.Type,
-		Host:      dev.Host(),
-		Root:      t.Root,
-		Attrs:     dev.Attrs,
-		Input:     input,
-		MaxOutput: int64(t.Config.MaxOutput),
-		KeyFile:   t.keyFile,
-	}
-	if dev.Path == "/" {
-		req.Host = ""
-	}
-	dir, _ := store.SplitRel(n.rel)
-	pair, err := t.ids.Nearest(dir)
-	if err != nil {
-		return nil, err
-	}
-	if pair != nil {
-		req.User, req.Password = pair.User, pair.Password
-	}
-	if dev.Path != "/" {
-		dev.User, dev.Password = req.User, req.Password
-		tr, err := t.opts.Drivers.Transport(ctx, dev)
-		if err != nil {
-			tr = transport.Broken{Err: err}
-		}
-		req.Transport = tr
-	}
-	return req, nil
+	return t.store.Last(rel(p))
 }
 
 // forgetIDs, forgetIDsUnder and forgetAllIDs drop decrypted ids after a

@@ -2,76 +2,26 @@ package vtree
 
 import (
 	"errors"
-	"fmt"
-	"github.com/smctl/smctl/pkg/vtree/store"
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/smctl/smctl/pkg/vtree/vpath"
 )
 
-// Limits on virtual paths: Linux's PATH_MAX, and NAME_MAX less room for
-// the ".status" that NAME.status adds.
+// Limits on virtual paths (package vpath).
 const (
-	MaxName = store.MaxName
-	MaxPath = 4096
+	MaxName = vpath.MaxName
+	MaxPath = vpath.MaxPath
 )
 
 // ErrBadPath is wrapped by every path validation error.
-var ErrBadPath = errors.New("invalid path")
+var ErrBadPath = vpath.ErrBadPath
 
-// Clean validates a virtual path and returns it in canonical form: absolute,
-// no trailing slash, no "." or ".." elements; cleaning it again changes
-// nothing. A relative path is taken relative to the root of the tree, and
-// a leading "/sysman" (or "sysman") is dropped so that the paper's
-// commands work verbatim. It rejects NUL bytes, ".." that would climb
-// above the root, over-long names and names starting with '.', which the
-// backing tree reserves for smctl's own files.
-func Clean(p string) (string, error) {
-	bad := func(why string) (string, error) {
-		return "", &fs.PathError{Op: "path", Path: p, Err: fmt.Errorf("%w: %s", ErrBadPath, why)}
-	}
-	if strings.IndexByte(p, 0) >= 0 {
-		return bad("contains a NUL byte")
-	}
-	if len(p) > MaxPath {
-		return bad(fmt.Sprintf("longer than %d bytes", MaxPath))
-	}
-	var out []string
-	for _, el := range strings.Split(p, "/") {
-		switch {
-		case el == "" || el == ".":
-		case el == "..":
-			if len(out) == 0 {
-				return bad("\"..\" climbs above the root of the tree")
-			}
-			out = out[:len(out)-1]
-		case len(el) > MaxName:
-			return bad(fmt.Sprintf("name longer than %d bytes", MaxName))
-		case el[0] == '.':
-			return bad(fmt.Sprintf("name %q starts with '.' (reserved)", el))
-		default:
-			out = append(out, el)
-		}
-	}
-	// Every leading "sysman" goes, so that cleaning a clean path changes
-	// nothing: the tree has no /sysman of its own.
-	if len(out) > 0 && out[0] == "sysman" {
-		for len(out) > 0 && out[0] == "sysman" {
-			out = out[1:]
-		}
-		// The paper spells it /sysman/system/chassis/... in Figures 4
-		// and 6; take its commands verbatim.
-		if len(out) > 0 && out[0] == "system" {
-			out[0] = "systems"
-		}
-	}
-	// A relative path of MaxPath bytes is one longer once absolute.
-	clean := "/" + strings.Join(out, "/")
-	if len(clean) > MaxPath {
-		return bad(fmt.Sprintf("longer than %d bytes", MaxPath))
-	}
-	return clean, nil
-}
+// Clean validates a virtual path and returns it in canonical form
+// (vpath.Clean): absolute, no trailing slash, no "." or ".." elements, a
+// leading "/sysman" dropped.
+func Clean(p string) (string, error) { return vpath.Clean(p) }
 
 // rel converts a clean virtual path to a path relative to the backing root.
 func rel(vpath string) string {

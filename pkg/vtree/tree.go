@@ -9,9 +9,10 @@
 // backing files are the access control. A directory containing a hidden
 // .type file is a device of that type; the files it shows are its stored
 // files plus one file per agent installed for its type (agents.d/<type>/
-// power.read makes a readable "power" in every device of that type), plus
-// the live directories (proc, sys) read from the node on every access.
-// Files at the root of the tree take agents from agents.d/<name>.<op>.
+// power.read makes a readable "power" in every device of that type; a
+// driver's built-in one only where the device has the attribute files it
+// requires), plus the live directories (proc, sys) read from the node on
+// every access. Files at the root take agents from agents.d/<name>.<op>.
 //
 // Reading a file runs its read agent first (subject to the caching model
 // in smctl.yaml) and stores the output; writing runs its write agent and
@@ -60,6 +61,7 @@ import (
 const (
 	typeFile       = ".type"
 	statusSuffix   = store.StatusSuffix
+	stderrSuffix   = store.StderrSuffix
 	IDsName        = store.IDsName
 	LockName       = store.LockName
 	DiscoverMaster = "discover_master"
@@ -70,7 +72,7 @@ const (
 // Errors wrapped in *fs.PathError by tree operations.
 var (
 	ErrReadOnly   = errors.New("read-only: it has a read agent but no write agent")
-	ErrStatusFile = errors.New("status files are written by smctl only")
+	ErrStatusFile = errors.New("status and stderr files are written by smctl only")
 	ErrLiveWrite  = errors.New("live files are read-only")
 	ErrIsDir      = errors.New("is a directory")
 	ErrNotDir     = errors.New("not a directory")
@@ -124,6 +126,7 @@ type Tree struct {
 
 type hook struct {
 	read, write agent.Agent
+	file        driver.File // what its driver declares: required attributes, values
 }
 
 // Open opens the state root at dir, which smctl init made.
@@ -257,6 +260,7 @@ func (t *Tree) hooksFor(typ string) map[string]*hook {
 		return hs[name]
 	}
 	for name, ops := range t.reg.Names(typ) {
+		get(name).file = t.opts.Drivers.File(typ, name)
 		for _, op := range ops {
 			a, _ := t.reg.Lookup(agent.Key{Type: typ, Name: name, Op: op})
 			if op == agent.Read {
@@ -267,11 +271,12 @@ func (t *Tree) hooksFor(typ string) map[string]*hook {
 		}
 	}
 	for name, p := range t.agentFiles.Find(typ) {
+		get(name).file.Requires = nil // an agent of one's own is always there
 		if p.Read != nil {
 			get(name).read = p.Read
 		}
 		if p.Write != nil {
-			get(name).write = p.Write
+			get(name).write, get(name).file.Values = p.Write, nil
 		}
 	}
 	t.hooks[typ] = hs
@@ -280,7 +285,14 @@ func (t *Tree) hooksFor(typ string) map[string]*hook {
 
 // reservedName reports names that agents cannot take over.
 func reservedName(name string) bool {
-	return name == IDsName || name == LockName || strings.HasSuffix(name, statusSuffix)
+	return name == IDsName || name == LockName || isResultName(name)
+}
+
+// isResultName reports NAME.status and NAME.stderr, the files the tree
+// keeps beside a file whose agent ran: read-only to users.
+func isResultName(name string) bool {
+	return name != statusSuffix && strings.HasSuffix(name, statusSuffix) ||
+		name != stderrSuffix && strings.HasSuffix(name, stderrSuffix)
 }
 
 // Device is a device directory.
@@ -295,16 +307,8 @@ var attrNames = []string{"address", "transport"}
 func (t *Tree) attrNames() []string { return slices.Clone(t.attrList) }
 
 func (t *Tree) attrs(dev string, typ string) (map[string]string, error) {
-	names := t.attrNames()
-	if tc, ok := t.Config.Types[typ]; ok {
-		for k := range tc.Attrs {
-			if !slices.Contains(names, k) {
-				names = append(names, k)
-			}
-		}
-	}
 	out := map[string]string{}
-	files, err := t.store.ReadFiles(rel(dev), names, 4096)
+	files, err := t.store.ReadFiles(rel(dev), t.DeviceAttrs(typ), 4096)
 	for n, b := range files {
 		out[n] = strings.TrimSpace(string(b))
 	}
@@ -384,6 +388,9 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 			if parentIsDev {
 				h = t.hooksFor(parentDevType)[el]
 			}
+			if h != nil && !create && !t.reaches(n.path, h) {
+				h = nil // its driver cannot reach the device: no such file
+			}
 			sp := specialName(el, n.path)
 			if !last {
 				return nil, pathErr("lookup", p, fs.ErrNotExist)
@@ -434,7 +441,7 @@ func specialName(name, dir string) string {
 		return specialIDs
 	case name == LockName:
 		return specialLock
-	case strings.HasSuffix(name, statusSuffix) && name != statusSuffix:
+	case isResultName(name):
 		return specialStatus
 	}
 	return ""

@@ -104,7 +104,7 @@ func TestStoreResultPairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.storeResult(n, []byte("ok\n"), 0, ""); err != nil {
+	if err := tr.storeResult(n, agent.Result{}, []byte("ok\n"), agent.Read, nil); err != nil {
 		t.Fatal(err)
 	}
 	// The content cannot be replaced (a directory stands in its way): the
@@ -112,7 +112,7 @@ func TestStoreResultPairs(t *testing.T) {
 	dev := filepath.Join(tr.store.Dir(), "systems/servers/n1")
 	os.Rename(filepath.Join(dev, "res"), filepath.Join(dev, "res.keep"))
 	os.Mkdir(filepath.Join(dev, "res"), 0o755)
-	if err := tr.storeResult(n, []byte("bad\n"), 3, "failed"); err == nil {
+	if err := tr.storeResult(n, agent.Result{RC: 3, Message: "failed"}, []byte("bad\n"), agent.Read, nil); err == nil {
 		t.Fatal("store over a directory succeeded")
 	}
 	rc, msg, _ := tr.Status(context.Background(), "/systems/servers/n1/res")
@@ -139,7 +139,7 @@ func TestStoreResultPairs(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 100; i++ {
-				_ = pair.tr.storeResult(pair.n, []byte(strings.Repeat("x", w+1)+"\n"), pair.rc, "")
+				_ = pair.tr.storeResult(pair.n, agent.Result{RC: pair.rc}, []byte(strings.Repeat("x", w+1)+"\n"), agent.Read, nil)
 			}
 		}()
 	}

@@ -88,9 +88,10 @@ func validTypeName(s string) bool {
 }
 
 // trustedName reports the file names that decide what smctl runs, where it
-// connects or what it sends: the type marker, ids and attribute files.
-func (t *Tree) trustedName(name string) bool {
-	if name == typeFile || name == IDsName || slices.Contains(t.attrList, name) {
+// connects or what it sends: the type marker, ids, attribute and group
+// files.
+func (t *Tree) trustedName(dir, name string) bool {
+	if name == typeFile || name == IDsName || "/"+dir == GroupsDir || slices.Contains(t.attrList, name) {
 		return true
 	}
 	for _, tc := range t.Config.Types {

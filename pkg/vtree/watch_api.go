@@ -37,7 +37,7 @@ func (t *Tree) WatchPath(ctx context.Context, p string) (string, error) {
 	case n.live != "":
 		return "", pathErr("watch", p, ErrLiveWatch)
 	case n.special == specialStatus:
-		return strings.TrimSuffix(n.rel, statusSuffix), nil
+		return strings.TrimSuffix(strings.TrimSuffix(n.rel, statusSuffix), stderrSuffix), nil
 	}
 	return n.rel, nil
 }
@@ -59,7 +59,7 @@ func (t *Tree) Forget(p string, isDir bool) {
 		t.forgetIDs(p)
 	case name == LockName:
 		t.forgetSpecial(dir, LockName)
-	case t.trustedName(name):
+	case t.trustedName(dir, name):
 		t.forgetDevice(path.Join("/", dir))
 	}
 }

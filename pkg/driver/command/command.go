@@ -2,7 +2,10 @@
 // written runs through the node's shell, reached by whichever transport
 // the device names (local, ssh); its output becomes the file's content
 // whatever its exit status, which goes to command.status with stderr's
-// first line.
+// first line, and its whole stderr to command.stderr. A run that timed
+// out, printed too much or could not reach the node stores what it got
+// (nothing for an unreachable node) with the status saying why, so the
+// file never shows an earlier run's output as the last one's.
 //
 // It provides the role "command" and the default type "server", a node
 // reached over SSH with the live directories and the command and BMC
@@ -21,6 +24,7 @@ import (
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/proc"
 	"github.com/smctl/smctl/pkg/status"
+	"github.com/smctl/smctl/pkg/transport"
 )
 
 // Name is the driver's name, and the role of its agent.
@@ -64,24 +68,44 @@ func Run(ctx context.Context, req *agent.Request) (agent.Result, error) {
 	if req.Transport == nil {
 		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("device %s has no transport", req.Device))
 	}
-	out, err := req.Transport.Exec(ctx, cmd, nil, req.MaxOutput)
+	// A caller that streams (smctl run) gives each device its writers,
+	// standard input and pty request.
+	var stdin []byte
+	if s, ok := transport.StreamFor(ctx, req.Device); ok {
+		ctx, stdin = transport.WithStream(ctx, s), s.Stdin
+	}
+	out, err := req.Transport.Exec(ctx, cmd, stdin, req.MaxOutput)
+	// Whatever happened, the file holds this run's stdout (what the
+	// command printed before it was stopped; nothing when the node could
+	// not be reached) and its status says why: never the last run's.
+	res := agent.Result{Output: out.Stdout, Stderr: out.Stderr, RC: out.Exit, Keep: true}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return agent.Result{}, agent.Fail(status.Timeout, errors.New("command timed out"))
+		res.RC, res.Message = int(status.Timeout), "command timed out"
+		if req.Timeout > 0 {
+			res.Message += " after " + req.Timeout.String()
+		}
 	case errors.Is(err, context.Canceled):
-		return agent.Result{}, agent.Fail(status.Interrupted, errors.New("command interrupted"))
+		res.RC, res.Message = int(status.Interrupted), "interrupted"
 	case errors.Is(err, status.ErrOutputLimit):
-		return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("command %w; nothing stored", err))
+		res.RC, res.Message = int(status.Failed), fmt.Sprintf("command %v; its first %d bytes kept", err, len(out.Stdout))
 	case err != nil:
 		// Could not reach the node or start the command: ssh's own code,
-		// unless the cause is local or an untrusted input.
-		return agent.Result{}, agent.Fail(ConnectCode(err), err)
+		// unless the cause is local or an untrusted input, which ran
+		// nothing on the node and leave the last result as it was.
+		code := ConnectCode(err)
+		if code == status.Local || code == status.Usage {
+			return agent.Result{}, agent.Fail(code, err)
+		}
+		res.Output, res.Stderr = nil, nil
+		res.RC, res.Message = int(code), err.Error()
+	default:
+		res.Message = proc.FirstLine(out.Stderr)
+		if out.Exit != 0 && res.Message == "" {
+			res.Message = "exit status " + strconv.Itoa(out.Exit)
+		}
 	}
-	msg := proc.FirstLine(out.Stderr)
-	if out.Exit != 0 && msg == "" {
-		msg = "exit status " + strconv.Itoa(out.Exit)
-	}
-	return agent.Result{Output: out.Stdout, RC: out.Exit, Message: msg, Keep: true}, nil
+	return res, nil
 }
 
 // ConnectCode is the status of a failure to reach a node or start a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -26,25 +27,30 @@ func (s shell) Exec(_ context.Context, cmd string, _ []byte, _ int64) (transport
 }
 
 func TestRun(t *testing.T) {
+	partial := transport.Output{Stdout: []byte("part\n"), Stderr: []byte("warn\n")}
 	tests := []struct {
 		name   string
 		input  string
 		out    transport.Output
 		err    error
 		rc     int
-		msg    string // the status message, or the error's text
+		msg    string // the status message (prefix), or the error's text
 		output string
+		stderr string
+		failed bool // an *agent.Error: the run did nothing
 	}{
 		{name: "ok", input: "uptime\n", out: transport.Output{Stdout: []byte("up\n")}, output: "up\n"},
-		{name: "exit with stderr", input: "x", out: transport.Output{Stdout: []byte("partial\n"), Stderr: []byte("\n  first  \nsecond\n"), Exit: 3}, rc: 3, msg: "first", output: "partial\n"},
+		{name: "exit with stderr", input: "x", out: transport.Output{Stdout: []byte("partial\n"), Stderr: []byte("\n  first  \nsecond\n"), Exit: 3}, rc: 3, msg: "first", output: "partial\n", stderr: "\n  first  \nsecond\n"},
 		{name: "exit without stderr", input: "x", out: transport.Output{Exit: 4}, rc: 4, msg: "exit status 4"},
-		{name: "empty", input: " \n", rc: 2, msg: "empty command"},
-		{name: "timeout", input: "x", err: fmt.Errorf("wait: %w", context.DeadlineExceeded), rc: 124, msg: "command timed out"},
-		{name: "interrupted", input: "x", err: context.Canceled, rc: 130, msg: "command interrupted"},
-		{name: "output limit", input: "x", err: fmt.Errorf("%w: printed more than 10 bytes", status.ErrOutputLimit), rc: 1, msg: "command output limit exceeded: printed more than 10 bytes; nothing stored"},
-		{name: "local", input: "x", err: fmt.Errorf("dial: %w", syscall.EMFILE), rc: 71, msg: "dial: too many open files"},
-		{name: "untrusted", input: "x", err: fmt.Errorf("ssh_config: %w", status.ErrUntrusted), rc: 2, msg: "ssh_config: untrusted file"},
-		{name: "unreachable", input: "x", err: errors.New("connection refused"), rc: 255, msg: "connection refused"},
+		{name: "empty", input: " \n", rc: 2, msg: "empty command", failed: true},
+		// What the command printed before it was stopped is its result.
+		{name: "timeout", input: "x", out: partial, err: fmt.Errorf("wait: %w", context.DeadlineExceeded), rc: 124, msg: "command timed out", output: "part\n", stderr: "warn\n"},
+		{name: "interrupted", input: "x", out: partial, err: context.Canceled, rc: 130, msg: "interrupted", output: "part\n", stderr: "warn\n"},
+		{name: "output limit", input: "x", out: partial, err: fmt.Errorf("%w: printed more than 10 bytes", status.ErrOutputLimit), rc: 1, msg: "command output limit exceeded: printed more than 10 bytes; its first 5 bytes kept", output: "part\n", stderr: "warn\n"},
+		{name: "local", input: "x", err: fmt.Errorf("dial: %w", syscall.EMFILE), rc: 71, msg: "dial: too many open files", failed: true},
+		{name: "untrusted", input: "x", err: fmt.Errorf("ssh_config: %w", status.ErrUntrusted), rc: 2, msg: "ssh_config: untrusted file", failed: true},
+		// An unreachable node printed nothing: the file is emptied.
+		{name: "unreachable", input: "x", out: partial, err: errors.New("connection refused"), rc: 255, msg: "connection refused"},
 		{name: "marked unreachable", input: "x", err: status.Mark(errors.New("ssh: handshake failed"), status.ErrUnreachable), rc: 255, msg: "ssh: handshake failed"},
 	}
 	for _, tt := range tests {
@@ -52,7 +58,7 @@ func TestRun(t *testing.T) {
 			var got string
 			req := &agent.Request{Input: []byte(tt.input), Transport: shell{out: tt.out, err: tt.err, got: &got}}
 			res, err := Run(context.Background(), req)
-			if tt.err != nil || tt.rc == 2 {
+			if tt.failed {
 				var ae *agent.Error
 				if !errors.As(err, &ae) || ae.RC != tt.rc || status.Of(err) != status.Code(tt.rc) || err.Error() != tt.msg {
 					t.Fatalf("err = %v (%T), want rc %d %q", err, err, tt.rc, tt.msg)
@@ -62,8 +68,8 @@ func TestRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.RC != tt.rc || res.Message != tt.msg || string(res.Output) != tt.output || !res.Keep {
-				t.Errorf("result = %+v, want rc %d msg %q output %q, kept", res, tt.rc, tt.msg, tt.output)
+			if res.RC != tt.rc || !strings.HasPrefix(res.Message, tt.msg) || string(res.Output) != tt.output || string(res.Stderr) != tt.stderr || !res.Keep {
+				t.Errorf("result = %+v, want rc %d msg %q output %q stderr %q, kept", res, tt.rc, tt.msg, tt.output, tt.stderr)
 			}
 			if got != "uptime" && tt.name == "ok" {
 				t.Errorf("ran %q, want the trimmed command", got)

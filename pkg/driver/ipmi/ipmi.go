@@ -3,7 +3,8 @@
 //
 // Roles:
 //   - "bmc": power, bootorder, temperature, sensors and eventlog of a node
-//     whose BMC is its bmc attribute (servers, blades);
+//     whose BMC is its bmc attribute (servers, blades): a node without one
+//     has none of these files;
 //   - "chassis": temperature_mp (the hottest sensor, as Figure 1 reads
 //     it), eventlog, and the chassis' discovery of its blades; a chassis
 //     without a bmc attribute is its own BMC.
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/bmc"
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/nodeset"
@@ -91,25 +93,38 @@ func (d *Driver) Builtins() map[string][]driver.Builtin {
 	node := options{timeout: d.settings.Timeout.Duration, retries: d.settings.Retries}
 	mp := node
 	mp.self = true
+	bmcFiles := []driver.Builtin{
+		{File: "power", Op: agent.Read, Agent: node.run(readPower)},
+		{File: "power", Op: agent.Write, Agent: node.run(writePower), Values: PowerValues},
+		{File: "bootorder", Op: agent.Read, Agent: node.run(readBoot)},
+		{File: "bootorder", Op: agent.Write, Agent: node.run(writeBoot), Values: bmc.BootDevices},
+		{File: "temperature", Op: agent.Read, Agent: node.run(readTemperature)},
+		{File: "sensors", Op: agent.Read, Agent: node.run(readSensors)},
+		{File: "eventlog", Op: agent.Read, Agent: node.run(readEvents)},
+		{File: "eventlog", Op: agent.Write, Agent: node.run(writeEvents), Values: eventlogValues},
+	}
+	// A node's BMC is its bmc attribute: without one, the files are not
+	// there (a chassis is its own BMC, reached at its address).
+	for i := range bmcFiles {
+		bmcFiles[i].Requires = []string{"bmc"}
+	}
 	return map[string][]driver.Builtin{
-		"bmc": {
-			{File: "power", Op: agent.Read, Agent: node.run(readPower)},
-			{File: "power", Op: agent.Write, Agent: node.run(writePower)},
-			{File: "bootorder", Op: agent.Read, Agent: node.run(readBoot)},
-			{File: "bootorder", Op: agent.Write, Agent: node.run(writeBoot)},
-			{File: "temperature", Op: agent.Read, Agent: node.run(readTemperature)},
-			{File: "sensors", Op: agent.Read, Agent: node.run(readSensors)},
-			{File: "eventlog", Op: agent.Read, Agent: node.run(readEvents)},
-			{File: "eventlog", Op: agent.Write, Agent: node.run(writeEvents)},
-		},
+		"bmc": bmcFiles,
 		"chassis": {
 			{File: "temperature_mp", Op: agent.Read, Agent: mp.run(readTemperatureMP)},
 			{File: "eventlog", Op: agent.Read, Agent: mp.run(readEvents)},
-			{File: "eventlog", Op: agent.Write, Agent: mp.run(writeEvents)},
+			{File: "eventlog", Op: agent.Write, Agent: mp.run(writeEvents), Values: eventlogValues},
 			{File: "discover", Op: agent.Write, Agent: agent.Func(DiscoverBlades)},
 		},
 	}
 }
+
+// PowerValues are the values of power that completion offers (1 and 0
+// are accepted too, as on and off).
+var PowerValues = []string{"on", "off", "cycle", "reset", "soft"}
+
+// eventlogValues are the values of eventlog.
+var eventlogValues = []string{"clear"}
 
 // MaxBlades is how many blades a chassis holds.
 const MaxBlades = 14

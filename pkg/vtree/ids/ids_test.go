@@ -59,7 +59,7 @@ func storeAt(t *testing.T, dir string) *store.Store {
 		t.Fatal(err)
 	}
 	s := store.New(r, dir)
-	s.Trusted = func(name string) bool { return name == store.IDsName }
+	s.Trusted = func(_, name string) bool { return name == store.IDsName }
 	t.Cleanup(func() { s.CloseDirs(); r.Close() })
 	return s
 }

@@ -20,7 +20,7 @@ import (
 // delegated after that write still widens the results written after it.
 func TestMut2DirModeWhenNeeded(t *testing.T) {
 	s, dir := newStore(t)
-	s.Trusted = func(n string) bool { return n == IDsName }
+	s.Trusted = func(_, n string) bool { return n == IDsName }
 	d := filepath.Join(dir, "dev")
 	if err := os.Mkdir(d, 0o755); err != nil {
 		t.Fatal(err)

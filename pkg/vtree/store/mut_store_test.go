@@ -278,7 +278,7 @@ func TestMutSpare(t *testing.T) {
 	}
 	t.Run("trusted", func(t *testing.T) {
 		s, dir := newStore(t)
-		s.Trusted = func(n string) bool { return n == "address" }
+		s.Trusted = func(_, n string) bool { return n == "address" }
 		for _, v := range []string{"a", "b", "c"} {
 			write(t, s, "address", v)
 		}

@@ -3,18 +3,65 @@ package store
 import (
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/status"
 )
 
-// StatusLine is the content of NAME.status: "<rc> [message]", the message
-// on one line with control characters escaped.
+// Status is what NAME.status holds: the code and one-line message of the
+// last agent run, and what ran (the value written, or the read agent's
+// name). Its file is
+//
+//	<rc> [message]
+//	ran: <what ran>
+//	stale: the content is from an earlier run
+//
+// the second line only when Ran is set, the third when Stale is (a run
+// that failed without storing content); the lines have their control
+// characters escaped. When the run ended is the file's time, or the
+// content's when that is later (see Store.Last).
+type Status struct {
+	RC      int
+	Message string
+	Ran     string
+	Stale   bool
+}
+
+const staleLine = "stale: the content is from an earlier run\n"
+
+// maxRan bounds what a status records of what ran (a long script written
+// to a command file is recorded by its beginning).
+const maxRan = 512
+
+// Bytes is the status file's content.
+func (st Status) Bytes() []byte {
+	b := StatusLine(st.RC, st.Message)
+	if ran := oneLine(st.Ran); ran != "" {
+		if len(ran) > maxRan {
+			ran = ran[:maxRan] + "..."
+		}
+		b = append(b, "ran: "+ran+"\n"...)
+	}
+	if st.Stale {
+		b = append(b, staleLine...)
+	}
+	return b
+}
+
+func oneLine(s string) string {
+	return agent.Escape(strings.ReplaceAll(strings.TrimSpace(s), "\n", " "))
+}
+
+// StatusLine is the first line of NAME.status: "<rc> [message]", the
+// message on one line with control characters escaped.
 func StatusLine(rc int, msg string) []byte {
-	msg = agent.Escape(strings.ReplaceAll(strings.TrimSpace(msg), "\n", " "))
+	msg = oneLine(msg)
 	line := strconv.Itoa(rc)
 	if msg != "" {
 		line += " " + msg
@@ -22,19 +69,80 @@ func StatusLine(rc int, msg string) []byte {
 	return []byte(line + "\n")
 }
 
+// ParseStatus reads a status file's content; false if it is not one.
+func ParseStatus(b []byte) (Status, bool) {
+	first, rest, _ := strings.Cut(string(b), "\n")
+	code, msg, _ := strings.Cut(strings.TrimSpace(first), " ")
+	rc, err := strconv.Atoi(code)
+	if err != nil {
+		return Status{}, false
+	}
+	st := Status{RC: rc, Message: msg}
+	for _, l := range strings.Split(rest, "\n") {
+		if v, ok := strings.CutPrefix(l, "ran: "); ok {
+			st.Ran = v
+		}
+		st.Stale = st.Stale || l+"\n" == staleLine
+	}
+	return st, true
+}
+
+// maxStatus bounds a status file read back.
+const maxStatus = 4096
+
 // ReadStatus returns the status recorded for the file rel: its code and
 // message, and false if there is none (or it is not a status line).
 func (s *Store) ReadStatus(rel string) (int, string, bool) {
-	b, err := s.ReadFile(rel+StatusSuffix, 4096)
+	b, err := s.ReadFile(rel+StatusSuffix, maxStatus)
 	if err != nil {
 		return 0, "", false
 	}
-	code, msg, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
-	rc, err := strconv.Atoi(code)
+	st, ok := ParseStatus(b)
+	return st.RC, st.Message, ok
+}
+
+// Last is what a file's last agent run left: its status (Stale: the
+// content is older than the failed run, the last value a read agent
+// fetched, kept when the next run failed) and when it ended.
+type Last struct {
+	Status
+	At time.Time
+}
+
+// Last returns the last run of the file rel, false if none left a status.
+// A run rewrites the status file only when its status differs from the
+// last one (thousands of nodes that succeed again replace their content
+// only), so the run ended at the later of the status's and the content's
+// times; a failed run leaves the content older than its status.
+func (s *Store) Last(rel string) (Last, bool) {
+	var b []byte
+	var mtime time.Time
+	err := s.inDir(rel+StatusSuffix, func(d *os.Root, name string) error {
+		f, err := openShared(d, name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil {
+			mtime = st.ModTime()
+		}
+		b, err = io.ReadAll(io.LimitReader(f, maxStatus))
+		return err
+	})
 	if err != nil {
-		return 0, "", false
+		return Last{}, false
 	}
-	return rc, msg, true
+	st, ok := ParseStatus(b)
+	if !ok {
+		return Last{}, false
+	}
+	l := Last{Status: st, At: mtime}
+	fi, err := s.Lstat(rel)
+	if err == nil && fi.ModTime().After(mtime) {
+		l.At = fi.ModTime()
+	}
+	l.Stale = st.Stale && err == nil && fi.Size() > 0
+	return l, true
 }
 
 // statusIncomplete is the status of a file whose content is being
@@ -42,30 +150,55 @@ func (s *Store) ReadStatus(rel string) (int, string, bool) {
 // so that no status ever vouches for content of another run.
 var statusIncomplete = StatusLine(int(status.Interrupted), "the last run was interrupted while its result was stored")
 
+// Result is what a run leaves in the store: the file's content, its
+// status and, for a command, its whole standard error (NAME.stderr, empty
+// after a run with none).
+type Result struct {
+	Content []byte
+	Stderr  []byte
+	// HasStderr stores Stderr in NAME.stderr; without it NAME.stderr is
+	// left alone.
+	HasStderr bool
+	Status
+}
+
 // StoreResult stores a run's content and its status together, under a
 // lock of the directory, so that both always come from the same run. When
 // the status does not change (thousands of nodes that succeed), only the
-// content is replaced; otherwise the status first says the result is being
-// stored, then the content and the new status follow, so a kill part-way
-// leaves a status that says the run did not complete.
-func (s *Store) StoreResult(rel string, content []byte, rc int, msg string) error {
+// content (and stderr) is replaced; otherwise the status first says the
+// result is being stored, then the content and the new status follow, so
+// a kill part-way leaves a status that says the run did not complete.
+func (s *Store) StoreResult(rel string, r Result) error {
 	dir, name := SplitRel(rel)
-	line := StatusLine(rc, msg)
+	line := r.Status.Bytes()
 	unlock, err := s.LockDir(dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	var names []string
-	var data [][]byte
-	if old, err := s.ReadFile(rel+StatusSuffix, int64(len(line))+1); err == nil && bytes.Equal(old, line) {
-		names, data = []string{name}, [][]byte{content}
-	} else {
-		names = []string{name + StatusSuffix, name, name + StatusSuffix}
-		data = [][]byte{statusIncomplete, content, line}
-		if errors.Is(err, fs.ErrNotExist) {
-			names, data = names[1:], data[1:] // no status yet: none to contradict
+	names, data := []string{name}, [][]byte{r.Content}
+	if r.HasStderr && s.stderrChanges(rel+StderrSuffix, r.Stderr) {
+		names, data = append(names, name+StderrSuffix), append(data, r.Stderr)
+	}
+	old, err := s.ReadFile(rel+StatusSuffix, int64(len(line))+1)
+	if err != nil || !bytes.Equal(old, line) {
+		names, data = append(names, name+StatusSuffix), append(data, line)
+		if !errors.Is(err, fs.ErrNotExist) { // a status to contradict first
+			if err := s.WriteFiles(dir, []string{name + StatusSuffix}, [][]byte{statusIncomplete}); err != nil {
+				return err
+			}
 		}
 	}
 	return s.WriteFiles(dir, names, data)
+}
+
+// stderrChanges reports whether NAME.stderr must be written to hold
+// stderr: always when there is some; when there is none, only if the file
+// is missing or not empty (thousands of quiet commands cost one lstat).
+func (s *Store) stderrChanges(rel string, stderr []byte) bool {
+	if len(stderr) > 0 {
+		return true
+	}
+	fi, err := s.Lstat(rel)
+	return err != nil || fi.Size() != 0
 }

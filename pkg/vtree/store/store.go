@@ -10,7 +10,6 @@ package store
 import (
 	"container/list"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -24,6 +23,7 @@ const (
 	IDsName      = "ids"  // credentials: written 0600, never exchanged
 	LockName     = "lock" // lock files: flocked, never exchanged
 	StatusSuffix = ".status"
+	StderrSuffix = ".stderr" // a command's whole standard error
 	// MaxName is the longest name whose NAME.status still fits NAME_MAX.
 	MaxName = 255 - len(StatusSuffix)
 )
@@ -35,8 +35,9 @@ type Store struct {
 	// trusted reports the names of files that decide what smctl runs or
 	// where it connects (.type, ids, attribute files): they are written
 	// with a new inode owned by the writer, never group- or
-	// other-writable, and never through a spare.
-	Trusted func(name string) bool
+	// other-writable, and never through a spare. Its arguments are the
+	// file's directory (relative to the store) and name.
+	Trusted func(dir, name string) bool
 
 	// dirs keeps directories open for the life of a command (bounded,
 	// least recently used first out), so that the many small operations
@@ -307,29 +308,6 @@ func JoinRel(dir, name string) string {
 		return name
 	}
 	return dir + "/" + name
-}
-
-// createLock creates an empty-valued lock file unless it exists. It is never
-// replaced afterwards: flock locks belong to the inode. It is private to
-// its owner (0600): any user who could open it could flock it and block
-// every run under it (smctl delegate gives a group read and write).
-func (s *Store) CreateLock(rel string) error {
-	f, err := s.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		st, serr := s.root.Lstat(rel)
-		if serr == nil && !st.Mode().IsRegular() {
-			return fmt.Errorf("%s exists and is not a regular file", rel)
-		}
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.Write([]byte("1\n"))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // New returns the store of the backing directory dir, opened as root.

@@ -41,7 +41,7 @@ func (s *Store) WriteFiles(dir string, names []string, data [][]byte) error {
 	defer release()
 	var dmode fs.FileMode
 	for i, name := range names {
-		trusted := s.Trusted != nil && s.Trusted(name)
+		trusted := s.Trusted != nil && s.Trusted(dir, name)
 		if !trusted && dmode == 0 {
 			dmode = s.dirMode(dir)
 		}
@@ -102,6 +102,16 @@ func replace(d *os.Root, dmode fs.FileMode, name string, data []byte, trusted bo
 	_, werr := f.Write(data)
 	if werr == nil {
 		werr = setMode(f, newFileMode, old, st, dmode, name, trusted)
+	}
+	if werr == nil && old == nil && !trusted && widen(dmode)&0o020 != 0 {
+		// A new result in a directory its group may write (a delegated
+		// device) belongs to that group, which it is made writable for,
+		// as the files delegation made (a command's first stderr file).
+		if ds, err := d.Stat("."); err == nil {
+			if dst, ok := ds.Sys().(*syscall.Stat_t); ok && int(dst.Gid) != os.Getegid() {
+				_ = f.Chown(-1, int(dst.Gid))
+			}
+		}
 	}
 	cerr := f.Close()
 	if werr == nil {

@@ -1,7 +1,11 @@
 // Package vfs adapts a vtree.Tree to the shapes other code walks: a
-// read-only io/fs view (New), a walk of the tree in lexical order (Walk)
-// and shell-style globs (Glob). It works through the tree's exported API
-// only, the small interface Tree, which *vtree.Tree satisfies.
+// read-only io/fs view (New), a walk of the tree in lexical order (Walk),
+// shell-style globs (Glob), and the paths smctl's verbs take (Expand):
+// ClusterShell node-set ranges and @groups, then globs. Groups are the
+// files /groups/NAME, read with the tree's trust check (Group). It works
+// through the tree's exported API only, the small interface Tree, which
+// *vtree.Tree satisfies, and the optional abilities TrustedReader and
+// DeviceTyper.
 package vfs
 
 import (

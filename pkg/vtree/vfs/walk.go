@@ -25,11 +25,43 @@ type WalkOptions struct {
 // no agents. It does not enter live directories (whose listing asks the
 // node, and whose /proc and /sys hold cycles) unless start is inside one.
 // fn may return fs.SkipDir or fs.SkipAll.
+//
+// A start that does not exist but is a pattern (HasPattern: node sets,
+// @groups, globs) is expanded as Expand does, and each path it names is
+// walked in turn; a part that names nothing is reported to fn with start.
 func Walk(ctx context.Context, t Tree, start string, opts WalkOptions, fn WalkFunc) error {
 	start, err := vtree.Clean(start)
 	if err != nil {
 		return err
 	}
+	if HasPattern(start) {
+		if _, err := t.Stat(ctx, start); err != nil {
+			return walkPattern(ctx, t, start, opts, fn)
+		}
+	}
+	return walkStart(ctx, t, start, opts, fn)
+}
+
+// walkPattern walks each path the pattern start expands to.
+func walkPattern(ctx context.Context, t Tree, start string, opts WalkOptions, fn WalkFunc) error {
+	paths, errs := Expand(ctx, t, start)
+	for _, e := range errs {
+		if err := fn(start, nil, e); err != nil {
+			if errors.Is(err, fs.SkipDir) || errors.Is(err, fs.SkipAll) {
+				return nil
+			}
+			return err
+		}
+	}
+	for _, p := range paths {
+		if err := walkStart(ctx, t, p, opts, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func walkStart(ctx context.Context, t Tree, start string, opts WalkOptions, fn WalkFunc) error {
 	info, err := t.Stat(ctx, start)
 	if err != nil {
 		return fn(start, nil, err)
@@ -83,9 +115,13 @@ func HasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 // Live directories are matched too when the pattern reaches into one; a
 // literal name inside one is kept without asking the node (its read will
 // say if it is missing).
+//
+// As in the shell, "[!...]" is a negated class (path.Match's "[^...]").
 func Glob(ctx context.Context, t Tree, pattern string) ([]string, error) {
+	orig := pattern
+	pattern = shellClasses(pattern)
 	if _, err := path.Match(pattern, ""); err != nil {
-		return nil, &fs.PathError{Op: "glob", Path: pattern, Err: err}
+		return nil, &fs.PathError{Op: "glob", Path: orig, Err: err}
 	}
 	clean, err := vtree.Clean(pattern)
 	if err != nil {
@@ -129,7 +165,30 @@ func Glob(ctx context.Context, t Tree, pattern string) ([]string, error) {
 		cur = next
 	}
 	if len(cur) == 0 {
-		return nil, &fs.PathError{Op: "glob", Path: pattern, Err: errors.New("no match")}
+		return nil, &fs.PathError{Op: "glob", Path: orig, Err: errors.New("no match")}
 	}
 	return cur, nil
+}
+
+// shellClasses rewrites the shell's negated classes "[!...]" of pattern
+// as path.Match writes them, "[^...]".
+func shellClasses(pattern string) string {
+	b := []byte(pattern)
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '[':
+			if i+1 < len(b) && b[i+1] == '!' {
+				b[i+1] = '^'
+			}
+			// Skip to the end of the class: a '[' inside it is itself.
+			for i++; i < len(b) && b[i] != ']'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		}
+	}
+	return string(b)
 }

@@ -88,7 +88,7 @@ func newTree(t testing.TB, agents map[string]string, stmts string) *vtree.Tree {
 // as the tree writes them).
 func backingStore(tr *vtree.Tree) *store.Store {
 	s := store.New(tr.BackingRoot(), tr.BackingDir())
-	s.Trusted = func(name string) bool { return name == vtree.TypeFile }
+	s.Trusted = func(_, name string) bool { return name == vtree.TypeFile }
 	return s
 }
 

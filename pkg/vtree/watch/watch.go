@@ -183,8 +183,12 @@ func start(ctx context.Context, t Tree, paths []string, out chan<- Event) (<-cha
 			if name == vtree.TypeFile {
 				return nil
 			}
-			base, _ := strings.CutSuffix(name, vtree.StatusSuffix) // never ".status": hidden
-			return []string{base, base + vtree.StatusSuffix}
+			// never ".status" or ".stderr": hidden
+			base, ok := strings.CutSuffix(name, vtree.StatusSuffix)
+			if !ok {
+				base, _ = strings.CutSuffix(name, vtree.StderrSuffix)
+			}
+			return []string{base, base + vtree.StatusSuffix, base + vtree.StderrSuffix}
 		},
 		Busy: func(d *os.File) bool { // a store holds the lock exclusively
 			return syscall.Flock(int(d.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) == syscall.EWOULDBLOCK

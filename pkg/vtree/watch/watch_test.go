@@ -210,8 +210,9 @@ func TestWatch(t *testing.T) {
 				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, power, "on") },
 				want: []watchWant{{path: power, change: Created | Content | Status}},
 			}, {
-				// Same status: the content alone is stored.
-				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, power, "off") },
+				// Same status (the same value ran): the content alone is
+				// stored.
+				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, power, "on") },
 				want: []watchWant{{path: power, change: Content}},
 			}, {
 				// A failure stores the status alone.

@@ -1,0 +1,166 @@
+package vtree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/status"
+	"github.com/smctl/smctl/pkg/transport"
+	"github.com/smctl/smctl/pkg/vtree/store"
+)
+
+// lastValue is the stored content of n that a failed read agent leaves in
+// place, as a stale Result with the failure's code; nil if there is none.
+func (t *Tree) lastValue(n *node, max int64, rc int) *Result {
+	b, err := t.store.ReadFile(n.rel, max+1)
+	if err != nil || len(b) == 0 || int64(len(b)) > max {
+		return nil
+	}
+	return &Result{Content: b, Ran: true, RC: rc, Stale: true}
+}
+
+// ran is what a status records as having run on n: the value written
+// (a command); a read agent's run is recorded without (the file's own
+// read agent is what ran).
+func ran(op agent.Op, input []byte) string {
+	if op == agent.Write {
+		return string(input)
+	}
+	return ""
+}
+
+// writeStatus records a run that stored nothing else. A user with read
+// access only cannot record status: that is not an error (the outcome
+// still reaches them); any other failure to store it is.
+func (t *Tree) writeStatus(n *node, st store.Status) error {
+	if st.RC != 0 { // the content, if any, is an earlier run's
+		fi, err := t.store.Lstat(n.rel)
+		st.Stale = err == nil && fi.Size() > 0
+	}
+	err := t.store.WriteFile(n.rel+statusSuffix, st.Bytes())
+	if err == nil || errors.Is(err, fs.ErrPermission) {
+		return nil
+	}
+	return fmt.Errorf("storing %s%s: %w", n.path, statusSuffix, unwrapPath(err))
+}
+
+// storeResult stores an agent run's content and its status together
+// (store.StoreResult); a user with read access only still records the
+// status.
+func (t *Tree) storeResult(n *node, res agent.Result, content []byte, op agent.Op, input []byte) error {
+	st := store.Status{RC: res.RC, Message: res.Message, Ran: ran(op, input)}
+	err := t.store.StoreResult(n.rel, store.Result{Content: content, Stderr: res.Stderr, HasStderr: res.Keep, Status: st})
+	if errors.Is(err, fs.ErrPermission) {
+		if serr := t.writeStatus(n, st); serr != nil {
+			return serr
+		}
+	}
+	return err
+}
+
+// runAgent runs a on n under the locks of n's directories, with the
+// timeout, and records NAME.status.
+func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent, input []byte, belowRoot bool) (agent.Result, error) {
+	_, name := splitPath(n.path)
+	label := name + "." + string(op)
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	fail := func(rc int, err error) (agent.Result, error) {
+		msg := agent.Escape(err.Error())
+		if RC(err) == int(status.Usage) {
+			rc = int(status.Usage)
+		}
+		if parent.Err() != nil {
+			rc, msg = int(status.Interrupted), "interrupted"
+		} else if errors.Is(err, context.DeadlineExceeded) || rc == int(status.Timeout) {
+			rc = int(status.Timeout)
+			if le := (*lockError)(nil); !errors.As(err, &le) {
+				msg = fmt.Sprintf("agent %s timed out after %s", label, t.timeout)
+			}
+		}
+		if serr := t.writeStatus(n, store.Status{RC: rc, Message: msg, Ran: ran(op, input)}); serr != nil {
+			msg += "; " + serr.Error()
+		}
+		return agent.Result{}, &AgentError{Agent: label, RC: rc, Msg: msg}
+	}
+	unlock, err := t.acquireLocks(ctx, n, belowRoot)
+	if err != nil {
+		rc := int(status.Timeout)
+		if errors.Is(err, fs.ErrPermission) {
+			rc = int(status.Failed)
+		}
+		return fail(rc, err)
+	}
+	defer unlock()
+	req, err := t.request(ctx, n, op, input)
+	if err != nil {
+		return fail(int(status.Failed), err)
+	}
+	res, err := a.Run(ctx, req)
+	res.Message = agent.Escape(res.Message)
+	if err != nil {
+		rc := int(status.Failed)
+		var ae *agent.Error
+		if errors.As(err, &ae) {
+			rc = ae.RC
+		}
+		return fail(rc, err)
+	}
+	// Output that becomes content is stored with its status by the caller
+	// (storeResult); a failure that stores nothing records its status here.
+	if res.RC != 0 {
+		msg := res.Message
+		if !res.Keep {
+			if serr := t.writeStatus(n, store.Status{RC: res.RC, Message: res.Message, Ran: ran(op, input)}); serr != nil {
+				msg += "; " + serr.Error()
+			}
+		}
+		return res, &AgentError{Agent: label, RC: res.RC, Msg: msg}
+	}
+	return res, nil
+}
+
+// request builds the agent request for n.
+func (t *Tree) request(ctx context.Context, n *node, op agent.Op, input []byte) (*agent.Request, error) {
+	dev := t.device(n.devPath)
+	if dev.Err != nil {
+		return nil, dev.Err
+	}
+	req := &agent.Request{
+		Path:      n.path,
+		Op:        op,
+		Device:    dev.Path,
+		Type:      dev.Type,
+		Host:      dev.Host(),
+		Root:      t.Root,
+		Attrs:     dev.Attrs,
+		Input:     input,
+		MaxOutput: int64(t.Config.MaxOutput),
+		Timeout:   t.timeout,
+		KeyFile:   t.keyFile,
+	}
+	if dev.Path == "/" {
+		req.Host = ""
+	}
+	dir, _ := store.SplitRel(n.rel)
+	pair, err := t.ids.Nearest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if pair != nil {
+		req.User, req.Password = pair.User, pair.Password
+	}
+	if dev.Path != "/" {
+		dev.User, dev.Password = req.User, req.Password
+		tr, err := t.opts.Drivers.Transport(ctx, dev)
+		if err != nil {
+			tr = transport.Broken{Err: err}
+		}
+		req.Transport = tr
+	}
+	return req, nil
+}

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// createLock creates an empty-valued lock file unless it exists. It is never
+// replaced afterwards: flock locks belong to the inode. It is private to
+// its owner (0600): any user who could open it could flock it and block
+// every run under it (smctl delegate gives a group read and write).
+func (s *Store) CreateLock(rel string) error {
+	f, err := s.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		st, serr := s.root.Lstat(rel)
+		if serr == nil && !st.Mode().IsRegular() {
+			return fmt.Errorf("%s exists and is not a regular file", rel)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte("1\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// SetLock creates the lock file rel (on: CreateLock) or removes it; a
+// lock file is never replaced, since flock locks belong to its inode.
+func (s *Store) SetLock(rel string, on bool) error {
+	if on {
+		return s.CreateLock(rel)
+	}
+	if err := s.root.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// FlockWait takes an exclusive flock on f, polling until ctx ends.
+func FlockWait(ctx context.Context, f *os.File) error {
+	delay := time.Millisecond
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return errors.New("timed out")
+			}
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// CheckWritable fails with fs.ErrPermission unless the current user may
+// write the file rel, or create it in its directory when it does not
+// exist (access(2) with the real IDs, as the file system judges them).
+func (s *Store) CheckWritable(rel string, exists bool) error {
+	full := filepath.Join(s.dir, filepath.FromSlash(rel))
+	if !exists {
+		full = filepath.Dir(full)
+	}
+	if err := syscall.Access(full, 2 /* W_OK */); err != nil {
+		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EROFS) {
+			return fs.ErrPermission
+		}
+		return err
+	}
+	return nil
+}
