@@ -27,7 +27,7 @@ func (s *Store) ReadFiles(dir string, names []string, max int64) (map[string][]b
 	}
 	defer release()
 	// One listing tells which of the names exist.
-	if f, err := d.Open("."); err == nil {
+	if f, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
 		present, err := f.Readdirnames(-1)
 		f.Close()
 		if err == nil {
@@ -95,7 +95,27 @@ func readTrustedIn(d *os.Root, name, vpath string, max int64) ([]byte, error) {
 	case sys.Nlink != 1:
 		return nil, &trust.Error{Name: vpath, UID: int(sys.Uid), Mode: fi.Mode(), Why: fmt.Sprintf("it has %d hard links", sys.Nlink)}
 	}
-	return io.ReadAll(io.LimitReader(f, max))
+	return readSized(f, fi.Size(), max)
+}
+
+// readSized reads at most max bytes of the open regular file f, whose
+// size was size when it was stat'ed: one read when the file has not grown
+// since (a read returning less than asked is the end of a regular file).
+func readSized(f *os.File, size, max int64) ([]byte, error) {
+	if size < 0 || size >= max {
+		return io.ReadAll(io.LimitReader(f, max))
+	}
+	buf := make([]byte, size+1)
+	n, err := f.Read(buf)
+	switch {
+	case err == io.EOF || err == nil && n <= int(size):
+		return buf[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	// It grew: read the rest as it comes.
+	rest, err := io.ReadAll(io.LimitReader(f, max-int64(n)))
+	return append(buf[:n], rest...), err
 }
 
 // tempRest is how old a temporary file must be before a listing sweeps it

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/smctl/smctl/pkg/agent"
@@ -118,7 +119,7 @@ func (s *Store) Last(rel string) (Last, bool) {
 	var b []byte
 	var mtime time.Time
 	err := s.inDir(rel+StatusSuffix, func(d *os.Root, name string) error {
-		f, err := openShared(d, name)
+		f, _, err := openShared(d, name)
 		if err != nil {
 			return err
 		}
@@ -180,8 +181,8 @@ func (s *Store) StoreResult(rel string, r Result) error {
 	if r.HasStderr && s.stderrChanges(rel+StderrSuffix, r.Stderr) {
 		names, data = append(names, name+StderrSuffix), append(data, r.Stderr)
 	}
-	old, err := s.ReadFile(rel+StatusSuffix, int64(len(line))+1)
-	if err != nil || !bytes.Equal(old, line) {
+	same, err := s.holds(rel+StatusSuffix, line)
+	if err != nil || !same {
 		names, data = append(names, name+StatusSuffix), append(data, line)
 		if !errors.Is(err, fs.ErrNotExist) { // a status to contradict first
 			if err := s.WriteFiles(dir, []string{name + StatusSuffix}, [][]byte{statusIncomplete}); err != nil {
@@ -190,6 +191,27 @@ func (s *Store) StoreResult(rel string, r Result) error {
 		}
 	}
 	return s.WriteFiles(dir, names, data)
+}
+
+// holds reports whether the file rel holds exactly want: one open and one
+// read of up to len(want)+1 bytes. It takes no shared lock: the caller
+// holds the directory's, and a torn read only costs a rewrite.
+func (s *Store) holds(rel string, want []byte) (same bool, err error) {
+	err = s.inDir(rel, func(d *os.Root, name string) error {
+		f, err := d.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		buf := make([]byte, len(want)+1)
+		n, err := f.Read(buf) // a regular file: short only at its end
+		if err != nil && err != io.EOF {
+			return err
+		}
+		same = bytes.Equal(buf[:n], want)
+		return nil
+	})
+	return same, err
 }
 
 // stderrChanges reports whether NAME.stderr must be written to hold

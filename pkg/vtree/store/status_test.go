@@ -104,3 +104,52 @@ func TestLast(t *testing.T) {
 		t.Errorf("stale without content: %+v", l)
 	}
 }
+
+// TestReadSized: one read when the size is known and the file has not
+// grown; what was written since is still read; max bounds it all.
+func TestReadSized(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	for _, tt := range []struct {
+		data      string
+		size, max int64
+		want      string
+	}{
+		{"", 0, 10, ""},
+		{"abc", 3, 10, "abc"},
+		{"abcdef", 3, 10, "abcdef"}, // grew after the stat
+		{"abcdef", 6, 4, "abcd"},    // max below the size
+		{"abcdef", -1, 10, "abcdef"},
+		{"ab", 5, 10, "ab"}, // shrank
+	} {
+		os.WriteFile(p, []byte(tt.data), 0o644)
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readSized(f, tt.size, tt.max)
+		f.Close()
+		if err != nil || string(got) != tt.want {
+			t.Errorf("%q size %d max %d: %q, %v; want %q", tt.data, tt.size, tt.max, got, err, tt.want)
+		}
+	}
+}
+
+// TestHolds: exactly the bytes wanted, not a prefix or a longer file.
+func TestHolds(t *testing.T) {
+	s, dir := newStore(t)
+	os.MkdirAll(filepath.Join(dir, "d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "d", "s"), []byte("0\nran: x\n"), 0o644)
+	for _, tt := range []struct {
+		want string
+		same bool
+	}{{"0\nran: x\n", true}, {"0\n", false}, {"0\nran: x\nmore\n", false}, {"1\nran: x\n", false}} {
+		same, err := s.holds("d/s", []byte(tt.want))
+		if err != nil || same != tt.same {
+			t.Errorf("holds %q = %v, %v; want %v", tt.want, same, err, tt.same)
+		}
+	}
+	if _, err := s.holds("d/none", []byte("0\n")); err == nil {
+		t.Error("a missing file holds something")
+	}
+}

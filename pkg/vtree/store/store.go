@@ -10,7 +10,6 @@ package store
 import (
 	"container/list"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -84,7 +83,15 @@ func (s *Store) openDir(rel string) (*os.Root, func(), error) {
 		return e.r, func() { s.release(e) }, nil
 	}
 	s.mu.Unlock()
-	r, err := s.root.OpenRoot(rel)
+	// From the parent, itself kept open: one openat per device rather
+	// than a walk from the root through every directory above it.
+	parent, name := SplitRel(rel)
+	p, prelease, err := s.openDir(parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := p.OpenRoot(name)
+	prelease()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -221,12 +228,12 @@ func (s *Store) Stat(rel string) (fi fs.FileInfo, err error) {
 
 func (s *Store) ReadFile(rel string, max int64) (b []byte, err error) {
 	err = s.inDir(rel, func(d *os.Root, name string) error {
-		f, err := openShared(d, name)
+		f, size, err := openShared(d, name)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		b, err = io.ReadAll(io.LimitReader(f, max))
+		b, err = readSized(f, size, max)
 		return err
 	})
 	return b, err
@@ -235,19 +242,24 @@ func (s *Store) ReadFile(rel string, max int64) (b []byte, err error) {
 // openShared opens name for reading under a shared flock, so that a writer
 // cannot recycle the inode (see exchange) while it is read; if name was
 // exchanged before the lock was taken, it opens the new one.
-func openShared(d *os.Root, name string) (*os.File, error) {
+// The size returned is the file's when it was locked (-1 if unknown).
+func openShared(d *os.Root, name string) (*os.File, int64, error) {
 	for attempt := 0; ; attempt++ {
-		f, err := d.Open(name)
+		f, err := d.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 		if err != nil || name == LockName { // lock files are never exchanged
-			return f, err
+			return f, -1, err
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
-			return f, nil // no flock here (some file systems): read as is
+			return f, -1, nil // no flock here (some file systems): read as is
 		}
 		fst, err1 := f.Stat()
 		lst, err2 := d.Lstat(name)
 		if attempt >= 3 || err1 != nil || err2 != nil || os.SameFile(fst, lst) {
-			return f, nil
+			size := int64(-1)
+			if err1 == nil {
+				size = fst.Size()
+			}
+			return f, size, nil
 		}
 		f.Close()
 	}
@@ -282,7 +294,7 @@ func (s *Store) LockDir(dir string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := d.Open(".")
+	f, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	release()
 	if err != nil {
 		return nil, err

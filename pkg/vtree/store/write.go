@@ -95,7 +95,7 @@ func replace(d *os.Root, dmode fs.FileMode, name string, data []byte, trusted bo
 	_, _ = rand.Read(rnd[:])
 	// Hidden, and short whatever the name's length.
 	tmp := TempPrefix + hex.EncodeToString(rnd[:])
-	f, err := d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	f, err := d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NONBLOCK, 0o666)
 	if err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func writeAll(f *os.File, data []byte) error {
 }
 
 func renameExchange(d *os.Root, a, b string) error {
-	dir, err := d.Open(".")
+	dir, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
