@@ -10,6 +10,7 @@ package config
 
 import (
 	"fmt"
+	"io/fs"
 	"maps"
 	"math"
 	"path"
@@ -220,6 +221,27 @@ func (sc Schema) Default() *Config {
 		c.Types[name] = t
 	}
 	return c
+}
+
+// Stale reports whether a file's read agent must run before a read under
+// model and ttl, given the stored content's description (stat, called
+// only when the model needs it): refresh always; cached only while the
+// content is missing or empty; ttl when the content is older than ttl, and
+// always when ttl is 0 (a fresh reading, whatever time the content has: a
+// clock that was ahead, a restored backup).
+func Stale(model string, ttl time.Duration, stat func() (fs.FileInfo, error)) bool {
+	switch model {
+	case Cached:
+		st, err := stat()
+		return err != nil || st.Size() == 0
+	case TTL:
+		if ttl <= 0 {
+			return true
+		}
+		st, err := stat()
+		return err != nil || time.Since(st.ModTime()) >= ttl
+	}
+	return true
 }
 
 // CachePolicy returns the caching model and TTL for a virtual path.

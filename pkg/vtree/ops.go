@@ -130,30 +130,14 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 	return &Result{Content: b}, nil
 }
 
-// stale reports whether the read agent of n must run before a read.
+// stale reports whether the read agent of n must run before a read: the
+// file's caching model (config.Stale), or --max-age as a ttl.
 func (t *Tree) stale(n *node, opts ReadOptions) bool {
-	if !n.exists {
-		return true
-	}
 	model, ttl := t.Config.CachePolicy(n.path)
 	if opts.HasMaxAge {
 		model, ttl = config.TTL, opts.MaxAge
 	}
-	switch model {
-	case config.Cached:
-		// Only while the file has no content.
-		st, err := t.store.Lstat(n.rel)
-		return err != nil || st.Size() == 0
-	case config.TTL:
-		if ttl <= 0 {
-			// A fresh reading, whatever time the content has (a clock
-			// that was ahead, a restored backup).
-			return true
-		}
-		st, err := t.store.Lstat(n.rel)
-		return err != nil || time.Since(st.ModTime()) >= ttl
-	}
-	return true
+	return !n.exists || config.Stale(model, ttl, func() (fs.FileInfo, error) { return t.store.Lstat(n.rel) })
 }
 
 // Write writes data to the file at virtual path p: through its write agent

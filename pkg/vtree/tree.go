@@ -398,7 +398,7 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 			// The root always shows ids (Sysman's top-level /ids), empty
 			// until credentials are written.
 			rootIDs := sp == specialIDs && n.path == "/"
-			if h == nil && !rootIDs && !create {
+			if h == nil && !rootIDs && !create && !t.quietStderr(n.rel, el) {
 				return nil, pathErr("lookup", p, fs.ErrNotExist)
 			}
 			n = &node{path: childPath, rel: childRel, devPath: n.devPath, devType: n.devType, devErr: n.devErr, hook: h, special: sp}

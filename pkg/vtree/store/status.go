@@ -152,8 +152,8 @@ func (s *Store) Last(rel string) (Last, bool) {
 var statusIncomplete = StatusLine(int(status.Interrupted), "the last run was interrupted while its result was stored")
 
 // Result is what a run leaves in the store: the file's content, its
-// status and, for a command, its whole standard error (NAME.stderr, empty
-// after a run with none).
+// status and, for a command, its whole standard error (NAME.stderr,
+// removed after a run with none).
 type Result struct {
 	Content []byte
 	Stderr  []byte
@@ -178,7 +178,7 @@ func (s *Store) StoreResult(rel string, r Result) error {
 	}
 	defer unlock()
 	names, data := []string{name}, [][]byte{r.Content}
-	if r.HasStderr && s.stderrChanges(rel+StderrSuffix, r.Stderr) {
+	if r.HasStderr && len(r.Stderr) > 0 {
 		names, data = append(names, name+StderrSuffix), append(data, r.Stderr)
 	}
 	same, err := s.holds(rel+StatusSuffix, line)
@@ -188,6 +188,14 @@ func (s *Store) StoreResult(rel string, r Result) error {
 			if err := s.WriteFiles(dir, []string{name + StatusSuffix}, [][]byte{statusIncomplete}); err != nil {
 				return err
 			}
+		}
+	}
+	if r.HasStderr && len(r.Stderr) == 0 {
+		// A run without stderr leaves no NAME.stderr (the tree shows it
+		// empty): one unlink, or one failed lookup, rather than an inode.
+		err := s.inDir(rel+StderrSuffix, func(d *os.Root, name string) error { return d.Remove(name) })
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	}
 	return s.WriteFiles(dir, names, data)
@@ -212,15 +220,4 @@ func (s *Store) holds(rel string, want []byte) (same bool, err error) {
 		return nil
 	})
 	return same, err
-}
-
-// stderrChanges reports whether NAME.stderr must be written to hold
-// stderr: always when there is some; when there is none, only if the file
-// is missing or not empty (thousands of quiet commands cost one lstat).
-func (s *Store) stderrChanges(rel string, stderr []byte) bool {
-	if len(stderr) > 0 {
-		return true
-	}
-	fi, err := s.Lstat(rel)
-	return err != nil || fi.Size() != 0
 }

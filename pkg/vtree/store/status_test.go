@@ -40,15 +40,15 @@ func TestStatusBytesParse(t *testing.T) {
 }
 
 // TestStoreResultStderr: NAME.stderr holds the whole stderr of the run,
-// is emptied by a run with none, and is left alone by runs that keep no
-// stderr (read agents).
+// is removed by a run with none (the tree shows it empty), and is left
+// alone by runs that keep no stderr (read agents).
 func TestStoreResultStderr(t *testing.T) {
 	s, dir := newStore(t)
 	os.MkdirAll(filepath.Join(dir, "d"), 0o755)
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join(dir, "d", name))
 		if err != nil {
-			return "<" + err.Error() + ">"
+			return "<none>"
 		}
 		return string(b)
 	}
@@ -58,9 +58,10 @@ func TestStoreResultStderr(t *testing.T) {
 	}{
 		{Result{Content: []byte("out\n"), Stderr: []byte("e1\ne2\n"), HasStderr: true, Status: Status{RC: 3, Message: "e1", Ran: "cmd"}},
 			"out\n", "e1\ne2\n", "3 e1\nran: cmd\n"},
-		{Result{Content: []byte("ok\n"), HasStderr: true, Status: Status{Ran: "true"}}, "ok\n", "", "0\nran: true\n"},
-		{Result{Content: []byte("again\n"), HasStderr: true, Status: Status{Ran: "true"}}, "again\n", "", "0\nran: true\n"},
-		{Result{Content: []byte("r\n"), Status: Status{}}, "r\n", "", "0\n"},
+		{Result{Content: []byte("ok\n"), HasStderr: true, Status: Status{Ran: "true"}}, "ok\n", "<none>", "0\nran: true\n"},
+		{Result{Content: []byte("again\n"), HasStderr: true, Status: Status{Ran: "true"}}, "again\n", "<none>", "0\nran: true\n"},
+		{Result{Content: []byte("err\n"), Stderr: []byte("e\n"), HasStderr: true, Status: Status{RC: 1, Message: "e"}}, "err\n", "e\n", "1 e\n"},
+		{Result{Content: []byte("r\n"), Status: Status{}}, "r\n", "e\n", "0\n"},
 	}
 	for i, st := range steps {
 		if err := s.StoreResult("d/c", st.r); err != nil {
