@@ -253,6 +253,8 @@ func findRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *FindOp
 	if len(starts) == 0 {
 		starts = []string{"/"}
 	}
+	out, flush := ios.BufferedOut()
+	defer flush()
 	failed := 0
 	for _, s := range starts {
 		clean, err := vtree.Clean(s)
@@ -275,7 +277,7 @@ func findRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *FindOp
 				isDir = info.IsDir()
 			}
 			if opts.match(p, isDir, depthOf(p)-baseDepth) {
-				fmt.Fprintln(ios.Out, p)
+				fmt.Fprintln(out, p)
 			}
 			return nil
 		})

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -18,8 +19,8 @@ type IOStreams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
-	inTTY, errTTY bool
-	color         bool
+	inTTY, outTTY, errTTY bool
+	color                 bool
 }
 
 // System returns the process's streams.
@@ -28,6 +29,7 @@ func System() *IOStreams {
 	return &IOStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		inTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		outTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		errTTY: errTTY,
 		color:  errTTY && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb",
 	}
@@ -41,6 +43,17 @@ func Test(in string) (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
 
 // InIsTerminal reports whether standard input is a terminal.
 func (s *IOStreams) InIsTerminal() bool { return s.inTTY }
+
+// BufferedOut returns Out buffered when it is not a terminal (a pipe or a
+// file gets one write per 64 KiB, not one per line), and the flush to call
+// when done; on a terminal, Out itself, line by line as it comes.
+func (s *IOStreams) BufferedOut() (io.Writer, func() error) {
+	if s.outTTY {
+		return s.Out, func() error { return nil }
+	}
+	bw := bufio.NewWriterSize(s.Out, 64<<10)
+	return bw, bw.Flush
+}
 
 // Errorf prints one "smctl: ..." line on ErrOut, first clearing a progress
 // line a terminal may show.

@@ -50,6 +50,7 @@ type Store struct {
 
 type dirEnt struct {
 	r     *os.Root
+	info  fs.FileInfo // its Lstat, once asked (Lstat answers from it after)
 	mode  fs.FileMode // permission bits of the directory, when known
 	users int
 	elem  *list.Element
@@ -210,11 +211,29 @@ func (s *Store) inDir(rel string, fn func(d *os.Root, name string) error) error 
 	return fn(d, name)
 }
 
+// Lstat describes rel without following a final symlink. A directory the
+// store keeps open is described once per command: a path lookup through
+// /systems/servers for each of 2000 devices stats those two once.
 func (s *Store) Lstat(rel string) (fi fs.FileInfo, err error) {
+	s.mu.Lock()
+	if e, ok := s.dirs[rel]; ok && e.info != nil {
+		fi = e.info
+	}
+	s.mu.Unlock()
+	if fi != nil {
+		return fi, nil
+	}
 	err = s.inDir(rel, func(d *os.Root, name string) error {
 		fi, err = d.Lstat(name)
 		return err
 	})
+	if err == nil && fi.IsDir() {
+		s.mu.Lock()
+		if e, ok := s.dirs[rel]; ok {
+			e.info = fi
+		}
+		s.mu.Unlock()
+	}
 	return fi, err
 }
 
@@ -266,12 +285,17 @@ func openShared(d *os.Root, name string) (*os.File, int64, error) {
 }
 
 func (s *Store) ReadDir(rel string) ([]fs.DirEntry, error) {
-	f, err := s.root.Open(rel)
+	d, release, err := s.openDir(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	f, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return f.ReadDir(-1)
+	return readDir(d, f)
 }
 
 // checkReadable fails if the current user may not read the existing file.

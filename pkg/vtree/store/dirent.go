@@ -1,0 +1,86 @@
+package store
+
+import (
+	"io/fs"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// readDir lists the open directory f with the types getdents gives, one
+// system call per 32 KiB of entries. (*os.File).ReadDir on a directory
+// opened through an os.Root stats every entry; a device's listing is read
+// for every device a find walks, and its entries' types are all it needs.
+// An entry whose type the file system does not give (DT_UNKNOWN) is
+// stat'ed.
+func readDir(d *os.Root, f *os.File) ([]fs.DirEntry, error) {
+	var out []fs.DirEntry
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := syscall.ReadDirent(int(f.Fd()), buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return out, &fs.PathError{Op: "readdirent", Path: f.Name(), Err: err}
+		}
+		if n <= 0 {
+			return out, nil
+		}
+		for b := buf[:n]; len(b) >= 19; {
+			reclen := int(*(*uint16)(unsafe.Pointer(&b[16])))
+			if reclen < 19 || reclen > len(b) {
+				break
+			}
+			name := b[19:reclen]
+			for i, c := range name {
+				if c == 0 {
+					name = name[:i]
+					break
+				}
+			}
+			if s := string(name); s != "." && s != ".." {
+				e := dirent{d: d, name: s, typ: direntType(b[18])}
+				if b[18] == syscall.DT_UNKNOWN {
+					if fi, err := d.Lstat(s); err == nil {
+						e.typ = fi.Mode().Type()
+					}
+				}
+				out = append(out, e)
+			}
+			b = b[reclen:]
+		}
+	}
+}
+
+func direntType(t byte) fs.FileMode {
+	switch t {
+	case syscall.DT_DIR:
+		return fs.ModeDir
+	case syscall.DT_LNK:
+		return fs.ModeSymlink
+	case syscall.DT_FIFO:
+		return fs.ModeNamedPipe
+	case syscall.DT_SOCK:
+		return fs.ModeSocket
+	case syscall.DT_CHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case syscall.DT_BLK:
+		return fs.ModeDevice
+	}
+	return 0
+}
+
+// dirent is an fs.DirEntry from getdents: its Info stats it when asked
+// (in its directory, while that is still open).
+type dirent struct {
+	d    *os.Root
+	name string
+	typ  fs.FileMode
+}
+
+func (e dirent) Name() string               { return e.name }
+func (e dirent) IsDir() bool                { return e.typ.IsDir() }
+func (e dirent) Type() fs.FileMode          { return e.typ }
+func (e dirent) Info() (fs.FileInfo, error) { return e.d.Lstat(e.name) }
+func (e dirent) String() string             { return fs.FormatDirEntry(e) }
