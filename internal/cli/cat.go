@@ -86,6 +86,7 @@ func catRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *CatOpti
 	if paths, err = ops.Only(ctx, t, paths, opts.Only); err != nil {
 		return err
 	}
+	defer ios.BufferOut()()
 	p := choosePrinter(ios, printFlags{
 		verb:   "cat",
 		json:   opts.Output == "json",

@@ -135,6 +135,7 @@ func grepRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *GrepOp
 	if paths, err = ops.Only(ctx, t, paths, opts.Only); err != nil {
 		return err
 	}
+	defer ios.BufferOut()()
 	p := choosePrinter(ios, printFlags{
 		verb:   "grep",
 		json:   opts.Output == "json",

@@ -21,6 +21,7 @@ type IOStreams struct {
 
 	inTTY, outTTY, errTTY bool
 	color                 bool
+	flushOut              func() error // set by BufferOut
 }
 
 // System returns the process's streams.
@@ -55,9 +56,22 @@ func (s *IOStreams) BufferedOut() (io.Writer, func() error) {
 	return bw, bw.Flush
 }
 
+// BufferOut makes Out buffered when it is not a terminal (BufferedOut),
+// and returns the flush to call when the verb is done. Errorf flushes it
+// first, so that what was printed keeps its order with the errors when
+// both streams go to one file.
+func (s *IOStreams) BufferOut() func() error {
+	out, flush := s.BufferedOut()
+	s.Out, s.flushOut = out, flush
+	return flush
+}
+
 // Errorf prints one "smctl: ..." line on ErrOut, first clearing a progress
 // line a terminal may show.
 func (s *IOStreams) Errorf(format string, args ...any) {
+	if s.flushOut != nil {
+		_ = s.flushOut()
+	}
 	prefix := ""
 	if s.errTTY {
 		prefix = "\r\x1b[K"

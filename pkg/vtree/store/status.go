@@ -119,15 +119,22 @@ func (s *Store) Last(rel string) (Last, bool) {
 	var b []byte
 	var mtime time.Time
 	err := s.inDir(rel+StatusSuffix, func(d *os.Root, name string) error {
-		f, _, err := openShared(d, name)
+		// A shared lock keeps a writer from recycling the inode while it
+		// is read (see exchange); one just replaced is read as it was,
+		// which a reader of two files cannot tell from a read a moment
+		// earlier (openShared's recheck buys nothing here).
+		f, err := d.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if st, err := f.Stat(); err == nil {
-			mtime = st.ModTime()
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
+		st, err := f.Stat()
+		if err != nil {
+			return err
 		}
-		b, err = io.ReadAll(io.LimitReader(f, maxStatus))
+		mtime = st.ModTime()
+		b, err = readSized(f, st.Size(), maxStatus)
 		return err
 	})
 	if err != nil {
