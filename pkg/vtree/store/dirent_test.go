@@ -1,7 +1,9 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -48,5 +50,46 @@ func TestReadDirTypes(t *testing.T) {
 	}
 	if _, err := s.ReadDir("none"); err == nil {
 		t.Error("listing a missing directory succeeded")
+	}
+}
+
+// TestReadTrustedAt: the raw reader agrees with readTrustedIn, byte for
+// byte and refusal for refusal.
+func TestReadTrustedAt(t *testing.T) {
+	_, dir := newStore(t)
+	d, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	w := func(name, data string, mode os.FileMode) {
+		os.WriteFile(filepath.Join(dir, name), []byte(data), mode)
+		os.Chmod(filepath.Join(dir, name), mode)
+	}
+	w("plain", "127.0.0.1\n", 0o644)
+	w("empty", "", 0o644)
+	w("big", string(make([]byte, 9000)), 0o644)
+	w("gw", "x\n", 0o664)
+	w("ow", "x\n", 0o646)
+	os.Symlink("plain", filepath.Join(dir, "link"))
+	os.Link(filepath.Join(dir, "plain"), filepath.Join(dir, "plain2"))
+	os.Mkdir(filepath.Join(dir, "adir"), 0o755)
+	syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644)
+	f, err := d.OpenFile(".", os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, name := range []string{"plain", "empty", "big", "gw", "ow", "link", "plain2", "adir", "fifo", "missing"} {
+		for _, max := range []int64{4, 4096, 1 << 20} {
+			want, werr := readTrustedIn(d, name, "/"+name, max)
+			got, gerr := readTrustedAt(int(f.Fd()), name, "/"+name, max)
+			if string(got) != string(want) || (gerr == nil) != (werr == nil) {
+				t.Errorf("%s max %d: %d bytes, %v; readTrustedIn %d bytes, %v", name, max, len(got), gerr, len(want), werr)
+			}
+			if errors.Is(werr, fs.ErrNotExist) != errors.Is(gerr, fs.ErrNotExist) {
+				t.Errorf("%s: not-exist %v vs %v", name, gerr, werr)
+			}
+		}
 	}
 }
