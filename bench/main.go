@@ -43,12 +43,20 @@
 // interleaved benchmark by benchmark, with the ratio work tree / REV of
 // ns/op, B/op and allocs/op per benchmark, matched by name.
 //
+// The store suite (store.go): the tree's cost per node (issue 10), on
+// -nodes nodes of bench/cheapsshd, a server cheaper per session than its
+// clients: the baseline, smctl's steady-state and first write (find |
+// write), find and cat of the written tree, in interleaved rounds, with
+// the issue's targets; then system calls per node of a steady-state write
+// and of the baseline (strace -f -c). With -before REV, smctl at REV too.
+//
 // It prints a table per suite (median of -runs runs: wall time, CPU time,
 // peak RSS, nodes ok, wall time / the reference's) and writes them to
 // bench/out/. -suite takes a comma-separated list; "all" is every suite.
 //
-//	go run ./bench [-suite all|ssh,ipmi,mem,tree,cp] [-before REV] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3]
+//	go run ./bench [-suite all|ssh,ipmi,mem,tree,cp,run,store] [-before REV] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3]
 //	               [-mem-nodes 2000] [-mem-before REV] [-tree-count 2] [-tree-bench REGEXP] [-tree-benchtime 1s]
+//	               [-store-pace 2s] [-store-repeat 5]
 package main
 
 import (
@@ -91,8 +99,8 @@ var (
 	runs      = flag.Int("runs", 3, "runs per tool (the median is reported)")
 	fanout    = flag.Int("fanout", 64, "parallelism given to every tool")
 	skipSync  = flag.Bool("skip-sync", false, "skip the --fanout 1 run")
-	suite     = flag.String("suite", "all", "comma-separated: ssh, ipmi, mem, tree, cp, run, or all")
-	before    = flag.String("before", "", "ssh and tree suites: also measure this git revision, interleaved, with ratios work tree / revision")
+	suite     = flag.String("suite", "all", "comma-separated: ssh, ipmi, mem, tree, cp, run, store, or all")
+	before    = flag.String("before", "", "ssh, tree and store suites: also measure this git revision, interleaved, with ratios work tree / revision")
 	bmcs      = flag.Int("bmcs", 200, "ipmi_sim BMCs for the ipmi suite")
 	bmcsDown  = flag.Int("bmcs-down", 20, "of them stopped for the second ipmi run")
 )
@@ -108,15 +116,17 @@ func main() {
 	for _, s := range strings.Split(*suite, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "all":
-			suites["ssh"], suites["ipmi"], suites["mem"], suites["tree"], suites["cp"], suites["run"] = true, true, true, true, true, true
-		case "ssh", "ipmi", "mem", "tree", "cp", "run":
+			for _, s := range []string{"ssh", "ipmi", "mem", "tree", "cp", "run", "store"} {
+				suites[s] = true
+			}
+		case "ssh", "ipmi", "mem", "tree", "cp", "run", "store":
 			suites[s] = true
 		default:
-			check(fmt.Errorf("-suite %q: no suite %q (ssh, ipmi, mem, tree, cp, run, all)", *suite, s))
+			check(fmt.Errorf("-suite %q: no suite %q (ssh, ipmi, mem, tree, cp, run, store, all)", *suite, s))
 		}
 	}
-	if *before != "" && !suites["ssh"] && !suites["tree"] {
-		check(fmt.Errorf("-before applies to the ssh and tree suites (the mem suite has -mem-before)"))
+	if *before != "" && !suites["ssh"] && !suites["tree"] && !suites["store"] {
+		check(fmt.Errorf("-before applies to the ssh, tree and store suites (the mem suite has -mem-before)"))
 	}
 	work, err := os.MkdirTemp("", "smctl-bench-")
 	check(err)
@@ -137,7 +147,7 @@ func main() {
 	goBuild("", "the baseline", "build", "-trimpath", "-o", baseline, "./bench/baseline")
 	// Revisions first: one that does not build stops the bench at once.
 	var revSmctl string
-	if *before != "" && suites["ssh"] {
+	if *before != "" && (suites["ssh"] || suites["store"]) {
 		revSmctl = buildRevision(*before, work)
 	}
 	if *memBefore != "" && suites["mem"] {
@@ -171,6 +181,9 @@ func main() {
 	}
 	if suites["run"] {
 		table += runRows(smctl, work)
+	}
+	if suites["store"] {
+		table += storeRows(smctl, revSmctl, baseline, work)
 	}
 	fmt.Print(table)
 	out := filepath.Join("bench", "out")

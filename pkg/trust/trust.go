@@ -73,6 +73,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.UID < 0 { // judged before it could be opened: a symlink
+		return fmt.Sprintf("untrusted file %s: %s (it must be a regular file owned by %s)", e.Name, e.Why, owners())
+	}
 	return fmt.Sprintf("untrusted file %s: owner %s, mode %04o: %s (it must be owned by %s and not writable by group or others)",
 		e.Name, userName(e.UID), e.Mode.Perm(), e.Why, owners())
 }

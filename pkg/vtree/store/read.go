@@ -73,12 +73,18 @@ func (s *Store) ReadFiles(dir string, names []string, max int64) (map[string][]b
 // it connects, if it is trusted: a regular file with one link, not a
 // symlink, owned by root or the running user and not writable by group or
 // others (judged on the open descriptor).
-func (s *Store) ReadTrusted(rel string, max int64) (b []byte, err error) {
-	err = s.inDir(rel, func(d *os.Root, name string) error {
-		b, err = readTrustedIn(d, name, "/"+strings.TrimPrefix(rel, "./"), max)
-		return err
-	})
-	return b, err
+func (s *Store) ReadTrusted(rel string, max int64) ([]byte, error) {
+	dir, name := SplitRel(rel)
+	d, fd, release, err := s.dirFD(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	vpath := "/" + strings.TrimPrefix(rel, "./")
+	if fd >= 0 {
+		return readTrustedAt(fd, name, vpath, max)
+	}
+	return readTrustedIn(d, name, vpath, max)
 }
 
 func readTrustedIn(d *os.Root, name, vpath string, max int64) ([]byte, error) {
@@ -112,14 +118,7 @@ func readTrustedIn(d *os.Root, name, vpath string, max int64) ([]byte, error) {
 // close, and no os.File (whose registration with the poller costs a
 // failed epoll_ctl per file, and a finalizer).
 func readTrustedAt(dirfd int, name, vpath string, limit int64) ([]byte, error) {
-	var fd int
-	var err error
-	for {
-		fd, err = syscall.Openat(dirfd, name, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	fd, err := openAt(dirfd, name)
 	switch {
 	case err == syscall.ELOOP:
 		return nil, &trust.Error{Name: vpath, UID: -1, Why: "it is a symlink"}

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -200,8 +199,7 @@ func (s *Store) StoreResult(rel string, r Result) error {
 	if r.HasStderr && len(r.Stderr) == 0 {
 		// A run without stderr leaves no NAME.stderr (the tree shows it
 		// empty): one unlink, or one failed lookup, rather than an inode.
-		err := s.inDir(rel+StderrSuffix, func(d *os.Root, name string) error { return d.Remove(name) })
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := s.unlink(dir, name+StderrSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
@@ -211,20 +209,53 @@ func (s *Store) StoreResult(rel string, r Result) error {
 // holds reports whether the file rel holds exactly want: one open and one
 // read of up to len(want)+1 bytes. It takes no shared lock: the caller
 // holds the directory's, and a torn read only costs a rewrite.
-func (s *Store) holds(rel string, want []byte) (same bool, err error) {
-	err = s.inDir(rel, func(d *os.Root, name string) error {
-		f, err := d.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			return err
+func (s *Store) holds(rel string, want []byte) (bool, error) {
+	dir, name := SplitRel(rel)
+	_, dfd, release, err := s.dirFD(dir)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	if dfd < 0 {
+		b, err := s.ReadFile(rel, int64(len(want))+1)
+		return bytes.Equal(b, want), err
+	}
+	fd, err := openAt(dfd, name)
+	if err != nil {
+		return false, &fs.PathError{Op: "open", Path: rel, Err: err}
+	}
+	defer syscall.Close(fd)
+	buf := make([]byte, len(want)+1)
+	n, err := syscall.Read(fd, buf) // a regular file: short only at its end
+	if err != nil {
+		return false, &fs.PathError{Op: "read", Path: rel, Err: err}
+	}
+	return bytes.Equal(buf[:n], want), nil
+}
+
+// unlink removes the file name of the directory dir (one unlinkat).
+func (s *Store) unlink(dir, name string) error {
+	d, fd, release, err := s.dirFD(dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if fd < 0 {
+		return d.Remove(name)
+	}
+	if err := syscall.Unlinkat(fd, name); err != nil {
+		return &fs.PathError{Op: "unlink", Path: JoinRel(dir, name), Err: err}
+	}
+	return nil
+}
+
+// openAt opens the name (one element) of the directory dfd for reading,
+// never through a symlink.
+func openAt(dfd int, name string) (int, error) {
+	for {
+		fd, err := syscall.Openat(dfd, name, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+		if err != syscall.EINTR {
+			return fd, err
 		}
-		defer f.Close()
-		buf := make([]byte, len(want)+1)
-		n, err := f.Read(buf) // a regular file: short only at its end
-		if err != nil && err != io.EOF {
-			return err
-		}
-		same = bytes.Equal(buf[:n], want)
-		return nil
-	})
-	return same, err
+	}
 }

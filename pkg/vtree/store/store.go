@@ -42,14 +42,16 @@ type Store struct {
 	// least recently used first out), so that the many small operations
 	// on one device are each one system call relative to it instead of a
 	// walk from the root.
-	mu    sync.Mutex
-	dirs  map[string]*dirEnt
-	lru   *list.List
-	limit int
+	mu      sync.Mutex
+	rootDot *dirEnt // the root's descriptor for dirFD (its r is root)
+	dirs    map[string]*dirEnt
+	lru     *list.List
+	limit   int
 }
 
 type dirEnt struct {
 	r     *os.Root
+	dot   *os.File    // the directory itself, for raw *at calls (dirFD), once asked
 	info  fs.FileInfo // its Lstat, once asked (Lstat answers from it after)
 	mode  fs.FileMode // permission bits of the directory, when known
 	users int
@@ -111,13 +113,63 @@ func (s *Store) openDir(rel string) (*os.Root, func(), error) {
 		prev := el.Prev()
 		k := el.Value.(string)
 		if old := s.dirs[k]; old.users == 0 {
-			old.r.Close()
+			old.close()
 			s.lru.Remove(el)
 			delete(s.dirs, k)
 		}
 		el = prev
 	}
 	return e.r, func() { s.release(e) }, nil
+}
+
+func (e *dirEnt) close() {
+	e.r.Close()
+	if e.dot != nil {
+		e.dot.Close()
+	}
+}
+
+// dirFD returns a descriptor of the directory rel for raw *at system
+// calls on one name (no os.File per file, and a real O_NOFOLLOW: os.Root
+// follows a final symlink that stays inside it), kept open with the
+// directory; release it with the directory. It is -1 when the directory
+// cannot be opened so (callers then use the os.Root). Never flock it: it
+// is shared.
+func (s *Store) dirFD(rel string) (*os.Root, int, func(), error) {
+	d, release, err := s.openDir(rel)
+	if err != nil {
+		return nil, -1, nil, err
+	}
+	s.mu.Lock()
+	e := s.dirs[rel]
+	if rel == "." || rel == "" {
+		if s.rootDot == nil {
+			s.rootDot = &dirEnt{r: d}
+		}
+		e = s.rootDot
+	}
+	if e == nil || e.r != d {
+		s.mu.Unlock()
+		return d, -1, release, nil
+	}
+	dot := e.dot
+	s.mu.Unlock()
+	if dot == nil {
+		f, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_DIRECTORY, 0)
+		if err != nil {
+			return d, -1, release, nil
+		}
+		f.Fd() // blocking from now on: its Fd is used raw
+		s.mu.Lock()
+		if e.dot == nil {
+			e.dot = f
+		} else {
+			f.Close()
+		}
+		dot = e.dot
+		s.mu.Unlock()
+	}
+	return d, int(dot.Fd()), release, nil
 }
 
 // dirMode returns the permission bits of the directory rel (0 if unknown),
@@ -168,7 +220,7 @@ func (s *Store) release(e *dirEnt) {
 	defer s.mu.Unlock()
 	e.users--
 	if e.gone && e.users == 0 {
-		e.r.Close()
+		e.close()
 	}
 }
 
@@ -183,7 +235,7 @@ func (s *Store) ForgetDirs(rel string) {
 			delete(s.dirs, k)
 			e.gone = true
 			if e.users == 0 {
-				e.r.Close()
+				e.close()
 			}
 		}
 	}
@@ -195,9 +247,13 @@ func (s *Store) CloseDirs() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, e := range s.dirs {
-		e.r.Close()
+		e.close()
 		delete(s.dirs, k)
 	}
+	if s.rootDot != nil && s.rootDot.dot != nil {
+		s.rootDot.dot.Close()
+	}
+	s.rootDot = nil
 }
 
 // inDir runs fn on the directory of rel and the name in it.

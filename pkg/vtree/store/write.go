@@ -34,7 +34,7 @@ func (s *Store) WriteFile(rel string, data []byte) error {
 // writeFile does, walking to the directory once. It stops at the first
 // error.
 func (s *Store) WriteFiles(dir string, names []string, data [][]byte) error {
-	d, release, err := s.openDir(dir)
+	d, dfd, release, err := s.dirFD(dir)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (s *Store) WriteFiles(dir string, names []string, data [][]byte) error {
 		if !trusted && dmode == 0 {
 			dmode = s.dirMode(dir)
 		}
-		if err := replace(d, dmode, name, data[i], trusted); err != nil {
+		if err := replace(d, dfd, dmode, name, data[i], trusted); err != nil {
 			return err
 		}
 	}
@@ -56,7 +56,9 @@ func (s *Store) WriteFiles(dir string, names []string, data [][]byte) error {
 // write bits the directory gives its group and others.
 func widen(dmode fs.FileMode) fs.FileMode { return dmode.Perm() & 0o022 }
 
-func replace(d *os.Root, dmode fs.FileMode, name string, data []byte, trusted bool) error {
+// replace replaces name in d (whose raw descriptor is dfd, or -1) with
+// data: see WriteFile.
+func replace(d *os.Root, dfd int, dmode fs.FileMode, name string, data []byte, trusted bool) error {
 	old, err := d.Lstat(name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -85,7 +87,7 @@ func replace(d *os.Root, dmode fs.FileMode, name string, data []byte, trusted bo
 			f.Close()
 		}
 		if !trusted && len(name) <= MaxName {
-			err := exchange(d, name, old, st, dmode, data)
+			err := exchange(d, dfd, name, old, st, dmode, data)
 			if !errors.Is(err, errNoExchange) {
 				return err
 			}
@@ -214,7 +216,7 @@ const (
 // is used only when it is a regular file with one link, owned by the
 // writer; anything else found under its name (a planted hard link or
 // symlink, another user's file) is removed and a new file written instead.
-func exchange(d *os.Root, name string, old fs.FileInfo, st *syscall.Stat_t, dmode fs.FileMode, data []byte) error {
+func exchange(d *os.Root, dfd int, name string, old fs.FileInfo, st *syscall.Stat_t, dmode fs.FileMode, data []byte) error {
 	spare := SparePrefix + name
 	for attempt := 0; attempt < 3; attempt++ {
 		f, err := d.OpenFile(spare, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
@@ -265,7 +267,7 @@ func exchange(d *os.Root, name string, old fs.FileInfo, st *syscall.Stat_t, dmod
 			f.Close()
 			return errNoExchange
 		}
-		err = renameExchange(d, spare, name)
+		err = renameExchange(d, dfd, spare, name)
 		f.Close()
 		if errors.Is(err, syscall.EPERM) {
 			return errNoExchange // a sticky directory: see replace
@@ -282,14 +284,16 @@ func writeAll(f *os.File, data []byte) error {
 	return f.Truncate(int64(len(data)))
 }
 
-func renameExchange(d *os.Root, a, b string) error {
-	dir, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return err
+func renameExchange(d *os.Root, fd int, a, b string) error {
+	if fd < 0 {
+		dir, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return err
+		}
+		defer dir.Close()
+		fd = int(dir.Fd())
 	}
-	defer dir.Close()
-	fd := int(dir.Fd())
-	err = unix.Renameat2(fd, a, fd, b, unix.RENAME_EXCHANGE)
+	err := unix.Renameat2(fd, a, fd, b, unix.RENAME_EXCHANGE)
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.ENOTSUP) {
 		return errNoExchange
 	}

@@ -87,7 +87,7 @@ func TestGroupsUnpriv(t *testing.T) {
 			must(os.Chown(p, uid, uid))
 			must(os.Chmod(p, g.mode))
 		}
-		// A symlink's target is judged, through the link's name.
+		// A symlink is refused as one, whatever it points to.
 		must(os.Symlink("stranger", filepath.Join(groups, "link")))
 		must(os.Lchown(filepath.Join(groups, "link"), testpriv.Nobody, testpriv.Nobody))
 		// A second name of a file elsewhere (the state root is nobody's).
@@ -112,7 +112,7 @@ func groupsUnpriv(t *testing.T, shared string) {
 		{"stranger", "group stranger: untrusted file /groups/stranger: owner uid 4242, mode 0644: owned by another user"},
 		{"groupw", "group groupw: untrusted file /groups/groupw: owner nobody (uid 65534), mode 0664: writable by its group"},
 		{"otherw", "group otherw: untrusted file /groups/otherw: owner nobody (uid 65534), mode 0646: writable by others"},
-		{"link", "group link: untrusted file /groups/link: owner uid 4242, mode 0644: owned by another user"},
+		{"link", "group link: untrusted file /groups/link: it is a symlink (it must be a regular file owned by "},
 		{"hard", "group hard: untrusted file /groups/hard: owner nobody (uid 65534), mode 0644: it has 2 hard links"},
 		{"via", "group via: group stranger: untrusted file /groups/stranger: owner uid 4242"},
 	} {
