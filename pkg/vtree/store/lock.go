@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -87,3 +88,11 @@ func (s *Store) CheckWritable(rel string, exists bool) error {
 	}
 	return nil
 }
+
+// euid and egid are the process's effective IDs, asked once: the store
+// compares them with owners for every file it replaces, and smctl never
+// changes them (each is a system call in Go).
+var (
+	euid = sync.OnceValue(os.Geteuid)
+	egid = sync.OnceValue(os.Getegid)
+)

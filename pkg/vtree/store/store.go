@@ -370,20 +370,38 @@ func (s *Store) CheckReadable(rel string) error {
 // function is called: a file's content and its status are stored under it,
 // so that they always come from the same run.
 func (s *Store) LockDir(dir string) (func(), error) {
-	d, release, err := s.openDir(dir)
+	d, dfd, release, err := s.dirFD(dir)
 	if err != nil {
 		return nil, err
 	}
-	f, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	release()
-	if err != nil {
-		return nil, err
+	defer release()
+	if dfd < 0 {
+		f, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return nil, err
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return func() {}, nil // no flock on this file system
+		}
+		return func() { f.Close() }, nil
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
+	// A description of its own (flock locks belong to one), raw.
+	fd, err := syscall.Openat(dfd, ".", syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	for {
+		err = syscall.Flock(fd, syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		syscall.Close(fd)
 		return func() {}, nil // no flock on this file system
 	}
-	return func() { f.Close() }, nil
+	return func() { syscall.Close(fd) }, nil
 }
 
 func SplitRel(rel string) (string, string) {

@@ -78,8 +78,8 @@ func replace(d *os.Root, dfd int, dmode fs.FileMode, name string, data []byte, t
 		st, _ = old.Sys().(*syscall.Stat_t)
 		// May this user write the file itself? The mode answers for root
 		// and for an owner with write permission; otherwise ask the kernel.
-		euid := os.Geteuid()
-		if st == nil || euid != 0 && !(int(st.Uid) == euid && st.Mode&0o200 != 0) {
+		uid := euid()
+		if st == nil || uid != 0 && !(int(st.Uid) == uid && st.Mode&0o200 != 0) {
 			f, err := d.OpenFile(name, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
 			if err != nil {
 				return err
@@ -110,7 +110,7 @@ func replace(d *os.Root, dfd int, dmode fs.FileMode, name string, data []byte, t
 		// device) belongs to that group, which it is made writable for,
 		// as the files delegation made (a command's first stderr file).
 		if ds, err := d.Stat("."); err == nil {
-			if dst, ok := ds.Sys().(*syscall.Stat_t); ok && int(dst.Gid) != os.Getegid() {
+			if dst, ok := ds.Sys().(*syscall.Stat_t); ok && int(dst.Gid) != egid() {
 				_ = f.Chown(-1, int(dst.Gid))
 			}
 		}
@@ -179,7 +179,7 @@ func setMode(f *os.File, cur fs.FileMode, old fs.FileInfo, st *syscall.Stat_t, d
 			return err
 		}
 	}
-	if !trusted && st != nil && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
+	if !trusted && st != nil && (int(st.Uid) != euid() || int(st.Gid) != egid()) {
 		// Keeping the owner needs privilege and keeping the group needs
 		// membership; without them the file stays the writer's.
 		if f.Chown(int(st.Uid), int(st.Gid)) != nil {
@@ -230,7 +230,7 @@ func exchange(d *os.Root, dfd int, name string, old fs.FileInfo, st *syscall.Sta
 			return errNoExchange
 		}
 		sys, ok := fst.Sys().(*syscall.Stat_t)
-		if !ok || !fst.Mode().IsRegular() || sys.Nlink > 1 || int(sys.Uid) != os.Geteuid() {
+		if !ok || !fst.Mode().IsRegular() || sys.Nlink > 1 || int(sys.Uid) != euid() {
 			// Not a spare of ours: remove what is under the name, if it is
 			// still what was opened, and write a new file instead.
 			f.Close()
