@@ -7,22 +7,23 @@ import (
 	"unsafe"
 )
 
-// readDir lists the open directory f with the types getdents gives, one
+// readDir lists the open directory fd (d, named name) with the types
+// getdents gives, one
 // system call per 32 KiB of entries. (*os.File).ReadDir on a directory
 // opened through an os.Root stats every entry; a device's listing is read
 // for every device a find walks, and its entries' types are all it needs.
 // An entry whose type the file system does not give (DT_UNKNOWN) is
 // stat'ed.
-func readDir(d *os.Root, f *os.File) ([]fs.DirEntry, error) {
+func readDir(d *os.Root, fd int, name string) ([]fs.DirEntry, error) {
 	var out []fs.DirEntry
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := syscall.ReadDirent(int(f.Fd()), buf)
+		n, err := syscall.ReadDirent(fd, buf)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return out, &fs.PathError{Op: "readdirent", Path: f.Name(), Err: err}
+			return out, &fs.PathError{Op: "readdirent", Path: name, Err: err}
 		}
 		if n <= 0 {
 			return out, nil

@@ -21,35 +21,30 @@ import (
 // runs.
 func (s *Store) ReadFiles(dir string, names []string, max int64) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	d, release, err := s.openDir(dir)
+	d, dirfd, release, err := s.dirFD(dir)
 	if err != nil {
 		return out, nil
 	}
 	defer release()
 	// One listing tells which of the names exist; the files are then read
-	// relative to the same descriptor, with no os.File each (see
-	// readTrustedAt).
-	dirfd := -1
-	if f, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
-		defer f.Close()
-		present, err := f.Readdirnames(-1)
-		dirfd = int(f.Fd())
-		if err == nil {
-			have := make(map[string]bool, len(present))
-			for _, p := range present {
-				have[p] = true
-				if IsTemp(p) {
-					sweepTemp(d, p)
-				}
+	// relative to the directory's kept descriptor, with no os.File each
+	// (see readTrustedAt).
+	if present, err := listDir(d, dirfd, dir); err == nil {
+		have := make(map[string]bool, len(present))
+		for _, e := range present {
+			p := e.Name()
+			have[p] = true
+			if IsTemp(p) {
+				sweepTemp(d, p)
 			}
-			var keep []string
-			for _, n := range names {
-				if have[n] {
-					keep = append(keep, n)
-				}
-			}
-			names = keep
 		}
+		var keep []string
+		for _, n := range names {
+			if have[n] {
+				keep = append(keep, n)
+			}
+		}
+		names = keep
 	}
 	for _, n := range names {
 		var b []byte

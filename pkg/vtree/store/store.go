@@ -341,17 +341,32 @@ func openShared(d *os.Root, name string) (*os.File, int64, error) {
 }
 
 func (s *Store) ReadDir(rel string) ([]fs.DirEntry, error) {
-	d, release, err := s.openDir(rel)
+	d, dfd, release, err := s.dirFD(rel)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	f, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
+	return listDir(d, dfd, rel)
+}
+
+// listDir lists the directory rel, open as d and, when dfd is not -1, as
+// the raw descriptor dfd.
+func listDir(d *os.Root, dfd int, rel string) ([]fs.DirEntry, error) {
+	if dfd < 0 {
+		f, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return readDir(d, int(f.Fd()), rel)
 	}
-	defer f.Close()
-	return readDir(d, f)
+	// A description of its own: a listing has an offset.
+	fd, err := syscall.Openat(dfd, ".", syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: rel, Err: err}
+	}
+	defer syscall.Close(fd)
+	return readDir(d, fd, rel)
 }
 
 // checkReadable fails if the current user may not read the existing file.
