@@ -103,6 +103,10 @@ func TestMut2KeepGroup(t *testing.T) {
 	}
 }
 
+// mut2FsizeChild marks the copy of the test binary TestMut2WriteFails
+// runs in.
+const mut2FsizeChild = "SMCTL_STORE_FSIZE_CHILD"
+
 // mut2FileSizeLimit limits the size of the files the test process writes
 // to max bytes (RLIMIT_FSIZE) until the returned function restores the
 // limit: writes beyond it fail with EFBIG (Go ignores SIGXFSZ). Only
@@ -128,7 +132,19 @@ func mut2FileSizeLimit(t *testing.T, max uint64) func() {
 // TestMut2WriteFails: a write that fails (here: EFBIG, over the file size
 // limit) is reported, replaces nothing and leaves no temporary file; a lock
 // file that cannot be written is an error too.
+//
+// The file size limit is the whole process's: the test runs in a copy of
+// the test binary of its own, without go test's log of file accesses, whose
+// writes the limit would fail too (and fail the package, at its end).
 func TestMut2WriteFails(t *testing.T) {
+	if os.Getenv(mut2FsizeChild) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestMut2WriteFails$", "-test.count", "1")
+		cmd.Env = append(os.Environ(), mut2FsizeChild+"=1")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "PASS") {
+			t.Fatalf("the test in its own process: %v\n%s", err, out)
+		}
+		return
+	}
 	s, dir := newStore(t)
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("old\n"), 0o644); err != nil {
 		t.Fatal(err)
