@@ -103,10 +103,6 @@ func TestMut2KeepGroup(t *testing.T) {
 	}
 }
 
-// mut2FsizeChild marks the copy of the test binary TestMut2WriteFails
-// runs in.
-const mut2FsizeChild = "SMCTL_STORE_FSIZE_CHILD"
-
 // mut2FileSizeLimit limits the size of the files the test process writes
 // to max bytes (RLIMIT_FSIZE) until the returned function restores the
 // limit: writes beyond it fail with EFBIG (Go ignores SIGXFSZ). Only
@@ -137,12 +133,7 @@ func mut2FileSizeLimit(t *testing.T, max uint64) func() {
 // the test binary of its own, without go test's log of file accesses, whose
 // writes the limit would fail too (and fail the package, at its end).
 func TestMut2WriteFails(t *testing.T) {
-	if os.Getenv(mut2FsizeChild) == "" {
-		cmd := exec.Command(os.Args[0], "-test.run", "^TestMut2WriteFails$", "-test.count", "1")
-		cmd.Env = append(os.Environ(), mut2FsizeChild+"=1")
-		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "PASS") {
-			t.Fatalf("the test in its own process: %v\n%s", err, out)
-		}
+	if !testpriv.Alone(t) {
 		return
 	}
 	s, dir := newStore(t)
