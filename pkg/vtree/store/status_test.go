@@ -120,6 +120,7 @@ func TestReadSized(t *testing.T) {
 		{"abc", 3, 10, "abc"},
 		{"abcdef", 3, 10, "abcdef"}, // grew after the stat
 		{"abcdef", 6, 4, "abcd"},    // max below the size
+		{"abcdef", 4, 4, "abcd"},    // grew, and the size stat'ed was max
 		{"abcdef", -1, 10, "abcdef"},
 		{"ab", 5, 10, "ab"}, // shrank
 	} {
