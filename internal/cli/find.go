@@ -253,8 +253,7 @@ func findRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *FindOp
 	if len(starts) == 0 {
 		starts = []string{"/"}
 	}
-	out, flush := ios.BufferedOut()
-	defer flush()
+	defer ios.BufferOut()()
 	failed := 0
 	for _, s := range starts {
 		clean, err := vtree.Clean(s)
@@ -277,7 +276,7 @@ func findRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *FindOp
 				isDir = info.IsDir()
 			}
 			if opts.match(p, isDir, depthOf(p)-baseDepth) {
-				fmt.Fprintln(out, p)
+				fmt.Fprintln(ios.Out, p)
 			}
 			return nil
 		})

@@ -45,25 +45,18 @@ func Test(in string) (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
 // InIsTerminal reports whether standard input is a terminal.
 func (s *IOStreams) InIsTerminal() bool { return s.inTTY }
 
-// BufferedOut returns Out buffered when it is not a terminal (a pipe or a
-// file gets one write per 64 KiB, not one per line), and the flush to call
-// when done; on a terminal, Out itself, line by line as it comes.
-func (s *IOStreams) BufferedOut() (io.Writer, func() error) {
+// BufferOut makes Out buffered when it is not a terminal (a pipe or a file
+// gets one write per 64 KiB, not one per line; a terminal still gets each
+// line as it comes), and returns the flush to call when the verb is done.
+// Errorf flushes it first, so that what was printed keeps its order with
+// the errors when both streams go to one file.
+func (s *IOStreams) BufferOut() func() error {
 	if s.outTTY {
-		return s.Out, func() error { return nil }
+		return func() error { return nil }
 	}
 	bw := bufio.NewWriterSize(s.Out, 64<<10)
-	return bw, bw.Flush
-}
-
-// BufferOut makes Out buffered when it is not a terminal (BufferedOut),
-// and returns the flush to call when the verb is done. Errorf flushes it
-// first, so that what was printed keeps its order with the errors when
-// both streams go to one file.
-func (s *IOStreams) BufferOut() func() error {
-	out, flush := s.BufferedOut()
-	s.Out, s.flushOut = out, flush
-	return flush
+	s.Out, s.flushOut = bw, bw.Flush
+	return bw.Flush
 }
 
 // Errorf prints one "smctl: ..." line on ErrOut, first clearing a progress
