@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,14 @@ func main() {
 	login := flag.String("user", "", "login name (default: current user)")
 	timeout := flag.Duration("timeout", 30*time.Second, "per-node timeout")
 	flag.Parse()
+	// $BASELINE_CPUPROFILE=FILE: a CPU profile of the run, to compare
+	// with smctl's ($SMCTL_CPUPROFILE).
+	if f := os.Getenv("BASELINE_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		check(err)
+		check(pprof.StartCPUProfile(out))
+		defer func() { pprof.StopCPUProfile(); out.Close() }()
+	}
 	if *nodes == "" || *keyFile == "" || *hostKeyFile == "" || flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: baseline -nodes FILE -key KEY -hostkey FILE [-p N] COMMAND")
 		os.Exit(2)

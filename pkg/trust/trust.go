@@ -21,6 +21,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -39,14 +40,18 @@ func init() { owner.Store(-1) }
 // there. A negative uid removes it.
 func TrustOwner(uid int) { owner.Store(int64(uid)) }
 
+// euid is the process's effective user ID, asked once (each call of
+// os.Geteuid is a system call, and every trusted file is judged).
+var euid = sync.OnceValue(os.Geteuid)
+
 func trustedUID(uid int) bool {
-	return uid == 0 || uid == os.Geteuid() || int64(uid) == owner.Load()
+	return uid == 0 || uid == euid() || int64(uid) == owner.Load()
 }
 
 // owners names the trusted owners for messages.
 func owners() string {
 	names := []string{"root"}
-	euid, o := os.Geteuid(), int(owner.Load())
+	euid, o := euid(), int(owner.Load())
 	if euid != 0 {
 		names = append(names, userName(euid))
 	}

@@ -2,19 +2,17 @@ package store
 
 import (
 	"io/fs"
-	"os"
 	"syscall"
 	"unsafe"
 )
 
-// readDir lists the open directory fd (d, named name) with the types
-// getdents gives, one
-// system call per 32 KiB of entries. (*os.File).ReadDir on a directory
+// readDir lists the open directory fd (rel in s) from its current offset
+// with the types getdents gives, one system call per 32 KiB of entries. (*os.File).ReadDir on a directory
 // opened through an os.Root stats every entry; a device's listing is read
 // for every device a find walks, and its entries' types are all it needs.
 // An entry whose type the file system does not give (DT_UNKNOWN) is
 // stat'ed.
-func readDir(d *os.Root, fd int, name string) ([]fs.DirEntry, error) {
+func readDir(s *Store, fd int, rel string) ([]fs.DirEntry, error) {
 	var out []fs.DirEntry
 	buf := make([]byte, 32<<10)
 	for {
@@ -23,7 +21,7 @@ func readDir(d *os.Root, fd int, name string) ([]fs.DirEntry, error) {
 			continue
 		}
 		if err != nil {
-			return out, &fs.PathError{Op: "readdirent", Path: name, Err: err}
+			return out, &fs.PathError{Op: "readdirent", Path: rel, Err: err}
 		}
 		if n <= 0 {
 			return out, nil
@@ -40,10 +38,10 @@ func readDir(d *os.Root, fd int, name string) ([]fs.DirEntry, error) {
 					break
 				}
 			}
-			if s := string(name); s != "." && s != ".." {
-				e := dirent{d: d, name: s, typ: direntType(b[18])}
+			if nm := string(name); nm != "." && nm != ".." {
+				e := dirent{s: s, dir: rel, name: nm, typ: direntType(b[18])}
 				if b[18] == syscall.DT_UNKNOWN {
-					if fi, err := d.Lstat(s); err == nil {
+					if fi, err := lstatAt(fd, nm); err == nil {
 						e.typ = fi.Mode().Type()
 					}
 				}
@@ -72,16 +70,15 @@ func direntType(t byte) fs.FileMode {
 	return 0
 }
 
-// dirent is an fs.DirEntry from getdents: its Info stats it when asked
-// (in its directory, while that is still open).
+// dirent is an fs.DirEntry from getdents: its Info stats it when asked.
 type dirent struct {
-	d    *os.Root
-	name string
-	typ  fs.FileMode
+	s         *Store
+	dir, name string
+	typ       fs.FileMode
 }
 
 func (e dirent) Name() string               { return e.name }
 func (e dirent) IsDir() bool                { return e.typ.IsDir() }
 func (e dirent) Type() fs.FileMode          { return e.typ }
-func (e dirent) Info() (fs.FileInfo, error) { return e.d.Lstat(e.name) }
+func (e dirent) Info() (fs.FileInfo, error) { return e.s.Lstat(JoinRel(e.dir, e.name)) }
 func (e dirent) String() string             { return fs.FormatDirEntry(e) }

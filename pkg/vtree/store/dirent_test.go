@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/smctl/smctl/pkg/trust"
 )
 
 // TestReadDirTypes: the listing from getdents names every entry once with
@@ -54,8 +56,9 @@ func TestReadDirTypes(t *testing.T) {
 	}
 }
 
-// TestReadTrustedAt: the raw reader agrees with readTrustedIn, byte for
-// byte and refusal for refusal.
+// TestReadTrustedAt: the raw reader agrees with a reader through an os.Root
+// (readTrustedIn below, the store's reader before it used raw descriptors),
+// byte for byte and refusal for refusal.
 func TestReadTrustedAt(t *testing.T) {
 	_, dir := newStore(t)
 	d, err := os.OpenRoot(dir)
@@ -99,4 +102,32 @@ func TestReadTrustedAt(t *testing.T) {
 			}
 		}
 	}
+}
+
+// readTrustedIn reads a trusted file through an os.Root and an os.File:
+// the oracle of TestReadTrustedAt.
+func readTrustedIn(d *os.Root, name, vpath string, max int64) ([]byte, error) {
+	f, err := d.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, &trust.Error{Name: vpath, UID: -1, Why: "it is a symlink"}
+		}
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := trust.Info(vpath, fi); err != nil {
+		return nil, err
+	}
+	sys := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, &trust.Error{Name: vpath, UID: int(sys.Uid), Mode: fi.Mode(), Why: "not a regular file"}
+	case sys.Nlink != 1:
+		return nil, &trust.Error{Name: vpath, UID: int(sys.Uid), Mode: fi.Mode(), Why: fmt.Sprintf("it has %d hard links", sys.Nlink)}
+	}
+	return readSized(f, fi.Size(), max)
 }

@@ -80,17 +80,18 @@ func TestMutDirCache(t *testing.T) {
 		s.dirs, s.lru, s.limit = map[string]*dirEnt{}, list.New(), 2
 		return s, dir
 	}
-	open := func(t *testing.T, s *Store, rel string) (*os.Root, func()) {
+	open := func(t *testing.T, s *Store, rel string) (*dirEnt, func()) {
 		t.Helper()
-		r, release, err := s.openDir(rel)
+		e, release, err := s.openDir(rel)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return r, release
+		return e, release
 	}
-	usable := func(t *testing.T, r *os.Root, what string) {
+	usable := func(t *testing.T, e *dirEnt, what string) {
 		t.Helper()
-		if _, err := r.Stat("."); err != nil {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(e.fd, &st); err != nil {
 			t.Errorf("%s: the directory held is no longer usable: %v", what, err)
 		}
 	}

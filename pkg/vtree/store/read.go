@@ -21,7 +21,7 @@ import (
 // runs.
 func (s *Store) ReadFiles(dir string, names []string, max int64) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	d, dirfd, release, err := s.dirFD(dir)
+	d, release, err := s.openDir(dir)
 	if err != nil {
 		return out, nil
 	}
@@ -29,13 +29,13 @@ func (s *Store) ReadFiles(dir string, names []string, max int64) (map[string][]b
 	// One listing tells which of the names exist; the files are then read
 	// relative to the directory's kept descriptor, with no os.File each
 	// (see readTrustedAt).
-	if present, err := listDir(d, dirfd, dir); err == nil {
+	if present, err := listDir(s, d, dir); err == nil {
 		have := make(map[string]bool, len(present))
 		for _, e := range present {
 			p := e.Name()
 			have[p] = true
 			if IsTemp(p) {
-				sweepTemp(d, p)
+				sweepTemp(d.fd, p)
 			}
 		}
 		var keep []string
@@ -47,12 +47,7 @@ func (s *Store) ReadFiles(dir string, names []string, max int64) (map[string][]b
 		names = keep
 	}
 	for _, n := range names {
-		var b []byte
-		if dirfd >= 0 {
-			b, err = readTrustedAt(dirfd, n, "/"+JoinRel(dir, n), max)
-		} else {
-			b, err = readTrustedIn(d, n, "/"+JoinRel(dir, n), max)
-		}
+		b, err := readTrustedAt(d.fd, n, "/"+JoinRel(dir, n), max)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -70,48 +65,19 @@ func (s *Store) ReadFiles(dir string, names []string, max int64) (map[string][]b
 // others (judged on the open descriptor).
 func (s *Store) ReadTrusted(rel string, max int64) ([]byte, error) {
 	dir, name := SplitRel(rel)
-	d, fd, release, err := s.dirFD(dir)
+	d, release, err := s.openDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	vpath := "/" + strings.TrimPrefix(rel, "./")
-	if fd >= 0 {
-		return readTrustedAt(fd, name, vpath, max)
-	}
-	return readTrustedIn(d, name, vpath, max)
+	return readTrustedAt(d.fd, name, "/"+strings.TrimPrefix(rel, "./"), max)
 }
 
-func readTrustedIn(d *os.Root, name, vpath string, max int64) ([]byte, error) {
-	f, err := d.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, &trust.Error{Name: vpath, UID: -1, Why: "it is a symlink"}
-		}
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := trust.Info(vpath, fi); err != nil {
-		return nil, err
-	}
-	sys := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.Mode().IsRegular():
-		return nil, &trust.Error{Name: vpath, UID: int(sys.Uid), Mode: fi.Mode(), Why: "not a regular file"}
-	case sys.Nlink != 1:
-		return nil, &trust.Error{Name: vpath, UID: int(sys.Uid), Mode: fi.Mode(), Why: fmt.Sprintf("it has %d hard links", sys.Nlink)}
-	}
-	return readSized(f, fi.Size(), max)
-}
-
-// readTrustedAt is readTrustedIn for the name (one element, no slash) in
-// the directory open as dirfd, with raw system calls: open, fstat, read,
+// readTrustedAt reads the trusted file name (one element, no slash) of the
+// directory open as dirfd, with raw system calls: open, fstat, read,
 // close, and no os.File (whose registration with the poller costs a
-// failed epoll_ctl per file, and a finalizer).
+// failed epoll_ctl per file, and a finalizer). A symlink is refused as
+// one (O_NOFOLLOW).
 func readTrustedAt(dirfd int, name, vpath string, limit int64) ([]byte, error) {
 	fd, err := openAt(dirfd, name)
 	switch {
@@ -135,24 +101,11 @@ func readTrustedAt(dirfd int, name, vpath string, limit int64) ([]byte, error) {
 	case st.Nlink != 1:
 		return nil, &trust.Error{Name: vpath, UID: int(st.Uid), Mode: mode, Why: fmt.Sprintf("it has %d hard links", st.Nlink)}
 	}
-	// One read of one byte more than the size tells the end (a regular
-	// file reads short only there); a file that grew since is read on.
-	buf := make([]byte, max(min(st.Size+1, limit), 1))
-	n := 0
-	for {
-		m, err := syscall.Read(fd, buf[n:])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: vpath, Err: err}
-		}
-		n += m
-		if m == 0 || n < len(buf) || int64(n) >= limit {
-			return buf[:min(int64(n), limit)], nil
-		}
-		buf = append(buf, make([]byte, min(int64(len(buf)), limit-int64(n)))...)
+	b, err := readFD(fd, st.Size, limit)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: vpath, Err: err}
 	}
+	return b, nil
 }
 
 // readSized reads at most max bytes of the open regular file f, whose
@@ -189,10 +142,10 @@ func IsTemp(name string) bool {
 	return err == nil
 }
 
-// sweepTemp removes the temporary file name of d if it has rested long
-// enough to be the leftover of a killed run.
-func sweepTemp(d *os.Root, name string) {
-	if st, err := d.Lstat(name); err == nil && st.Mode().IsRegular() && time.Since(st.ModTime()) > tempRest {
-		_ = d.Remove(name)
+// sweepTemp removes the temporary file name of the directory dfd if it
+// has rested long enough to be the leftover of a killed run.
+func sweepTemp(dfd int, name string) {
+	if st, err := lstatAt(dfd, name); err == nil && st.Mode().IsRegular() && time.Since(st.ModTime()) > tempRest {
+		_ = syscall.Unlinkat(dfd, name)
 	}
 }

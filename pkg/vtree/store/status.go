@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -115,27 +114,28 @@ type Last struct {
 // only), so the run ended at the later of the status's and the content's
 // times; a failed run leaves the content older than its status.
 func (s *Store) Last(rel string) (Last, bool) {
-	var b []byte
-	var mtime time.Time
-	err := s.inDir(rel+StatusSuffix, func(d *os.Root, name string) error {
-		// A shared lock keeps a writer from recycling the inode while it
-		// is read (see exchange); one just replaced is read as it was,
-		// which a reader of two files cannot tell from a read a moment
-		// earlier (openShared's recheck buys nothing here).
-		f, err := d.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		mtime = st.ModTime()
-		b, err = readSized(f, st.Size(), maxStatus)
-		return err
-	})
+	dir, name := SplitRel(rel + StatusSuffix)
+	d, release, err := s.openDir(dir)
+	if err != nil {
+		return Last{}, false
+	}
+	// A shared lock keeps a writer from recycling the inode while it is
+	// read (see exchange); one just replaced is read as it was, which a
+	// reader of two files cannot tell from a read a moment earlier
+	// (openShared's recheck buys nothing here).
+	fd, err := openAt(d.fd, name)
+	release()
+	if err != nil {
+		return Last{}, false
+	}
+	defer syscall.Close(fd)
+	_ = syscall.Flock(fd, syscall.LOCK_SH)
+	var fst syscall.Stat_t
+	if syscall.Fstat(fd, &fst) != nil {
+		return Last{}, false
+	}
+	mtime := time.Unix(fst.Mtim.Unix())
+	b, err := readFD(fd, fst.Size, maxStatus)
 	if err != nil {
 		return Last{}, false
 	}
@@ -211,16 +211,12 @@ func (s *Store) StoreResult(rel string, r Result) error {
 // holds the directory's, and a torn read only costs a rewrite.
 func (s *Store) holds(rel string, want []byte) (bool, error) {
 	dir, name := SplitRel(rel)
-	_, dfd, release, err := s.dirFD(dir)
+	d, release, err := s.openDir(dir)
 	if err != nil {
 		return false, err
 	}
 	defer release()
-	if dfd < 0 {
-		b, err := s.ReadFile(rel, int64(len(want))+1)
-		return bytes.Equal(b, want), err
-	}
-	fd, err := openAt(dfd, name)
+	fd, err := openAt(d.fd, name)
 	if err != nil {
 		return false, &fs.PathError{Op: "open", Path: rel, Err: err}
 	}
@@ -235,27 +231,13 @@ func (s *Store) holds(rel string, want []byte) (bool, error) {
 
 // unlink removes the file name of the directory dir (one unlinkat).
 func (s *Store) unlink(dir, name string) error {
-	d, fd, release, err := s.dirFD(dir)
+	d, release, err := s.openDir(dir)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if fd < 0 {
-		return d.Remove(name)
-	}
-	if err := syscall.Unlinkat(fd, name); err != nil {
+	if err := syscall.Unlinkat(d.fd, name); err != nil {
 		return &fs.PathError{Op: "unlink", Path: JoinRel(dir, name), Err: err}
 	}
 	return nil
-}
-
-// openAt opens the name (one element) of the directory dfd for reading,
-// never through a symlink.
-func openAt(dfd int, name string) (int, error) {
-	for {
-		fd, err := syscall.Openat(dfd, name, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
-		if err != syscall.EINTR {
-			return fd, err
-		}
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"syscall"
 	"time"
 
@@ -34,7 +33,7 @@ func (s *Store) WriteFile(rel string, data []byte) error {
 // writeFile does, walking to the directory once. It stops at the first
 // error.
 func (s *Store) WriteFiles(dir string, names []string, data [][]byte) error {
-	d, dfd, release, err := s.dirFD(dir)
+	d, release, err := s.openDir(dir)
 	if err != nil {
 		return err
 	}
@@ -45,49 +44,54 @@ func (s *Store) WriteFiles(dir string, names []string, data [][]byte) error {
 		if !trusted && dmode == 0 {
 			dmode = s.dirMode(dir)
 		}
-		if err := replace(d, dfd, dmode, name, data[i], trusted); err != nil {
-			return err
+		if err := replace(d.fd, dmode, name, data[i], trusted); err != nil {
+			return &fs.PathError{Op: "write", Path: JoinRel(dir, name), Err: unwrapPath(err)}
 		}
 	}
 	return nil
+}
+
+// unwrapPath strips an *fs.PathError (WriteFiles names the file itself).
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // widen is what a stored result in a directory of mode dmode gains: the
 // write bits the directory gives its group and others.
 func widen(dmode fs.FileMode) fs.FileMode { return dmode.Perm() & 0o022 }
 
-// replace replaces name in d (whose raw descriptor is dfd, or -1) with
-// data: see WriteFile.
-func replace(d *os.Root, dfd int, dmode fs.FileMode, name string, data []byte, trusted bool) error {
-	old, err := d.Lstat(name)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+// replace replaces name in the directory dfd with data: see WriteFile.
+func replace(dfd int, dmode fs.FileMode, name string, data []byte, trusted bool) error {
+	var st *syscall.Stat_t
+	old, err := lstatAt(dfd, name)
+	switch {
+	case err == nil && old.IsDir():
+		return syscall.EISDIR
+	case err == nil && old.Mode().IsRegular():
+		st = &old.st
+	case err == nil:
+		// A symlink or other entry planted here is replaced, and nothing
+		// of it (mode, owner) is kept.
+	case err != syscall.ENOENT:
 		return err
 	}
-	var st *syscall.Stat_t
-	if old != nil {
-		if old.IsDir() {
-			return syscall.EISDIR
-		}
-		if !old.Mode().IsRegular() {
-			// A symlink or other entry planted here is replaced, and
-			// nothing of it (mode, owner) is kept.
-			old = nil
-		}
-	}
-	if old != nil {
-		st, _ = old.Sys().(*syscall.Stat_t)
+	if st != nil {
 		// May this user write the file itself? The mode answers for root
 		// and for an owner with write permission; otherwise ask the kernel.
 		uid := euid()
-		if st == nil || uid != 0 && !(int(st.Uid) == uid && st.Mode&0o200 != 0) {
-			f, err := d.OpenFile(name, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+		if uid != 0 && !(int(st.Uid) == uid && st.Mode&0o200 != 0) {
+			fd, err := openFlags(dfd, name, syscall.O_WRONLY, 0)
 			if err != nil {
 				return err
 			}
-			f.Close()
+			syscall.Close(fd)
 		}
 		if !trusted && len(name) <= MaxName {
-			err := exchange(d, dfd, name, old, st, dmode, data)
+			err := exchange(dfd, name, st, dmode, data)
 			if !errors.Is(err, errNoExchange) {
 				return err
 			}
@@ -97,74 +101,73 @@ func replace(d *os.Root, dfd int, dmode fs.FileMode, name string, data []byte, t
 	_, _ = rand.Read(rnd[:])
 	// Hidden, and short whatever the name's length.
 	tmp := TempPrefix + hex.EncodeToString(rnd[:])
-	f, err := d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NONBLOCK, 0o666)
+	fd, err := openFlags(dfd, tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0o666)
 	if err != nil {
 		return err
 	}
-	_, werr := f.Write(data)
+	werr := writeFD(fd, data)
 	if werr == nil {
-		werr = setMode(f, newFileMode, old, st, dmode, name, trusted)
+		werr = setMode(fd, newFileMode, st, dmode, name, trusted)
 	}
-	if werr == nil && old == nil && !trusted && widen(dmode)&0o020 != 0 {
+	if werr == nil && st == nil && !trusted && widen(dmode)&0o020 != 0 {
 		// A new result in a directory its group may write (a delegated
 		// device) belongs to that group, which it is made writable for,
 		// as the files delegation made (a command's first stderr file).
-		if ds, err := d.Stat("."); err == nil {
-			if dst, ok := ds.Sys().(*syscall.Stat_t); ok && int(dst.Gid) != egid() {
-				_ = f.Chown(-1, int(dst.Gid))
-			}
+		var dst syscall.Stat_t
+		if syscall.Fstat(dfd, &dst) == nil && int(dst.Gid) != egid() {
+			_ = syscall.Fchown(fd, -1, int(dst.Gid))
 		}
 	}
-	cerr := f.Close()
+	cerr := syscall.Close(fd)
 	if werr == nil {
 		werr = cerr
 	}
 	if werr == nil {
-		werr = d.Rename(tmp, name)
-		if errors.Is(werr, syscall.EPERM) && old != nil && !trusted {
+		werr = syscall.Renameat(dfd, tmp, dfd, name)
+		if werr == syscall.EPERM && st != nil && !trusted {
 			// A sticky (delegated) directory: a member may not replace the
 			// owner's file, only write it where its mode allows, in place,
 			// under the lock smctl's readers take.
-			_ = d.Remove(tmp)
-			return writeInPlace(d, name, data)
+			_ = syscall.Unlinkat(dfd, tmp)
+			return writeInPlace(dfd, name, data)
 		}
 	}
 	if werr != nil {
-		_ = d.Remove(tmp)
+		_ = syscall.Unlinkat(dfd, tmp)
 	}
 	return werr
 }
 
 // writeInPlace rewrites the existing regular file name under an exclusive
 // flock: smctl's readers (openShared) see the old or the new content.
-func writeInPlace(d *os.Root, name string, data []byte) error {
-	f, err := d.OpenFile(name, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+func writeInPlace(dfd int, name string, data []byte) error {
+	fd, err := openFlags(dfd, name, syscall.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
 		return err
 	}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); !ok || !fi.Mode().IsRegular() || sys.Nlink != 1 {
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Nlink != 1 {
 		return fmt.Errorf("%s: not a regular file with one link: not written in place", name)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	if err := syscall.Flock(fd, syscall.LOCK_EX); err != nil {
 		return err
 	}
-	return writeAll(f, data)
+	return writeFD(fd, data)
 }
 
-// setMode gives the new file f, whose permission bits are cur, its mode:
+// setMode gives the new file fd, whose permission bits are cur, its mode:
 // for a trusted name, the old file's bits (else cur) less group and other
 // write, and 0600 for ids, owned by the writer; for others, the old file's
-// bits and, where the user may set them, its owner and group, plus the
-// directory's group and other write bits (widen).
-func setMode(f *os.File, cur fs.FileMode, old fs.FileInfo, st *syscall.Stat_t, dmode fs.FileMode, name string, trusted bool) error {
+// (st, nil if none) bits and, where the user may set them, its owner and
+// group, plus the directory's group and other write bits (widen).
+func setMode(fd int, cur fs.FileMode, st *syscall.Stat_t, dmode fs.FileMode, name string, trusted bool) error {
 	want := cur.Perm()
-	if old != nil {
-		want = old.Mode().Perm()
+	if st != nil {
+		want = fs.FileMode(st.Mode & 0o777)
 	}
 	if trusted {
 		want &^= 0o022
@@ -175,15 +178,15 @@ func setMode(f *os.File, cur fs.FileMode, old fs.FileInfo, st *syscall.Stat_t, d
 		want |= widen(dmode)
 	}
 	if want != cur.Perm() {
-		if err := f.Chmod(want); err != nil {
+		if err := syscall.Fchmod(fd, uint32(want)); err != nil {
 			return err
 		}
 	}
 	if !trusted && st != nil && (int(st.Uid) != euid() || int(st.Gid) != egid()) {
 		// Keeping the owner needs privilege and keeping the group needs
 		// membership; without them the file stays the writer's.
-		if f.Chown(int(st.Uid), int(st.Gid)) != nil {
-			_ = f.Chown(-1, int(st.Gid))
+		if syscall.Fchown(fd, int(st.Uid), int(st.Gid)) != nil {
+			_ = syscall.Fchown(fd, -1, int(st.Gid))
 		}
 	}
 	return nil
@@ -216,59 +219,59 @@ const (
 // is used only when it is a regular file with one link, owned by the
 // writer; anything else found under its name (a planted hard link or
 // symlink, another user's file) is removed and a new file written instead.
-func exchange(d *os.Root, dfd int, name string, old fs.FileInfo, st *syscall.Stat_t, dmode fs.FileMode, data []byte) error {
+// st is name's stat (the mode and owner the new content keeps).
+func exchange(dfd int, name string, st *syscall.Stat_t, dmode fs.FileMode, data []byte) error {
 	spare := SparePrefix + name
 	for attempt := 0; attempt < 3; attempt++ {
-		f, err := d.OpenFile(spare, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
+		fd, err := openFlags(dfd, spare, syscall.O_RDWR|syscall.O_CREAT, 0o600)
 		if err != nil {
-			_ = d.Remove(spare) // a symlink (ELOOP) or a FIFO: not a spare
+			_ = syscall.Unlinkat(dfd, spare) // a symlink (ELOOP) or a FIFO: not a spare
 			return errNoExchange
 		}
-		fst, err1 := f.Stat()
-		if err1 != nil {
-			f.Close()
+		fst, err := fstatFD(fd, spare)
+		if err != nil {
+			syscall.Close(fd)
 			return errNoExchange
 		}
-		sys, ok := fst.Sys().(*syscall.Stat_t)
-		if !ok || !fst.Mode().IsRegular() || sys.Nlink > 1 || int(sys.Uid) != euid() {
+		if !fst.Mode().IsRegular() || fst.st.Nlink > 1 || int(fst.st.Uid) != euid() {
 			// Not a spare of ours: remove what is under the name, if it is
 			// still what was opened, and write a new file instead.
-			f.Close()
-			if lst, err := d.Lstat(spare); err == nil && os.SameFile(fst, lst) {
-				_ = d.Remove(spare)
+			syscall.Close(fd)
+			if lst, err := lstatAt(dfd, spare); err == nil && sameFile(&fst.st, &lst.st) {
+				_ = syscall.Unlinkat(dfd, spare)
 			}
 			return errNoExchange
 		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			f.Close()
+		if err := syscall.Flock(fd, syscall.LOCK_EX); err != nil {
+			syscall.Close(fd)
 			return errNoExchange
 		}
-		lst, err2 := d.Lstat(spare)
-		if err2 != nil || !os.SameFile(fst, lst) {
+		lst, err := lstatAt(dfd, spare)
+		if err != nil || !sameFile(&fst.st, &lst.st) {
 			// Another writer swapped it in meanwhile (or it was unlinked,
 			// Nlink 0): take the new spare.
-			f.Close()
+			syscall.Close(fd)
 			continue
 		}
 		// The spare was the file until its last exchange: a reader outside
 		// smctl may still hold it open. Reuse it only once it has rested;
 		// smctl's own readers hold a shared flock, which the one above
 		// waits for.
-		if time.Since(time.Unix(sys.Ctim.Unix())) < SpareRest {
-			f.Close()
+		if time.Since(time.Unix(fst.st.Ctim.Unix())) < SpareRest {
+			syscall.Close(fd)
 			return errNoExchange
 		}
-		if err := writeAll(f, data); err != nil {
-			f.Close()
+		if err := writeFD(fd, data); err != nil {
+			syscall.Close(fd)
 			return errNoExchange
 		}
-		if err := setMode(f, fst.Mode(), old, st, dmode, name, false); err != nil {
+		if err := setMode(fd, fst.Mode(), st, dmode, name, false); err != nil {
 			// Another user's spare with another mode: a new file instead.
-			f.Close()
+			syscall.Close(fd)
 			return errNoExchange
 		}
-		err = renameExchange(d, dfd, spare, name)
-		f.Close()
+		err = renameExchange(dfd, spare, name)
+		syscall.Close(fd)
 		if errors.Is(err, syscall.EPERM) {
 			return errNoExchange // a sticky directory: see replace
 		}
@@ -277,22 +280,7 @@ func exchange(d *os.Root, dfd int, name string, old fs.FileInfo, st *syscall.Sta
 	return errNoExchange
 }
 
-func writeAll(f *os.File, data []byte) error {
-	if _, err := f.WriteAt(data, 0); err != nil {
-		return err
-	}
-	return f.Truncate(int64(len(data)))
-}
-
-func renameExchange(d *os.Root, fd int, a, b string) error {
-	if fd < 0 {
-		dir, err := d.OpenFile(".", os.O_RDONLY|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			return err
-		}
-		defer dir.Close()
-		fd = int(dir.Fd())
-	}
+func renameExchange(fd int, a, b string) error {
 	err := unix.Renameat2(fd, a, fd, b, unix.RENAME_EXCHANGE)
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.ENOTSUP) {
 		return errNoExchange

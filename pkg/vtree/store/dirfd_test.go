@@ -1,0 +1,136 @@
+package store
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestStatInfo: a raw stat reads as os.Lstat reads the same entry: name,
+// size, mode (type and permission bits, setuid, setgid, sticky), time and
+// Sys; sameFile tells one inode from another.
+func TestStatInfo(t *testing.T) {
+	_, dir := newStore(t)
+	os.WriteFile(filepath.Join(dir, "f"), []byte("abc"), 0o640)
+	os.Chmod(filepath.Join(dir, "f"), 0o4751|fs.ModeSetuid)
+	os.Mkdir(filepath.Join(dir, "d"), 0o755)
+	os.Chmod(filepath.Join(dir, "d"), 0o1777|fs.ModeSticky|fs.ModeSetgid)
+	os.Symlink("f", filepath.Join(dir, "l"))
+	syscall.Mkfifo(filepath.Join(dir, "p"), 0o600)
+	os.Link(filepath.Join(dir, "f"), filepath.Join(dir, "h"))
+	past := time.Date(2020, 1, 2, 3, 4, 5, 6000, time.UTC)
+	os.Chtimes(filepath.Join(dir, "f"), past, past)
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	fd := int(d.Fd())
+	for _, name := range []string{"f", "d", "l", "p", "h"} {
+		got, err := lstatAt(fd, name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want, err := os.Lstat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name() != want.Name() || got.Size() != want.Size() || got.Mode() != want.Mode() ||
+			!got.ModTime().Equal(want.ModTime()) || got.IsDir() != want.IsDir() {
+			t.Errorf("%s: %s %d %v %v; os.Lstat: %s %d %v %v", name, got.Name(), got.Size(), got.Mode(), got.ModTime(),
+				want.Name(), want.Size(), want.Mode(), want.ModTime())
+		}
+		if *got.Sys().(*syscall.Stat_t) != *want.Sys().(*syscall.Stat_t) {
+			t.Errorf("%s: Sys differs from os.Lstat's", name)
+		}
+	}
+	f, _ := lstatAt(fd, "f")
+	h, _ := lstatAt(fd, "h")
+	l, _ := lstatAt(fd, "l")
+	if !sameFile(&f.st, &h.st) || sameFile(&f.st, &l.st) {
+		t.Error("sameFile: a hard link is the same file, a symlink to it is not")
+	}
+	if _, err := lstatAt(fd, "missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing: %v", err)
+	}
+}
+
+// TestOpenDirSymlink: a directory reached through a symlink inside the
+// backing tree is followed (as the os.Root follows it); one that leads
+// out of the tree is refused; a file is not a directory.
+func TestOpenDirSymlink(t *testing.T) {
+	s, dir := newStore(t)
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("outside\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "real"), 0o755)
+	os.WriteFile(filepath.Join(dir, "real", "v"), []byte("inside\n"), 0o644)
+	os.Symlink("real", filepath.Join(dir, "alias"))
+	os.Symlink(outside, filepath.Join(dir, "out"))
+	os.WriteFile(filepath.Join(dir, "file"), nil, 0o644)
+	if b, err := s.ReadFile("alias/v", 100); err != nil || string(b) != "inside\n" {
+		t.Errorf("through a symlink inside the tree: %q, %v", b, err)
+	}
+	if fi, err := s.Lstat("alias"); err != nil || fi.Mode().Type() != fs.ModeSymlink {
+		t.Errorf("Lstat of the symlinked directory, once opened: %v, %v; want the symlink", fi, err)
+	}
+	if b, err := s.ReadFile("out/secret", 100); err == nil {
+		t.Errorf("a symlink out of the tree was followed: %q", b)
+	}
+	if _, err := s.ReadDir("file"); !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("listing a file: %v; want ENOTDIR", err)
+	}
+	// A file reached through a symlink is read as what it points to, but
+	// never out of the tree.
+	os.Symlink("real/v", filepath.Join(dir, "vlink"))
+	os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "slink"))
+	if b, err := s.ReadFile("vlink", 100); err != nil || string(b) != "inside\n" {
+		t.Errorf("a symlinked file inside the tree: %q, %v", b, err)
+	}
+	if b, err := s.ReadFile("slink", 100); err == nil {
+		t.Errorf("a symlinked file out of the tree was read: %q", b)
+	}
+	if fi, err := s.Stat("vlink"); err != nil || !fi.Mode().IsRegular() || fi.Size() != 7 {
+		t.Errorf("Stat follows a symlink inside the tree: %v, %v", fi, err)
+	}
+	if _, err := s.Stat("slink"); err == nil {
+		t.Error("Stat followed a symlink out of the tree")
+	}
+}
+
+// TestListDirAgain: listing a kept directory again rewinds it: the second
+// listing is the whole directory, with what changed since.
+func TestListDirAgain(t *testing.T) {
+	s, dir := newStore(t)
+	os.MkdirAll(filepath.Join(dir, "d"), 0o755)
+	for _, n := range []string{"a", "b", "c"} {
+		os.WriteFile(filepath.Join(dir, "d", n), nil, 0o644)
+	}
+	names := func() []string {
+		t.Helper()
+		des, err := s.ReadDir("d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ns []string
+		for _, de := range des {
+			ns = append(ns, de.Name())
+		}
+		slices.Sort(ns)
+		return ns
+	}
+	if got := names(); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("first listing %q", got)
+	}
+	os.WriteFile(filepath.Join(dir, "d", "e"), nil, 0o644)
+	if got := names(); !slices.Equal(got, []string{"a", "b", "c", "e"}) {
+		t.Errorf("second listing %q, want [a b c e]", got)
+	}
+	if got := names(); !slices.Equal(got, []string{"a", "b", "c", "e"}) {
+		t.Errorf("third listing %q, want [a b c e]", got)
+	}
+}
