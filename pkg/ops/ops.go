@@ -261,7 +261,15 @@ func apply(ctx context.Context, t Tree, op Op, p string, o *Options, out *Outcom
 	if err == nil && !res.Ran {
 		// Stored content: never presented as a success when the run
 		// that left it failed.
-		if last, ok := t.Last(ctx, p); ok && last.RC != 0 {
+		last, ok := vtree.Last{}, false
+		if res.Stored { // read with the content
+			if res.Last != nil {
+				last, ok = *res.Last, true
+			}
+		} else {
+			last, ok = t.Last(ctx, p)
+		}
+		if ok && last.RC != 0 {
 			out.Err = &LastRunError{Path: p, Last: last}
 			out.Stale = last.Stale
 		}

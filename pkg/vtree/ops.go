@@ -33,6 +33,8 @@ type Result struct {
 	// Stale marks Content as the last value a read agent fetched, kept
 	// when this run failed (returned with the run's error).
 	Stale bool
+	Stored bool  // Content was read as stored (no agent ran), and
+	Last   *Last // the status its last run left (nil: none did)
 }
 
 // Last is what a file's last agent run left: its status (code, message,
@@ -120,14 +122,17 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 	if !n.exists {
 		return &Result{}, nil
 	}
-	b, err := t.store.ReadFile(n.rel, max+1)
+	b, last, ok, err := t.store.ReadResult(n.rel, max+1)
 	if err != nil {
 		return nil, pathErr("read", p, unwrapPath(err))
 	}
 	if int64(len(b)) > max {
 		return nil, pathErr("read", p, fmt.Errorf("larger than max_output (%d bytes)", max))
 	}
-	return &Result{Content: b}, nil
+	if !ok {
+		return &Result{Content: b, Stored: true}, nil
+	}
+	return &Result{Content: b, Stored: true, Last: &last}, nil
 }
 
 // stale reports whether the read agent of n must run before a read: the

@@ -114,17 +114,60 @@ type Last struct {
 // only), so the run ended at the later of the status's and the content's
 // times; a failed run leaves the content older than its status.
 func (s *Store) Last(rel string) (Last, bool) {
-	dir, name := SplitRel(rel + StatusSuffix)
+	dir, name := SplitRel(rel)
 	d, release, err := s.openDir(dir)
 	if err != nil {
 		return Last{}, false
 	}
+	defer release()
+	fi, err := lstatAt(d.fd, name)
+	if err != nil {
+		return lastAt(d.fd, name, nil)
+	}
+	return lastAt(d.fd, name, &fi.st)
+}
+
+// ReadResult reads up to max bytes of the file rel, as ReadFile does, and
+// the status its last run left (false: none), from one lookup of its
+// directory: a cat of a stored file is its content and whether the run
+// that left it failed.
+func (s *Store) ReadResult(rel string, max int64) ([]byte, Last, bool, error) {
+	dir, name := SplitRel(rel)
+	d, release, err := s.openDir(dir)
+	if err != nil {
+		return nil, Last{}, false, err
+	}
+	defer release()
+	fd, st, err := openShared(d.fd, name)
+	if err == syscall.ELOOP {
+		b, err := s.ReadFile(rel, max) // a symlink: see ReadFile
+		l, ok := s.Last(rel)
+		return b, l, ok, err
+	}
+	if err != nil {
+		return nil, Last{}, false, &fs.PathError{Op: "open", Path: rel, Err: err}
+	}
+	size := int64(-1)
+	if st != nil {
+		size = st.Size
+	}
+	b, err := readFD(fd, size, max)
+	syscall.Close(fd)
+	if err != nil {
+		return nil, Last{}, false, &fs.PathError{Op: "read", Path: rel, Err: err}
+	}
+	l, ok := lastAt(d.fd, name, st)
+	return b, l, ok, nil
+}
+
+// lastAt reads the status of name in the directory dfd; content is
+// name's stat (nil: it is missing).
+func lastAt(dfd int, name string, content *syscall.Stat_t) (Last, bool) {
 	// A shared lock keeps a writer from recycling the inode while it is
 	// read (see exchange); one just replaced is read as it was, which a
 	// reader of two files cannot tell from a read a moment earlier
 	// (openShared's recheck buys nothing here).
-	fd, err := openAt(d.fd, name)
-	release()
+	fd, err := openAt(dfd, name+StatusSuffix)
 	if err != nil {
 		return Last{}, false
 	}
@@ -144,11 +187,12 @@ func (s *Store) Last(rel string) (Last, bool) {
 		return Last{}, false
 	}
 	l := Last{Status: st, At: mtime}
-	fi, err := s.Lstat(rel)
-	if err == nil && fi.ModTime().After(mtime) {
-		l.At = fi.ModTime()
+	if content != nil {
+		if t := time.Unix(content.Mtim.Unix()); t.After(mtime) {
+			l.At = t
+		}
 	}
-	l.Stale = st.Stale && err == nil && fi.Size() > 0
+	l.Stale = st.Stale && content != nil && content.Size > 0
 	return l, true
 }
 

@@ -106,6 +106,45 @@ func TestLast(t *testing.T) {
 	}
 }
 
+// TestReadResult: content and last run read together agree with ReadFile
+// and Last, for a file with and without a status, stale or not, empty,
+// and through a symlink.
+func TestReadResult(t *testing.T) {
+	s, dir := newStore(t)
+	os.MkdirAll(filepath.Join(dir, "d"), 0o755)
+	old, newer := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+	write := func(name, data string, at time.Time) {
+		p := filepath.Join(dir, "d", name)
+		os.WriteFile(p, []byte(data), 0o644)
+		os.Chtimes(p, at, at)
+	}
+	check := func(what, rel string) {
+		t.Helper()
+		b, l, ok, err := s.ReadResult(rel, 100)
+		wb, werr := s.ReadFile(rel, 100)
+		wl, wok := s.Last(rel)
+		if string(b) != string(wb) || (err == nil) != (werr == nil) || ok != wok || l != wl {
+			t.Errorf("%s: %q %+v %v %v; ReadFile and Last: %q %+v %v %v", what, b, l, ok, err, wb, wl, wok, werr)
+		}
+	}
+	write("c", "v\n", newer)
+	check("no status", "d/c")
+	write("c.status", "0\nran: x\n", old)
+	check("content newer", "d/c")
+	write("c.status", "4 gone\nstale: the content is from an earlier run\n", newer)
+	write("c", "v\n", old)
+	check("stale", "d/c")
+	if _, l, _, _ := s.ReadResult("d/c", 100); !l.Stale || !l.At.Equal(newer) || l.RC != 4 {
+		t.Errorf("stale: %+v", l)
+	}
+	write("c", "", old)
+	check("stale and empty", "d/c")
+	os.Symlink("c", filepath.Join(dir, "d", "l"))
+	os.Symlink("c.status", filepath.Join(dir, "d", "l.status"))
+	check("a symlink", "d/l")
+	check("missing", "d/none")
+}
+
 // TestReadSized: one read when the size is known and the file has not
 // grown; what was written since is still read; max bounds it all.
 func TestReadSized(t *testing.T) {

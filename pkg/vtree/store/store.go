@@ -156,7 +156,7 @@ func (s *Store) ReadFile(rel string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer release()
-	fd, size, err := openShared(d.fd, name)
+	fd, st, err := openShared(d.fd, name)
 	if err == syscall.ELOOP {
 		// A symlink: read what it points to, never out of the tree.
 		f, err := s.root.Open(rel)
@@ -171,6 +171,10 @@ func (s *Store) ReadFile(rel string, max int64) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: rel, Err: err}
 	}
 	defer syscall.Close(fd)
+	size := int64(-1)
+	if st != nil {
+		size = st.Size
+	}
 	b, err := readFD(fd, size, max)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: rel, Err: err}
@@ -181,25 +185,24 @@ func (s *Store) ReadFile(rel string, max int64) ([]byte, error) {
 // openShared opens name of the directory dfd for reading (never through
 // a symlink: ELOOP) under a shared flock, so that a writer cannot recycle
 // the inode (see exchange) while it is read; if name was exchanged before
-// the lock was taken, it opens the new one. The size returned is the
-// file's when it was locked (-1 if unknown).
-func openShared(dfd int, name string) (int, int64, error) {
+// the lock was taken, it opens the new one. The stat returned is the
+// file's when it was locked (nil if unknown).
+func openShared(dfd int, name string) (int, *syscall.Stat_t, error) {
 	for attempt := 0; ; attempt++ {
 		fd, err := openAt(dfd, name)
 		if err != nil || name == LockName { // lock files are never exchanged
-			return fd, -1, err
+			return fd, nil, err
 		}
 		if err := syscall.Flock(fd, syscall.LOCK_SH); err != nil {
-			return fd, -1, nil // no flock here (some file systems): read as is
+			return fd, nil, nil // no flock here (some file systems): read as is
 		}
 		fst, err1 := fstatFD(fd, name)
 		lst, err2 := lstatAt(dfd, name)
 		if attempt >= 3 || err1 != nil || err2 != nil || sameFile(&fst.st, &lst.st) {
-			size := int64(-1)
-			if err1 == nil {
-				size = fst.st.Size
+			if err1 != nil {
+				return fd, nil, nil
 			}
-			return fd, size, nil
+			return fd, &fst.st, nil
 		}
 		syscall.Close(fd)
 	}
