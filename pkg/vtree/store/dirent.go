@@ -2,6 +2,7 @@ package store
 
 import (
 	"io/fs"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -14,7 +15,9 @@ import (
 // stat'ed.
 func readDir(s *Store, fd int, rel string) ([]fs.DirEntry, error) {
 	var out []fs.DirEntry
-	buf := make([]byte, 32<<10)
+	bp := direntBufs.Get().(*[]byte)
+	defer direntBufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := syscall.ReadDirent(fd, buf)
 		if err == syscall.EINTR {
@@ -51,6 +54,10 @@ func readDir(s *Store, fd int, rel string) ([]fs.DirEntry, error) {
 		}
 	}
 }
+
+// direntBufs are getdents buffers: a find lists thousands of directories,
+// and a new 32 KiB buffer for each (zeroed) costs more than the listing.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func direntType(t byte) fs.FileMode {
 	switch t {
