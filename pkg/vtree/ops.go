@@ -32,7 +32,7 @@ type Result struct {
 	Stderr  []byte // a command's whole standard error (NAME.stderr)
 	// Stale marks Content as the last value a read agent fetched, kept
 	// when this run failed (returned with the run's error).
-	Stale bool
+	Stale  bool
 	Stored bool  // Content was read as stored (no agent ran), and
 	Last   *Last // the status its last run left (nil: none did)
 }
