@@ -222,6 +222,9 @@ func expandPath(p string, s *Settings) string {
 	} else if strings.HasPrefix(p, "~/") {
 		p = filepath.Join(home, p[2:])
 	}
+	if !strings.Contains(p, "%") {
+		return p // most paths: no token, and no replacer built per node
+	}
 	r := strings.NewReplacer("%h", s.HostName, "%p", strconv.Itoa(s.Port), "%r", s.User,
 		"%u", currentUser(), "%d", home, "%n", s.Alias, "%%", "%")
 	return r.Replace(p)

@@ -365,11 +365,11 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 			}
 			continue
 		}
-		info, err := t.store.Lstat(childRel)
+		isDir, err := t.store.IsDir(childRel)
 		switch {
 		case err == nil:
-			nn := &node{path: childPath, rel: childRel, isDir: info.IsDir(), exists: true, devPath: n.devPath, devType: n.devType, devErr: n.devErr}
-			if info.IsDir() {
+			nn := &node{path: childPath, rel: childRel, isDir: isDir, exists: true, devPath: n.devPath, devType: n.devType, devErr: n.devErr}
+			if isDir {
 				if typ, err := t.typeInfoOf(childRel); typ != "" || err != nil {
 					nn.devPath, nn.devType, nn.devErr = childPath, typ, err
 					if err != nil {

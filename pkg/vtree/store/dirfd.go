@@ -50,9 +50,6 @@ func (s *Store) openDir(rel string) (*dirEnt, func(), error) {
 		return e, func() {}, err
 	}
 	s.mu.Lock()
-	if s.dirs == nil {
-		s.dirs, s.lru, s.limit = map[string]*dirEnt{}, list.New(), maxOpenDirs
-	}
 	if e, ok := s.dirs[rel]; ok {
 		e.users++
 		s.lru.MoveToFront(e.elem)
@@ -82,13 +79,25 @@ func (s *Store) openDir(rel string) (*dirEnt, func(), error) {
 	} else if err != nil {
 		return nil, nil, &fs.PathError{Op: "open", Path: rel, Err: err}
 	}
+	e = s.keep(rel, e)
+	return e, func() { s.release(e) }, nil
+}
+
+// keep adds the directory e, just opened as rel with e.users set, to the
+// kept ones and returns the one kept: e, or the one another goroutine
+// opened meanwhile (then e is closed and its users move over). The least
+// recently used unused directories are closed beyond the limit.
+func (s *Store) keep(rel string, e *dirEnt) *dirEnt {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if o, ok := s.dirs[rel]; ok { // opened meanwhile by another goroutine
+	if s.dirs == nil {
+		s.dirs, s.lru, s.limit = map[string]*dirEnt{}, list.New(), maxOpenDirs
+	}
+	if o, ok := s.dirs[rel]; ok {
 		e.close()
-		o.users++
+		o.users += e.users
 		s.lru.MoveToFront(o.elem)
-		return o, func() { s.release(o) }, nil
+		return o
 	}
 	e.elem = s.lru.PushFront(rel)
 	s.dirs[rel] = e
@@ -102,7 +111,49 @@ func (s *Store) openDir(rel string) (*dirEnt, func(), error) {
 		}
 		el = prev
 	}
-	return e, func() { s.release(e) }, nil
+	return e
+}
+
+// IsDir reports whether rel is a directory, not through a symlink (as
+// Lstat's IsDir does): false for any other entry, an error wrapping
+// fs.ErrNotExist for none. A directory is opened and kept (one openat,
+// which using it needs anyway) rather than stat'ed first; anything else
+// costs the one openat that fails (O_DIRECTORY: ENOTDIR, before a FIFO
+// or device could be opened).
+func (s *Store) IsDir(rel string) (bool, error) {
+	if rel == "." || rel == "" {
+		return true, nil
+	}
+	s.mu.Lock()
+	e, ok := s.dirs[rel]
+	s.mu.Unlock()
+	if ok && e.own == nil {
+		return true, nil
+	}
+	if !ok {
+		parent, name := SplitRel(rel)
+		p, release, err := s.openDir(parent)
+		if err != nil {
+			return false, err
+		}
+		fd, err := openDirAt(p.fd, name)
+		release()
+		switch err {
+		case nil:
+			s.keep(rel, &dirEnt{fd: fd})
+			return true, nil
+		case syscall.ENOTDIR, syscall.ELOOP: // a file, a symlink, ...
+			return false, nil
+		case syscall.ENOENT:
+			return false, &fs.PathError{Op: "lstat", Path: rel, Err: err}
+		}
+		// Not to be opened (a directory it may only search): stat'ed.
+	}
+	fi, err := s.Lstat(rel)
+	if err != nil {
+		return false, err
+	}
+	return fi.IsDir(), nil
 }
 
 // rootEnt is the backing directory itself, opened through the os.Root.

@@ -134,3 +134,45 @@ func TestListDirAgain(t *testing.T) {
 		t.Errorf("third listing %q, want [a b c e]", got)
 	}
 }
+
+// TestIsDir: as Lstat's IsDir for every kind of entry, a directory kept
+// open after (its later use costs no second open), a FIFO never opened.
+func TestIsDir(t *testing.T) {
+	s, dir := newStore(t)
+	os.MkdirAll(filepath.Join(dir, "d", "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "d", "f"), nil, 0o644)
+	os.Symlink("sub", filepath.Join(dir, "d", "l"))
+	syscall.Mkfifo(filepath.Join(dir, "d", "p"), 0o644)
+	for name, want := range map[string]bool{"": true, "d": true, "d/sub": true, "d/f": false, "d/l": false, "d/p": false} {
+		got, err := s.IsDir(name)
+		if err != nil || got != want {
+			t.Errorf("IsDir(%q) = %v, %v; want %v", name, got, err, want)
+		}
+		if name == "" {
+			continue
+		}
+		fi, err := s.Lstat(name)
+		if err != nil || fi.IsDir() != want {
+			t.Errorf("Lstat(%q) after IsDir: %v, %v", name, fi, err)
+		}
+	}
+	if _, ok := s.dirs["d/sub"]; !ok {
+		t.Error("a directory IsDir opened is not kept")
+	}
+	if _, ok := s.dirs["d/f"]; ok {
+		t.Error("a file is kept as a directory")
+	}
+	if _, err := s.IsDir("d/none"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing: %v", err)
+	}
+	if _, err := s.IsDir("d/f/x"); err == nil {
+		t.Error("below a file: no error")
+	}
+	// The kept directory serves the next operation in it.
+	if err := s.WriteFile("d/sub/v", []byte("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "d", "sub", "v")); err != nil || string(b) != "x\n" {
+		t.Errorf("written through the kept directory: %q, %v", b, err)
+	}
+}
