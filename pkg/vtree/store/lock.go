@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // createLock creates an empty-valued lock file unless it exists. It is never
@@ -76,11 +77,20 @@ func FlockWait(ctx context.Context, f *os.File) error {
 // write the file rel, or create it in its directory when it does not
 // exist (access(2) with the real IDs, as the file system judges them).
 func (s *Store) CheckWritable(rel string, exists bool) error {
-	full := filepath.Join(s.dir, filepath.FromSlash(rel))
+	dir, name := SplitRel(rel)
 	if !exists {
-		full = filepath.Dir(full)
+		dir, name = SplitRel(dir)
 	}
-	if err := syscall.Access(full, 2 /* W_OK */); err != nil {
+	if rel == "." || rel == "" || !exists && (dir == "." && name == ".") {
+		dir, name = ".", "."
+	}
+	// Relative to the kept directory: no walk from the root per file.
+	d, release, err := s.openDir(dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := unix.Faccessat(d.fd, name, unix.W_OK, 0); err != nil {
 		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EROFS) {
 			return fs.ErrPermission
 		}

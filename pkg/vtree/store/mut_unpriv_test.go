@@ -105,6 +105,7 @@ func TestMutReplaceBusy(t *testing.T) {
 func TestMutUnpriv(t *testing.T) {
 	if shared, ok := testpriv.Child(t, mutUnprivEnv); ok {
 		t.Run("replace", func(t *testing.T) { mutUnprivReplace(t, shared) })
+		t.Run("check writable", func(t *testing.T) { mutUnprivCheckWritable(t, shared) })
 		return
 	}
 	if os.Geteuid() != 0 {
@@ -124,6 +125,7 @@ func TestMutUnpriv(t *testing.T) {
 	}{
 		{"open", testpriv.Nobody, testpriv.Nobody, 0o755},     // the child's, holding a file of root's
 		{"sticky", 0, testpriv.Nobody, 0o775 | os.ModeSticky}, // root's, delegated to nogroup
+		{"ro", 0, 0, 0o755}, // root's, nobody may write it
 	}
 	for _, d := range dirs {
 		p := filepath.Join(shared, d.name)
@@ -138,6 +140,7 @@ func TestMutUnpriv(t *testing.T) {
 	}{
 		{"open/roots", 0, 0o644},
 		{"sticky/f", testpriv.Nobody, 0o664},
+		{"ro/f", 0, 0o666}, // writable by all, in a directory nobody may write
 	}
 	for _, f := range files {
 		p := filepath.Join(shared, f.name)
@@ -203,5 +206,29 @@ func mutUnprivReplace(t *testing.T, shared string) {
 				t.Errorf("%s: owner %d -> %d", tc.file, before.Uid, after.Uid)
 			}
 		})
+	}
+}
+
+// mutUnprivCheckWritable: CheckWritable judges a file by its own mode (an
+// existing file) or its directory's (a new one), as access(2) does with
+// the real IDs, relative to the directory smctl keeps open.
+func mutUnprivCheckWritable(t *testing.T, shared string) {
+	s := mutStoreAt(t, shared)
+	for _, tc := range []struct {
+		rel    string
+		exists bool
+		err    error
+	}{
+		{"open/roots", true, fs.ErrPermission}, // root's 0644, in the user's directory
+		{"open/new", false, nil},               // the user's directory
+		{"sticky/f", true, nil},                // group-writable, in a delegated directory
+		{"sticky/new", false, nil},
+		{"ro/f", true, nil}, // the file's mode decides, not its directory's
+		{"ro/new", false, fs.ErrPermission},
+		{"new", false, fs.ErrPermission}, // the shared directory: root's
+	} {
+		if err := s.CheckWritable(tc.rel, tc.exists); tc.err == nil && err != nil || tc.err != nil && !errors.Is(err, tc.err) {
+			t.Errorf("CheckWritable(%s, exists %v) = %v, want %v", tc.rel, tc.exists, err, tc.err)
+		}
 	}
 }
