@@ -341,9 +341,10 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 	if p == "/" {
 		return n, nil
 	}
-	els := strings.Split(p[1:], "/")
-	for i, el := range els {
-		last := i == len(els)-1
+	for rest, more := p[1:], true; more; {
+		var el string
+		el, rest, more = strings.Cut(rest, "/")
+		last := !more
 		if n.live != "" {
 			// Inside a live directory the node decides what is what.
 			n.live += "/" + el

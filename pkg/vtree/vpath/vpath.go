@@ -30,6 +30,13 @@ var ErrBadPath = errors.New("invalid path")
 // above the root, over-long names and names starting with '.', which the
 // backing tree reserves for smctl's own files.
 func Clean(p string) (string, error) {
+	if isClean(p) {
+		return p, nil // the common case (paths smctl printed): no allocation
+	}
+	return clean(p)
+}
+
+func clean(p string) (string, error) {
 	bad := func(why string) (string, error) {
 		return "", &fs.PathError{Op: "path", Path: p, Err: fmt.Errorf("%w: %s", ErrBadPath, why)}
 	}
@@ -74,4 +81,32 @@ func Clean(p string) (string, error) {
 		return bad(fmt.Sprintf("longer than %d bytes", MaxPath))
 	}
 	return clean, nil
+}
+
+// isClean reports whether p is already what Clean returns for it: "/", or
+// "/"-separated names, none empty, starting with '.', over MaxName or
+// holding a NUL, the first not "sysman", within MaxPath. Anything else
+// (including every path Clean refuses) takes Clean's full way.
+func isClean(p string) bool {
+	if p == "/" {
+		return true
+	}
+	if len(p) < 2 || p[0] != '/' || len(p) > MaxPath {
+		return false
+	}
+	start := 1
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			if p[i] == 0 {
+				return false
+			}
+			continue
+		}
+		el := p[start:i]
+		if el == "" || el[0] == '.' || len(el) > MaxName || start == 1 && el == "sysman" {
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }

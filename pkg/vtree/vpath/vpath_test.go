@@ -1,0 +1,47 @@
+package vpath
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestIsClean: the fast path agrees with the full cleaning: a path it
+// passes through is one Clean's full way returns unchanged, and every path
+// the full way returns is passed through.
+func TestIsClean(t *testing.T) {
+	long := strings.Repeat("x", MaxName)
+	for _, p := range []string{
+		"/", "", "a", "/a", "/a/", "//a", "/a//b", "/a/./b", "/a/../b", "/..", "/.", "/.a",
+		"/a/.type", "/sysman", "/sysman/system/chassis", "/systems/sysman", "/a\x00b",
+		"/systems/servers/n0001/command", "/" + long, "/" + long + "x", "/a/" + long,
+		"/" + strings.Repeat("a/", MaxPath/2), "/" + strings.Repeat("a/", MaxPath/2-1) + "a",
+		"/" + strings.Repeat("b", MaxPath-1), "/" + strings.Repeat("b/", 2047) + "b",
+	} {
+		full, err := clean(p)
+		if isClean(p) && (err != nil || full != p) {
+			t.Errorf("isClean(%.40q) but the full way gives %.40q, %v", p, full, err)
+		}
+		if err == nil && !isClean(full) {
+			t.Errorf("Clean(%.40q) = %.40q, which isClean refuses", p, full)
+		}
+		if got, gerr := Clean(p); got != full || (gerr == nil) != (err == nil) {
+			t.Errorf("Clean(%.40q) = %.40q, %v; the full way %.40q, %v", p, got, gerr, full, err)
+		}
+	}
+}
+
+// FuzzIsClean: the same for any input.
+func FuzzIsClean(f *testing.F) {
+	for _, s := range []string{"/", "/a/b", "/sysman/x", "/a/.b", "a//b/", "/a\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		full, err := clean(p)
+		if isClean(p) && (err != nil || full != p) {
+			t.Errorf("isClean(%q) but the full way gives %q, %v", p, full, err)
+		}
+		if err == nil && !isClean(full) {
+			t.Errorf("Clean(%q) = %q, which isClean refuses", p, full)
+		}
+	})
+}
