@@ -140,7 +140,8 @@ func TestMutUnpriv(t *testing.T) {
 	}{
 		{"open/roots", 0, 0o644},
 		{"sticky/f", testpriv.Nobody, 0o664},
-		{"ro/f", 0, 0o666}, // writable by all, in a directory nobody may write
+		{"ro/f", 0, 0o666},      // writable by all, in a directory nobody may write
+		{"ro/secret", 0, 0o600}, // root's alone
 	}
 	for _, f := range files {
 		p := filepath.Join(shared, f.name)
@@ -229,6 +230,12 @@ func mutUnprivCheckWritable(t *testing.T, shared string) {
 	} {
 		if err := s.CheckWritable(tc.rel, tc.exists); tc.err == nil && err != nil || tc.err != nil && !errors.Is(err, tc.err) {
 			t.Errorf("CheckWritable(%s, exists %v) = %v, want %v", tc.rel, tc.exists, err, tc.err)
+		}
+	}
+	// CheckReadable likewise, by access(2) on the file.
+	for rel, want := range map[string]error{"open/roots": nil, "ro/f": nil, "ro/secret": fs.ErrPermission, "ro/missing": nil} {
+		if err := s.CheckReadable(rel); want == nil && err != nil || want != nil && !errors.Is(err, want) {
+			t.Errorf("CheckReadable(%s) = %v, want %v", rel, err, want)
 		}
 	}
 }

@@ -138,23 +138,14 @@ func (s *Store) ReadResult(rel string, max int64) ([]byte, Last, bool, error) {
 		return nil, Last{}, false, err
 	}
 	defer release()
-	fd, st, err := openShared(d.fd, name)
+	b, st, err := readShared(d.fd, name, rel, max)
 	if err == syscall.ELOOP {
-		b, err := s.ReadFile(rel, max) // a symlink: see ReadFile
+		b, err := s.readLink(rel, max) // a symlink: see ReadFile
 		l, ok := s.Last(rel)
 		return b, l, ok, err
 	}
 	if err != nil {
-		return nil, Last{}, false, &fs.PathError{Op: "open", Path: rel, Err: err}
-	}
-	size := int64(-1)
-	if st != nil {
-		size = st.Size
-	}
-	b, err := readFD(fd, size, max)
-	syscall.Close(fd)
-	if err != nil {
-		return nil, Last{}, false, &fs.PathError{Op: "read", Path: rel, Err: err}
+		return nil, Last{}, false, err
 	}
 	l, ok := lastAt(d.fd, name, st)
 	return b, l, ok, nil

@@ -17,6 +17,8 @@ import (
 	"path"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Names with a meaning to the store.
@@ -148,7 +150,8 @@ func (s *Store) Stat(rel string) (fs.FileInfo, error) {
 }
 
 // ReadFile reads up to max bytes of rel, under a shared lock (see
-// openShared).
+// openShared). Only a regular file is read: a FIFO or device planted in
+// the tree is refused, never waited on.
 func (s *Store) ReadFile(rel string, max int64) ([]byte, error) {
 	dir, name := SplitRel(rel)
 	d, release, err := s.openDir(dir)
@@ -156,52 +159,98 @@ func (s *Store) ReadFile(rel string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer release()
-	fd, st, err := openShared(d.fd, name)
+	b, _, err := readShared(d.fd, name, rel, max)
 	if err == syscall.ELOOP {
-		// A symlink: read what it points to, never out of the tree.
-		f, err := s.root.Open(rel)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
-		return readSized(f, -1, max)
+		return s.readLink(rel, max)
+	}
+	return b, err
+}
+
+// readLink reads the symlink rel as ReadFile does: what it points to,
+// never out of the tree.
+func (s *Store) readLink(rel string, max int64) ([]byte, error) {
+	f, err := s.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := regular(fi.Sys().(*syscall.Stat_t), rel); err != nil {
+		return nil, err
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
+	return readSized(f, fi.Size(), max)
+}
+
+// ErrNotRegular is wrapped by the error for reading an entry of the
+// backing tree that is neither a regular file nor a directory.
+var ErrNotRegular = errors.New("not a regular file")
+
+// regular fails unless st is a regular file's: a directory is EISDIR,
+// anything else ErrNotRegular.
+func regular(st *syscall.Stat_t, rel string) error {
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		return nil
+	case syscall.S_IFDIR:
+		return &fs.PathError{Op: "read", Path: rel, Err: syscall.EISDIR}
+	}
+	return &fs.PathError{Op: "read", Path: rel, Err: ErrNotRegular}
+}
+
+// readShared reads up to max bytes of the regular file name of the
+// directory dfd (rel in messages) under a shared lock, and returns its
+// stat; ELOOP (bare) for a symlink.
+func readShared(dfd int, name, rel string, max int64) ([]byte, *syscall.Stat_t, error) {
+	fd, st, err := openShared(dfd, name)
+	if err == syscall.ELOOP {
+		return nil, nil, err
 	}
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: rel, Err: err}
+		return nil, nil, &fs.PathError{Op: "open", Path: rel, Err: err}
 	}
 	defer syscall.Close(fd)
-	size := int64(-1)
-	if st != nil {
-		size = st.Size
+	if err := regular(st, rel); err != nil {
+		return nil, nil, err
 	}
-	b, err := readFD(fd, size, max)
+	b, err := readFD(fd, st.Size, max)
 	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: rel, Err: err}
+		return nil, nil, &fs.PathError{Op: "read", Path: rel, Err: err}
 	}
-	return b, nil
+	return b, st, nil
 }
 
 // openShared opens name of the directory dfd for reading (never through
 // a symlink: ELOOP) under a shared flock, so that a writer cannot recycle
 // the inode (see exchange) while it is read; if name was exchanged before
 // the lock was taken, it opens the new one. The stat returned is the
-// file's when it was locked (nil if unknown).
+// file's when it was locked.
 func openShared(dfd int, name string) (int, *syscall.Stat_t, error) {
 	for attempt := 0; ; attempt++ {
 		fd, err := openAt(dfd, name)
-		if err != nil || name == LockName { // lock files are never exchanged
+		if err != nil {
 			return fd, nil, err
 		}
-		if err := syscall.Flock(fd, syscall.LOCK_SH); err != nil {
-			return fd, nil, nil // no flock here (some file systems): read as is
+		fst, err := fstatFD(fd, name)
+		if err != nil {
+			syscall.Close(fd)
+			return -1, nil, err
 		}
-		fst, err1 := fstatFD(fd, name)
-		lst, err2 := lstatAt(dfd, name)
-		if attempt >= 3 || err1 != nil || err2 != nil || sameFile(&fst.st, &lst.st) {
-			if err1 != nil {
-				return fd, nil, nil
-			}
+		if name == LockName || fst.st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			return fd, &fst.st, nil // lock files are never exchanged; others are refused
+		}
+		if err := syscall.Flock(fd, syscall.LOCK_SH); err != nil {
+			return fd, &fst.st, nil // no flock here (some file systems): read as is
+		}
+		if err := syscall.Fstat(fd, &fst.st); err != nil {
+			syscall.Close(fd)
+			return -1, nil, err
+		}
+		lst, err := lstatAt(dfd, name)
+		if attempt >= 3 || err != nil || sameFile(&fst.st, &lst.st) {
 			return fd, &fst.st, nil
 		}
 		syscall.Close(fd)
@@ -219,14 +268,24 @@ func (s *Store) ReadDir(rel string) ([]fs.DirEntry, error) {
 
 // checkReadable fails if the current user may not read the existing file.
 func (s *Store) CheckReadable(rel string) error {
-	f, err := s.root.Open(rel)
+	dir, name := SplitRel(rel)
+	d, release, err := s.openDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 		return err
 	}
-	return f.Close()
+	defer release()
+	// access(2), not an open: a FIFO planted here cannot block it.
+	switch err := unix.Faccessat(d.fd, name, unix.R_OK, 0); {
+	case err == nil || err == syscall.ENOENT:
+		return nil
+	case err == syscall.EACCES || err == syscall.EPERM:
+		return &fs.PathError{Op: "open", Path: rel, Err: fs.ErrPermission}
+	default:
+		return &fs.PathError{Op: "access", Path: rel, Err: err}
+	}
 }
 
 // lockDir takes an exclusive flock on the directory dir until the returned
