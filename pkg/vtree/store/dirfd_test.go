@@ -176,3 +176,49 @@ func TestIsDir(t *testing.T) {
 		t.Errorf("written through the kept directory: %q, %v", b, err)
 	}
 }
+
+// TestReadLocked: a read waits for a writer's lock on a regular file (it
+// is replacing it), and refuses at once a FIFO whose lock someone holds.
+func TestReadLocked(t *testing.T) {
+	s, dir := newStore(t)
+	os.WriteFile(filepath.Join(dir, "f"), []byte("v\n"), 0o644)
+	syscall.Mkfifo(filepath.Join(dir, "p"), 0o644)
+	hold := func(name string) *os.File {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	p := hold("p")
+	defer p.Close()
+	done := make(chan error, 1)
+	go func() { _, err := s.ReadFile("p", 100); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotRegular) {
+			t.Errorf("a locked FIFO: %v; want %v", err, ErrNotRegular)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a read waits for the lock of a FIFO")
+	}
+	f := hold("f")
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		close(released)
+		f.Close()
+	}()
+	b, err := s.ReadFile("f", 100)
+	select {
+	case <-released:
+	default:
+		t.Error("a read of a regular file did not wait for the writer's lock")
+	}
+	if err != nil || string(b) != "v\n" {
+		t.Errorf("after the lock: %q, %v", b, err)
+	}
+}

@@ -234,24 +234,44 @@ func openShared(dfd int, name string) (int, *syscall.Stat_t, error) {
 		if err != nil {
 			return fd, nil, err
 		}
-		fst, err := fstatFD(fd, name)
+		var st syscall.Stat_t
+		stat := func() (int, *syscall.Stat_t, error) {
+			if err := syscall.Fstat(fd, &st); err != nil {
+				syscall.Close(fd)
+				return -1, nil, err
+			}
+			return fd, &st, nil
+		}
+		if name == LockName { // lock files are never exchanged, and runs hold them
+			return stat()
+		}
+		// Without waiting first: a lock held (by a writer, for a moment)
+		// is waited for only on a regular file; anything else is
+		// returned for the caller to refuse.
+		err = syscall.Flock(fd, syscall.LOCK_SH|syscall.LOCK_NB)
+		if err == syscall.EWOULDBLOCK {
+			if _, _, err := stat(); err != nil {
+				return -1, nil, err
+			}
+			if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+				return fd, &st, nil
+			}
+			for err = syscall.EINTR; err == syscall.EINTR; {
+				err = syscall.Flock(fd, syscall.LOCK_SH)
+			}
+		}
 		if err != nil {
-			syscall.Close(fd)
+			return stat() // no flock here (some file systems): read as is
+		}
+		if _, _, err := stat(); err != nil {
 			return -1, nil, err
 		}
-		if name == LockName || fst.st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-			return fd, &fst.st, nil // lock files are never exchanged; others are refused
-		}
-		if err := syscall.Flock(fd, syscall.LOCK_SH); err != nil {
-			return fd, &fst.st, nil // no flock here (some file systems): read as is
-		}
-		if err := syscall.Fstat(fd, &fst.st); err != nil {
-			syscall.Close(fd)
-			return -1, nil, err
+		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			return fd, &st, nil
 		}
 		lst, err := lstatAt(dfd, name)
-		if attempt >= 3 || err != nil || sameFile(&fst.st, &lst.st) {
-			return fd, &fst.st, nil
+		if attempt >= 3 || err != nil || sameFile(&st, &lst.st) {
+			return fd, &st, nil
 		}
 		syscall.Close(fd)
 	}
