@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
 // chmod sets the mode of the file open as fd, which may be an O_PATH
@@ -77,30 +78,4 @@ func statMode(st *unix.Stat_t) fs.FileMode {
 
 // modeOf converts a file type (S_IFMT bits) and permission bits (with
 // setuid, setgid and sticky) to an fs.FileMode.
-func modeOf(typ, perm uint32) fs.FileMode {
-	m := fs.FileMode(perm & 0o777)
-	switch typ {
-	case unix.S_IFDIR:
-		m |= fs.ModeDir
-	case unix.S_IFLNK:
-		m |= fs.ModeSymlink
-	case unix.S_IFIFO:
-		m |= fs.ModeNamedPipe
-	case unix.S_IFSOCK:
-		m |= fs.ModeSocket
-	case unix.S_IFCHR:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case unix.S_IFBLK:
-		m |= fs.ModeDevice
-	}
-	if perm&unix.S_ISUID != 0 {
-		m |= fs.ModeSetuid
-	}
-	if perm&unix.S_ISGID != 0 {
-		m |= fs.ModeSetgid
-	}
-	if perm&unix.S_ISVTX != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
+func modeOf(typ, perm uint32) fs.FileMode { return store.ModeOf(typ | perm&0o7777) }

@@ -355,13 +355,13 @@ type statInfo struct {
 
 func (fi *statInfo) Name() string       { return fi.name }
 func (fi *statInfo) Size() int64        { return fi.st.Size }
-func (fi *statInfo) Mode() fs.FileMode  { return modeOf(fi.st.Mode) }
+func (fi *statInfo) Mode() fs.FileMode  { return ModeOf(fi.st.Mode) }
 func (fi *statInfo) ModTime() time.Time { return time.Unix(fi.st.Mtim.Unix()) }
 func (fi *statInfo) IsDir() bool        { return fi.Mode().IsDir() }
 func (fi *statInfo) Sys() any           { return &fi.st }
 
-// modeOf is the fs.FileMode of a stat's st_mode, as os.Lstat gives it.
-func modeOf(m uint32) fs.FileMode {
+// ModeOf is the fs.FileMode of a stat's st_mode, as os.Lstat gives it.
+func ModeOf(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)
 	switch m & syscall.S_IFMT {
 	case syscall.S_IFBLK:
