@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -220,5 +221,47 @@ func TestReadLocked(t *testing.T) {
 	}
 	if err != nil || string(b) != "v\n" {
 		t.Errorf("after the lock: %q, %v", b, err)
+	}
+}
+
+// TestCloseDirs: CloseDirs closes every directory the store keeps, the
+// backing directory's own descriptor included (the os.Root's stays), and
+// is harmless on a store that kept none.
+func TestCloseDirs(t *testing.T) {
+	s, dir := newStore(t)
+	s.CloseDirs()
+	os.Mkdir(filepath.Join(dir, "a"), 0o755)
+	real, _ := filepath.EvalSymlinks(dir)
+	at := func() (root, below int) {
+		des, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("no /proc/self/fd: %v", err)
+		}
+		for _, de := range des {
+			target, _ := os.Readlink("/proc/self/fd/" + de.Name())
+			switch {
+			case target == real:
+				root++
+			case strings.HasPrefix(target, real+"/"):
+				below++
+			}
+		}
+		return root, below
+	}
+	root0, _ := at()
+	for _, d := range []string{".", "a"} {
+		if _, err := s.ReadDir(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if root, below := at(); root != root0+1 || below != 1 {
+		t.Fatalf("kept: %d more of the backing directory, %d below it; want 1 and 1", root-root0, below)
+	}
+	s.CloseDirs()
+	if root, below := at(); root != root0 || below != 0 {
+		t.Errorf("after CloseDirs: %d more of the backing directory, %d below it", root-root0, below)
+	}
+	if _, err := s.ReadDir("a"); err != nil {
+		t.Errorf("the store after CloseDirs: %v", err)
 	}
 }

@@ -125,7 +125,8 @@ func TestMutUnpriv(t *testing.T) {
 	}{
 		{"open", testpriv.Nobody, testpriv.Nobody, 0o755},     // the child's, holding a file of root's
 		{"sticky", 0, testpriv.Nobody, 0o775 | os.ModeSticky}, // root's, delegated to nogroup
-		{"ro", 0, 0, 0o755}, // root's, nobody may write it
+		{"ro", 0, 0, 0o755},    // root's, nobody may write it
+		{"xonly", 0, 0, 0o711}, // root's, others may only pass through it
 	}
 	for _, d := range dirs {
 		p := filepath.Join(shared, d.name)
@@ -231,6 +232,11 @@ func mutUnprivCheckWritable(t *testing.T, shared string) {
 		if err := s.CheckWritable(tc.rel, tc.exists); tc.err == nil && err != nil || tc.err != nil && !errors.Is(err, tc.err) {
 			t.Errorf("CheckWritable(%s, exists %v) = %v, want %v", tc.rel, tc.exists, err, tc.err)
 		}
+	}
+	// A directory the user may pass through but not list is one to IsDir
+	// (its open fails: it is stat'ed instead).
+	if ok, err := s.IsDir("xonly"); !ok || err != nil {
+		t.Errorf("IsDir of a search-only directory = %v, %v; want true", ok, err)
 	}
 	// CheckReadable likewise, by access(2) on the file.
 	for rel, want := range map[string]error{"open/roots": nil, "ro/f": nil, "ro/secret": fs.ErrPermission, "ro/missing": nil} {
