@@ -105,7 +105,7 @@ func replace(dfd int, dmode fs.FileMode, name string, data []byte, trusted bool)
 	if err != nil {
 		return err
 	}
-	werr := writeFD(fd, data)
+	werr := writeNew(fd, data)
 	if werr == nil {
 		werr = setMode(fd, newFileMode, st, dmode, name, trusted)
 	}
@@ -136,6 +136,22 @@ func replace(dfd int, dmode fs.FileMode, name string, data []byte, trusted bool)
 		_ = syscall.Unlinkat(dfd, tmp)
 	}
 	return werr
+}
+
+// writeNew writes all of data to the new, empty file fd (no truncation
+// needed, unlike writeFD's).
+func writeNew(fd int, data []byte) error {
+	for len(data) > 0 {
+		n, err := syscall.Write(fd, data)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
 }
 
 // writeInPlace rewrites the existing regular file name under an exclusive
