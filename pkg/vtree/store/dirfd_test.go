@@ -265,3 +265,32 @@ func TestCloseDirs(t *testing.T) {
 		t.Errorf("the store after CloseDirs: %v", err)
 	}
 }
+
+// TestLastLockedFIFO: a FIFO planted as NAME.status, its lock held, is no
+// status, at once: Last and ReadResult never wait on it.
+func TestLastLockedFIFO(t *testing.T) {
+	s, dir := newStore(t)
+	os.WriteFile(filepath.Join(dir, "c"), []byte("v\n"), 0o644)
+	syscall.Mkfifo(filepath.Join(dir, "c.status"), 0o644)
+	p, err := os.OpenFile(filepath.Join(dir, "c.status"), os.O_RDWR|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := syscall.Flock(int(p.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bool, 2)
+	go func() { _, ok := s.Last("c"); done <- ok }()
+	go func() { _, _, ok, _ := s.ReadResult("c", 100); done <- ok }()
+	for range 2 {
+		select {
+		case ok := <-done:
+			if ok {
+				t.Error("a FIFO read as a status")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a read of the status waits for the lock of a FIFO")
+		}
+	}
+}

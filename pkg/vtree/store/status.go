@@ -163,9 +163,15 @@ func lastAt(dfd int, name string, content *syscall.Stat_t) (Last, bool) {
 		return Last{}, false
 	}
 	defer syscall.Close(fd)
-	_ = syscall.Flock(fd, syscall.LOCK_SH)
 	var fst syscall.Stat_t
-	if syscall.Fstat(fd, &fst) != nil {
+	// As openShared: a lock held is waited for only on a regular file.
+	if syscall.Flock(fd, syscall.LOCK_SH|syscall.LOCK_NB) == syscall.EWOULDBLOCK {
+		if syscall.Fstat(fd, &fst) != nil || fst.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			return Last{}, false
+		}
+		_ = syscall.Flock(fd, syscall.LOCK_SH)
+	}
+	if syscall.Fstat(fd, &fst) != nil || fst.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return Last{}, false
 	}
 	mtime := time.Unix(fst.Mtim.Unix())
