@@ -52,7 +52,7 @@ func (t *Tree) acquireLocks(ctx context.Context, n *node, belowRoot bool) (func(
 		// Taken on a descriptor open for writing: a user who may only
 		// read the lock file may not act under it, so cannot hold it and
 		// block everyone else's runs.
-		f, err := t.store.Root().OpenFile(lockRel, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+		f, err := t.store.Root().OpenFile(lockRel, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0) // a FIFO: ENXIO, no wait
 		if err != nil {
 			unlock()
 			if errors.Is(err, fs.ErrPermission) {

@@ -91,7 +91,7 @@ func (k *Keyring) remove(rel, vpath string) error {
 	case st.Mode().IsRegular():
 		// May this user write the file itself? Opening it for writing
 		// (without truncating: nothing changes) asks the kernel.
-		f, err := root.OpenFile(rel, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+		f, err := root.OpenFile(rel, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			return pathErr("write", vpath, fmt.Errorf("removing ids: %w: only a user who may write the ids file removes it", unwrapPath(err)))
 		}
