@@ -387,3 +387,65 @@ func TestWalkPrefetchConcurrentWalks(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// listStarts is a tree that records when each ReadDir begins, on a clock
+// the callback of a walk shares.
+type listStarts struct {
+	*vtree.Tree
+	clock  *atomic.Int64
+	mu     sync.Mutex
+	starts map[string]int64
+}
+
+func (l *listStarts) ReadDir(ctx context.Context, p string) ([]*vtree.Entry, error) {
+	now := l.clock.Add(1)
+	l.mu.Lock()
+	l.starts[p] = now
+	l.mu.Unlock()
+	return l.Tree.ReadDir(ctx, p)
+}
+
+// TestWalkPrefetchAhead checks that the read-ahead goes on past its first
+// window, and past files among the directories: with a callback slower
+// than the listings, the directories far into a long listing are listed
+// before the walk reaches them.
+func TestWalkPrefetchAhead(t *testing.T) {
+	tr := prefetchTree(t)
+	ctx := context.Background()
+	if _, err := tr.Write(ctx, "/lab/0first", []byte("x")); err != nil { // a file before the directories
+		t.Fatal(err)
+	}
+	for _, start := range []string{"/systems/servers", "/lab"} {
+		var clock atomic.Int64
+		l := &listStarts{Tree: tr, clock: &clock, starts: map[string]int64{}}
+		var dirs []string
+		reached := map[string]int64{}
+		err := Walk(ctx, l, start, WalkOptions{MaxDepth: -1}, func(p string, e *vtree.Entry, err error) error {
+			if e != nil && e.IsDir() && !e.Live() && strings.TrimSuffix(p, "/"+e.Name()) == start {
+				reached[p] = clock.Add(1)
+				dirs = append(dirs, p)
+				time.Sleep(200 * time.Microsecond)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Beyond the first window (or, in /lab, after the file), count the
+		// directories listed before the walk reached them.
+		from := readAheadWindow + 5
+		if start == "/lab" {
+			from = 1
+		}
+		ahead, total := 0, 0
+		for _, d := range dirs[min(from, len(dirs)):] {
+			total++
+			if s, ok := l.starts[d]; ok && s < reached[d] {
+				ahead++
+			}
+		}
+		if total == 0 || ahead*2 < total {
+			t.Errorf("%s: %d of %d directories past the first %d listed ahead of the walk", start, ahead, total, from)
+		}
+	}
+}
