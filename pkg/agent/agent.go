@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/smctl/smctl/pkg/proc"
@@ -180,7 +181,8 @@ func (e *Exec) Run(ctx context.Context, req *Request) (Result, error) {
 	name := filepath.Base(e.Path)
 	// The agent runs with the caller's credentials: it must be trusted,
 	// judged on the open file (its directory is judged by the tree).
-	f, err := os.Open(e.Path)
+	// O_NONBLOCK: a FIFO where the agent belongs is refused, not waited on.
+	f, err := os.OpenFile(e.Path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	var st fs.FileInfo
 	if err == nil {
 		st, err = f.Stat()
@@ -196,6 +198,8 @@ func (e *Exec) Run(ctx context.Context, req *Request) (Result, error) {
 		return Result{}, Fail(status.Usage, err)
 	case err != nil:
 		return Result{}, Fail(status.NotExecutable, fmt.Errorf("agent %s: %w", e.Path, err))
+	case !st.IsDir() && !st.Mode().IsRegular():
+		return Result{}, Fail(status.NotExecutable, fmt.Errorf("agent %s is not a regular file (%v)", e.Path, st.Mode().Type()))
 	case st.IsDir() || st.Mode().Perm()&0o111 == 0:
 		return Result{}, Fail(status.NotExecutable, fmt.Errorf("agent %s is not executable (chmod +x %s)", e.Path, e.Path))
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/smctl/smctl/pkg/status"
@@ -70,6 +71,10 @@ func TestExecRefused(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, tt := range []struct {
@@ -83,6 +88,7 @@ func TestExecRefused(t *testing.T) {
 		{"writable by others", write("ow", "#!/bin/sh", 0o757), nil, status.Usage, "writable by others"},
 		{"not executable", write("nx", "#!/bin/sh", 0o644), nil, status.NotExecutable, "chmod +x"},
 		{"a directory", sub, nil, status.NotExecutable, "not executable"},
+		{"a FIFO", fifo, nil, status.NotExecutable, "not a regular file (p---------)"},
 		{"a symlink loop", loop, nil, status.NotExecutable, "too many levels of symbolic links"},
 		{"missing interpreter", write("interp", "#!/nonexistent/sh", 0o755), nil, status.NotExecutable, "no such file"},
 		{"interrupted", write("int", "#!/bin/sh", 0o755), cancelled, status.Interrupted, "interrupted"},

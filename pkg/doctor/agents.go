@@ -153,6 +153,8 @@ func (c *agentCheck) file(path string) bool {
 		c.add(Error, name, c.why(err, path))
 	case fi.IsDir():
 		c.add(Error, name, "a directory, not an agent")
+	case !fi.Mode().IsRegular():
+		c.add(Error, name, fmt.Sprintf("not a regular file (%v), not an agent", fi.Mode().Type()))
 	case fi.Mode().Perm()&0o111 == 0:
 		c.add(Error, name, fmt.Sprintf("not executable, mode %04o (chmod +x %s)", fi.Mode().Perm(), path))
 	default:

@@ -35,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/smctl/smctl/pkg/config"
@@ -186,7 +187,9 @@ func currentUser() string {
 // file's information, or nil and the reason it is not trusted (a
 // *trust.Error) or cannot be opened.
 func judge(path string) (os.FileInfo, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO planted where an agent belongs is judged (not a
+	// regular file), never waited on for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}

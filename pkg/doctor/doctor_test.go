@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -127,6 +128,13 @@ func TestCheck(t *testing.T) {
 			}
 		}, 2, 0, []want{
 			{Error, "agents.d/server/temp.read", "a link to nothing"},
+		}},
+		{"a FIFO where an agent belongs", func(t *testing.T, dir string, o *Options) {
+			if err := syscall.Mkfifo(filepath.Join(dir, "agents.d/server/temp.read"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, 2, 0, []want{
+			{Error, "agents.d/server/temp.read", "not a regular file"},
 		}},
 		{"agents of a type smctl.yaml does not declare", func(t *testing.T, dir string, o *Options) {
 			writeFile(t, filepath.Join(dir, "agents.d/switch/ports.read"), markerAgent, 0o755)
