@@ -234,18 +234,6 @@ func runOut(env []string, name string, args ...string) measurement {
 }
 
 func renderCp(rows []row) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "\nsmctl cp benchmark: a %d MiB file to %d nodes, %s, %d CPUs, median of %d interleaved runs, fan-out %d\n\n",
-		*cpMiB, *cpNodes, time.Now().Format("2006-01-02"), runtime.NumCPU(), *runs, *fanout)
-	b.WriteString("| scenario | tool | nodes | wall | CPU | peak RSS | ok | wall / smctl | note |\n")
-	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
-	for _, r := range rows {
-		if r.nodes == 0 {
-			fmt.Fprintf(&b, "| %s | %s | | | | | | | %s |\n", r.scenario, r.tool, r.note)
-			continue
-		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %.2f s | %.2f s | %d MB | %d | %.2f | %s |\n",
-			r.scenario, r.tool, r.nodes, r.m.wall.Seconds(), r.m.cpu.Seconds(), r.m.rssKB/1024, r.m.ok, r.ratio, r.note)
-	}
-	return b.String()
+	return renderTable(fmt.Sprintf("smctl cp benchmark: a %d MiB file to %d nodes, %s, %d CPUs, median of %d interleaved runs, fan-out %d",
+		*cpMiB, *cpNodes, time.Now().Format("2006-01-02"), runtime.NumCPU(), *runs, *fanout), "smctl", rows)
 }

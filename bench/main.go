@@ -280,13 +280,7 @@ func sshRows(smctl, revSmctl, baseline, work string) ([]row, string) {
 	} else {
 		rows = append(rows, row{scenario: "sim", tool: "clush", note: "not installed (apt-get install clustershell)"})
 	}
-	pssh := ""
-	for _, n := range []string{"parallel-ssh", "pssh"} {
-		if p, err := exec.LookPath(n); err == nil {
-			pssh = p
-			break
-		}
-	}
+	pssh := lookPSSH()
 	if pssh != "" {
 		m := med(*runs, func() measurement {
 			m := run(nil, pssh, "-p", fmt.Sprint(*fanout), "-h", hosts, "-x", "-F "+cfg, "-t", "0", "vmstat")
@@ -564,11 +558,18 @@ func ratio(m, base measurement) float64 {
 }
 
 func render(rows []row) string {
-	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "\nsmctl SSH benchmark, %s, %s, %d CPUs, %s/%s, median of %d runs, fan-out %d\n\n",
+	title := fmt.Sprintf("smctl SSH benchmark, %s, %s, %d CPUs, %s/%s, median of %d runs, fan-out %d",
 		time.Now().Format("2006-01-02"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, *runs, *fanout)
-	b.WriteString("| scenario | tool | nodes | wall | CPU | peak RSS | ok | wall / baseline | note |\n")
+	return renderTable(title, "baseline", rows)
+}
+
+// renderTable is the Markdown table of rows under title, the ratio column
+// headed "wall / " + against.
+func renderTable(title, against string, rows []row) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s\n\n", title)
+	b.WriteString("| scenario | tool | nodes | wall | CPU | peak RSS | ok | wall / " + against + " | note |\n")
 	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, r := range rows {
 		if r.nodes == 0 {
@@ -579,6 +580,16 @@ func render(rows []row) string {
 			r.scenario, r.tool, r.nodes, r.m.wall.Seconds(), r.m.cpu.Seconds(), r.m.rssKB/1024, r.m.ok, r.ratio, r.note)
 	}
 	return b.String()
+}
+
+// lookPSSH is pssh's path (Debian names it parallel-ssh), "" if none.
+func lookPSSH() string {
+	for _, n := range []string{"parallel-ssh", "pssh"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 func check(err error) {

@@ -71,13 +71,7 @@ func runRows(smctl, work string) string {
 	} else {
 		missing = append(missing, "pdsh, dshbak (apt-get install pdsh)")
 	}
-	pssh := ""
-	for _, n := range []string{"parallel-ssh", "pssh"} {
-		if p, err := exec.LookPath(n); err == nil {
-			pssh = p
-			break
-		}
-	}
+	pssh := lookPSSH()
 	if pssh != "" {
 		tools = append(tools, tool{"pssh -i", func() measurement {
 			m := run(nil, pssh, "-i", "-p", fan, "-h", hosts, "-x", "-F "+cfg, "-t", "0", "vmstat")
