@@ -45,19 +45,10 @@ func (s *Store) WriteFiles(dir string, names []string, data [][]byte) error {
 			dmode = s.dirMode(dir)
 		}
 		if err := replace(d.fd, dmode, name, data[i], trusted); err != nil {
-			return &fs.PathError{Op: "write", Path: JoinRel(dir, name), Err: unwrapPath(err)}
+			return &fs.PathError{Op: "write", Path: JoinRel(dir, name), Err: err}
 		}
 	}
 	return nil
-}
-
-// unwrapPath strips an *fs.PathError (WriteFiles names the file itself).
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // widen is what a stored result in a directory of mode dmode gains: the
