@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/smctl/smctl/pkg/transport"
 	"github.com/smctl/smctl/pkg/vtree/store"
+	"github.com/smctl/smctl/pkg/vtree/vpath"
 )
 
 // Info describes a file of the tree. It implements fs.FileInfo; Sys
@@ -190,9 +191,8 @@ func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 			return nil, pathErr("readdir", n.path, t.liveErr(lctx, err))
 		}
 		out := make([]*Entry, 0, len(les))
-		for i := range les {
-			le := &les[i]
-			out = append(out, &Entry{t: t, ctx: ctx, name: le.Name, path: join(n.path, le.Name), typ: le.Mode.Type(), live: true, lentr: le})
+		for i, le := range les {
+			out = append(out, &Entry{t: t, ctx: ctx, name: le.Name, path: join(n.path, le.Name), typ: le.Mode.Type(), live: true, lentr: &les[i]})
 		}
 		return out, nil
 	}
@@ -203,46 +203,46 @@ func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 	if err != nil {
 		return nil, pathErr("readdir", n.path, unwrapPath(err))
 	}
-	out := make([]*Entry, 0, len(des)+16)
-	seen := make(map[string]bool, len(des)+16)
-	add := func(name string, typ fs.FileMode, live bool) {
-		if seen[name] {
-			return
-		}
-		seen[name] = true
-		out = append(out, &Entry{t: t, ctx: ctx, name: name, path: join(n.path, name), typ: typ, live: live})
-	}
+	// Live directories, stored entries, the driver's files (the first of a name wins), in one slice.
+	byName := func(a, b Entry) int { return strings.Compare(a.name, b.name) }
+	ents := make([]Entry, 0, len(des)+16)
 	typ, isDev := t.dirType(n)
 	if isDev && typ != "" && t.isLiveType(typ) {
 		for _, l := range t.Config.LiveDirs {
-			add(l, fs.ModeDir, true)
+			ents = append(ents, Entry{name: l, typ: fs.ModeDir, live: true})
 		}
 	}
 	for _, de := range des {
+		mt := de.Type()
 		if strings.HasPrefix(de.Name(), ".") {
 			continue
-		}
-		mt := de.Type()
-		if mt&fs.ModeSymlink != 0 {
+		} else if mt&fs.ModeSymlink != 0 {
 			if st, err := t.store.Stat(store.JoinRel(n.rel, de.Name())); err == nil {
 				mt = st.Mode().Type()
 			}
 		}
-		add(de.Name(), mt, false)
+		ents = append(ents, Entry{name: de.Name(), typ: mt})
 	}
 	if isDev {
-		// A driver's file is listed where the device has the attributes it
-		// requires: the stored entries, in seen by now, say which it has.
+		// A driver's file is listed where the device has the attributes it requires.
+		slices.SortStableFunc(ents, byName)
+		stored := ents // sorted, unlike ents once appended to
+		has := func(a string) bool { _, ok := slices.BinarySearchFunc(stored, Entry{name: a}, byName); return ok }
 		for name, h := range t.hooksFor(typ) {
-			if h.file.Reaches(func(a string) bool { return seen[a] }) {
-				add(name, 0, false)
+			if h.file.Reaches(has) {
+				ents = append(ents, Entry{name: name})
 			}
 		}
 		if n.path == "/" {
-			add(IDsName, 0, false)
+			ents = append(ents, Entry{name: IDsName})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	slices.SortStableFunc(ents, byName)
+	ents = slices.CompactFunc(ents, func(a, b Entry) bool { return a.name == b.name })
+	out := make([]*Entry, len(ents))
+	for i, p := range vpath.JoinAll(n.path, len(ents), func(i int) string { return ents[i].name }) {
+		ents[i].t, ents[i].ctx, ents[i].path, out[i] = t, ctx, p, &ents[i]
+	}
 	return out, nil
 }
 

@@ -3,6 +3,7 @@ package vtree
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -149,5 +150,49 @@ func TestRequiredAttributesOverridden(t *testing.T) {
 	}
 	if _, err := tr.Stat(ctx, "/systems/servers/n1/power"); err != nil {
 		t.Errorf("Stat of a stored power file: %v", err)
+	}
+}
+
+// manyStub gives the role "bmc" thirty files that require the bmc
+// attribute, named to sort before it, and one that requires an attribute
+// no device has.
+type manyStub struct{}
+
+func (manyStub) Name() string { return "many-stub" }
+func (manyStub) Builtins() map[string][]driver.Builtin {
+	on := agent.Func(func(context.Context, *agent.Request) (agent.Result, error) {
+		return agent.Result{Output: []byte("on\n")}, nil
+	})
+	var bs []driver.Builtin
+	for i := range 30 {
+		bs = append(bs, driver.Builtin{File: fmt.Sprintf("a%02d", i), Op: agent.Read, Agent: on, Requires: []string{"bmc"}})
+	}
+	bs = append(bs, driver.Builtin{File: "z", Op: agent.Read, Agent: on, Requires: []string{"zz"}})
+	return map[string][]driver.Builtin{"bmc": bs}
+}
+
+// Every file whose attributes the device has is listed, however many the
+// listing gains before the last is judged (a listing judged against the
+// entries it had grown lost some).
+func TestRequiredAttributesMany(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "root")
+	initRoot(t, dir, nil)
+	tr, err := Open(dir, Options{Drivers: testDrivers(manyStub{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	seed(t, tr, "server n1\nserver n2 bmc=127.0.0.1:16230", "")
+	for range 5 {
+		tr.devices = map[string]Device{}
+		ls := names(t, tr, "/systems/servers/n2")
+		for i := range 30 {
+			if f := fmt.Sprintf("a%02d", i); !slices.Contains(ls, f) {
+				t.Fatalf("n2 (bmc set) does not list %s: %v", f, ls)
+			}
+		}
+		if slices.Contains(ls, "z") || !slices.IsSorted(ls) || slices.Contains(names(t, tr, "/systems/servers/n1"), "a00") {
+			t.Fatalf("listing wrong: n2 %v, n1 %v", ls, names(t, tr, "/systems/servers/n1"))
+		}
 	}
 }

@@ -14,7 +14,29 @@ import (
 // An entry whose type the file system does not give (DT_UNKNOWN) is
 // stat'ed.
 func readDir(s *Store, fd int, rel string) ([]fs.DirEntry, error) {
-	var out []fs.DirEntry
+	// A few allocations per listing, not two per entry: the entries in one
+	// slice, their names in one string.
+	type raw struct {
+		off, end int
+		typ      fs.FileMode
+	}
+	var (
+		ents  []raw
+		names []byte
+	)
+	done := func() []fs.DirEntry {
+		if len(ents) == 0 {
+			return nil
+		}
+		all := string(names)
+		des := make([]dirent, len(ents))
+		out := make([]fs.DirEntry, len(ents))
+		for i, r := range ents {
+			des[i] = dirent{s: s, dir: rel, name: all[r.off:r.end], typ: r.typ}
+			out[i] = &des[i]
+		}
+		return out
+	}
 	bp := direntBufs.Get().(*[]byte)
 	defer direntBufs.Put(bp)
 	buf := *bp
@@ -24,10 +46,10 @@ func readDir(s *Store, fd int, rel string) ([]fs.DirEntry, error) {
 			continue
 		}
 		if err != nil {
-			return out, &fs.PathError{Op: "readdirent", Path: rel, Err: err}
+			return done(), &fs.PathError{Op: "readdirent", Path: rel, Err: err}
 		}
 		if n <= 0 {
-			return out, nil
+			return done(), nil
 		}
 		for b := buf[:n]; len(b) >= 19; {
 			reclen := int(*(*uint16)(unsafe.Pointer(&b[16])))
@@ -41,14 +63,18 @@ func readDir(s *Store, fd int, rel string) ([]fs.DirEntry, error) {
 					break
 				}
 			}
-			if nm := string(name); nm != "." && nm != ".." {
-				e := dirent{s: s, dir: rel, name: nm, typ: direntType(b[18])}
+			if nm := string(name); nm != "." && nm != ".." { // no allocation: compared only
+				r := raw{off: len(names), end: len(names) + len(name), typ: direntType(b[18])}
 				if b[18] == syscall.DT_UNKNOWN {
-					if fi, err := lstatAt(fd, nm); err == nil {
-						e.typ = fi.Mode().Type()
+					if fi, err := lstatAt(fd, string(name)); err == nil {
+						r.typ = fi.Mode().Type()
 					}
 				}
-				out = append(out, e)
+				if names == nil {
+					names = make([]byte, 0, n)
+				}
+				names = append(names, name...)
+				ents = append(ents, r)
 			}
 			b = b[reclen:]
 		}
@@ -84,8 +110,8 @@ type dirent struct {
 	typ       fs.FileMode
 }
 
-func (e dirent) Name() string               { return e.name }
-func (e dirent) IsDir() bool                { return e.typ.IsDir() }
-func (e dirent) Type() fs.FileMode          { return e.typ }
-func (e dirent) Info() (fs.FileInfo, error) { return e.s.Lstat(JoinRel(e.dir, e.name)) }
-func (e dirent) String() string             { return fs.FormatDirEntry(e) }
+func (e *dirent) Name() string               { return e.name }
+func (e *dirent) IsDir() bool                { return e.typ.IsDir() }
+func (e *dirent) Type() fs.FileMode          { return e.typ }
+func (e *dirent) Info() (fs.FileInfo, error) { return e.s.Lstat(JoinRel(e.dir, e.name)) }
+func (e *dirent) String() string             { return fs.FormatDirEntry(e) }

@@ -110,3 +110,29 @@ func isClean(p string) bool {
 	}
 	return true
 }
+
+// JoinAll returns the paths of the n names name(0) ... name(n-1) in the
+// clean directory dir, all slices of one string: a listing of n entries
+// costs one allocation for its paths, not n.
+func JoinAll(dir string, n int, name func(int) string) []string {
+	prefix := dir + "/"
+	if dir == "/" {
+		prefix = "/"
+	}
+	size := n * len(prefix)
+	for i := range n {
+		size += len(name(i))
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for i := range n {
+		b.WriteString(prefix)
+		b.WriteString(name(i))
+	}
+	all, out := b.String(), make([]string, n)
+	for i := range n {
+		l := len(prefix) + len(name(i))
+		out[i], all = all[:l], all[l:]
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package vpath
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,4 +45,20 @@ func FuzzIsClean(f *testing.F) {
 			t.Errorf("Clean(%q) = %q, which isClean refuses", p, full)
 		}
 	})
+}
+
+func TestJoinAll(t *testing.T) {
+	for _, tc := range []struct {
+		dir   string
+		names []string
+		want  []string
+	}{
+		{"/", []string{"systems", "ids"}, []string{"/systems", "/ids"}},
+		{"/systems/servers", []string{"n1", "n10", ""}, []string{"/systems/servers/n1", "/systems/servers/n10", "/systems/servers/"}},
+		{"/a", nil, []string{}},
+	} {
+		if got := JoinAll(tc.dir, len(tc.names), func(i int) string { return tc.names[i] }); !slices.Equal(got, tc.want) {
+			t.Errorf("JoinAll(%q, %q) = %q, want %q", tc.dir, tc.names, got, tc.want)
+		}
+	}
 }
