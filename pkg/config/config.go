@@ -257,3 +257,17 @@ func (c *Config) CachePolicy(vpath string) (string, time.Duration) {
 	}
 	return Refresh, 0
 }
+
+// ValidTypeName reports whether s may name a device type in a type marker:
+// a plain name of [a-z0-9_-], never a path.
+func ValidTypeName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}

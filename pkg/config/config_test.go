@@ -234,3 +234,14 @@ func TestRoles(t *testing.T) {
 		t.Errorf("a default builtins no driver provides: %v", err)
 	}
 }
+
+func TestValidTypeName(t *testing.T) {
+	for s, want := range map[string]bool{
+		"server": true, "bmc-2": true, "a_b": true, "0": true,
+		"": false, "Server": false, "a/b": false, "..": false, "a b": false, "é": false,
+	} {
+		if got := ValidTypeName(s); got != want {
+			t.Errorf("ValidTypeName(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package vtree
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io/fs"
@@ -203,13 +204,19 @@ func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 	if err != nil {
 		return nil, pathErr("readdir", n.path, unwrapPath(err))
 	}
-	// Live directories, stored entries, the driver's files (the first of a name wins), in one slice.
-	byName := func(a, b Entry) int { return strings.Compare(a.name, b.name) }
-	ents := make([]Entry, 0, len(des)+16)
+	// Live directories, stored entries, the driver's files (the first of a
+	// name wins: the lowest prio), sorted as small values; entries in one slice.
+	type cand struct {
+		name string
+		typ  fs.FileMode
+		prio uint8
+	}
+	byName := func(a, b cand) int { return cmp.Or(strings.Compare(a.name, b.name), int(a.prio)-int(b.prio)) }
+	cs := make([]cand, 0, len(des)+16)
 	typ, isDev := t.dirType(n)
 	if isDev && typ != "" && t.isLiveType(typ) {
 		for _, l := range t.Config.LiveDirs {
-			ents = append(ents, Entry{name: l, typ: fs.ModeDir, live: true})
+			cs = append(cs, cand{l, fs.ModeDir, 0})
 		}
 	}
 	for _, de := range des {
@@ -221,27 +228,31 @@ func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 				mt = st.Mode().Type()
 			}
 		}
-		ents = append(ents, Entry{name: de.Name(), typ: mt})
+		cs = append(cs, cand{de.Name(), mt, 1})
 	}
 	if isDev {
 		// A driver's file is listed where the device has the attributes it requires.
-		slices.SortStableFunc(ents, byName)
-		stored := ents // sorted, unlike ents once appended to
-		has := func(a string) bool { _, ok := slices.BinarySearchFunc(stored, Entry{name: a}, byName); return ok }
+		slices.SortFunc(cs, byName)
+		stored := cs // sorted, unlike cs once appended to
+		has := func(a string) bool {
+			_, ok := slices.BinarySearchFunc(stored, a, func(c cand, a string) int { return strings.Compare(c.name, a) })
+			return ok
+		}
 		for name, h := range t.hooksFor(typ) {
 			if h.file.Reaches(has) {
-				ents = append(ents, Entry{name: name})
+				cs = append(cs, cand{name, 0, 2})
 			}
 		}
 		if n.path == "/" {
-			ents = append(ents, Entry{name: IDsName})
+			cs = append(cs, cand{IDsName, 0, 2})
 		}
 	}
-	slices.SortStableFunc(ents, byName)
-	ents = slices.CompactFunc(ents, func(a, b Entry) bool { return a.name == b.name })
-	out := make([]*Entry, len(ents))
-	for i, p := range vpath.JoinAll(n.path, len(ents), func(i int) string { return ents[i].name }) {
-		ents[i].t, ents[i].ctx, ents[i].path, out[i] = t, ctx, p, &ents[i]
+	slices.SortFunc(cs, byName)
+	cs = slices.CompactFunc(cs, func(a, b cand) bool { return a.name == b.name })
+	ents, out := make([]Entry, len(cs)), make([]*Entry, len(cs))
+	for i, p := range vpath.JoinAll(n.path, len(cs), func(i int) string { return cs[i].name }) {
+		ents[i] = Entry{t: t, ctx: ctx, name: cs[i].name, path: p, typ: cs[i].typ, live: cs[i].prio == 0}
+		out[i] = &ents[i]
 	}
 	return out, nil
 }

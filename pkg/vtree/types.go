@@ -3,6 +3,7 @@ package vtree
 import (
 	"errors"
 	"fmt"
+	"github.com/smctl/smctl/pkg/config"
 	"io/fs"
 	"slices"
 	"strings"
@@ -65,7 +66,7 @@ var ErrBadType = status.Mark(errors.New("not a declared device type"), status.Er
 // checkType accepts only type names declared in smctl.yaml, which are
 // plain names ([a-z0-9_-]+), never paths.
 func (t *Tree) checkType(rel, typ string) error {
-	if _, ok := t.Config.Types[typ]; ok && validTypeName(typ) {
+	if _, ok := t.Config.Types[typ]; ok && config.ValidTypeName(typ) {
 		return nil
 	}
 	q := typ
@@ -73,18 +74,6 @@ func (t *Tree) checkType(rel, typ string) error {
 		q = q[:40] + "..."
 	}
 	return fmt.Errorf("type marker /%s: %q: %w (declared: %s)", store.JoinRel(rel, typeFile), q, ErrBadType, strings.Join(t.TypeNames(), ", "))
-}
-
-func validTypeName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // trustedName reports the file names that decide what smctl runs, where it
