@@ -201,6 +201,7 @@ func Apply(ctx context.Context, t *vtree.Tree, p string, d Delegation) ([]Change
 	}
 	// Down to p, remembering the directories above it.
 	var above []dirInfo
+	var pidx *dirIndex // the index of the directory p is in
 	vp, file := "/", backing
 	for _, el := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
 		if el == "" {
@@ -212,6 +213,7 @@ func Apply(ctx context.Context, t *vtree.Tree, p string, d Delegation) ([]Change
 			return nil, perr(err)
 		}
 		above = append(above, dirInfo{vpath: vp, file: file, st: st})
+		pidx = readIndex(dir, file)
 		next, err := openDir(int(dir.Fd()), el)
 		dir.Close()
 		if err != nil {
@@ -222,7 +224,7 @@ func Apply(ctx context.Context, t *vtree.Tree, p string, d Delegation) ([]Change
 	if d.Revoke {
 		err = w.revokeWalk(dir, vp, file)
 	} else {
-		err = w.walk(dir, vp, file, above)
+		err = w.walk(dir, vp, file, above, pidx)
 	}
 	dir.Close()
 	if err != nil {

@@ -353,6 +353,7 @@ func TestDelegateAdversarial(t *testing.T) {
 	must(os.Link(filepath.Join(n1, "transport"), filepath.Join(n1, "reboot")))
 	must(unix.Mkfifo(filepath.Join(n1, "command"), 0o644))
 	// n2: .type writable by others.
+	legacyDevice(t, dir, "systems/servers/n2", "server")
 	must(os.Chmod(filepath.Join(n2, ".type"), 0o646))
 	// /systems is not searchable by others.
 	must(os.Chmod(filepath.Join(dir, "systems"), 0o750))
@@ -415,5 +416,76 @@ func TestDelegateAdversarial(t *testing.T) {
 	}
 	if st := s1["systems/servers/n1/power.status"]; int(st.Gid) != g.GID || st.Mode&fileBits != fileBits {
 		t.Errorf("n1/power.status: mode %o gid %d", st.Mode, st.Gid)
+	}
+}
+
+// legacyDevice makes the device at the backing path dev (in dir) one that
+// its parent's device index does not name and whose own .type says typ,
+// as devices made by hand are.
+func legacyDevice(t *testing.T, dir, dev, typ string) {
+	t.Helper()
+	index := filepath.Join(dir, filepath.Dir(dev), vtree.IndexFile)
+	b, err := os.ReadFile(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		if !strings.HasPrefix(l, filepath.Base(dev)+" ") {
+			keep = append(keep, l)
+		}
+	}
+	if err := os.WriteFile(index, []byte(strings.Join(keep, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, dev, vtree.TypeFile), []byte(typ+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A device index that is not trusted (writable by others) types nothing:
+// the devices it names are noted, as under a .type not to be trusted, and
+// left alone; one the parent's index names is a device whatever its own
+// .type says. Also from the directory itself (p a device).
+func TestDelegateIndexTrust(t *testing.T) {
+	g := delegTestGroup(t)
+	ctx := context.Background()
+	tr := delegTree(t, nil)
+	dir := tr.BackingDir()
+	index := filepath.Join(dir, "systems/servers", vtree.IndexFile)
+	// A stray .type in an indexed device says nothing.
+	if err := os.WriteFile(filepath.Join(dir, "systems/servers/n2", vtree.TypeFile), []byte("chassis\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Apply(ctx, tr, "/systems/servers/n2", g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Kind == UntrustedType || c.Kind == NoDevices {
+			t.Fatalf("indexed n2 with a stray .type: %+v", c)
+		}
+	}
+	if err := os.Chmod(index, 0o646); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/systems/servers", "/systems/servers/n1"} {
+		s0 := snapTree(t, dir)
+		cs, err := Apply(ctx, tr, p, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var notes []string
+		for _, c := range cs {
+			if c.Kind == UntrustedType {
+				notes = append(notes, c.Path)
+			}
+		}
+		if !slices.Contains(notes, "/systems/servers/n1") {
+			t.Errorf("Apply(%s) under an index writable by others: notes %v, want n1 among them (%+v)", p, notes, cs)
+		}
+		if a, b := s0["systems/servers/n1"], snapTree(t, dir)["systems/servers/n1"]; a.Mode != b.Mode || a.Gid != b.Gid {
+			t.Errorf("Apply(%s): n1 touched under an untrusted index", p)
+		}
 	}
 }

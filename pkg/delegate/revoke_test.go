@@ -57,6 +57,8 @@ func TestDelegateRevokeTakesBack(t *testing.T) {
 	}
 	// n1: the member's own power (with content), .type, ids, a symbolic
 	// link as reboot, a directory.
+	legacyDevice(t, dir, "systems/servers/n1", "server")
+	legacyDevice(t, dir, "systems/servers/n2", "server")
 	must(os.Chown(filepath.Join(n1, "power"), member, g.GID))
 	must(os.Chown(filepath.Join(n1, ".type"), member, g.GID))
 	must(os.WriteFile(filepath.Join(n1, "ids"), []byte("x"), 0o644))

@@ -2,6 +2,7 @@ package delegate
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,8 +18,8 @@ import (
 
 // walk delegates the devices at or below the open directory dir (virtual
 // path vp, backing path file); above lists the directories above it that
-// are not devices.
-func (w *walker) walk(dir *os.File, vp, file string, above []dirInfo) error {
+// are not devices, and pidx is the device index of the one it is in.
+func (w *walker) walk(dir *os.File, vp, file string, above []dirInfo, pidx *dirIndex) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
@@ -27,7 +28,7 @@ func (w *walker) walk(dir *os.File, vp, file string, above []dirInfo) error {
 		w.out = append(w.out, Change{Kind: Skip, Path: vp, File: file, Dir: true, Err: err})
 		return nil
 	}
-	typ := w.deviceType(dir, vp, file)
+	typ := w.deviceType(dir, vp, file, pidx)
 	self := dirInfo{vpath: vp, file: file, st: st}
 	live := ""
 	if typ != "" {
@@ -47,6 +48,7 @@ func (w *walker) walk(dir *os.File, vp, file string, above []dirInfo) error {
 		return nil
 	}
 	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	idx := readIndex(dir, file)
 	for _, e := range ents {
 		name := e.Name()
 		if !e.IsDir() || strings.HasPrefix(name, ".") {
@@ -62,7 +64,7 @@ func (w *walker) walk(dir *os.File, vp, file string, above []dirInfo) error {
 			}
 			continue
 		}
-		err = w.walk(sub, join(vp, name), filepath.Join(file, name), above)
+		err = w.walk(sub, join(vp, name), filepath.Join(file, name), above, idx)
 		sub.Close()
 		if err != nil {
 			return err
@@ -72,10 +74,24 @@ func (w *walker) walk(dir *os.File, vp, file string, above []dirInfo) error {
 }
 
 // deviceType returns the type of the directory dir if it is a device smctl
-// acts on: its .type is a regular file owned by root or the running user
-// and writable by neither group nor others. Otherwise it notes why not
-// and returns "".
-func (w *walker) deviceType(dir *os.File, vp, file string) string {
+// acts on: as its parent's device index says (pidx), or for a directory it
+// does not name, as its .type says; either must be a regular file owned by
+// root or the running user and writable by neither group nor others.
+// Otherwise it notes why not and returns "".
+func (w *walker) deviceType(dir *os.File, vp, file string, pidx *dirIndex) string {
+	untrusted := func(st *unix.Stat_t) string {
+		w.out = append(w.out, Change{Kind: UntrustedType, Path: vp, File: file, Dir: true,
+			UID: int(st.Uid), OldGID: int(st.Gid), GID: int(st.Gid), OldMode: statMode(st), Mode: statMode(st)})
+		return ""
+	}
+	if pidx != nil {
+		if pidx.st != nil {
+			return untrusted(pidx.st)
+		}
+		if typ, ok := pidx.types[filepath.Base(file)]; ok {
+			return typ
+		}
+	}
 	fd, err := unix.Openat(int(dir.Fd()), vtree.TypeFile, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return ""
@@ -87,13 +103,48 @@ func (w *walker) deviceType(dir *os.File, vp, file string) string {
 		return ""
 	}
 	if !trusted(&st, w.euid) {
-		w.out = append(w.out, Change{Kind: UntrustedType, Path: vp, File: file, Dir: true,
-			UID: int(st.Uid), OldGID: int(st.Gid), GID: int(st.Gid), OldMode: statMode(&st), Mode: statMode(&st)})
-		return ""
+		return untrusted(&st)
 	}
 	b := make([]byte, 256)
 	k, _ := f.Read(b)
 	return strings.TrimSpace(string(b[:k]))
+}
+
+// dirIndex is the device index of a directory: the types it names, or
+// the index's stat when it is not trusted (st non-nil).
+type dirIndex struct {
+	types map[string]string
+	st    *unix.Stat_t
+}
+
+// readIndex reads the device index of the open directory dir (backing
+// path file): nil if it has none or it cannot be read; one that is not a
+// regular file with one link, owned by root or the running user and
+// writable by neither group nor others, or that does not parse, comes
+// back with its stat, as a type marker that is not trusted does.
+func readIndex(dir *os.File, file string) *dirIndex {
+	fd, err := unix.Openat(int(dir.Fd()), vtree.IndexFile, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(file, vtree.IndexFile))
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return nil
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 || !trusted(&st, os.Geteuid()) || st.Size > store.MaxIndex {
+		return &dirIndex{st: &st}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, store.MaxIndex))
+	if err != nil {
+		return nil
+	}
+	types, err := store.ParseIndex(b)
+	if err != nil {
+		return &dirIndex{st: &st}
+	}
+	return &dirIndex{types: types}
 }
 
 // trusted is the ownership rule for the files that decide what smctl

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/smctl/smctl/internal/testroot"
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
 // Discovery's tests run on a tree opened as the CLI opens it, with the
@@ -43,6 +45,21 @@ func backing(tr *vtree.Tree, p string) string {
 // "<missing>".
 func readBacking(t *testing.T, tr *vtree.Tree, p string) string {
 	t.Helper()
+	if dev, ok := strings.CutSuffix(p, "/"+vtree.TypeFile); ok {
+		// The type marker: the device's line in its parent's device index,
+		// else its own .type.
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(backing(tr, dev)), vtree.IndexFile))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		idx, err := store.ParseIndex(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ, ok := idx[path.Base(dev)]; ok {
+			return typ + "\n"
+		}
+	}
 	b, err := os.ReadFile(backing(tr, p))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "<missing>"

@@ -81,7 +81,7 @@ func TestMutInitTarget(t *testing.T) {
 			if !st.IsDir() || st.Mode().Perm() != 0o755 {
 				t.Fatalf("root %s: mode %v, want a directory of mode 0755", dir, st.Mode())
 			}
-			for _, f := range []string{config.FileName, "key", "tree/discover_master", "tree/systems/servers/localhost/.type"} {
+			for _, f := range []string{config.FileName, "key", "tree/discover_master", "tree/systems/servers/.devices"} {
 				if _, err := os.Lstat(filepath.Join(dir, f)); err != nil {
 					t.Errorf("after Init: %v", err)
 				}

@@ -16,8 +16,10 @@ import (
 
 // Names of the tree's own files, besides IDsName and LockName.
 const (
-	// TypeFile is the hidden file that makes a directory a device and
-	// names its type.
+	// IndexFile names the devices of a directory (see store.IndexName).
+	IndexFile = store.IndexName
+	// TypeFile makes a directory that its parent's index does not name a
+	// device, and names its type.
 	TypeFile = typeFile
 	// StatusSuffix makes NAME.status, the status of NAME's last agent run.
 	StatusSuffix = statusSuffix

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -22,8 +23,8 @@ func TestDelegateAPI(t *testing.T) {
 	}, "server n1 transport=local\n")
 	ctx := context.Background()
 
-	if fi, err := os.Stat(filepath.Join(tr.BackingDir(), "systems/servers/n1", TypeFile)); err != nil || !fi.Mode().IsRegular() {
-		t.Errorf("BackingDir %s: no n1/%s: %v", tr.BackingDir(), TypeFile, err)
+	if b, err := os.ReadFile(filepath.Join(tr.BackingDir(), "systems/servers", IndexFile)); err != nil || !strings.Contains(string(b), "\nn1 server\n") {
+		t.Errorf("BackingDir %s: no n1 in servers/%s: %q, %v", tr.BackingDir(), IndexFile, b, err)
 	}
 	m := syscall.Umask(0)
 	syscall.Umask(m)

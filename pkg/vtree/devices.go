@@ -119,11 +119,11 @@ func (t *Tree) MakeDirs(p string) error {
 // existing device of the same type keeps its other files. UpdateDevice
 // also says which attributes of an existing device it changed.
 //
-// The .type marker, which makes the directory a device, is written last,
-// after the attribute files and the lock: discovery cut short (killed, a
-// full disk) leaves complete devices and at most one directory without a
-// marker, which is not a device yet and which adding it again treats as
-// new and completes.
+// The device's line in its parent's device index (store.IndexName), which
+// makes the directory a device, is written last, after the attribute files
+// and the lock: discovery cut short (killed, a full disk) leaves complete
+// devices and at most one directory the index does not name, which is not
+// a device yet and which adding it again treats as new and completes.
 func (t *Tree) AddDevice(p, typ string, attrs map[string]string) (bool, error) {
 	isNew, _, err := t.UpdateDevice(p, typ, attrs)
 	return isNew, err
@@ -131,15 +131,7 @@ func (t *Tree) AddDevice(p, typ string, attrs map[string]string) (bool, error) {
 
 // UpdateDevice is AddDevice, also returning, for an existing device, the
 // names of the attributes of attrs whose value it changed (sorted).
-func (t *Tree) UpdateDevice(p, typ string, attrs map[string]string) (isNew bool, changed []string, err error) {
-	isNew, changed, err = t.addDevice(p, typ, attrs)
-	if isNew {
-		changed = nil
-	}
-	return isNew, changed, err
-}
-
-func (t *Tree) addDevice(p, typ string, attrs map[string]string) (bool, []string, error) {
+func (t *Tree) UpdateDevice(p, typ string, attrs map[string]string) (bool, []string, error) {
 	var changed []string
 	p, err := Clean(p)
 	if err != nil {
@@ -205,12 +197,16 @@ func (t *Tree) addDevice(p, typ string, attrs map[string]string) (bool, []string
 		}
 	}
 	if isNew {
-		if err := t.store.WriteFile(store.JoinRel(r, typeFile), []byte(typ+"\n")); err != nil {
+		parent, _ := store.SplitRel(r)
+		if err := t.store.IndexAdd(parent, name, typ); err != nil {
 			return false, nil, pathErr("discover", p, unwrapPath(err))
 		}
 	}
 	t.forgetType(r)
 	t.forgetDevice(p)
+	if isNew {
+		changed = nil
+	}
 	return isNew, changed, nil
 }
 
@@ -224,7 +220,12 @@ func (t *Tree) RemoveDevice(p, typ string) (bool, error) {
 	if t.typeOf(rel(p)) != typ {
 		return false, nil
 	}
+	// The directory first: cut short, the index names a directory gone.
 	if err := t.store.Root().RemoveAll(rel(p)); err != nil {
+		return false, pathErr("remove", p, unwrapPath(err))
+	}
+	parent, name := store.SplitRel(rel(p))
+	if err := t.store.IndexRemove(parent, name); err != nil {
 		return false, pathErr("remove", p, unwrapPath(err))
 	}
 	t.forgetType(rel(p))

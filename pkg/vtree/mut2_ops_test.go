@@ -53,9 +53,7 @@ func TestMut2RefuseStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(bdir, typeFile), []byte("nosuchtype\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	setMarker(t, tr, "systems/servers/n1", "nosuchtype\n", false)
 	tr2 := mtReopen(t, tr)
 	status := filepath.Join(bdir, "notes"+statusSuffix)
 	for _, op := range []string{"read", "write"} {

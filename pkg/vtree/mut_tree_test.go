@@ -3,6 +3,7 @@ package vtree
 import (
 	"context"
 	"errors"
+	"github.com/smctl/smctl/pkg/vtree/store"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -208,7 +209,6 @@ func TestMutTreeDirTrust(t *testing.T) {
 func TestMutTreeTypeNames(t *testing.T) {
 	tr := newTree(t, nil, "server n1 transport=local")
 	dev := "systems/servers/n1"
-	marker := filepath.Join(tr.store.Dir(), dev, typeFile)
 	for _, tc := range []struct {
 		name string
 		ok   bool
@@ -220,10 +220,7 @@ func TestMutTreeTypeNames(t *testing.T) {
 		{"ab/c", false}, {"a.b", false}, {"a:b", false}, {"né", false}, {"Server", false},
 	} {
 		tr.Config.Types[tc.name] = config.Type{Dir: "/systems/servers"}
-		if err := os.WriteFile(marker, []byte(tc.name+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		tr.forgetType(dev)
+		setMarker(t, tr, dev, tc.name+"\n", strings.ContainsAny(tc.name, "-_"))
 		typ, err := tr.typeInfoOf(dev)
 		delete(tr.Config.Types, tc.name)
 		if tc.ok {
@@ -243,16 +240,12 @@ func TestMutTreeTypeNames(t *testing.T) {
 func TestMutTreeTypeQuoted(t *testing.T) {
 	tr := newTree(t, nil, "server n1 transport=local")
 	dev := "systems/servers/n1"
-	marker := filepath.Join(tr.store.Dir(), dev, typeFile)
 	for _, tc := range []struct{ content, quoted string }{
 		{strings.Repeat("x", 39), strings.Repeat("x", 39)},
 		{strings.Repeat("x", 40), strings.Repeat("x", 40)},
 		{strings.Repeat("x", 41), strings.Repeat("x", 40) + "..."},
 	} {
-		if err := os.WriteFile(marker, []byte(tc.content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		tr.forgetType(dev)
+		setMarker(t, tr, dev, tc.content, len(tc.content) == 40)
 		_, err := tr.typeInfoOf(dev)
 		if err == nil || !strings.Contains(err.Error(), ": "+strconv.Quote(tc.quoted)+": ") {
 			t.Errorf("marker of %d bytes: %v, want it quoted as %q", len(tc.content), err, tc.quoted)
@@ -320,13 +313,20 @@ func TestMutTreeResolve(t *testing.T) {
 			t.Errorf("stat %s = %v, want ErrNotExist", tc.path, err)
 		}
 	}
-	// An untrusted marker: the device refuses even its stored files.
-	if err := os.Chmod(filepath.Join(tr.store.Dir(), "systems/servers/n1", typeFile), 0o666); err != nil {
-		t.Fatal(err)
-	}
-	_, err := mtReopen(t, tr).Read(ctx, "/systems/servers/n1/address", ReadOptions{})
-	if RC(err) != agent.RCUntrusted {
-		t.Errorf("read in a device with an untrusted marker: %v, want refused", err)
+	// An untrusted marker, index or own: the device refuses even its
+	// stored files.
+	for _, marker := range []string{"systems/servers/" + store.IndexName, "systems/servers/n1/" + typeFile} {
+		if strings.HasSuffix(marker, typeFile) {
+			setMarker(t, tr, "systems/servers/n1", "server\n", true)
+		}
+		if err := os.Chmod(filepath.Join(tr.store.Dir(), marker), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		_, err := mtReopen(t, tr).Read(ctx, "/systems/servers/n1/address", ReadOptions{})
+		if RC(err) != agent.RCUntrusted || !strings.Contains(err.Error(), "/"+marker) {
+			t.Errorf("read in a device with an untrusted %s: %v, want refused, naming it", marker, err)
+		}
+		os.Chmod(filepath.Join(tr.store.Dir(), marker), 0o644)
 	}
 }
 

@@ -59,7 +59,7 @@ import (
 
 // Names with a meaning of their own.
 const (
-	typeFile       = ".type"
+	typeFile       = store.TypeFile
 	statusSuffix   = store.StatusSuffix
 	stderrSuffix   = store.StderrSuffix
 	IDsName        = store.IDsName

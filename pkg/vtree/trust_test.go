@@ -68,29 +68,29 @@ func TestDelegatedDirModes(t *testing.T) {
 	}
 }
 
-// The type marker names only a declared type.
+// The type marker, in the parent's index or the directory's own .type,
+// names only a declared type.
 func TestTypeMarker(t *testing.T) {
 	tr := newTree(t, nil, "server n1 transport=local")
-	marker := filepath.Join(tr.store.Dir(), "systems/servers/n1", typeFile)
-	for _, tc := range []struct{ content, err string }{
-		{"server\n", ""},
-		{"../agents.d/x\n", "not a declared device type"},
-		{"Server\n", "not a declared device type"},
-		{"nosuchtype\n", "not a declared device type"},
-		{"/etc\n", "not a declared device type"},
-	} {
-		os.Remove(marker)
-		os.WriteFile(marker, []byte(tc.content), 0o644)
-		tr.forgetType("systems/servers/n1")
-		typ, err := tr.typeInfoOf("systems/servers/n1")
-		if tc.err == "" {
-			if err != nil || typ != strings.TrimSpace(tc.content) {
-				t.Errorf("%q: %q, %v", tc.content, typ, err)
+	for _, legacy := range []bool{false, true} {
+		for _, tc := range []struct{ content, err string }{
+			{"server\n", ""},
+			{"../agents.d/x\n", "not a declared device type"},
+			{"Server\n", "not a declared device type"},
+			{"nosuchtype\n", "not a declared device type"},
+			{"/etc\n", "not a declared device type"},
+		} {
+			setMarker(t, tr, "systems/servers/n1", tc.content, legacy)
+			typ, err := tr.typeInfoOf("systems/servers/n1")
+			if tc.err == "" {
+				if err != nil || typ != strings.TrimSpace(tc.content) {
+					t.Errorf("legacy %v: %q: %q, %v", legacy, tc.content, typ, err)
+				}
+				continue
 			}
-			continue
-		}
-		if err == nil || !strings.Contains(err.Error(), tc.err) || RC(err) != agent.RCUntrusted {
-			t.Errorf("%q: err %v", tc.content, err)
+			if err == nil || !strings.Contains(err.Error(), tc.err) || RC(err) != agent.RCUntrusted {
+				t.Errorf("legacy %v: %q: err %v", legacy, tc.content, err)
+			}
 		}
 	}
 }

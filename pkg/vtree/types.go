@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/smctl/smctl/pkg/config"
-	"io/fs"
 	"slices"
 	"strings"
 	"syscall"
@@ -33,10 +32,9 @@ func (t *Tree) typeOf(rel string) string {
 	return typ
 }
 
-// typeInfoOf returns the device type of the backing directory rel, "" if it is
-// not a device. A marker that is not trusted, or that names anything but
-// a type declared in smctl.yaml, is an error: the directory is a device
-// that refuses every operation.
+// typeInfoOf returns the device type of the backing directory rel (see
+// store.DeviceType), "" if it is not a device. A marker not trusted or not
+// naming a declared type is an error: the device refuses every operation.
 func (t *Tree) typeInfoOf(rel string) (string, error) {
 	t.mu.Lock()
 	ti, ok := t.types[rel]
@@ -44,14 +42,12 @@ func (t *Tree) typeInfoOf(rel string) (string, error) {
 	if ok {
 		return ti.typ, ti.err
 	}
-	b, err := t.store.ReadTrusted(store.JoinRel(rel, typeFile), 256)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
-	case err != nil:
-		ti.err = err
-	default:
-		ti.typ = strings.TrimSpace(string(b))
-		ti.err = t.checkType(rel, ti.typ)
+	typ, where, err := t.store.DeviceType(rel)
+	if ti = (typeInfo{typ: typ, err: err}); err == nil && typ != "" {
+		ti.err = t.checkType(where, typ)
+	}
+	if ti.err != nil {
+		ti.typ = ""
 	}
 	t.mu.Lock()
 	t.types[rel] = ti
@@ -64,8 +60,8 @@ func (t *Tree) typeInfoOf(rel string) (string, error) {
 var ErrBadType = status.Mark(errors.New("not a declared device type"), status.ErrUntrusted)
 
 // checkType accepts only type names declared in smctl.yaml, which are
-// plain names ([a-z0-9_-]+), never paths.
-func (t *Tree) checkType(rel, typ string) error {
+// plain names ([a-z0-9_-]+), never paths; where names the marker.
+func (t *Tree) checkType(where, typ string) error {
 	if _, ok := t.Config.Types[typ]; ok && config.ValidTypeName(typ) {
 		return nil
 	}
@@ -73,7 +69,7 @@ func (t *Tree) checkType(rel, typ string) error {
 	if len(q) > 40 {
 		q = q[:40] + "..."
 	}
-	return fmt.Errorf("type marker /%s: %q: %w (declared: %s)", store.JoinRel(rel, typeFile), q, ErrBadType, strings.Join(t.TypeNames(), ", "))
+	return fmt.Errorf("type marker /%s: %q: %w (declared: %s)", where, q, ErrBadType, strings.Join(t.TypeNames(), ", "))
 }
 
 // trustedName reports the file names that decide what smctl runs, where it
@@ -132,6 +128,7 @@ func (t *Tree) forgetType(rel string) {
 			delete(t.types, k)
 		}
 	}
+
 	for k := range t.specials {
 		if strings.HasPrefix(k, rel+"/") {
 			delete(t.specials, k)

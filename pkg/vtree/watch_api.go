@@ -52,7 +52,7 @@ func (t *Tree) Forget(p string, isDir bool) {
 	switch {
 	case isDir:
 		t.forgetTree(p)
-	case name == typeFile:
+	case name == typeFile || name == store.IndexName:
 		t.forgetTree(dir)
 	case name == IDsName:
 		t.forgetSpecial(dir, IDsName)

@@ -185,6 +185,7 @@ func (s *Store) release(e *dirEnt) {
 func (s *Store) ForgetDirs(rel string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.forgetIndexes(rel)
 	for k, e := range s.dirs {
 		if k == rel || strings.HasPrefix(k, rel+"/") {
 			s.lru.Remove(e.elem)
@@ -216,6 +217,7 @@ func (s *Store) CloseDirs() {
 // change it may not have seen, such as lost change notifications).
 func (s *Store) ForgetAllDirs() {
 	s.mu.Lock()
+	clear(s.indexes)
 	open := make([]string, 0, len(s.dirs))
 	for k := range s.dirs {
 		open = append(open, k)

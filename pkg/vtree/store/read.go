@@ -73,11 +73,29 @@ func (s *Store) ReadTrusted(rel string, max int64) ([]byte, error) {
 	return readTrustedAt(d.fd, name, "/"+strings.TrimPrefix(rel, "./"), max)
 }
 
+// checkTrusted judges the file vpath from fstat of its open descriptor:
+// owned by root or the running user, writable by neither group nor
+// others, a regular file with one link.
+func checkTrusted(vpath string, st *syscall.Stat_t) error {
+	if err := trust.Stat(vpath, st); err != nil {
+		return err
+	}
+	mode := fs.FileMode(st.Mode & 0o777)
+	switch {
+	case st.Mode&syscall.S_IFMT != syscall.S_IFREG:
+		return &trust.Error{Name: vpath, UID: int(st.Uid), Mode: mode | fs.ModeIrregular, Why: "not a regular file"}
+	case st.Nlink != 1:
+		return &trust.Error{Name: vpath, UID: int(st.Uid), Mode: mode, Why: fmt.Sprintf("it has %d hard links", st.Nlink)}
+	}
+	return nil
+}
+
 // readTrustedAt reads the trusted file name (one element, no slash) of the
 // directory open as dirfd, with raw system calls: open, fstat, read,
 // close, and no os.File (whose registration with the poller costs a
 // failed epoll_ctl per file, and a finalizer). A symlink is refused as
-// one (O_NOFOLLOW).
+// one (O_NOFOLLOW). A negative limit reads the whole file, and fails for
+// one larger than -limit bytes.
 func readTrustedAt(dirfd int, name, vpath string, limit int64) ([]byte, error) {
 	fd, err := openAt(dirfd, name)
 	switch {
@@ -91,15 +109,14 @@ func readTrustedAt(dirfd int, name, vpath string, limit int64) ([]byte, error) {
 	if err := syscall.Fstat(fd, &st); err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: vpath, Err: err}
 	}
-	if err := trust.Stat(vpath, &st); err != nil {
+	if err := checkTrusted(vpath, &st); err != nil {
 		return nil, err
 	}
-	mode := fs.FileMode(st.Mode & 0o777)
-	switch {
-	case st.Mode&syscall.S_IFMT != syscall.S_IFREG:
-		return nil, &trust.Error{Name: vpath, UID: int(st.Uid), Mode: mode | fs.ModeIrregular, Why: "not a regular file"}
-	case st.Nlink != 1:
-		return nil, &trust.Error{Name: vpath, UID: int(st.Uid), Mode: mode, Why: fmt.Sprintf("it has %d hard links", st.Nlink)}
+	if limit < 0 { // all of it, or an error
+		if st.Size > -limit {
+			return nil, &fs.PathError{Op: "read", Path: vpath, Err: fmt.Errorf("larger than %d bytes", -limit)}
+		}
+		limit = -limit
 	}
 	b, err := readFD(fd, st.Size, limit)
 	if err != nil {

@@ -51,6 +51,8 @@ type Store struct {
 	dirs    map[string]*dirEnt
 	lru     *list.List
 	limit   int
+	indexes map[string]index      // device indexes read, by directory
+	written map[string]indexState // device indexes as this store wrote them
 }
 
 // newFileMode is the mode a new file gets (0666 less the umask), known

@@ -99,3 +99,10 @@ func rel(vpath string) string {
 	}
 	return vpath[1:]
 }
+
+// retype gives the device at virtual path dev the type typ in its
+// parent's device index, as another program would.
+func retype(tr *vtree.Tree, dev, typ string) error {
+	dir, name := store.SplitRel(rel(dev))
+	return backingStore(tr).IndexAdd(dir, name, typ)
+}

@@ -6,11 +6,13 @@
 package watch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -178,9 +180,9 @@ func start(ctx context.Context, t Tree, paths []string, out chan<- Event) (<-cha
 		rels = append(rels, rel)
 	}
 	w, err := fswatch.New(t.BackingRoot(), rels, fswatch.Options{
-		Ignore: func(name string) bool { return name[0] == '.' && name != vtree.TypeFile },
+		Ignore: func(name string) bool { return name[0] == '.' && name != vtree.TypeFile && name != vtree.IndexFile },
 		Group: func(name string) []string { // a file and its status
-			if name == vtree.TypeFile {
+			if name == vtree.TypeFile || name == vtree.IndexFile {
 				return nil
 			}
 			// never ".status" or ".stderr": hidden
@@ -203,6 +205,7 @@ func start(ctx context.Context, t Tree, paths []string, out chan<- Event) (<-cha
 		return nil, err
 	}
 	hook := testHook
+	idx := indexes{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -216,7 +219,7 @@ func start(ctx context.Context, t Tree, paths []string, out chan<- Event) (<-cha
 			}
 		}
 		err := w.Run(ctx, func(b fswatch.Batch) {
-			evs := round(ctx, t, b, out != nil)
+			evs := round(ctx, t, b, out != nil, idx)
 			if hook != nil {
 				hook(b)
 			}
@@ -237,8 +240,9 @@ func start(ctx context.Context, t Tree, paths []string, out chan<- Event) (<-cha
 
 // round takes in what a round of the watch found in the backing tree of t:
 // it drops the caches if changes were lost and, if want, returns the
-// events, reading the statuses written.
-func round(ctx context.Context, t Tree, b fswatch.Batch, want bool) []Event {
+// events, reading the statuses written and the device indexes changed
+// (idx, what they said when last read).
+func round(ctx context.Context, t Tree, b fswatch.Batch, want bool, idx indexes) []Event {
 	if b.Lost {
 		t.ForgetAll()
 	}
@@ -250,6 +254,13 @@ func round(ctx context.Context, t Tree, b fswatch.Batch, want bool) []Event {
 		evs = append(evs, Event{Path: "/", Change: Lost, Dir: true})
 	}
 	made := map[string]int{} // directories created: their event
+	creating := map[string]bool{}
+	for _, c := range b.Changes {
+		if c.New.Dir && !c.Old.Dir {
+			creating[vpathOf(c.Path)] = true
+		}
+	}
+	typed := map[string]bool{} // directories created later in the round that an index types
 	for i := 0; i < len(b.Changes); i++ {
 		c := b.Changes[i]
 		dir, name := store.SplitRel(c.Path)
@@ -259,9 +270,24 @@ func round(ctx context.Context, t Tree, b fswatch.Batch, want bool) []Event {
 			ev.Change, ev.Err = Lost, unwrapPath(c.Err)
 		case c.New.Dir:
 			ev.Change = Created
+			if typed[ev.Path] {
+				ev.Change |= Type
+			}
 			made[ev.Path] = len(evs)
 		case c.Old.Dir:
 			ev.Change = Removed
+		case name == vtree.IndexFile:
+			for _, dev := range idx.typed(t.BackingRoot(), c) {
+				p := vpathOf(store.JoinRel(dir, dev))
+				if j, ok := made[p]; ok {
+					evs[j].Change |= Type
+				} else if creating[p] {
+					typed[p] = true
+				} else {
+					evs = append(evs, Event{Path: p, Dir: true, Change: Type})
+				}
+			}
+			continue
 		case name == vtree.TypeFile:
 			if !c.New.Exists || c.New == c.Old {
 				continue
@@ -324,4 +350,53 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// indexes are the device indexes a watch has read, by backing path.
+type indexes map[string]map[string]string
+
+// typed returns the names of the devices whose type the change c of a
+// device index gives or changes: compared with what the index said when
+// last read, or, the first time, the lines appended since the watch last
+// saw it (all of them for a new index). Removals say nothing: the
+// directory's own removal is the event.
+func (idx indexes) typed(root *os.Root, c fswatch.Change) []string {
+	if !c.New.Exists {
+		delete(idx, c.Path)
+		return nil
+	}
+	b, err := root.ReadFile(c.Path)
+	if err != nil {
+		return nil
+	}
+	now, err := store.ParseIndex(b)
+	if err != nil {
+		return nil
+	}
+	before, seen := idx[c.Path]
+	idx[c.Path] = now
+	switch {
+	case seen:
+	case !c.Old.Exists:
+		before = nil
+	case c.Old.Ino == c.New.Ino && c.Old.Size <= int64(len(b)):
+		// Appended to: what the lines before hold was known.
+		head := b[:c.Old.Size]
+		if i := bytes.LastIndexByte(head, '\n'); i >= 0 {
+			head = head[:i+1]
+		} else {
+			head = nil
+		}
+		before, _ = store.ParseIndex(head)
+	default:
+		return nil // replaced, not read before: nothing to compare with
+	}
+	var out []string
+	for name, typ := range now {
+		if old, ok := before[name]; !ok || old != typ {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

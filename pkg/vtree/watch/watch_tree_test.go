@@ -42,7 +42,7 @@ func TestWatchCaches(t *testing.T) {
 				return tr.DeviceType(watchN1) + " " + watchProbeRun(t, tr, watchN1)
 			},
 			change: func(t *testing.T, o *vtree.Tree) {
-				watchMust(t, backingStore(o).WriteFile(rel(watchN1)+"/"+vtree.TypeFile, []byte("chassis\n")))
+				watchMust(t, retype(o, watchN1, "chassis"))
 			},
 			event: watchIs(watchN1, Type),
 		},
@@ -151,7 +151,7 @@ func TestWatchRoundLost(t *testing.T) {
 	// Changes the tree does not see, as if their events were lost.
 	other := watchOther(t, tr)
 	watchWrite(t, other, watchN1+"/address", "10.0.0.9")
-	watchMust(t, backingStore(other).WriteFile(rel(watchN1)+"/"+vtree.TypeFile, []byte("chassis\n")))
+	watchMust(t, retype(other, watchN1, "chassis"))
 	if got := cached(tr); got != was {
 		t.Fatalf("not cached: %q -> %q", was, got)
 	}
@@ -159,7 +159,7 @@ func TestWatchRoundLost(t *testing.T) {
 	evs := round(context.Background(), tr, fswatch.Batch{Lost: true, Changes: []fswatch.Change{
 		{Path: rel(watchN1) + "/address", Old: file, New: fswatch.Stat{Exists: true, Ino: 8, Size: 3}},
 		{Path: rel(watchN1) + "/address.status"},
-	}}, true)
+	}}, true, indexes{})
 	if len(evs) == 0 || evs[0].Change != Lost || evs[0].Path != "/" || evs[0].Err != nil {
 		t.Fatalf("events %v, want lost first", evs)
 	}
@@ -208,7 +208,7 @@ func TestWatchRoundEvents(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, e := range round(context.Background(), tr, fswatch.Batch{Changes: tc.changes}, true) {
+			for _, e := range round(context.Background(), tr, fswatch.Batch{Changes: tc.changes}, true, indexes{}) {
 				got = append(got, e.String())
 			}
 			if !slices.Equal(got, tc.want) {
@@ -216,7 +216,7 @@ func TestWatchRoundEvents(t *testing.T) {
 			}
 		})
 	}
-	if evs := round(context.Background(), tr, fswatch.Batch{Lost: true, Changes: pair("a", none, f1, none, none)}, false); evs != nil {
+	if evs := round(context.Background(), tr, fswatch.Batch{Lost: true, Changes: pair("a", none, f1, none, none)}, false, indexes{}); evs != nil {
 		t.Errorf("without want: %v", evs)
 	}
 }
