@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -336,5 +339,33 @@ func checkInOrder(t *testing.T, got []int, n int) {
 		if v != i {
 			t.Fatalf("result %d is %d: out of order", i, v)
 		}
+	}
+}
+
+// goid is the running goroutine's id, from its stack trace's first line.
+func goid() string {
+	b := make([]byte, 64)
+	b = b[:runtime.Stack(b, false)]
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
+}
+
+// Items run on at most limit workers, each taking item after item: not a
+// goroutine (and a new stack to grow) per item.
+func TestWorkersReused(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	Each(context.Background(), 1000, 4, func(ctx context.Context, i int) (int, error) {
+		id := goid()
+		mu.Lock()
+		seen[id]++
+		mu.Unlock()
+		return i, nil
+	}, func(Result[int]) {})
+	if len(seen) == 0 || len(seen) > 4 {
+		t.Errorf("1000 items ran on %d goroutines, want at most 4", len(seen))
 	}
 }
