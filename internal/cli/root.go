@@ -122,15 +122,9 @@ func flagError(c *cobra.Command, err error) error {
 	return &parseError{err}
 }
 
-// exiting is set when the process exits after the command (Main): trees
-// it opens leave the directories they kept open to the exit (vtree's
-// Options.Exiting) instead of closing thousands one by one.
-var exiting bool
-
 // Main runs smctl with the process's arguments and streams and returns the
 // exit code.
 func Main() int {
-	exiting = true
 	raiseFileLimit()
 	// A fan-out allocates little that lives long: collect garbage less
 	// often than Go's default (memory stays in tens of MB for 2000 nodes).
@@ -418,7 +412,6 @@ func (g *globalOptions) openDiscovery() (*vtree.Tree, *discover.Discovery, error
 		Timeout:    g.Timeout,
 		Drivers:    g.drivers(),
 		Extensions: []vtree.Extension{d},
-		Exiting:    exiting,
 	})
 	if err != nil {
 		return nil, nil, &exitError{ExitUsage, err}

@@ -6,9 +6,8 @@
 // A state root holds smctl.yaml, the agent directories and the backing
 // tree, a real directory whose files hold the last value read or written,
 // so results survive between invocations and Unix permissions on the
-// backing files are the access control. A directory that its parent's
-// device index (.devices) names, or that holds a hidden .type file, is a
-// device of that type; the files it shows are its stored
+// backing files are the access control. A directory containing a hidden
+// .type file is a device of that type; the files it shows are its stored
 // files plus one file per agent installed for its type (agents.d/<type>/
 // power.read makes a readable "power" in every device of that type; a
 // driver's built-in one only where the device has the attribute files it
@@ -38,7 +37,6 @@
 package vtree
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -99,9 +97,6 @@ type Options struct {
 	// Builtins, when set, adds built-in agents after the drivers' (for
 	// embedders and tests).
 	Builtins func(r *agent.Registry)
-	// Exiting: the process exits once the tree is closed, which closes the
-	// directories kept open (2000 after a find): Close leaves them to it.
-	Exiting bool
 }
 
 // Tree is an opened state root.
@@ -121,8 +116,9 @@ type Tree struct {
 	attrList   []string                    // attrNames and the drivers' attributes
 	agentMu    sync.Mutex
 	dirErr     map[string]error // backing directory -> why it is not trusted
-	// Per-command caches of lock and ids files and device attributes,
-	// looked up once per directory (writes through this Tree keep them).
+	// Per-command caches: a Tree lives for one smctl command, so lock and
+	// ids files, and device attributes, are looked up once per directory
+	// (writes through this Tree keep them current).
 	specials map[string]bool   // dir rel + "/" + name -> exists
 	devices  map[string]Device // by virtual path
 	ids      *ids.Keyring      // ids files, decrypted once, and their key
@@ -185,12 +181,18 @@ func Open(dir string, opts Options) (*Tree, error) {
 		store:    store.New(r, treeDir),
 		dirErr:   map[string]error{},
 		opts:     opts,
-		timeout:  cmp.Or(max(opts.Timeout, 0), cfg.Timeout.Duration),
-		keyFile:  cmp.Or(opts.KeyFile, cfg.KeyFile),
+		timeout:  cfg.Timeout.Duration,
+		keyFile:  cfg.KeyFile,
 		hooks:    map[string]map[string]*hook{},
 		types:    map[string]typeInfo{},
 		specials: map[string]bool{},
 		devices:  map[string]Device{},
+	}
+	if opts.Timeout > 0 {
+		t.timeout = opts.Timeout
+	}
+	if opts.KeyFile != "" {
+		t.keyFile = opts.KeyFile
 	}
 	if !filepath.IsAbs(t.keyFile) {
 		t.keyFile = filepath.Join(dir, t.keyFile)
@@ -216,9 +218,7 @@ func Open(dir string, opts Options) (*Tree, error) {
 // Close releases the backing tree and the drivers.
 func (t *Tree) Close() error {
 	err := t.opts.Drivers.Close()
-	if !t.opts.Exiting {
-		t.store.CloseDirs()
-	}
+	t.store.CloseDirs()
 	if cerr := t.store.Root().Close(); err == nil {
 		err = cerr
 	}

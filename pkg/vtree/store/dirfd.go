@@ -39,29 +39,8 @@ func (e *dirEnt) close() {
 	syscall.Close(e.fd)
 }
 
-// maxOpenDirs bounds the directories a store keeps open: half the
-// descriptors the process may open beyond a reserve for its connections
-// and files, within [minOpenDirs, 8192]. A command over 2000 devices then
-// opens each once and closes none before it exits (an eviction is a
-// close, a system call, per device).
-func maxOpenDirs() int {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil {
-		return minOpenDirs
-	}
-	return openDirsFor(l.Cur)
-}
-
-// minOpenDirs is the least maxOpenDirs gives.
-const minOpenDirs = 256
-
-func openDirsFor(nofile uint64) int {
-	const reserve = 512
-	if nofile < reserve+2*minOpenDirs {
-		return minOpenDirs
-	}
-	return int(min((nofile-reserve)/2, 8192))
-}
+// maxOpenDirs bounds the directories a store keeps open.
+const maxOpenDirs = 256
 
 // openDir returns the directory rel, opened once; call release when done
 // with its descriptor.
@@ -112,7 +91,7 @@ func (s *Store) keep(rel string, e *dirEnt) *dirEnt {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dirs == nil {
-		s.dirs, s.lru, s.limit = map[string]*dirEnt{}, list.New(), maxOpenDirs()
+		s.dirs, s.lru, s.limit = map[string]*dirEnt{}, list.New(), maxOpenDirs
 	}
 	if o, ok := s.dirs[rel]; ok {
 		e.close()

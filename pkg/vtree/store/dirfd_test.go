@@ -294,17 +294,3 @@ func TestLastLockedFIFO(t *testing.T) {
 		}
 	}
 }
-
-func TestOpenDirsFor(t *testing.T) {
-	for _, tc := range []struct {
-		nofile uint64
-		want   int
-	}{
-		{0, 256}, {1023, 256}, {1024, 256}, {1026, 257}, {4096, 1792},
-		{17408, 8192}, {20000, 8192}, {1 << 20, 8192}, {^uint64(0), 8192},
-	} {
-		if got := openDirsFor(tc.nofile); got != tc.want {
-			t.Errorf("openDirsFor(%d) = %d, want %d", tc.nofile, got, tc.want)
-		}
-	}
-}
