@@ -83,6 +83,29 @@ func (s *Store) openDir(rel string) (*dirEnt, func(), error) {
 	return e, func() { s.release(e) }, nil
 }
 
+// The kernel grows a process's descriptor table by doubling it (64, 128,
+// 256, 512 entries), and in a process of several threads, as every Go
+// program is, each growth waits for an RCU grace period: some 5 ms here,
+// three times over for a command keeping 256 directories open. A store
+// that reaches reserveAt kept directories, which many more will follow
+// (a find, a fan-out), grows the table to reserveFDsTo entries at once, in
+// the background while the first 64 descriptors last: one wait instead of
+// three, and none for a command that stays small. (A cat of 2000 stored
+// files took a third less time.)
+const (
+	reserveAt    = 32
+	reserveFDsTo = 512
+)
+
+// reserveFDs grows the descriptor table to reserveFDsTo entries, by
+// duplicating a descriptor to the lowest free number at or above the
+// last one (F_DUPFD never replaces one in use) and closing it.
+func reserveFDs() {
+	if fd, err := unix.FcntlInt(0, unix.F_DUPFD_CLOEXEC, reserveFDsTo-1); err == nil {
+		unix.Close(fd)
+	}
+}
+
 // keep adds the directory e, just opened as rel with e.users set, to the
 // kept ones and returns the one kept: e, or the one another goroutine
 // opened meanwhile (then e is closed and its users move over). The least
@@ -101,6 +124,9 @@ func (s *Store) keep(rel string, e *dirEnt) *dirEnt {
 	}
 	e.elem = s.lru.PushFront(rel)
 	s.dirs[rel] = e
+	if len(s.dirs) == reserveAt {
+		go reserveFDs() // while the first 64 descriptors last
+	}
 	for el := s.lru.Back(); len(s.dirs) > s.limit && el != nil; {
 		prev := el.Prev()
 		k := el.Value.(string)

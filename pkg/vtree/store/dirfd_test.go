@@ -1,15 +1,21 @@
 package store
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestStatInfo: a raw stat reads as os.Lstat reads the same entry: name,
@@ -293,4 +299,118 @@ func TestLastLockedFIFO(t *testing.T) {
 			t.Fatal("a read of the status waits for the lock of a FIFO")
 		}
 	}
+}
+
+// reserveFDs grows the descriptor table without taking or replacing a
+// descriptor: one in use at the number it duplicates to stays as it was.
+func TestReserveFDs(t *testing.T) {
+	count := func() int {
+		es, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(es)
+	}
+	// The table grows (FDSize in /proc/self/status: its entries), unless
+	// this test process has grown it already.
+	fdSize := func() int {
+		b, _ := os.ReadFile("/proc/self/status")
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "FDSize:"); ok {
+				n, _ := strconv.Atoi(strings.TrimSpace(v))
+				return n
+			}
+		}
+		return -1
+	}
+	if n := fdSize(); n >= 0 && n < reserveFDsTo {
+		reserveFDs()
+		if got := fdSize(); got < reserveFDsTo {
+			t.Errorf("FDSize %d after reserving, want at least %d (was %d)", got, reserveFDsTo, n)
+		}
+	}
+	f, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Dup3(int(f.Fd()), reserveFDsTo-1, unix.O_CLOEXEC); err != nil {
+		t.Skipf("cannot place a descriptor at %d: %v", reserveFDsTo-1, err)
+	}
+	defer unix.Close(reserveFDsTo - 1)
+	var before, after unix.Stat_t
+	if err := unix.Fstat(reserveFDsTo-1, &before); err != nil {
+		t.Fatal(err)
+	}
+	n := count()
+	reserveFDs()
+	if got := count(); got != n {
+		t.Errorf("descriptors open: %d before, %d after", n, got)
+	}
+	if err := unix.Fstat(reserveFDsTo-1, &after); err != nil || after.Ino != before.Ino || after.Dev != before.Dev {
+		t.Errorf("descriptor %d replaced: %v", reserveFDsTo-1, err)
+	}
+	unix.Close(reserveFDsTo - 1)
+	reserveFDs() // free this time
+	if got := count(); got != n-1 {
+		t.Errorf("descriptors open after reserving with %d free: %d, want %d", reserveFDsTo-1, got, n-1)
+	}
+}
+
+// A store that keeps reserveAt directories grows the descriptor table at
+// once; one that keeps fewer does not. Run in a new process of this test
+// binary, whose table has not grown yet.
+func TestReserveOnKeep(t *testing.T) {
+	if os.Getenv("STORE_RESERVE_DIRS") != "" {
+		return // the helper's own run: see TestReserveHelper
+	}
+	for _, tc := range []struct {
+		dirs  int
+		large bool
+	}{{reserveAt - 8, false}, {reserveAt + 8, true}} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestReserveHelper$", "-test.v")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("STORE_RESERVE_DIRS=%d", tc.dirs))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("helper: %v\n%s", err, out)
+		}
+		var size int
+		if _, err := fmt.Sscanf(string(out[bytes.Index(out, []byte("FDSize="))+7:]), "%d", &size); err != nil {
+			t.Fatalf("helper said %q", out)
+		}
+		if large := size >= reserveFDsTo; large != tc.large {
+			t.Errorf("%d directories kept: FDSize %d, want grown to %d: %v", tc.dirs, size, reserveFDsTo, tc.large)
+		}
+	}
+}
+
+func TestReserveHelper(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("STORE_RESERVE_DIRS"))
+	if n == 0 {
+		t.Skip("run by TestReserveOnKeep")
+	}
+	s, dir := newStore(t)
+	for i := range n {
+		name := fmt.Sprintf("d%d", i)
+		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.IsDir(name); !ok || err != nil {
+			t.Fatal(name, ok, err)
+		}
+	}
+	size := 0
+	for range 100 { // the growth runs in the background
+		b, _ := os.ReadFile("/proc/self/status")
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "FDSize:"); ok {
+				size, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		if size >= reserveFDsTo {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fmt.Printf("FDSize=%d\n", size)
 }
