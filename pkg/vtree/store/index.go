@@ -170,7 +170,7 @@ func (s *Store) IndexAdd(dir, name, typ string) error {
 		if have, ok := idx[name]; ok && have == typ {
 			return false, nil
 		}
-		if err := writeAll(fd, []byte(indexLine(name, typ))); err != nil {
+		if err := writeNew(fd, []byte(indexLine(name, typ))); err != nil {
 			return false, err
 		}
 		idx[name] = typ
@@ -228,7 +228,7 @@ func (s *Store) indexChange(dir string, change func(idx map[string]string, fd in
 		if err := syscall.Fchmod(fd, 0o644); err != nil {
 			return fail("chmod", err)
 		}
-		if err := writeAll(fd, []byte(indexHeader)); err != nil {
+		if err := writeNew(fd, []byte(indexHeader)); err != nil {
 			return fail("write", err)
 		}
 		st.Mode = st.Mode&^0o777 | 0o644
@@ -296,19 +296,4 @@ func (s *Store) remember(dir string, types map[string]string, st *syscall.Stat_t
 		s.written = map[string]indexState{}
 	}
 	s.written[dir] = indexState{types: types, ino: st.Ino, size: st.Size}
-}
-
-// writeAll writes b to fd (appending when fd is O_APPEND).
-func writeAll(fd int, b []byte) error {
-	for len(b) > 0 {
-		n, err := syscall.Write(fd, b)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
 }

@@ -129,8 +129,8 @@ func replace(dfd int, dmode fs.FileMode, name string, data []byte, trusted bool)
 	return werr
 }
 
-// writeNew writes all of data to the new, empty file fd (no truncation
-// needed, unlike writeFD's).
+// writeNew writes all of data to fd at its offset: a new, empty file (no
+// truncation needed, unlike writeFD's), or one open for appending.
 func writeNew(fd int, data []byte) error {
 	for len(data) > 0 {
 		n, err := syscall.Write(fd, data)
