@@ -166,6 +166,10 @@ func needsQuote(s string) bool {
 // directory's lock: a line appended, the index made if missing. Nothing
 // is written when the index already says so.
 func (s *Store) IndexAdd(dir, name, typ string) error {
+	// What a line could not hold back is refused, not written.
+	if typ == "" || needsQuote(typ) || name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return &fs.PathError{Op: "index", Path: JoinRel(dir, name), Err: fmt.Errorf("device %q of type %q: not a name the index can hold", name, typ)}
+	}
 	return s.indexChange(dir, func(idx map[string]string, fd int) (bool, error) {
 		if have, ok := idx[name]; ok && have == typ {
 			return false, nil

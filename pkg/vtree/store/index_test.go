@@ -292,3 +292,31 @@ func TestDeviceType(t *testing.T) {
 		t.Errorf("c after forgetting: %q, want server", typ)
 	}
 }
+
+// What an index line could not hold back is refused before anything is
+// written: the index stays as it was.
+func TestIndexAddRefuses(t *testing.T) {
+	s, dir := newStore(t)
+	if err := s.IndexAdd(".", "n1", "server"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, IndexName))
+	for _, tc := range [][2]string{
+		{"n2", ""}, {"n2", "a b"}, {"n2", "a\nb"}, {"n2", `a"b`}, {"n2", "#x"},
+		{"", "server"}, {".", "server"}, {"..", "server"}, {"a/b", "server"}, {"a\x00b", "server"},
+	} {
+		if err := s.IndexAdd(".", tc[0], tc[1]); err == nil {
+			t.Errorf("IndexAdd(%q, %q): no error", tc[0], tc[1])
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, IndexName)); string(after) != string(before) {
+		t.Errorf("index changed by refused adds: %q -> %q", before, after)
+	}
+	// Names that need quoting are held.
+	if err := s.IndexAdd(".", "a b\n", "server"); err != nil {
+		t.Fatal(err)
+	}
+	if got := readIndexFile(t, dir); got["a b\n"] != "server" || got["n1"] != "server" {
+		t.Errorf("index %v", got)
+	}
+}
