@@ -378,7 +378,7 @@ func TestReserveOnKeep(t *testing.T) {
 		if _, err := fmt.Sscanf(string(out[bytes.Index(out, []byte("FDSize="))+7:]), "%d", &size); err != nil {
 			t.Fatalf("helper said %q", out)
 		}
-		if large := size >= reserveFDsTo; large != tc.large {
+		if large := size == reserveFDsTo; large != tc.large || size > reserveFDsTo {
 			t.Errorf("%d directories kept: FDSize %d, want grown to %d: %v", tc.dirs, size, reserveFDsTo, tc.large)
 		}
 	}

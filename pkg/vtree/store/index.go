@@ -29,6 +29,9 @@ const indexHeader = "# smctl device index: NAME TYPE, one device a line\n"
 // MaxIndex bounds an index read: some 40 bytes a device.
 const MaxIndex = 64 << 20
 
+// maxIndex is MaxIndex, lowered by tests.
+var maxIndex int64 = MaxIndex
+
 // TypeFile is the type marker of a directory that its parent's index does
 // not name: a device of the type it holds (made by hand, or by an earlier
 // smctl).
@@ -89,7 +92,7 @@ func (s *Store) forgetIndexes(rel string) {
 // ReadIndex returns the device index of the directory dir: nil and no
 // error when it has none, an error when it is not to be trusted.
 func (s *Store) ReadIndex(dir string) (map[string]string, error) {
-	b, err := s.ReadTrusted(JoinRel(dir, IndexName), -MaxIndex)
+	b, err := s.ReadTrusted(JoinRel(dir, IndexName), -maxIndex)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 		return nil, nil
@@ -247,10 +250,10 @@ func (s *Store) indexChange(dir string, change func(idx map[string]string, fd in
 	s.mu.Unlock()
 	idx := last.types
 	if !ok || last.ino != st.Ino || last.size != st.Size {
-		if st.Size > MaxIndex {
-			return fail("read", fmt.Errorf("larger than %d bytes", MaxIndex))
+		if st.Size > maxIndex {
+			return fail("read", fmt.Errorf("larger than %d bytes", maxIndex))
 		}
-		b, err := readFD(fd, st.Size, MaxIndex+1)
+		b, err := readFD(fd, st.Size, maxIndex+1)
 		if err != nil {
 			return fail("read", err)
 		}

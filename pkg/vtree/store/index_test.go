@@ -121,13 +121,20 @@ func TestIndexAddRemove(t *testing.T) {
 	if want := indexHeader + "n1 server\nn2 server\n"; string(before) != want {
 		t.Errorf("index %q, want %q", before, want)
 	}
+	// Another type for a name: a line that overrides.
+	if err := s.IndexAdd(".", "n2", "chassis"); err != nil {
+		t.Fatal(err)
+	}
+	if got := readIndexFile(t, dir); got["n2"] != "chassis" {
+		t.Errorf("n2 retyped: %v", got)
+	}
 	if err := s.IndexRemove(".", "n1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.IndexRemove(".", "n9"); err != nil {
 		t.Fatal(err)
 	}
-	if got := readIndexFile(t, dir); !maps.Equal(got, map[string]string{"n2": "server"}) {
+	if got := readIndexFile(t, dir); !maps.Equal(got, map[string]string{"n2": "chassis"}) {
 		t.Errorf("after removing n1: %v", got)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, IndexName)); err != nil || fi.Mode().Perm() != 0o644 {
@@ -157,15 +164,31 @@ func TestIndexTwoWriters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	want := func(step string, names ...string) {
+		t.Helper()
+		w := map[string]string{}
+		for _, n := range names {
+			w[n] = "server"
+		}
+		if got := readIndexFile(t, dir); !maps.Equal(got, w) {
+			t.Fatalf("after %s: index %v, want %v", step, got, w)
+		}
+	}
 	must(a.IndexAdd(".", "x", "server"))
 	must(b.IndexAdd(".", "y", "server"))
-	must(a.IndexAdd(".", "z", "server"))
-	must(b.IndexRemove(".", "x")) // b's knowledge is out of date: re-read
+	must(a.IndexAdd(".", "z", "server")) // a's knowledge is out of date (grown): re-read
+	must(b.IndexRemove(".", "x"))        // b's too: z must stay
+	want("a stale removal", "y", "z")
 	must(a.IndexAdd(".", "w", "server"))
 	must(a.IndexRemove(".", "z"))
-	if got, want := readIndexFile(t, dir), map[string]string{"y": "server", "w": "server"}; !maps.Equal(got, want) {
-		t.Errorf("index %v, want %v", got, want)
-	}
+	want("adds and removals", "y", "w")
+	// Replaced by another store with an index of the same size: the inode
+	// says it changed.
+	must(a.IndexAdd(".", "v", "server")) // a knows {y, w, v}
+	must(b.IndexRemove(".", "v"))
+	must(b.IndexAdd(".", "u", "server")) // same size as a last saw
+	must(a.IndexRemove(".", "w"))
+	want("a removal after a replacement", "y", "u")
 
 	// Concurrently: every add lands.
 	var wg sync.WaitGroup
@@ -318,5 +341,34 @@ func TestIndexAddRefuses(t *testing.T) {
 	}
 	if got := readIndexFile(t, dir); got["a b\n"] != "server" || got["n1"] != "server" {
 		t.Errorf("index %v", got)
+	}
+}
+
+// An index of maxIndex bytes is read, its last line too; one larger is
+// refused whole (never read in part: the devices past the cut would
+// vanish).
+func TestIndexTooLarge(t *testing.T) {
+	defer func(m int64) { maxIndex = m }(maxIndex)
+	maxIndex = 1024
+	for _, tc := range []struct {
+		size int
+		ok   bool
+	}{{1024, true}, {1025, false}} {
+		s, dir := newStore(t)
+		last := "n9 server\n"
+		pad := "#" + strings.Repeat("x", tc.size-len(last)-2) + "\n"
+		if err := os.WriteFile(filepath.Join(dir, IndexName), []byte(pad+last), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		idx, err := s.ReadIndex(".")
+		if tc.ok != (err == nil) || tc.ok && idx["n9"] != "server" {
+			t.Errorf("ReadIndex of %d bytes: %v, %v; want read: %v", tc.size, idx, err, tc.ok)
+		}
+		if err := s.IndexRemove(".", "n9"); tc.ok != (err == nil) {
+			t.Errorf("IndexRemove from %d bytes: %v; want done: %v", tc.size, err, tc.ok)
+		}
+		if got := readIndexFile(t, dir); tc.ok && len(got) != 0 {
+			t.Errorf("after removing n9 from %d bytes: %v", tc.size, got)
+		}
 	}
 }
