@@ -157,6 +157,19 @@ func storeRows(smctl, revSmctl, baseline, work string) string {
 		}}
 		tools = append(tools, per[i].steady, per[i].first, per[i].find, per[i].findAll, per[i].cat)
 	}
+	// A reference for the find rows, measured in the same rounds: the
+	// machine's speed moves through the day, their ratio much less.
+	var ref *storeTool
+	if findBin, err := exec.LookPath("find"); err == nil {
+		ref = &storeTool{name: "find(1) over the backing tree", f: func() measurement {
+			return repeated(func() measurement {
+				m := run(nil, findBin, filepath.Join(builds[0].root, "tree", "systems", "servers"), "-name", "command")
+				m.ok = strings.Count(lastOutput, "\n")
+				return m
+			})
+		}}
+		tools = append(tools, ref)
+	}
 
 	var lastNet time.Time
 	fs := make([]func() measurement, len(tools))
@@ -272,6 +285,11 @@ func storeRows(smctl, revSmctl, baseline, work string) string {
 			fmt.Fprintf(&b, " %.1f ms | %.2f |", ms(r.wall), m.wall.Seconds()/r.wall.Seconds())
 		}
 		b.WriteString("\n")
+	}
+	if ref != nil {
+		r, f := meds[idx(ref)], meds[idx(per[0].find)]
+		fmt.Fprintf(&b, "\nReference, same rounds: find(1) over the same backing tree, -name command: %.1f ms (%d lines); %s find -name command / find(1): %.2f\n",
+			ms(r.wall), r.ok, builds[0].name, f.wall.Seconds()/max(r.wall.Seconds(), 1e-9))
 	}
 	fmt.Fprintf(&b, "\n(each round's figure is the median of %d runs; the table gives the median of the rounds)\n", *storeRepeat)
 
