@@ -466,9 +466,34 @@ func TestDelegateIndexTrust(t *testing.T) {
 			t.Fatalf("indexed n2 with a stray .type: %+v", c)
 		}
 	}
-	if err := os.Chmod(index, 0o646); err != nil {
+	b, err := os.ReadFile(index)
+	if err != nil {
 		t.Fatal(err)
 	}
+	for _, untrust := range []struct {
+		how  string
+		make func() error
+	}{
+		{"writable by others", func() error { return os.Chmod(index, 0o646) }},
+		{"a hard link", func() error {
+			other := filepath.Join(dir, "index-copy")
+			os.Remove(index)
+			if err := os.WriteFile(other, b, 0o644); err != nil {
+				return err
+			}
+			return os.Link(other, index)
+		}},
+	} {
+		if err := untrust.make(); err != nil {
+			t.Fatal(err)
+		}
+		testUntrustedIndex(t, tr, g, dir, untrust.how)
+	}
+}
+
+func testUntrustedIndex(t *testing.T, tr *vtree.Tree, g Delegation, dir, how string) {
+	t.Helper()
+	ctx := context.Background()
 	for _, p := range []string{"/systems/servers", "/systems/servers/n1"} {
 		s0 := snapTree(t, dir)
 		cs, err := Apply(ctx, tr, p, g)
@@ -482,10 +507,10 @@ func TestDelegateIndexTrust(t *testing.T) {
 			}
 		}
 		if !slices.Contains(notes, "/systems/servers/n1") {
-			t.Errorf("Apply(%s) under an index writable by others: notes %v, want n1 among them (%+v)", p, notes, cs)
+			t.Errorf("Apply(%s) under an index that is %s: notes %v, want n1 among them (%+v)", p, how, notes, cs)
 		}
 		if a, b := s0["systems/servers/n1"], snapTree(t, dir)["systems/servers/n1"]; a.Mode != b.Mode || a.Gid != b.Gid {
-			t.Errorf("Apply(%s): n1 touched under an untrusted index", p)
+			t.Errorf("Apply(%s): n1 touched under an index that is %s", p, how)
 		}
 	}
 }
