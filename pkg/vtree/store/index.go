@@ -220,8 +220,10 @@ func (s *Store) indexChange(dir string, change func(idx map[string]string, fd in
 		return &fs.PathError{Op: op, Path: vpath, Err: err}
 	}
 	// The index is opened (made) after the lock: a replacement by another
-	// writer is then already in place.
-	fd, err := openFlags(d.fd, IndexName, syscall.O_RDWR|syscall.O_APPEND|syscall.O_CREAT, 0o644)
+	// writer is then already in place. Only one this call made is
+	// written before it is judged: one found (anyone's, perhaps a hard
+	// link to a file elsewhere) is judged first, as it is.
+	fd, created, err := openIndex(d.fd)
 	if err != nil {
 		return fail("open", err)
 	}
@@ -230,8 +232,8 @@ func (s *Store) indexChange(dir string, change func(idx map[string]string, fd in
 	if err := syscall.Fstat(fd, &st); err != nil {
 		return fail("stat", err)
 	}
-	if st.Size == 0 {
-		// New: never writable by group or others, whatever the umask.
+	if created {
+		// Never writable by group or others, whatever the umask.
 		if err := syscall.Fchmod(fd, 0o644); err != nil {
 			return fail("chmod", err)
 		}
@@ -286,6 +288,22 @@ func (s *Store) indexChange(dir string, change func(idx map[string]string, fd in
 		s.remember(dir, idx, &st.st)
 	}
 	return nil
+}
+
+// openIndex opens the index of the directory dfd for reading and
+// appending, making it if there is none (created reports that).
+func openIndex(dfd int) (fd int, created bool, err error) {
+	for range 3 { // made or removed by another writer meanwhile: again
+		fd, err = openFlags(dfd, IndexName, syscall.O_RDWR|syscall.O_APPEND|syscall.O_CREAT|syscall.O_EXCL, 0o644)
+		if err != syscall.EEXIST {
+			return fd, err == nil, err
+		}
+		fd, err = openFlags(dfd, IndexName, syscall.O_RDWR|syscall.O_APPEND, 0)
+		if err != syscall.ENOENT {
+			return fd, false, err
+		}
+	}
+	return -1, false, err
 }
 
 // indexState is an index as this store last wrote it.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smctl/smctl/internal/testpriv"
 	"github.com/smctl/smctl/pkg/trust"
 )
 
@@ -370,5 +371,58 @@ func TestIndexTooLarge(t *testing.T) {
 		if got := readIndexFile(t, dir); tc.ok && len(got) != 0 {
 			t.Errorf("after removing n9 from %d bytes: %v", tc.size, got)
 		}
+	}
+}
+
+// An index planted before the first device is added (another user's empty
+// file, an empty hard link to a file elsewhere) is judged as found: it is
+// refused, and nothing is written to it, nor its mode changed.
+func TestIndexAddPlanted(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plant func(t *testing.T, dir string) string // the file that must stay as it is
+	}{
+		{"another user's", func(t *testing.T, dir string) string {
+			if os.Geteuid() != 0 {
+				testpriv.Need(t, "root, to give a file to nobody")
+			}
+			f := filepath.Join(dir, IndexName)
+			if err := os.WriteFile(f, nil, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(f, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(f, testpriv.Nobody, testpriv.Nobody); err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}},
+		{"a hard link", func(t *testing.T, dir string) string {
+			other := filepath.Join(t.TempDir(), "elsewhere")
+			if err := os.WriteFile(other, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Link(other, filepath.Join(dir, IndexName)); err != nil {
+				t.Fatal(err)
+			}
+			return other
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, dir := newStore(t)
+			f := tc.plant(t, dir)
+			before, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.IndexAdd(".", "n1", "server"); err == nil {
+				t.Error("IndexAdd into a planted index: no error")
+			}
+			after, err := os.Stat(f)
+			if err != nil || after.Size() != 0 || after.Mode() != before.Mode() {
+				t.Errorf("planted file changed: %v -> %v (size %d), %v", before.Mode(), after.Mode(), after.Size(), err)
+			}
+		})
 	}
 }
