@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,6 +102,30 @@ func (s *Store) ReadIndex(dir string) (map[string]string, error) {
 		return nil, err
 	}
 	return ParseIndex(b)
+}
+
+// ReadIndexFile reads the device index rel (the file itself) in root as
+// ReadIndex reads a directory's, for readers without a store (a watch),
+// and returns its content (ParseIndex parses it): never through a
+// symlink, never waiting on a FIFO, only a trusted regular file of at
+// most MaxIndex bytes.
+func ReadIndexFile(root *os.Root, rel string) ([]byte, error) {
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTrusted("/"+rel, fi.Sys().(*syscall.Stat_t)); err != nil {
+		return nil, err
+	}
+	if fi.Size() > maxIndex {
+		return nil, &fs.PathError{Op: "read", Path: rel, Err: fmt.Errorf("larger than %d bytes", maxIndex)}
+	}
+	return io.ReadAll(io.LimitReader(f, maxIndex+1))
 }
 
 // ParseIndex parses an index: "NAME TYPE" lines, NAME quoted as a Go

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/smctl/smctl/pkg/fswatch"
 	"github.com/smctl/smctl/pkg/vtree"
@@ -83,5 +84,29 @@ func TestIndexTyped(t *testing.T) {
 	check(idx, old)
 	if _, ok := idx[vtree.IndexFile]; ok {
 		t.Error("a removed index is still remembered")
+	}
+
+	// Not trusted, or not a regular file: types nothing, and a FIFO is not
+	// waited on.
+	write("n1 server\n")
+	if err := os.Chmod(file, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	check(indexes{}, fswatch.Stat{})
+	os.Remove(file)
+	if err := syscall.Mkfifo(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []string, 1)
+	go func() {
+		done <- indexes{}.typed(root, fswatch.Change{Path: vtree.IndexFile, New: fswatch.Stat{Exists: true}})
+	}()
+	select {
+	case got := <-done:
+		if got != nil {
+			t.Errorf("a FIFO as the index typed %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("hung on a FIFO as the index")
 	}
 }

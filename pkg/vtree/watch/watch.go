@@ -365,12 +365,15 @@ func (idx indexes) typed(root *os.Root, c fswatch.Change) []string {
 		delete(idx, c.Path)
 		return nil
 	}
-	b, err := root.ReadFile(c.Path)
-	if err != nil {
-		return nil
+	// Trusted as the tree trusts it: anything else types nothing (and a
+	// FIFO planted there is not waited on).
+	b, err := store.ReadIndexFile(root, c.Path)
+	var now map[string]string
+	if err == nil {
+		now, err = store.ParseIndex(b)
 	}
-	now, err := store.ParseIndex(b)
 	if err != nil {
+		delete(idx, c.Path)
 		return nil
 	}
 	before, seen := idx[c.Path]
