@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/smctl/smctl/pkg/status"
 )
 
 // IndexName is the device index of a directory: which of the directories
@@ -101,7 +103,13 @@ func (s *Store) ReadIndex(dir string) (map[string]string, error) {
 	case err != nil:
 		return nil, err
 	}
-	return ParseIndex(b)
+	idx, err := ParseIndex(b)
+	if err != nil {
+		// Trusted but not an index (edited by hand): its devices refuse,
+		// naming it.
+		return nil, status.Mark(fmt.Errorf("device index /%s: %w", JoinRel(dir, IndexName), err), status.ErrUntrusted)
+	}
+	return idx, nil
 }
 
 // ReadIndexFile reads the device index rel (the file itself) in root as
@@ -146,7 +154,7 @@ func ParseIndex(b []byte) (map[string]string, error) {
 		}
 		name, typ, ok := parseIndexLine(line)
 		if !ok {
-			return nil, fmt.Errorf("%s line %d: %q: want NAME TYPE", IndexName, n, line)
+			return nil, fmt.Errorf("line %d: %q: want NAME TYPE", n, line)
 		}
 		out[name] = typ
 	}

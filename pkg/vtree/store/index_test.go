@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smctl/smctl/internal/testpriv"
+	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/trust"
 )
 
@@ -424,5 +425,21 @@ func TestIndexAddPlanted(t *testing.T) {
 				t.Errorf("planted file changed: %v -> %v (size %d), %v", before.Mode(), after.Mode(), after.Size(), err)
 			}
 		})
+	}
+}
+
+// An index that does not parse (edited by hand) makes its devices refuse,
+// naming it and the line, as a marker not to be trusted does.
+func TestIndexMalformed(t *testing.T) {
+	s, dir := newStore(t)
+	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "d", IndexName), []byte("n1 server\ngarbage\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := s.DeviceType("d/n1")
+	if err == nil || !errors.Is(err, status.ErrUntrusted) || err.Error() != `device index /d/.devices: line 2: "garbage": want NAME TYPE` {
+		t.Errorf("DeviceType under a malformed index: %v", err)
 	}
 }
