@@ -243,7 +243,7 @@ func delegateNote(c delegate.Change, d delegate.Delegation, names groupNames) st
 		}
 		return fmt.Sprintf("group %s cannot read %s (%s): its members can reach the devices below by name but not list them; left as it is", d, where, owner)
 	case delegate.UntrustedType:
-		return fmt.Sprintf("%s: its .type is %s, not owned by root or the running user or writable by others: smctl does not act on it; left alone", c.Path, owner)
+		return fmt.Sprintf("%s: its type marker %s is %s, not to be trusted (it must be a regular file with one link, owned by root or the running user and not writable by group or others): smctl does not act on it; left alone", c.Path, c.Marker, owner)
 	case delegate.AttrAgent:
 		return fmt.Sprintf("%s has a write agent but is an attribute, which decides where smctl connects: left to the owner in every device of its type", c.Path)
 	case delegate.KeyUnreadable:

@@ -92,9 +92,11 @@ const (
 	// cannot search or list (Mode, GID, UID as they are). Path is empty for
 	// directories above the backing tree; File names them.
 	Unreachable
-	// UntrustedType (a note): a directory whose .type is not owned by root
-	// or the running user, or is writable by group or others; smctl does
-	// not act on it, and Apply leaves it alone (UID is the owner of .type).
+	// UntrustedType (a note): a directory whose type marker (its line in
+	// its parent's device index, else its .type) is not owned by root or
+	// the running user, or is writable by group or others, or is not a
+	// regular file with one link; smctl does not act on it, and Apply
+	// leaves it alone (Marker names the marker, UID is its owner).
 	UntrustedType
 	// AttrAgent (a note): a file with a write agent that is also an
 	// attribute of the device's type; it is left to the owner, since
@@ -133,6 +135,8 @@ type Change struct {
 	OldMode, Mode fs.FileMode // type and permission bits, before and after
 
 	Err error // the change failed, or why the file was skipped
+
+	Marker string // UntrustedType: the virtual path of the type marker
 }
 
 // Changed reports whether c is a change that was made.

@@ -394,6 +394,9 @@ func TestDelegateAdversarial(t *testing.T) {
 		if c.Note() {
 			notes[c.Kind] = append(notes[c.Kind], c.Path)
 		}
+		if c.Kind == UntrustedType && c.Marker != c.Path+"/"+vtree.TypeFile {
+			t.Errorf("%s noted with marker %q, want its .type", c.Path, c.Marker)
+		}
 	}
 	for p, w := range want {
 		t.Errorf("%s: not reported as %v", p, w)
@@ -504,6 +507,9 @@ func testUntrustedIndex(t *testing.T, tr *vtree.Tree, g Delegation, dir, how str
 		for _, c := range cs {
 			if c.Kind == UntrustedType {
 				notes = append(notes, c.Path)
+				if c.Marker != "/systems/servers/"+vtree.IndexFile {
+					t.Errorf("Apply(%s): %s noted with marker %q, want the index", p, c.Path, c.Marker)
+				}
 			}
 		}
 		if !slices.Contains(notes, "/systems/servers/n1") {

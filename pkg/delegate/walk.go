@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -79,14 +80,14 @@ func (w *walker) walk(dir *os.File, vp, file string, above []dirInfo, pidx *dirI
 // root or the running user and writable by neither group nor others.
 // Otherwise it notes why not and returns "".
 func (w *walker) deviceType(dir *os.File, vp, file string, pidx *dirIndex) string {
-	untrusted := func(st *unix.Stat_t) string {
-		w.out = append(w.out, Change{Kind: UntrustedType, Path: vp, File: file, Dir: true,
+	untrusted := func(st *unix.Stat_t, marker string) string {
+		w.out = append(w.out, Change{Kind: UntrustedType, Path: vp, File: file, Dir: true, Marker: marker,
 			UID: int(st.Uid), OldGID: int(st.Gid), GID: int(st.Gid), OldMode: statMode(st), Mode: statMode(st)})
 		return ""
 	}
 	if pidx != nil {
 		if pidx.st != nil {
-			return untrusted(pidx.st)
+			return untrusted(pidx.st, join(path.Dir(vp), vtree.IndexFile))
 		}
 		if typ, ok := pidx.types[filepath.Base(file)]; ok {
 			return typ
@@ -103,7 +104,7 @@ func (w *walker) deviceType(dir *os.File, vp, file string, pidx *dirIndex) strin
 		return ""
 	}
 	if !trusted(&st, w.euid) {
-		return untrusted(&st)
+		return untrusted(&st, join(vp, vtree.TypeFile))
 	}
 	b := make([]byte, 256)
 	k, _ := f.Read(b)
