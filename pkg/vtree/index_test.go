@@ -11,7 +11,7 @@ import (
 
 // setMarker makes the directory dev (backing rel path) say content as its
 // type: in its parent's device index or, legacy, in its own .type marker,
-// the other removed. The caches are dropped.
+// the other removed, and the tree told as a watch tells it.
 func setMarker(t testing.TB, tr *Tree, dev, content string, legacy bool) {
 	t.Helper()
 	parent, name := store.SplitRel(dev)
@@ -40,5 +40,7 @@ func setMarker(t testing.TB, tr *Tree, dev, content string, legacy bool) {
 			t.Fatal(err)
 		}
 	}
-	tr.forgetType(dev)
+	// Known to the tree as a watch makes another program's change known.
+	tr.Forget(store.JoinRel(parent, store.IndexName), false)
+	tr.Forget(store.JoinRel(dev, typeFile), false)
 }

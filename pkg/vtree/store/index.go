@@ -81,11 +81,13 @@ type index struct {
 	err   error
 }
 
-// forgetIndexes drops the indexes read of rel, below it and of its parent
-// (which names it); s.mu is held.
+// forgetIndexes drops the indexes read of rel and below it; s.mu is held.
+// The parent's, which names rel, stays: this store's own changes to an
+// index drop it (indexChange), another program's are a change of the
+// index, which a watch reports as such (forgetting its directory). Dropping
+// it with each device forgotten made re-discovering 5000 devices read the
+// index 5000 times.
 func (s *Store) forgetIndexes(rel string) {
-	parent, _ := SplitRel(rel)
-	delete(s.indexes, parent)
 	for k := range s.indexes {
 		if k == rel || rel == "" || rel == "." || strings.HasPrefix(k, rel+"/") {
 			delete(s.indexes, k)
@@ -240,6 +242,11 @@ func (s *Store) indexChange(dir string, change func(idx map[string]string, fd in
 		return err
 	}
 	defer unlock()
+	defer func() { // what DeviceType read of it is out of date
+		s.mu.Lock()
+		delete(s.indexes, dir)
+		s.mu.Unlock()
+	}()
 	d, release, err := s.openDir(dir)
 	if err != nil {
 		return err

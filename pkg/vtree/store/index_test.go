@@ -304,7 +304,7 @@ func TestDeviceType(t *testing.T) {
 		}
 	}
 	// Read once per command: a change by another program is seen once
-	// the directory is forgotten.
+	// the index's directory is forgotten; this store's own changes at once.
 	other := &Store{root: s.root, dir: s.dir}
 	if err := other.IndexAdd(".", "c", "server"); err != nil {
 		t.Fatal(err)
@@ -312,7 +312,11 @@ func TestDeviceType(t *testing.T) {
 	if typ, _, _ := s.DeviceType("c"); typ != "" {
 		t.Errorf("c before forgetting: %q", typ)
 	}
-	s.ForgetDirs("c")
+	s.ForgetDirs("c/x") // below: the index is kept
+	if typ, _, _ := s.DeviceType("c"); typ != "" {
+		t.Errorf("c after forgetting c/x: %q", typ)
+	}
+	s.ForgetDirs(".") // the index's directory, as a watch forgets it
 	if typ, _, _ := s.DeviceType("c"); typ != "server" {
 		t.Errorf("c after forgetting: %q, want server", typ)
 	}
@@ -441,5 +445,28 @@ func TestIndexMalformed(t *testing.T) {
 	_, _, err := s.DeviceType("d/n1")
 	if err == nil || !errors.Is(err, status.ErrUntrusted) || err.Error() != `device index /d/.devices: line 2: "garbage": want NAME TYPE` {
 		t.Errorf("DeviceType under a malformed index: %v", err)
+	}
+}
+
+// What a store adds or removes, its DeviceType sees at once.
+func TestDeviceTypeOwnChanges(t *testing.T) {
+	s, dir := newStore(t)
+	if err := os.Mkdir(filepath.Join(dir, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if typ, _, _ := s.DeviceType("a"); typ != "" {
+		t.Fatalf("a before: %q", typ)
+	}
+	if err := s.IndexAdd(".", "a", "server"); err != nil {
+		t.Fatal(err)
+	}
+	if typ, _, _ := s.DeviceType("a"); typ != "server" {
+		t.Errorf("a after IndexAdd: %q", typ)
+	}
+	if err := s.IndexRemove(".", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if typ, _, _ := s.DeviceType("a"); typ != "" {
+		t.Errorf("a after IndexRemove: %q", typ)
 	}
 }
