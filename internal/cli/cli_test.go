@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"path"
 	"reflect"
 	"strings"
 	"sync"
@@ -66,8 +67,45 @@ func TestMatchWhole(t *testing.T) {
 		{"/a", "/a/b", false},
 	}
 	for _, tt := range tests {
-		if got := matchWhole(tt.pat, tt.p); got != tt.want {
-			t.Errorf("matchWhole(%q, %q) = %v", tt.pat, tt.p, got)
+		o := &FindOptions{PathPats: []string{tt.pat}}
+		if err := o.compile(); err != nil {
+			t.Fatal(err)
+		}
+		if got := o.match(tt.p, path.Base(tt.p), false, 0); got != tt.want {
+			t.Errorf("-path %q on %q = %v", tt.pat, tt.p, got)
+		}
+	}
+}
+
+// TestFindMatch checks -name and -iname, compiled once: literal names
+// are compared as strings, patterns as globs; every test must pass.
+func TestFindMatch(t *testing.T) {
+	tests := []struct {
+		args []string
+		base string
+		want bool
+	}{
+		{[]string{"-name", "power"}, "power", true},
+		{[]string{"-name", "power"}, "power.status", false},
+		{[]string{"-name", "power"}, "Power", false},
+		{[]string{"-name", "pow*"}, "power", true},
+		{[]string{"-name", "p?wer"}, "pawer", true},
+		{[]string{"-name", "[pq]ower"}, "qower", true},
+		{[]string{"-name", `\*`}, "*", true},
+		{[]string{"-name", `\*`}, "x", false},
+		{[]string{"-name", "*.status", "-name", "power*"}, "power.status", true},
+		{[]string{"-name", "*.status", "-name", "power*"}, "load.status", false},
+		{[]string{"-iname", "POWER"}, "Power", true},
+		{[]string{"-iname", "P*R"}, "power", true},
+		{[]string{"-iname", "power"}, "powers", false},
+	}
+	for _, tt := range tests {
+		o, err := parseFind(tt.args)
+		if err != nil {
+			t.Fatalf("parseFind(%q): %v", tt.args, err)
+		}
+		if got := o.match("/d/"+tt.base, tt.base, false, 1); got != tt.want {
+			t.Errorf("%q on %q = %v, want %v", tt.args, tt.base, got, tt.want)
 		}
 	}
 }

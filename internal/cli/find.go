@@ -24,6 +24,11 @@ type FindOptions struct {
 	Type     string   // -type f|d
 	MaxDepth int      // -maxdepth, -1 for none
 	MinDepth int      // -mindepth
+
+	// The tests compiled once (compile): a find matches every entry of
+	// the walk against them.
+	names, inames []func(string) bool
+	paths         []*regexp.Regexp
 }
 
 const findUsage = "find [PATH...] [-name GLOB] [-iname GLOB] [-path GLOB] [-type f|d] [-maxdepth N] [-mindepth N]"
@@ -160,46 +165,81 @@ func parseFind(args []string) (*FindOptions, error) {
 			return nil, usageErr("find: unknown test %s (usage: smctl %s)", test, findUsage)
 		}
 	}
-	for _, pats := range [][]string{o.Names, o.INames, o.PathPats} {
-		for _, p := range pats {
-			if _, err := path.Match(p, ""); err != nil {
-				return nil, usageErr("find: bad pattern %q", p)
-			}
-		}
+	if err := o.compile(); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
 
-func (o *FindOptions) match(p string, isDir bool, depth int) bool {
+// compile prepares the -name, -iname and -path tests: a pattern without
+// metacharacters is compared as a string, -path's regular expression is
+// built once.
+func (o *FindOptions) compile() error {
+	glob := func(pat string) (func(string) bool, error) {
+		if _, err := path.Match(pat, ""); err != nil {
+			return nil, usageErr("find: bad pattern %q", pat)
+		}
+		if !strings.ContainsAny(pat, `*?[\`) {
+			return func(s string) bool { return s == pat }, nil
+		}
+		return func(s string) bool { ok, _ := path.Match(pat, s); return ok }, nil
+	}
+	o.names, o.inames, o.paths = nil, nil, nil
+	for _, pat := range o.Names {
+		m, err := glob(pat)
+		if err != nil {
+			return err
+		}
+		o.names = append(o.names, m)
+	}
+	for _, pat := range o.INames {
+		m, err := glob(pat)
+		if err != nil {
+			return err
+		}
+		o.inames = append(o.inames, m)
+	}
+	for _, pat := range o.PathPats {
+		if _, err := path.Match(pat, ""); err != nil {
+			return usageErr("find: bad pattern %q", pat)
+		}
+		re, err := regexp.Compile(wholeGlobRegexp(pat))
+		if err != nil {
+			return usageErr("find: bad pattern %q: %v", pat, err)
+		}
+		o.paths = append(o.paths, re)
+	}
+	return nil
+}
+
+// match reports whether the entry at p, named base, passes the tests
+// (compiled by compile).
+func (o *FindOptions) match(p, base string, isDir bool, depth int) bool {
 	if depth < o.MinDepth {
 		return false
 	}
 	if o.Type == "f" && isDir || o.Type == "d" && !isDir {
 		return false
 	}
-	base := path.Base(p)
-	for _, pat := range o.Names {
-		if ok, _ := path.Match(pat, base); !ok {
+	for _, m := range o.names {
+		if !m(base) {
 			return false
 		}
 	}
-	for _, pat := range o.INames {
-		if ok, _ := path.Match(pat, strings.ToLower(base)); !ok {
-			return false
+	if len(o.inames) > 0 {
+		lower := strings.ToLower(base)
+		for _, m := range o.inames {
+			if !m(lower) {
+				return false
+			}
 		}
 	}
-	for _, pat := range o.PathPats {
-		if !matchWhole(pat, p) {
+	for _, re := range o.paths {
+		if !re.MatchString(p) {
 			return false
 		}
 	}
 	return true
-}
-
-// matchWhole matches a find -path pattern, in which * and ? also match '/'.
-func matchWhole(pat, p string) bool {
-	re, err := regexp.Compile(wholeGlobRegexp(pat))
-	return err == nil && re.MatchString(p)
 }
 
 // wholeGlobRegexp translates a glob to an anchored regexp whose * and ?
@@ -269,13 +309,13 @@ func findRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *FindOp
 				failed++
 				return nil
 			}
-			isDir := true
+			isDir, base := true, path.Base(p)
 			if e != nil {
-				isDir = e.IsDir()
+				isDir, base = e.IsDir(), e.Name()
 			} else if info, err := t.Stat(ctx, p); err == nil {
 				isDir = info.IsDir()
 			}
-			if opts.match(p, isDir, depthOf(p)-baseDepth) {
+			if opts.match(p, base, isDir, depthOf(p)-baseDepth) {
 				fmt.Fprintln(ios.Out, p)
 			}
 			return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/vtree/store"
+	"github.com/smctl/smctl/pkg/vtree/vpath"
 )
 
 // Extension adds to a tree what works above it through its methods
@@ -76,7 +77,7 @@ func (t *Tree) DeviceType(p string) string {
 	if err != nil || p == "/" {
 		return ""
 	}
-	return t.typeOf(rel(p))
+	return t.typeOf(vpath.Rel(p))
 }
 
 // List returns the names in the virtual directory p of the backing tree,
@@ -86,7 +87,7 @@ func (t *Tree) List(p string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	des, err := t.store.ReadDir(rel(p))
+	des, err := t.store.ReadDir(vpath.Rel(p))
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]bool{}, nil
 	}
@@ -106,7 +107,7 @@ func (t *Tree) MakeDirs(p string) error {
 	if err != nil {
 		return err
 	}
-	if err := t.store.Root().MkdirAll(rel(p), 0o777); err != nil {
+	if err := t.store.Root().MkdirAll(vpath.Rel(p), 0o777); err != nil {
 		return pathErr("discover", p, unwrapPath(err))
 	}
 	return nil
@@ -141,7 +142,7 @@ func (t *Tree) UpdateDevice(p, typ string, attrs map[string]string) (bool, []str
 	if !ok || p == "/" {
 		return false, nil, pathErr("discover", p, fmt.Errorf("%w: %q", ErrBadType, typ))
 	}
-	r := rel(p)
+	r := vpath.Rel(p)
 	isNew := false
 	info, err := t.store.Lstat(r)
 	switch {
@@ -161,7 +162,7 @@ func (t *Tree) UpdateDevice(p, typ string, attrs map[string]string) (bool, []str
 			isNew = true
 		}
 	}
-	_, name := splitPath(p)
+	_, name := vpath.Split(p)
 	write := func(k, v string, overwrite bool) error {
 		ar := store.JoinRel(r, k)
 		if !overwrite {
@@ -174,7 +175,7 @@ func (t *Tree) UpdateDevice(p, typ string, attrs map[string]string) (bool, []str
 			changed = append(changed, k)
 		}
 		if err := t.store.WriteFile(ar, []byte(v+"\n")); err != nil {
-			return pathErr("discover", join(p, k), unwrapPath(err))
+			return pathErr("discover", vpath.Join(p, k), unwrapPath(err))
 		}
 		return nil
 	}
@@ -193,7 +194,7 @@ func (t *Tree) UpdateDevice(p, typ string, attrs map[string]string) (bool, []str
 	}
 	if tc.Lock {
 		if err := t.store.CreateLock(store.JoinRel(r, LockName)); err != nil {
-			return false, nil, pathErr("discover", join(p, LockName), unwrapPath(err))
+			return false, nil, pathErr("discover", vpath.Join(p, LockName), unwrapPath(err))
 		}
 	}
 	if isNew {
@@ -217,18 +218,18 @@ func (t *Tree) RemoveDevice(p, typ string) (bool, error) {
 	if err != nil || p == "/" {
 		return false, err
 	}
-	if t.typeOf(rel(p)) != typ {
+	if t.typeOf(vpath.Rel(p)) != typ {
 		return false, nil
 	}
 	// The directory first: cut short, the index names a directory gone.
-	if err := t.store.Root().RemoveAll(rel(p)); err != nil {
+	if err := t.store.Root().RemoveAll(vpath.Rel(p)); err != nil {
 		return false, pathErr("remove", p, unwrapPath(err))
 	}
-	parent, name := store.SplitRel(rel(p))
+	parent, name := store.SplitRel(vpath.Rel(p))
 	if err := t.store.IndexRemove(parent, name); err != nil {
 		return false, pathErr("remove", p, unwrapPath(err))
 	}
-	t.forgetType(rel(p))
+	t.forgetType(vpath.Rel(p))
 	t.forgetDevice(p)
 	return true, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 
 	"github.com/smctl/smctl/pkg/vtree/store"
+	"github.com/smctl/smctl/pkg/vtree/vpath"
 )
 
 // GroupsDir holds the node groups, a file each (see pkg/vtree/vfs).
@@ -20,10 +21,10 @@ func (t *Tree) ReadTrusted(_ context.Context, p string, max int64) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	dir, _ := store.SplitRel(rel(p))
+	dir, _ := store.SplitRel(vpath.Rel(p))
 	var b []byte
 	if err = t.dirTrust(dir); err == nil {
-		b, err = t.store.ReadTrusted(rel(p), max)
+		b, err = t.store.ReadTrusted(vpath.Rel(p), max)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, pathErr("read", p, fs.ErrNotExist)

@@ -54,7 +54,7 @@ func (t *Tree) Stat(ctx context.Context, p string) (*Info, error) {
 }
 
 func (t *Tree) info(ctx context.Context, n *node) (*Info, error) {
-	_, name := splitPath(n.path)
+	_, name := vpath.Split(n.path)
 	if n.path == "/" {
 		name = "."
 	}
@@ -136,6 +136,7 @@ type Entry struct {
 	typ   fs.FileMode
 	live  bool
 	lentr *transport.Entry
+	dir   *node // the listed directory, for a stored directory (ReadDirEntry)
 }
 
 var _ fs.DirEntry = (*Entry)(nil)
@@ -179,6 +180,34 @@ func (t *Tree) ReadDir(ctx context.Context, p string) ([]*Entry, error) {
 	return t.readDir(ctx, n)
 }
 
+// ReadDirEntry lists the directory e of an earlier listing as ReadDir
+// lists its path, from the listing's directory instead of resolving the
+// path again: a walk's way through thousands of devices.
+func (t *Tree) ReadDirEntry(ctx context.Context, e *Entry) ([]*Entry, error) {
+	if e.dir == nil {
+		return t.ReadDir(ctx, e.path)
+	}
+	return t.readDir(ctx, t.child(e.dir, e.name, true))
+}
+
+// child is the existing entry el of the directory node n, a directory or
+// not as isDir says.
+func (t *Tree) child(n *node, el string, isDir bool) *node {
+	childPath, childRel := vpath.Join(n.path, el), store.JoinRel(n.rel, el)
+	nn := &node{path: childPath, rel: childRel, isDir: isDir, exists: true, devPath: n.devPath, devType: n.devType, devErr: n.devErr}
+	if isDir {
+		if typ, err := t.typeInfoOf(childRel); typ != "" || err != nil {
+			nn.devPath, nn.devType, nn.devErr = childPath, typ, err // typ is "" with err
+		}
+	} else {
+		if typ, isDev := t.dirType(n); isDev {
+			nn.hook = t.hooksFor(typ)[el]
+		}
+		nn.special = specialName(el, n.path)
+	}
+	return nn
+}
+
 func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 	if n.live != "" {
 		lctx, cancel := t.liveContext(ctx)
@@ -193,14 +222,14 @@ func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 		}
 		out := make([]*Entry, 0, len(les))
 		for i, le := range les {
-			out = append(out, &Entry{t: t, ctx: ctx, name: le.Name, path: join(n.path, le.Name), typ: le.Mode.Type(), live: true, lentr: &les[i]})
+			out = append(out, &Entry{t: t, ctx: ctx, name: le.Name, path: vpath.Join(n.path, le.Name), typ: le.Mode.Type(), live: true, lentr: &les[i]})
 		}
 		return out, nil
 	}
 	if !n.isDir {
 		return nil, pathErr("readdir", n.path, ErrNotDir)
 	}
-	des, err := t.store.ReadDir(n.rel)
+	des, err := t.store.ListDir(n.rel)
 	if err != nil {
 		return nil, pathErr("readdir", n.path, unwrapPath(err))
 	}
@@ -210,25 +239,26 @@ func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 		name string
 		typ  fs.FileMode
 		prio uint8
+		link bool // a symlink, typ its target's
 	}
 	byName := func(a, b cand) int { return cmp.Or(strings.Compare(a.name, b.name), int(a.prio)-int(b.prio)) }
 	cs := make([]cand, 0, len(des)+16)
 	typ, isDev := t.dirType(n)
 	if isDev && typ != "" && t.isLiveType(typ) {
 		for _, l := range t.Config.LiveDirs {
-			cs = append(cs, cand{l, fs.ModeDir, 0})
+			cs = append(cs, cand{l, fs.ModeDir, 0, false})
 		}
 	}
 	for _, de := range des {
-		mt := de.Type()
+		mt, link := de.Type(), false
 		if strings.HasPrefix(de.Name(), ".") {
 			continue
-		} else if mt&fs.ModeSymlink != 0 {
+		} else if link = mt&fs.ModeSymlink != 0; link {
 			if st, err := t.store.Stat(store.JoinRel(n.rel, de.Name())); err == nil {
 				mt = st.Mode().Type()
 			}
 		}
-		cs = append(cs, cand{de.Name(), mt, 1})
+		cs = append(cs, cand{de.Name(), mt, 1, link})
 	}
 	if isDev {
 		// A driver's file is listed where the device has the attributes it requires.
@@ -240,18 +270,22 @@ func (t *Tree) readDir(ctx context.Context, n *node) ([]*Entry, error) {
 		}
 		for name, h := range t.hooksFor(typ) {
 			if h.file.Reaches(has) {
-				cs = append(cs, cand{name, 0, 2})
+				cs = append(cs, cand{name, 0, 2, false})
 			}
 		}
 		if n.path == "/" {
-			cs = append(cs, cand{IDsName, 0, 2})
+			cs = append(cs, cand{IDsName, 0, 2, false})
 		}
 	}
 	slices.SortFunc(cs, byName)
 	cs = slices.CompactFunc(cs, func(a, b cand) bool { return a.name == b.name })
 	ents, out := make([]Entry, len(cs)), make([]*Entry, len(cs))
 	for i, p := range vpath.JoinAll(n.path, len(cs), func(i int) string { return cs[i].name }) {
-		ents[i] = Entry{t: t, ctx: ctx, name: cs[i].name, path: p, typ: cs[i].typ, live: cs[i].prio == 0}
+		c := cs[i]
+		ents[i] = Entry{t: t, ctx: ctx, name: c.name, path: p, typ: c.typ, live: c.prio == 0}
+		if c.prio == 1 && c.typ == fs.ModeDir && !c.link {
+			ents[i].dir = n
+		}
 		out[i] = &ents[i]
 	}
 	return out, nil
@@ -263,7 +297,7 @@ func (t *Tree) transport(ctx context.Context, dev string) (transport.Transport, 
 	if d.Err != nil {
 		return nil, d.Err
 	}
-	pair, err := t.ids.Nearest(rel(dev))
+	pair, err := t.ids.Nearest(vpath.Rel(dev))
 	if err != nil {
 		return nil, err
 	}
@@ -285,14 +319,14 @@ func (t *Tree) device(dev string) Device {
 	typ := ""
 	var terr error
 	if dev != "/" {
-		typ, terr = t.typeInfoOf(rel(dev))
+		typ, terr = t.typeInfoOf(vpath.Rel(dev))
 	}
 	d = Device{Path: dev, Type: typ}
 	d.Attrs, d.Err = t.attrs(dev, typ)
 	if terr != nil {
 		d.Err = terr
 	}
-	if derr := t.dirTrust(rel(dev)); derr != nil {
+	if derr := t.dirTrust(vpath.Rel(dev)); derr != nil {
 		d.Err = derr
 	}
 	t.mu.Lock()

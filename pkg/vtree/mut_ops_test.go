@@ -36,7 +36,7 @@ func TestMutAgentErrorText(t *testing.T) {
 // that is not valid, whatever the backing tree holds.
 func TestMutStatusArgs(t *testing.T) {
 	tr := newTree(t, nil, "")
-	// What rel("/")+".status" would name.
+	// What vpath.Rel("/")+".status" would name.
 	if err := os.WriteFile(filepath.Join(tr.store.Dir(), "..status"), []byte("0 ok\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/vtree/store"
+	"github.com/smctl/smctl/pkg/vtree/vpath"
 )
 
 // ReadOptions tune Read.
@@ -158,7 +159,7 @@ func (t *Tree) Write(ctx context.Context, p string, data []byte) (*Result, error
 // not taken again. It returns what the agent printed: the statements of
 // what the container holds.
 func (t *Tree) RunDiscovery(ctx context.Context, p string, input []byte) ([]byte, error) {
-	res, err := t.write(ctx, join(p, DiscoverAgent), input, true)
+	res, err := t.write(ctx, vpath.Join(p, DiscoverAgent), input, true)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +225,7 @@ func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool)
 	if err := t.store.WriteFile(n.rel, data); err != nil {
 		return nil, pathErr("write", p, unwrapPath(err))
 	}
-	if d, _ := splitPath(p); d == n.devPath {
+	if d, _ := vpath.Split(p); d == n.devPath {
 		t.forgetDevice(d) // it may be an attribute (address, port, ...)
 	}
 	return &Result{Content: data}, nil
@@ -252,7 +253,7 @@ func (t *Tree) Status(ctx context.Context, p string) (int, string, bool) {
 	if err != nil || p == "/" {
 		return 0, "", false
 	}
-	return t.store.ReadStatus(rel(p))
+	return t.store.ReadStatus(vpath.Rel(p))
 }
 
 // Last returns what the last agent run on the file at p left, false if no
@@ -262,7 +263,7 @@ func (t *Tree) Last(ctx context.Context, p string) (Last, bool) {
 	if err != nil || p == "/" {
 		return Last{}, false
 	}
-	return t.store.Last(rel(p))
+	return t.store.Last(vpath.Rel(p))
 }
 
 // forgetIDs, forgetIDsUnder and forgetAllIDs drop decrypted ids after a

@@ -3,8 +3,6 @@ package vtree
 import (
 	"errors"
 	"io/fs"
-	"path"
-	"strings"
 
 	"github.com/smctl/smctl/pkg/vtree/vpath"
 )
@@ -22,31 +20,6 @@ var ErrBadPath = vpath.ErrBadPath
 // (vpath.Clean): absolute, no trailing slash, no "." or ".." elements, a
 // leading "/sysman" dropped.
 func Clean(p string) (string, error) { return vpath.Clean(p) }
-
-// rel converts a clean virtual path to a path relative to the backing root.
-func rel(vpath string) string {
-	if vpath == "/" {
-		return "."
-	}
-	return vpath[1:]
-}
-
-// join joins a clean virtual directory and a name.
-func join(dir, name string) string {
-	if dir == "/" {
-		return "/" + name
-	}
-	return dir + "/" + name
-}
-
-// splitPath returns the directory and name of a clean virtual path.
-func splitPath(vpath string) (string, string) {
-	d, n := path.Split(vpath)
-	if d != "/" {
-		d = strings.TrimSuffix(d, "/")
-	}
-	return d, n
-}
 
 func pathErr(op, p string, err error) error {
 	var pe *fs.PathError

@@ -11,6 +11,7 @@ import (
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/transport"
 	"github.com/smctl/smctl/pkg/vtree/store"
+	"github.com/smctl/smctl/pkg/vtree/vpath"
 )
 
 // lastValue is the stored content of n that a failed read agent leaves in
@@ -65,7 +66,7 @@ func (t *Tree) storeResult(n *node, res agent.Result, content []byte, op agent.O
 // runAgent runs a on n under the locks of n's directories, with the
 // timeout, and records NAME.status.
 func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent, input []byte, belowRoot bool) (agent.Result, error) {
-	_, name := splitPath(n.path)
+	_, name := vpath.Split(n.path)
 	label := name + "." + string(op)
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)

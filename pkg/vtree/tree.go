@@ -55,6 +55,7 @@ import (
 	"github.com/smctl/smctl/pkg/trust"
 	"github.com/smctl/smctl/pkg/vtree/ids"
 	"github.com/smctl/smctl/pkg/vtree/store"
+	"github.com/smctl/smctl/pkg/vtree/vpath"
 )
 
 // Names with a meaning of their own.
@@ -308,7 +309,7 @@ func (t *Tree) attrNames() []string { return slices.Clone(t.attrList) }
 
 func (t *Tree) attrs(dev string, typ string) (map[string]string, error) {
 	out := map[string]string{}
-	files, err := t.store.ReadFiles(rel(dev), t.DeviceAttrs(typ), 4096)
+	files, err := t.store.ReadFiles(vpath.Rel(dev), t.DeviceAttrs(typ), 4096)
 	for n, b := range files {
 		out[n] = strings.TrimSpace(string(b))
 	}
@@ -348,7 +349,7 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 		if n.live != "" {
 			// Inside a live directory the node decides what is what.
 			n.live += "/" + el
-			n.path = join(n.path, el)
+			n.path = vpath.Join(n.path, el)
 			n.liveRoot, n.isDir = false, false
 			continue
 		}
@@ -357,7 +358,7 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 		}
 		parentDevType, parentIsDev := t.dirType(n)
 		childRel := store.JoinRel(n.rel, el)
-		childPath := join(n.path, el)
+		childPath := vpath.Join(n.path, el)
 		// Live directories of a device shadow any stored entry.
 		if parentIsDev && parentDevType != "" && t.isLiveType(parentDevType) && slices.Contains(t.Config.LiveDirs, el) {
 			n = &node{path: childPath, isDir: true, devPath: n.path, devType: parentDevType, live: "/" + el, liveRoot: true}
@@ -369,21 +370,7 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 		isDir, err := t.store.IsDir(childRel)
 		switch {
 		case err == nil:
-			nn := &node{path: childPath, rel: childRel, isDir: isDir, exists: true, devPath: n.devPath, devType: n.devType, devErr: n.devErr}
-			if isDir {
-				if typ, err := t.typeInfoOf(childRel); typ != "" || err != nil {
-					nn.devPath, nn.devType, nn.devErr = childPath, typ, err
-					if err != nil {
-						nn.devType = ""
-					}
-				}
-			} else {
-				if parentIsDev {
-					nn.hook = t.hooksFor(parentDevType)[el]
-				}
-				nn.special = specialName(el, n.path)
-			}
-			n = nn
+			n = t.child(n, el, isDir)
 		case errors.Is(err, fs.ErrNotExist):
 			var h *hook
 			if parentIsDev {

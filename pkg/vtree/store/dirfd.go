@@ -111,13 +111,21 @@ func reserveFDs() {
 // opened meanwhile (then e is closed and its users move over). The least
 // recently used unused directories are closed beyond the limit.
 func (s *Store) keep(rel string, e *dirEnt) *dirEnt {
+	var closing []*dirEnt
+	// Descriptors are closed after the lock is released: under it, every
+	// worker of a fan-out waited for each close.
+	defer func() {
+		for _, c := range closing {
+			c.close()
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dirs == nil {
 		s.dirs, s.lru, s.limit = map[string]*dirEnt{}, list.New(), maxOpenDirs
 	}
 	if o, ok := s.dirs[rel]; ok {
-		e.close()
+		closing = append(closing, e)
 		o.users += e.users
 		s.lru.MoveToFront(o.elem)
 		return o
@@ -131,7 +139,7 @@ func (s *Store) keep(rel string, e *dirEnt) *dirEnt {
 		prev := el.Prev()
 		k := el.Value.(string)
 		if old := s.dirs[k]; old.users == 0 {
-			old.close()
+			closing = append(closing, old)
 			s.lru.Remove(el)
 			delete(s.dirs, k)
 		}

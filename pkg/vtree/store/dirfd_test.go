@@ -414,3 +414,52 @@ func TestReserveHelper(t *testing.T) {
 	}
 	fmt.Printf("FDSize=%d\n", size)
 }
+
+// TestListDir checks that ListDir lists as ReadDir does, keeps no
+// directory it did not keep already, follows a symlinked directory inside
+// the tree as openDir does, and names a missing or non-directory path.
+func TestListDir(t *testing.T) {
+	s, dir := newStore(t)
+	for _, f := range []string{"d/sub/a", "d/sub/b", "d/sub/c/x"} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), nil, 0o644)
+	}
+	os.Symlink("sub", filepath.Join(dir, "d", "link"))
+	names := func(des []fs.DirEntry) string {
+		var n []string
+		for _, de := range des {
+			n = append(n, de.Name()+fmt.Sprint(de.IsDir()))
+		}
+		slices.Sort(n)
+		return strings.Join(n, " ")
+	}
+	want := "afalse bfalse ctrue"
+	for _, rel := range []string{"d/sub", "d/link"} {
+		des, err := s.ListDir(rel)
+		if err != nil || names(des) != want {
+			t.Errorf("ListDir(%q) = %q, %v; want %q", rel, names(des), err, want)
+		}
+	}
+	if _, ok := s.dirs["d/sub"]; ok {
+		t.Error("ListDir kept the directory it listed")
+	}
+	// A kept directory is listed through its descriptor, again and again.
+	if _, err := s.IsDir("d/sub"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if des, err := s.ListDir("d/sub"); err != nil || names(des) != want {
+			t.Errorf("ListDir of a kept directory = %q, %v", names(des), err)
+		}
+	}
+	for _, rel := range []string{"d/none", "d/sub/a"} {
+		if _, err := s.ListDir(rel); err == nil || !strings.Contains(err.Error(), rel) {
+			t.Errorf("ListDir(%q) = %v, want an error naming it", rel, err)
+		}
+	}
+	if _, err := s.ListDir("d/none"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ListDir of a missing directory: %v, want not exist", err)
+	}
+}

@@ -288,6 +288,34 @@ func (s *Store) ReadDir(rel string) ([]fs.DirEntry, error) {
 	return listDir(s, e, rel)
 }
 
+// ListDir lists the directory rel as ReadDir does, without keeping it
+// open when it is not kept already: a walk lists thousands of directories
+// once each, and keeping each (then closing it when more push it out)
+// costs more than the listing.
+func (s *Store) ListDir(rel string) ([]fs.DirEntry, error) {
+	s.mu.Lock()
+	_, kept := s.dirs[rel]
+	s.mu.Unlock()
+	if kept || rel == "." || rel == "" {
+		return s.ReadDir(rel)
+	}
+	parent, name := SplitRel(rel)
+	p, release, err := s.openDir(parent)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := openDirAt(p.fd, name)
+	release()
+	switch {
+	case err == syscall.ELOOP || err == syscall.ENOTDIR:
+		return s.ReadDir(rel) // a symlink: followed as openDir follows it
+	case err != nil:
+		return nil, &fs.PathError{Op: "open", Path: rel, Err: err}
+	}
+	defer syscall.Close(fd)
+	return readDir(s, fd, rel)
+}
+
 // checkReadable fails if the current user may not read the existing file.
 func (s *Store) CheckReadable(rel string) error {
 	dir, name := SplitRel(rel)

@@ -116,16 +116,16 @@ type walker struct {
 // listing is one directory's ReadDir, run by a worker: es and err are set
 // before done is closed. It is skipped if quit is closed before it starts.
 type listing struct {
-	dir  string
+	e    *vtree.Entry
 	quit <-chan struct{}
 	done chan struct{}
 	es   []*vtree.Entry
 	err  error
 }
 
-// list queues the listing of dir, starting a worker if fewer than procs
-// run.
-func (w *walker) list(dir string, quit <-chan struct{}) *listing {
+// list queues the listing of the directory e, starting a worker if fewer
+// than procs run.
+func (w *walker) list(e *vtree.Entry, quit <-chan struct{}) *listing {
 	if w.jobs == nil {
 		w.jobs = make(chan *listing, readAheadWindow)
 	}
@@ -134,7 +134,7 @@ func (w *walker) list(dir string, quit <-chan struct{}) *listing {
 		w.wg.Add(1)
 		go w.work()
 	}
-	l := &listing{dir: dir, quit: quit, done: make(chan struct{})}
+	l := &listing{e: e, quit: quit, done: make(chan struct{})}
 	w.jobs <- l
 	return l
 }
@@ -146,10 +146,24 @@ func (w *walker) work() {
 		select {
 		case <-l.quit:
 		default:
-			l.es, l.err = w.t.ReadDir(w.ctx, l.dir)
+			l.es, l.err = w.readDir(l.e)
 		}
 		close(l.done)
 	}
+}
+
+// entryLister lists a directory from its entry in an earlier listing
+// (vtree.Tree.ReadDirEntry), without resolving its path again.
+type entryLister interface {
+	ReadDirEntry(ctx context.Context, e *vtree.Entry) ([]*vtree.Entry, error)
+}
+
+// readDir lists the directory e.
+func (w *walker) readDir(e *vtree.Entry) ([]*vtree.Entry, error) {
+	if el, ok := w.t.(entryLister); ok {
+		return el.ReadDirEntry(w.ctx, e)
+	}
+	return w.t.ReadDir(w.ctx, e.Path())
 }
 
 // close stops the workers and returns once they are done, so that no
@@ -237,7 +251,7 @@ func (r *readAhead) fill(i int) {
 			r.ls = make([]*listing, len(r.es))
 			r.quit = make(chan struct{})
 		}
-		r.ls[r.next] = r.w.list(e.Path(), r.quit)
+		r.ls[r.next] = r.w.list(e, r.quit)
 		r.ahead++
 	}
 }

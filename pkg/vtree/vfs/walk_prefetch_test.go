@@ -31,6 +31,16 @@ type listCounter struct {
 }
 
 func (c *listCounter) ReadDir(ctx context.Context, p string) ([]*vtree.Entry, error) {
+	return c.count(p, func() ([]*vtree.Entry, error) { return c.Tree.ReadDir(ctx, p) })
+}
+
+// ReadDirEntry is the walk's way to list (vtree.Tree.ReadDirEntry),
+// counted as ReadDir.
+func (c *listCounter) ReadDirEntry(ctx context.Context, e *vtree.Entry) ([]*vtree.Entry, error) {
+	return c.count(e.Path(), func() ([]*vtree.Entry, error) { return c.Tree.ReadDirEntry(ctx, e) })
+}
+
+func (c *listCounter) count(p string, list func() ([]*vtree.Entry, error)) ([]*vtree.Entry, error) {
 	if c.closed.Load() {
 		c.lateCall.Store(p)
 	}
@@ -47,7 +57,7 @@ func (c *listCounter) ReadDir(ctx context.Context, p string) ([]*vtree.Entry, er
 	if c.fail[p] {
 		return nil, &fs.PathError{Op: "readdir", Path: p, Err: fs.ErrPermission}
 	}
-	return c.Tree.ReadDir(ctx, p)
+	return list()
 }
 
 // prefetchTree is 300 servers, and /lab, ten directories of ten
@@ -398,11 +408,20 @@ type listStarts struct {
 }
 
 func (l *listStarts) ReadDir(ctx context.Context, p string) ([]*vtree.Entry, error) {
+	l.start(p)
+	return l.Tree.ReadDir(ctx, p)
+}
+
+func (l *listStarts) ReadDirEntry(ctx context.Context, e *vtree.Entry) ([]*vtree.Entry, error) {
+	l.start(e.Path())
+	return l.Tree.ReadDirEntry(ctx, e)
+}
+
+func (l *listStarts) start(p string) {
 	now := l.clock.Add(1)
 	l.mu.Lock()
 	l.starts[p] = now
 	l.mu.Unlock()
-	return l.Tree.ReadDir(ctx, p)
 }
 
 // TestWalkPrefetchAhead checks that the read-ahead goes on past its first

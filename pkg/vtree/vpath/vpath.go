@@ -111,6 +111,33 @@ func isClean(p string) bool {
 	return true
 }
 
+// Rel converts the clean virtual path p to a path relative to the backing
+// root ("." for "/").
+func Rel(p string) string {
+	if p == "/" {
+		return "."
+	}
+	return p[1:]
+}
+
+// Join joins the clean virtual directory dir and a name.
+func Join(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// Split returns the directory and name of the clean virtual path p ("/"
+// and "" for "/").
+func Split(p string) (string, string) {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/", p[i+1:]
+	}
+	return p[:i], p[i+1:]
+}
+
 // JoinAll returns the paths of the n names name(0) ... name(n-1) in the
 // clean directory dir, all slices of one string: a listing of n entries
 // costs one allocation for its paths, not n.

@@ -62,3 +62,23 @@ func TestJoinAll(t *testing.T) {
 		}
 	}
 }
+
+func TestRelJoinSplit(t *testing.T) {
+	for _, tc := range []struct{ p, rel, dir, name string }{
+		{"/", ".", "/", ""},
+		{"/systems", "systems", "/", "systems"},
+		{"/systems/servers/n1", "systems/servers/n1", "/systems/servers", "n1"},
+	} {
+		if got := Rel(tc.p); got != tc.rel {
+			t.Errorf("Rel(%q) = %q, want %q", tc.p, got, tc.rel)
+		}
+		if d, n := Split(tc.p); d != tc.dir || n != tc.name {
+			t.Errorf("Split(%q) = %q, %q; want %q, %q", tc.p, d, n, tc.dir, tc.name)
+		}
+		if tc.p != "/" {
+			if got := Join(tc.dir, tc.name); got != tc.p {
+				t.Errorf("Join(%q, %q) = %q, want %q", tc.dir, tc.name, got, tc.p)
+			}
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package vtree
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReadDirEntry checks that listing a directory from its entry in its
+// parent's listing (the walk's way) gives what listing its path gives:
+// devices with their agents' files, plain directories, a directory that
+// is a symlink, a device whose type marker is refused; and that only a
+// stored directory, not a symlink to one nor a live directory, is listed
+// from its parent's node.
+func TestReadDirEntry(t *testing.T) {
+	tr := newTree(t, map[string]string{"server/power.read": "echo on"}, "server n[1-3] transport=local\n")
+	ctx := context.Background()
+	for _, f := range []string{"/lab/a/b/notes", "/lab/a/x", "/systems/servers/n2/extra/file"} {
+		if err := tr.MakeDirs(filepath.Dir(f)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.Write(ctx, f, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	back := tr.store.Dir()
+	if err := os.Symlink("a", filepath.Join(back, "lab", "link")); err != nil {
+		t.Fatal(err)
+	}
+	setMarker(t, tr, "systems/servers/n3", "nosuchtype", false)
+	fromParent := map[string]bool{}
+	var walk func(es []*Entry)
+	walk = func(es []*Entry) {
+		for _, e := range es {
+			if !e.IsDir() || e.Live() {
+				if e.dir != nil {
+					t.Errorf("%s (a file or live directory) would be listed from its parent's node", e.Path())
+				}
+				continue
+			}
+			fromParent[e.Path()] = e.dir != nil
+			want, werr := tr.ReadDir(ctx, e.Path())
+			got, gerr := tr.ReadDirEntry(ctx, e)
+			if (werr == nil) != (gerr == nil) {
+				t.Fatalf("%s: ReadDirEntry error %v, ReadDir's %v", e.Path(), gerr, werr)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%s: ReadDirEntry lists %d entries, ReadDir %d", e.Path(), len(got), len(want))
+			}
+			for i := range got {
+				g, w := got[i], want[i]
+				if g.Path() != w.Path() || g.Type() != w.Type() || g.Live() != w.Live() || (g.dir == nil) != (w.dir == nil) {
+					t.Errorf("%s: entry %d is %s %v live=%v, ReadDir's %s %v live=%v", e.Path(), i, g.Path(), g.Type(), g.Live(), w.Path(), w.Type(), w.Live())
+				}
+			}
+			walk(got)
+		}
+	}
+	root, err := tr.ReadDir(ctx, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk(root)
+	for p, want := range map[string]bool{
+		"/systems/servers/n1": true, "/systems/servers/n2/extra": true, "/systems/servers/n3": true,
+		"/lab/a/b": true, "/lab/link": false,
+	} {
+		got, ok := fromParent[p]
+		if !ok {
+			t.Errorf("%s: not walked", p)
+		} else if got != want {
+			t.Errorf("%s: listed from its parent's node %v, want %v", p, got, want)
+		}
+	}
+	// The device refused for its marker lists as ReadDir lists it: its
+	// stored files, none of its type's.
+	es, err := tr.ReadDirEntry(ctx, findEntry(t, tr, "/systems/servers", "n3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Name() == "power" {
+			t.Errorf("n3, whose marker is refused, lists its type's power file")
+		}
+	}
+	// A directory removed since it was listed is an error naming it.
+	n1 := findEntry(t, tr, "/systems/servers", "n1")
+	if err := os.RemoveAll(filepath.Join(back, "systems", "servers", "n1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.ReadDirEntry(ctx, n1); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "systems/servers/n1") {
+		t.Errorf("ReadDirEntry of a removed directory: %v, want one naming it, not exist", err)
+	}
+}
+
+func findEntry(t *testing.T, tr *Tree, dir, name string) *Entry {
+	t.Helper()
+	es, err := tr.ReadDir(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Name() == name {
+			return e
+		}
+	}
+	t.Fatalf("%s has no %s", dir, name)
+	return nil
+}
