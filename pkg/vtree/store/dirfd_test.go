@@ -357,39 +357,56 @@ func TestReserveFDs(t *testing.T) {
 	}
 }
 
-// A store that keeps reserveAt directories grows the descriptor table at
-// once; one that keeps fewer does not. Run in a new process of this test
-// binary, whose table has not grown yet.
+// A store that keeps many directories, one after another, uses no
+// descriptor beyond the 64 a process's table starts with; one whose
+// descriptors reach reserveAbove, as a fan-out's connections push them,
+// grows the table to reserveFDsTo entries at once. Run in a new process of
+// this test binary. (A new process's table is as large as its parent's
+// highest descriptor needed, so only growth is asked of FDSize.)
 func TestReserveOnKeep(t *testing.T) {
 	if os.Getenv("STORE_RESERVE_DIRS") != "" {
 		return // the helper's own run: see TestReserveHelper
 	}
 	for _, tc := range []struct {
-		dirs  int
-		large bool
-	}{{reserveAt - 8, false}, {reserveAt + 8, true}} {
+		dirs, others int // directories kept, other descriptors held first
+		grown        bool
+	}{
+		{dirs: 4 * maxOpenDirs},
+		{dirs: 8, others: reserveAbove, grown: true},
+	} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestReserveHelper$", "-test.v")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("STORE_RESERVE_DIRS=%d", tc.dirs))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("STORE_RESERVE_DIRS=%d,%d", tc.dirs, tc.others))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("helper: %v\n%s", err, out)
 		}
-		var size int
-		if _, err := fmt.Sscanf(string(out[bytes.Index(out, []byte("FDSize="))+7:]), "%d", &size); err != nil {
+		var size, highest int
+		if _, err := fmt.Sscanf(string(out[bytes.Index(out, []byte("FDSize="))+7:]), "%d highest=%d", &size, &highest); err != nil {
 			t.Fatalf("helper said %q", out)
 		}
-		if large := size == reserveFDsTo; large != tc.large || size > reserveFDsTo {
-			t.Errorf("%d directories kept: FDSize %d, want grown to %d: %v", tc.dirs, size, reserveFDsTo, tc.large)
+		switch {
+		case tc.grown && size < reserveFDsTo:
+			t.Errorf("%d directories kept with %d other descriptors: FDSize %d, want %d", tc.dirs, tc.others, size, reserveFDsTo)
+		case !tc.grown && highest >= 64:
+			t.Errorf("%d directories kept: the highest descriptor was %d, want below 64", tc.dirs, highest)
 		}
 	}
 }
 
 func TestReserveHelper(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("STORE_RESERVE_DIRS"))
-	if n == 0 {
+	var n, others int
+	if _, err := fmt.Sscanf(os.Getenv("STORE_RESERVE_DIRS"), "%d,%d", &n, &others); err != nil {
 		t.Skip("run by TestReserveOnKeep")
 	}
+	for range others {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+	}
 	s, dir := newStore(t)
+	highest := 0
 	for i := range n {
 		name := fmt.Sprintf("d%d", i)
 		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
@@ -398,6 +415,9 @@ func TestReserveHelper(t *testing.T) {
 		if ok, err := s.IsDir(name); !ok || err != nil {
 			t.Fatal(name, ok, err)
 		}
+		s.mu.Lock()
+		highest = max(highest, s.dirs[name].fd)
+		s.mu.Unlock()
 	}
 	size := 0
 	for range 100 { // the growth runs in the background
@@ -407,12 +427,12 @@ func TestReserveHelper(t *testing.T) {
 				size, _ = strconv.Atoi(strings.TrimSpace(v))
 			}
 		}
-		if size >= reserveFDsTo {
+		if size >= reserveFDsTo || others == 0 {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	fmt.Printf("FDSize=%d\n", size)
+	fmt.Printf("FDSize=%d highest=%d\n", size, highest)
 }
 
 // TestListDir checks that ListDir lists as ReadDir does, keeps no
