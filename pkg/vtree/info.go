@@ -187,13 +187,12 @@ func (t *Tree) ReadDirEntry(ctx context.Context, e *Entry) ([]*Entry, error) {
 	if e.dir == nil {
 		return t.ReadDir(ctx, e.path)
 	}
-	return t.readDir(ctx, t.child(e.dir, e.name, true))
+	return t.readDir(ctx, t.child(e.dir, e.name, e.path, store.JoinRel(e.dir.rel, e.name), true))
 }
 
-// child is the existing entry el of the directory node n, a directory or
-// not as isDir says.
-func (t *Tree) child(n *node, el string, isDir bool) *node {
-	childPath, childRel := vpath.Join(n.path, el), store.JoinRel(n.rel, el)
+// child is the existing entry el of the directory node n, at childPath
+// and childRel, a directory or not as isDir says.
+func (t *Tree) child(n *node, el, childPath, childRel string, isDir bool) *node {
 	nn := &node{path: childPath, rel: childRel, isDir: isDir, exists: true, devPath: n.devPath, devType: n.devType, devErr: n.devErr}
 	if isDir {
 		if typ, err := t.typeInfoOf(childRel); typ != "" || err != nil {

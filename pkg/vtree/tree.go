@@ -370,7 +370,7 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 		isDir, err := t.store.IsDir(childRel)
 		switch {
 		case err == nil:
-			n = t.child(n, el, isDir)
+			n = t.child(n, el, childPath, childRel, isDir)
 		case errors.Is(err, fs.ErrNotExist):
 			var h *hook
 			if parentIsDev {

@@ -42,9 +42,9 @@ func (t *Tree) typeInfoOf(rel string) (string, error) {
 	if ok {
 		return ti.typ, ti.err
 	}
-	typ, where, err := t.store.DeviceType(rel)
+	typ, indexed, err := t.store.DeviceType(rel)
 	if ti = (typeInfo{typ: typ, err: err}); err == nil && typ != "" {
-		ti.err = t.checkType(where, typ)
+		ti.err = t.checkType(rel, indexed, typ)
 	}
 	if ti.err != nil {
 		ti.typ = ""
@@ -60,8 +60,9 @@ func (t *Tree) typeInfoOf(rel string) (string, error) {
 var ErrBadType = status.Mark(errors.New("not a declared device type"), status.ErrUntrusted)
 
 // checkType accepts only type names declared in smctl.yaml, which are
-// plain names ([a-z0-9_-]+), never paths; where names the marker.
-func (t *Tree) checkType(where, typ string) error {
+// plain names ([a-z0-9_-]+), never paths, for the directory rel typed by
+// its index line (indexed) or its own marker.
+func (t *Tree) checkType(rel string, indexed bool, typ string) error {
 	if _, ok := t.Config.Types[typ]; ok && config.ValidTypeName(typ) {
 		return nil
 	}
@@ -69,7 +70,7 @@ func (t *Tree) checkType(where, typ string) error {
 	if len(q) > 40 {
 		q = q[:40] + "..."
 	}
-	return fmt.Errorf("type marker /%s: %q: %w (declared: %s)", where, q, ErrBadType, strings.Join(t.TypeNames(), ", "))
+	return fmt.Errorf("type marker /%s: %q: %w (declared: %s)", store.MarkerName(rel, indexed), q, ErrBadType, strings.Join(t.TypeNames(), ", "))
 }
 
 // trustedName reports the file names that decide what smctl runs, where it

@@ -42,11 +42,12 @@ var maxIndex int64 = MaxIndex
 const TypeFile = ".type"
 
 // DeviceType returns what the backing tree says the directory rel is: the
-// type its parent's device index names, else the content of its own type
-// marker; "" for a plain directory. Where names the marker, for errors. An
-// index or marker that is not to be trusted is an error. Indexes are read
-// once per command (ForgetDirs drops them).
-func (s *Store) DeviceType(rel string) (typ, where string, err error) {
+// type its parent's device index names (indexed), else the content of its
+// own type marker; "" for a plain directory. MarkerName(rel, indexed)
+// names the marker, for errors. An index or marker that is not to be
+// trusted is an error. Indexes are read once per command (ForgetDirs drops
+// them).
+func (s *Store) DeviceType(rel string) (typ string, indexed bool, err error) {
 	parent, name := SplitRel(rel)
 	s.mu.Lock()
 	idx, ok := s.indexes[parent]
@@ -60,19 +61,27 @@ func (s *Store) DeviceType(rel string) (typ, where string, err error) {
 		s.indexes[parent] = idx
 		s.mu.Unlock()
 	}
-	where = JoinRel(parent, IndexName) + " (" + name + ")"
 	if typ, ok := idx.types[name]; ok || idx.err != nil {
-		return typ, where, idx.err
+		return typ, true, idx.err
 	}
-	where = JoinRel(rel, TypeFile)
-	b, err := s.ReadTrusted(where, 256)
+	b, err := s.ReadTrusted(JoinRel(rel, TypeFile), 256)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
-		return "", where, nil
+		return "", false, nil
 	case err != nil:
-		return "", where, err
+		return "", false, err
 	}
-	return strings.TrimSpace(string(b)), where, nil
+	return strings.TrimSpace(string(b)), false, nil
+}
+
+// MarkerName names the type marker of the directory rel, for messages:
+// its line in its parent's device index (indexed), or its own TypeFile.
+func MarkerName(rel string, indexed bool) string {
+	if indexed {
+		parent, name := SplitRel(rel)
+		return JoinRel(parent, IndexName) + " (" + name + ")"
+	}
+	return JoinRel(rel, TypeFile)
 }
 
 // index is a directory's device index as read.

@@ -298,8 +298,8 @@ func TestDeviceType(t *testing.T) {
 		{"b", "blade", "b/" + TypeFile},
 		{"c", "", "c/" + TypeFile},
 	} {
-		typ, where, err := s.DeviceType(tc.rel)
-		if err != nil || typ != tc.typ || where != tc.where {
+		typ, indexed, err := s.DeviceType(tc.rel)
+		if where := MarkerName(tc.rel, indexed); err != nil || typ != tc.typ || where != tc.where {
 			t.Errorf("DeviceType(%s) = %q, %q, %v; want %q, %q", tc.rel, typ, where, err, tc.typ, tc.where)
 		}
 	}
