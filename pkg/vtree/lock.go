@@ -46,7 +46,7 @@ func (t *Tree) acquireLocks(ctx context.Context, n *node, belowRoot bool) (func(
 		if belowRoot && dirs[i] == "." {
 			continue
 		}
-		if !t.hasSpecial(dirs[i], LockName) {
+		if !t.store.HasFile(dirs[i], LockName) {
 			continue
 		}
 		// Taken on a descriptor open for writing: a user who may only

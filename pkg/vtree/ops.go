@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/smctl/smctl/pkg/agent"
@@ -67,6 +69,15 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 	if err != nil {
 		return nil, err
 	}
+	max := int64(t.Config.MaxOutput)
+	if n := t.storedFile(ctx, p); n != nil {
+		// Its open tells what it is: missing or a directory, it is
+		// looked up as anything else.
+		res, err := t.readStored(n, max)
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.EISDIR) && !errors.Is(err, syscall.ENOTDIR) {
+			return res, err
+		}
+	}
 	n, err := t.resolve(ctx, p, false)
 	if err != nil {
 		return nil, err
@@ -77,7 +88,6 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 	if n.devErr != nil {
 		return nil, t.refuse(n, "read", p, n.devErr)
 	}
-	max := int64(t.Config.MaxOutput)
 	if n.live != "" {
 		ctx, cancel := t.liveContext(ctx)
 		defer cancel()
@@ -123,12 +133,36 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 	if !n.exists {
 		return &Result{}, nil
 	}
+	return t.readStored(n, max)
+}
+
+// storedFile is the node of the file p of a stored directory when reading
+// it reads what is stored (no read agent, not ids), without looking p
+// itself up: the read's open does; nil for anything else.
+func (t *Tree) storedFile(ctx context.Context, p string) *node {
+	dir, el := vpath.Split(p)
+	d, err := t.resolve(ctx, dir, false)
+	if el == "" || err != nil || !d.isDir || !d.exists || d.live != "" || d.devErr != nil {
+		return nil
+	}
+	if typ, isDev := t.dirType(d); isDev && typ != "" && t.isLiveType(typ) && slices.Contains(t.Config.LiveDirs, el) {
+		return nil
+	}
+	n := t.child(d, el, p, store.JoinRel(d.rel, el), false)
+	if n.special == specialIDs || n.hook != nil && n.hook.read != nil {
+		return nil
+	}
+	return n
+}
+
+// readStored reads the stored file n and the status its last run left.
+func (t *Tree) readStored(n *node, max int64) (*Result, error) {
 	b, last, ok, err := t.store.ReadResult(n.rel, max+1)
 	if err != nil {
-		return nil, pathErr("read", p, unwrapPath(err))
+		return nil, pathErr("read", n.path, unwrapPath(err))
 	}
 	if int64(len(b)) > max {
-		return nil, pathErr("read", p, fmt.Errorf("larger than max_output (%d bytes)", max))
+		return nil, pathErr("read", n.path, fmt.Errorf("larger than max_output (%d bytes)", max))
 	}
 	if !ok {
 		return &Result{Content: b, Stored: true}, nil
@@ -233,8 +267,7 @@ func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool)
 
 // writeLock creates the lock file (any value but 0 or off) or removes it.
 func (t *Tree) writeLock(n *node, data []byte) (*Result, error) {
-	dir, _ := store.SplitRel(n.rel)
-	defer t.forgetSpecial(dir, LockName)
+	defer t.store.ForgetFile(n.rel)
 	v := strings.TrimSpace(string(data))
 	on := v != "0" && v != "off"
 	if err := t.store.SetLock(n.rel, on); err != nil {

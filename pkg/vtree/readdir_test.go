@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestReadDirEntry checks that listing a directory from its entry in its
@@ -110,4 +112,49 @@ func findEntry(t *testing.T, tr *Tree, dir, name string) *Entry {
 	}
 	t.Fatalf("%s has no %s", dir, name)
 	return nil
+}
+
+// TestReadStored checks reads that open the file without looking it up
+// first (storedFile): a stored result with its status, and what the open
+// finds instead of a file, each answered as a lookup would: a directory,
+// a missing file (an error naming it; empty for a command's missing
+// stderr; the read agent for an agent's file), a FIFO (refused without
+// blocking).
+func TestReadStored(t *testing.T) {
+	tr := newTree(t, map[string]string{"server/power.read": "echo on"}, "server n1 transport=local\n")
+	ctx := context.Background()
+	if _, err := tr.Write(ctx, "/systems/servers/n1/command", []byte("echo hello")); err != nil {
+		t.Fatal(err)
+	}
+	back := filepath.Join(tr.store.Dir(), "systems", "servers", "n1")
+	os.Mkdir(filepath.Join(back, "sub"), 0o755)
+	if err := syscall.Mkfifo(filepath.Join(back, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.Read(ctx, "/systems/servers/n1/command", ReadOptions{})
+	if err != nil || string(res.Content) != "hello\n" || !res.Stored || res.Last == nil || res.Last.RC != 0 {
+		t.Errorf("stored command: %+v, %v", res, err)
+	}
+	if _, err := tr.Read(ctx, "/systems/servers/n1/sub", ReadOptions{}); !errors.Is(err, ErrIsDir) {
+		t.Errorf("a directory: %v, want ErrIsDir", err)
+	}
+	if _, err := tr.Read(ctx, "/systems/servers/n1/none", ReadOptions{}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "/systems/servers/n1/none") {
+		t.Errorf("a missing file: %v, want not exist naming it", err)
+	}
+	if res, err := tr.Read(ctx, "/systems/servers/n1/command.stderr", ReadOptions{}); err != nil || len(res.Content) != 0 {
+		t.Errorf("a command's missing stderr: %+v, %v; want empty", res, err)
+	}
+	if res, err := tr.Read(ctx, "/systems/servers/n1/power", ReadOptions{}); err != nil || string(res.Content) != "on\n" || !res.Ran {
+		t.Errorf("an agent's file: %+v, %v; want its agent run", res, err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := tr.Read(ctx, "/systems/servers/n1/fifo", ReadOptions{}); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a FIFO was read")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reading a FIFO blocked")
+	}
 }

@@ -120,9 +120,8 @@ type Tree struct {
 	// Per-command caches: a Tree lives for one smctl command, so lock and
 	// ids files, and device attributes, are looked up once per directory
 	// (writes through this Tree keep them current).
-	specials map[string]bool   // dir rel + "/" + name -> exists
-	devices  map[string]Device // by virtual path
-	ids      *ids.Keyring      // ids files, decrypted once, and their key
+	devices map[string]Device // by virtual path
+	ids     *ids.Keyring      // ids files, decrypted once, and their key
 }
 
 type hook struct {
@@ -177,17 +176,16 @@ func Open(dir string, opts Options) (*Tree, error) {
 		return nil, fmt.Errorf("backing tree: %w", err)
 	}
 	t := &Tree{
-		Root:     dir,
-		Config:   cfg,
-		store:    store.New(r, treeDir),
-		dirErr:   map[string]error{},
-		opts:     opts,
-		timeout:  cfg.Timeout.Duration,
-		keyFile:  cfg.KeyFile,
-		hooks:    map[string]map[string]*hook{},
-		types:    map[string]typeInfo{},
-		specials: map[string]bool{},
-		devices:  map[string]Device{},
+		Root:    dir,
+		Config:  cfg,
+		store:   store.New(r, treeDir),
+		dirErr:  map[string]error{},
+		opts:    opts,
+		timeout: cfg.Timeout.Duration,
+		keyFile: cfg.KeyFile,
+		hooks:   map[string]map[string]*hook{},
+		types:   map[string]typeInfo{},
+		devices: map[string]Device{},
 	}
 	if opts.Timeout > 0 {
 		t.timeout = opts.Timeout
@@ -198,8 +196,8 @@ func Open(dir string, opts Options) (*Tree, error) {
 	if !filepath.IsAbs(t.keyFile) {
 		t.keyFile = filepath.Join(dir, t.keyFile)
 	}
-	t.ids = ids.New(t.store, t.keyFile, func(dir string) bool { return t.hasSpecial(dir, IDsName) },
-		func(dir string) { t.forgetSpecial(dir, IDsName) })
+	t.ids = ids.New(t.store, t.keyFile, func(dir string) bool { return t.store.HasFile(dir, IDsName) },
+		func(dir string) { t.store.ForgetFile(store.JoinRel(dir, IDsName)) })
 	t.attrList = append(append([]string(nil), attrNames...), opts.Drivers.Attrs()...)
 	t.store.Trusted = t.trustedName
 	t.agentFiles = &agent.Dirs{Dirs: t.agentDirs(), Root: dir, PasswordArgv: cfg.PasswordArgv, Self: opts.Self, Reserved: reservedName}

@@ -129,41 +129,10 @@ func (t *Tree) forgetType(rel string) {
 			delete(t.types, k)
 		}
 	}
-
-	for k := range t.specials {
-		if strings.HasPrefix(k, rel+"/") {
-			delete(t.specials, k)
-		}
-	}
 	vp := "/" + rel
 	for k := range t.devices {
 		if k == vp || strings.HasPrefix(k, vp+"/") {
 			delete(t.devices, k)
 		}
 	}
-}
-
-// hasSpecial reports whether directory dir (backing rel path) holds a
-// regular file name (lock, ids), looked up once per command.
-func (t *Tree) hasSpecial(dir, name string) bool {
-	key := dir + "/" + name
-	t.mu.Lock()
-	v, ok := t.specials[key]
-	t.mu.Unlock()
-	if ok {
-		return v
-	}
-	st, err := t.store.Lstat(store.JoinRel(dir, name))
-	v = err == nil && st.Mode().IsRegular()
-	t.mu.Lock()
-	t.specials[key] = v
-	t.mu.Unlock()
-	return v
-}
-
-// forgetSpecial drops the cached answer for dir/name after a change.
-func (t *Tree) forgetSpecial(dir, name string) {
-	t.mu.Lock()
-	delete(t.specials, dir+"/"+name)
-	t.mu.Unlock()
 }

@@ -55,10 +55,10 @@ func (t *Tree) Forget(p string, isDir bool) {
 	case name == typeFile || name == store.IndexName:
 		t.forgetTree(dir)
 	case name == IDsName:
-		t.forgetSpecial(dir, IDsName)
+		t.store.ForgetFile(p)
 		t.forgetIDs(p)
 	case name == LockName:
-		t.forgetSpecial(dir, LockName)
+		t.store.ForgetFile(p)
 	case t.trustedName(dir, name):
 		t.forgetDevice(path.Join("/", dir))
 	}
@@ -86,7 +86,6 @@ func (t *Tree) forgetTree(dir string) {
 func (t *Tree) ForgetAll() {
 	t.mu.Lock()
 	clear(t.types)
-	clear(t.specials)
 	clear(t.devices)
 	t.mu.Unlock()
 	t.forgetAllIDs()

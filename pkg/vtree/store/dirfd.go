@@ -224,11 +224,17 @@ func (s *Store) release(e *dirEnt) {
 }
 
 // ForgetDirs closes the cached directories at and below rel (removed or
-// replaced); users still holding one close it on release.
+// replaced); users still holding one close it on release. HasFile's
+// answers for the files in them go too.
 func (s *Store) ForgetDirs(rel string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.forgetIndexes(rel)
+	for k := range s.files {
+		if rel == "" || rel == "." || strings.HasPrefix(k, rel+"/") {
+			delete(s.files, k)
+		}
+	}
 	for k, e := range s.dirs {
 		if k == rel || strings.HasPrefix(k, rel+"/") {
 			s.lru.Remove(e.elem)
@@ -261,6 +267,7 @@ func (s *Store) CloseDirs() {
 func (s *Store) ForgetAllDirs() {
 	s.mu.Lock()
 	clear(s.indexes)
+	clear(s.files)
 	open := make([]string, 0, len(s.dirs))
 	for k := range s.dirs {
 		open = append(open, k)

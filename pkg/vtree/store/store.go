@@ -53,6 +53,7 @@ type Store struct {
 	limit   int
 	indexes map[string]index      // device indexes read, by directory
 	written map[string]indexState // device indexes as this store wrote them
+	files   map[string]bool       // HasFile's answers, by path
 }
 
 // newFileMode is the mode a new file gets (0666 less the umask), known

@@ -1,0 +1,32 @@
+package store
+
+// HasFile reports whether the directory dir holds a regular file name
+// (not through a symlink), asked once per command: the lock and ids files
+// of every directory above a device are looked for by each of its
+// devices. ForgetFile drops an answer after a change, ForgetDirs those at
+// and below a directory.
+func (s *Store) HasFile(dir, name string) bool {
+	rel := JoinRel(dir, name)
+	s.mu.Lock()
+	v, ok := s.files[rel]
+	s.mu.Unlock()
+	if ok {
+		return v
+	}
+	st, err := s.Lstat(rel)
+	v = err == nil && st.Mode().IsRegular()
+	s.mu.Lock()
+	if s.files == nil {
+		s.files = map[string]bool{}
+	}
+	s.files[rel] = v
+	s.mu.Unlock()
+	return v
+}
+
+// ForgetFile drops HasFile's answer for the file rel.
+func (s *Store) ForgetFile(rel string) {
+	s.mu.Lock()
+	delete(s.files, rel)
+	s.mu.Unlock()
+}
