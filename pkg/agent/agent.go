@@ -46,6 +46,16 @@ const (
 	Write Op = "write"
 )
 
+// Ran is what a file's status records as having run by op with input:
+// the value written (a command); a read is recorded without (the file's
+// own read agent is what ran).
+func (op Op) Ran(input []byte) string {
+	if op == Write {
+		return string(input)
+	}
+	return ""
+}
+
 // Request is one agent invocation.
 type Request struct {
 	Path   string // virtual path of the file, e.g. /systems/servers/n1/power

@@ -130,3 +130,13 @@ func TestCompat(t *testing.T) {
 		t.Error("IsLocal")
 	}
 }
+
+// TestOpRan: a status records the value a write ran, nothing for a read.
+func TestOpRan(t *testing.T) {
+	if got := Write.Ran([]byte("uptime")); got != "uptime" {
+		t.Errorf("Write.Ran = %q", got)
+	}
+	if got := Read.Ran([]byte("x")); got != "" {
+		t.Errorf("Read.Ran = %q", got)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
@@ -164,18 +163,11 @@ func (t *Tree) UpdateDevice(p, typ string, attrs map[string]string) (bool, []str
 	}
 	_, name := vpath.Split(p)
 	write := func(k, v string, overwrite bool) error {
-		ar := store.JoinRel(r, k)
-		if !overwrite {
-			if _, err := t.store.Lstat(ar); err == nil {
-				return nil
-			}
-		} else if old, err := t.store.ReadTrusted(ar, 4096); err == nil && strings.TrimSpace(string(old)) == v {
-			return nil // the same value: nothing to write, nothing changed
-		} else {
-			changed = append(changed, k)
-		}
-		if err := t.store.WriteFile(ar, []byte(v+"\n")); err != nil {
+		wrote, err := t.store.WriteAttr(store.JoinRel(r, k), v, overwrite)
+		if err != nil {
 			return pathErr("discover", vpath.Join(p, k), unwrapPath(err))
+		} else if wrote && overwrite {
+			changed = append(changed, k)
 		}
 		return nil
 	}

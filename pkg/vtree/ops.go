@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -141,11 +140,8 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 // itself up: the read's open does; nil for anything else.
 func (t *Tree) storedFile(ctx context.Context, p string) *node {
 	dir, el := vpath.Split(p)
-	d, err := t.resolve(ctx, dir, false)
-	if el == "" || err != nil || !d.isDir || !d.exists || d.live != "" || d.devErr != nil {
-		return nil
-	}
-	if typ, isDev := t.dirType(d); isDev && typ != "" && t.isLiveType(typ) && slices.Contains(t.Config.LiveDirs, el) {
+	d := t.storedDir(ctx, dir, true)
+	if el == "" || d == nil || d.devErr != nil || t.shadowed(d, el) {
 		return nil
 	}
 	n := t.child(d, el, p, store.JoinRel(d.rel, el), false)
@@ -153,6 +149,25 @@ func (t *Tree) storedFile(ctx context.Context, p string) *node {
 		return nil
 	}
 	return n
+}
+
+// storedDir is the node of the stored directory dir, nil if it is not one.
+// With indexed, a device its parent's index names is taken as the
+// directory discovery made before writing its line, without a lookup of
+// its own: a read opens its files from the parent's descriptor.
+func (t *Tree) storedDir(ctx context.Context, dir string, indexed bool) *node {
+	if parent, name := vpath.Split(dir); indexed && name != "" {
+		if _, ok, err := t.store.DeviceType(vpath.Rel(dir)); ok && err == nil {
+			if p := t.storedDir(ctx, parent, false); p != nil && !t.shadowed(p, name) {
+				return t.child(p, name, dir, vpath.Rel(dir), true)
+			}
+		}
+	}
+	d, err := t.resolve(ctx, dir, false)
+	if err != nil || !d.isDir || !d.exists || d.live != "" {
+		return nil
+	}
+	return d
 }
 
 // readStored reads the stored file n and the status its last run left.

@@ -121,10 +121,21 @@ func findEntry(t *testing.T, tr *Tree, dir, name string) *Entry {
 // stderr; the read agent for an agent's file), a FIFO (refused without
 // blocking).
 func TestReadStored(t *testing.T) {
-	tr := newTree(t, map[string]string{"server/power.read": "echo on"}, "server n1 transport=local\n")
+	tr := newTree(t, map[string]string{"server/power.read": "echo on"}, "server n[1-2] transport=local\n")
 	ctx := context.Background()
-	if _, err := tr.Write(ctx, "/systems/servers/n1/command", []byte("echo hello")); err != nil {
+	for _, n := range []string{"n1", "n2"} {
+		if _, err := tr.Write(ctx, "/systems/servers/"+n+"/command", []byte("echo hello")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A device removed by hand, which its directory's index still names,
+	// is missing.
+	tr.ForgetAll()
+	if err := os.RemoveAll(filepath.Join(tr.store.Dir(), "systems", "servers", "n2")); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := tr.Read(ctx, "/systems/servers/n2/command", ReadOptions{}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "/systems/servers/n2") {
+		t.Errorf("a removed device's file: %v, want not exist naming it", err)
 	}
 	back := filepath.Join(tr.store.Dir(), "systems", "servers", "n1")
 	os.Mkdir(filepath.Join(back, "sub"), 0o755)

@@ -24,36 +24,21 @@ func (t *Tree) lastValue(n *node, max int64, rc int) *Result {
 	return &Result{Content: b, Ran: true, RC: rc, Stale: true}
 }
 
-// ran is what a status records as having run on n: the value written
-// (a command); a read agent's run is recorded without (the file's own
-// read agent is what ran).
-func ran(op agent.Op, input []byte) string {
-	if op == agent.Write {
-		return string(input)
-	}
-	return ""
-}
-
 // writeStatus records a run that stored nothing else. A user with read
 // access only cannot record status: that is not an error (the outcome
 // still reaches them); any other failure to store it is.
 func (t *Tree) writeStatus(n *node, st store.Status) error {
-	if st.RC != 0 { // the content, if any, is an earlier run's
-		fi, err := t.store.Lstat(n.rel)
-		st.Stale = err == nil && fi.Size() > 0
+	if err := t.store.WriteStatus(n.rel, st); err != nil && !errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("storing %s%s: %w", n.path, statusSuffix, unwrapPath(err))
 	}
-	err := t.store.WriteFile(n.rel+statusSuffix, st.Bytes())
-	if err == nil || errors.Is(err, fs.ErrPermission) {
-		return nil
-	}
-	return fmt.Errorf("storing %s%s: %w", n.path, statusSuffix, unwrapPath(err))
+	return nil
 }
 
 // storeResult stores an agent run's content and its status together
 // (store.StoreResult); a user with read access only still records the
 // status.
 func (t *Tree) storeResult(n *node, res agent.Result, content []byte, op agent.Op, input []byte) error {
-	st := store.Status{RC: res.RC, Message: res.Message, Ran: ran(op, input)}
+	st := store.Status{RC: res.RC, Message: res.Message, Ran: op.Ran(input)}
 	err := t.store.StoreResult(n.rel, store.Result{Content: content, Stderr: res.Stderr, HasStderr: res.Keep, Status: st})
 	if errors.Is(err, fs.ErrPermission) {
 		if serr := t.writeStatus(n, st); serr != nil {
@@ -84,7 +69,7 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 				msg = fmt.Sprintf("agent %s timed out after %s", label, t.timeout)
 			}
 		}
-		if serr := t.writeStatus(n, store.Status{RC: rc, Message: msg, Ran: ran(op, input)}); serr != nil {
+		if serr := t.writeStatus(n, store.Status{RC: rc, Message: msg, Ran: op.Ran(input)}); serr != nil {
 			msg += "; " + serr.Error()
 		}
 		return agent.Result{}, &AgentError{Agent: label, RC: rc, Msg: msg}
@@ -117,7 +102,7 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 	if res.RC != 0 {
 		msg := res.Message
 		if !res.Keep {
-			if serr := t.writeStatus(n, store.Status{RC: res.RC, Message: res.Message, Ran: ran(op, input)}); serr != nil {
+			if serr := t.writeStatus(n, store.Status{RC: res.RC, Message: res.Message, Ran: op.Ran(input)}); serr != nil {
 				msg += "; " + serr.Error()
 			}
 		}

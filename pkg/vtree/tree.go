@@ -357,8 +357,7 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 		parentDevType, parentIsDev := t.dirType(n)
 		childRel := store.JoinRel(n.rel, el)
 		childPath := vpath.Join(n.path, el)
-		// Live directories of a device shadow any stored entry.
-		if parentIsDev && parentDevType != "" && t.isLiveType(parentDevType) && slices.Contains(t.Config.LiveDirs, el) {
+		if t.shadowed(n, el) {
 			n = &node{path: childPath, isDir: true, devPath: n.path, devType: parentDevType, live: "/" + el, liveRoot: true}
 			if last {
 				return n, nil
@@ -396,6 +395,13 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 		return nil, err
 	}
 	return n, nil
+}
+
+// shadowed reports whether el in the directory node n is a live directory
+// of a device, which shadows any stored entry.
+func (t *Tree) shadowed(n *node, el string) bool {
+	typ, isDev := t.dirType(n)
+	return isDev && typ != "" && t.isLiveType(typ) && slices.Contains(t.Config.LiveDirs, el)
 }
 
 // dirType reports whether the directory node n carries agents for the files

@@ -312,8 +312,12 @@ func openAt(dfd int, name string) (int, error) {
 }
 
 // openFlags opens name of dfd with flag plus O_NOFOLLOW, O_NONBLOCK (a
-// FIFO planted there cannot block it) and O_CLOEXEC.
+// FIFO planted there cannot block it) and O_CLOEXEC. A name of several
+// elements is opened through no symlink at all (openat2).
 func openFlags(dfd int, name string, flag int, perm uint32) (int, error) {
+	if strings.IndexByte(name, '/') >= 0 {
+		return openBeneath(dfd, name, flag)
+	}
 	for {
 		fd, err := syscall.Openat(dfd, name, flag|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, perm)
 		if err != syscall.EINTR {

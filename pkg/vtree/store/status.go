@@ -131,8 +131,15 @@ func (s *Store) Last(rel string) (Last, bool) {
 // the status its last run left (false: none), from one lookup of its
 // directory: a cat of a stored file is its content and whether the run
 // that left it failed.
+//
+// A directory not kept open is not opened for it: its files are opened
+// from its parent's descriptor, through no symlink (openat2), and
+// anything but the files found is answered as above.
 func (s *Store) ReadResult(rel string, max int64) ([]byte, Last, bool, error) {
 	dir, name := SplitRel(rel)
+	if b, l, ok, done := s.readBeneath(dir, name, rel, max); done {
+		return b, l, ok, nil
+	}
 	d, release, err := s.openDir(dir)
 	if err != nil {
 		return nil, Last{}, false, err
@@ -149,6 +156,32 @@ func (s *Store) ReadResult(rel string, max int64) ([]byte, Last, bool, error) {
 	}
 	l, ok := lastAt(d.fd, name, st)
 	return b, l, ok, nil
+}
+
+// readBeneath reads the file name of the directory dir, not kept open, and
+// its status, from dir's parent: done is false if it could not (dir kept,
+// a symlink on the way, anything missing or not a regular file, a kernel
+// without openat2).
+func (s *Store) readBeneath(dir, name, rel string, max int64) (b []byte, l Last, ok, done bool) {
+	parent, dname := SplitRel(dir)
+	s.mu.Lock()
+	_, kept := s.dirs[dir]
+	s.mu.Unlock()
+	if kept || dir == "." || dir == "" || !beneath.Load() {
+		return nil, Last{}, false, false
+	}
+	p, release, err := s.openDir(parent)
+	if err != nil {
+		return nil, Last{}, false, false
+	}
+	defer release()
+	path := dname + "/" + name
+	b, st, err := readShared(p.fd, path, rel, max)
+	if err != nil {
+		return nil, Last{}, false, false
+	}
+	l, ok = lastAt(p.fd, path, st)
+	return b, l, ok, true
 }
 
 // lastAt reads the status of name in the directory dfd; content is
@@ -191,6 +224,17 @@ func lastAt(dfd int, name string, content *syscall.Stat_t) (Last, bool) {
 	}
 	l.Stale = st.Stale && content != nil && content.Size > 0
 	return l, true
+}
+
+// WriteStatus records the status st of a run on the file rel that stored
+// no content: the content there, if any, is an earlier run's when st
+// failed (Stale).
+func (s *Store) WriteStatus(rel string, st Status) error {
+	if st.RC != 0 {
+		fi, err := s.Lstat(rel)
+		st.Stale = err == nil && fi.Size() > 0
+	}
+	return s.WriteFile(rel+StatusSuffix, st.Bytes())
 }
 
 // statusIncomplete is the status of a file whose content is being

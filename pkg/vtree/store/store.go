@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -245,7 +246,7 @@ func openShared(dfd int, name string) (int, *syscall.Stat_t, error) {
 			}
 			return fd, &st, nil
 		}
-		if name == LockName { // lock files are never exchanged, and runs hold them
+		if name == LockName || strings.HasSuffix(name, "/"+LockName) { // lock files are never exchanged, and runs hold them
 			return stat()
 		}
 		// Without waiting first: a lock held (by a writer, for a moment)

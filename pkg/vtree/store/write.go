@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +28,21 @@ import (
 func (s *Store) WriteFile(rel string, data []byte) error {
 	dir, name := SplitRel(rel)
 	return s.WriteFiles(dir, []string{name}, [][]byte{data})
+}
+
+// WriteAttr writes the attribute file rel with the line v, and reports
+// whether it wrote: always when it is missing; with overwrite, when it
+// holds another value (a trusted file, read back); without, never over
+// one that exists.
+func (s *Store) WriteAttr(rel, v string, overwrite bool) (bool, error) {
+	if !overwrite {
+		if _, err := s.Lstat(rel); err == nil {
+			return false, nil
+		}
+	} else if old, err := s.ReadTrusted(rel, 4096); err == nil && strings.TrimSpace(string(old)) == v {
+		return false, nil
+	}
+	return true, s.WriteFile(rel, []byte(v+"\n"))
 }
 
 // writeFiles replaces several files of one directory, each atomically as
