@@ -11,11 +11,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/iotest"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -453,5 +455,38 @@ func TestExistingKnownHosts(t *testing.T) {
 	got, err := existing([]string{missing, a, filepath.Join(dir, "also-missing"), b, dir})
 	if err != nil || !slices.Equal(got, []string{a, b}) {
 		t.Errorf("existing = %q, %v; want %q", got, err, []string{a, b})
+	}
+}
+
+// TestCapBufferReadFrom: a session's output copied into the cap (io.Copy,
+// as x/crypto/ssh copies it) keeps what the writes would, stops with
+// ErrOutputLimit past the cap, and allocates no 32 KiB buffer per copy;
+// stderr's dropAfter takes it all without an error.
+func TestCapBufferReadFrom(t *testing.T) {
+	src := strings.Repeat("0123456789", 10000) // 100 kB, read in pieces
+	for _, max := range []int64{0, 5, 50000, 100000} {
+		w := &capBuffer{max: max, onOver: func() {}}
+		n, err := io.Copy(w, iotest.HalfReader(strings.NewReader(src)))
+		want := src
+		if max > 0 && int64(len(src)) > max {
+			want = src[:max]
+		}
+		if string(w.bytes()) != want || (err != nil) != (max > 0 && max < int64(len(src))) || err != nil && !errors.Is(err, ErrOutputLimit) {
+			t.Errorf("max %d: kept %d bytes (want %d), copied %d, %v", max, len(w.bytes()), len(want), n, err)
+		}
+		d := &dropAfter{w: &capBuffer{max: max, onOver: func() {}}}
+		if n, err := io.Copy(d, struct{ io.Reader }{strings.NewReader(src)}); err != nil || n != int64(len(src)) {
+			t.Errorf("max %d: dropAfter copied %d, %v; want all, no error", max, n, err)
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 100 { // readers without WriteTo, as an SSH channel
+		io.Copy(&capBuffer{onOver: func() {}}, struct{ io.Reader }{strings.NewReader("ok\n")})
+		io.Copy(&dropAfter{w: &capBuffer{onOver: func() {}}}, struct{ io.Reader }{strings.NewReader("")})
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 100*16<<10 {
+		t.Errorf("200 small copies allocated %d bytes: a buffer per copy", got)
 	}
 }

@@ -101,12 +101,45 @@ func (w *capBuffer) bytes() []byte {
 	return w.buf.Bytes()
 }
 
+// ReadFrom copies r into the buffer through a pooled chunk: x/crypto/ssh
+// copies a session's stdout and stderr with io.Copy, which gives a writer
+// without ReadFrom a new 32 KiB buffer each (64 KiB allocated and zeroed
+// per node of a fan-out).
+func (w *capBuffer) ReadFrom(r io.Reader) (int64, error) { return readChunks(w, r) }
+
+// readChunks copies r to w as io.Copy does, through a pooled buffer.
+func readChunks(w io.Writer, r io.Reader) (int64, error) {
+	bp := chunks.Get().(*[]byte)
+	defer chunks.Put(bp)
+	var total int64
+	for {
+		n, err := r.Read(*bp)
+		if n > 0 {
+			if _, werr := w.Write((*bp)[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+var chunks = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // dropAfter passes writes on until the first error, then drops them: a
 // stream of stderr past its cap must not fail the command.
 type dropAfter struct {
 	w    io.Writer
 	dead bool
 }
+
+// ReadFrom is capBuffer's (no 32 KiB buffer per copy).
+func (d *dropAfter) ReadFrom(r io.Reader) (int64, error) { return readChunks(d, r) }
 
 func (d *dropAfter) Write(p []byte) (int, error) {
 	if !d.dead {
