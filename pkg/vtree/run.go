@@ -74,6 +74,7 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 		}
 		return agent.Result{}, &AgentError{Agent: label, RC: rc, Msg: msg}
 	}
+	t.device(n.devPath) // its listing answers for its lock file too
 	unlock, err := t.acquireLocks(ctx, n, belowRoot)
 	if err != nil {
 		rc := int(status.Timeout)

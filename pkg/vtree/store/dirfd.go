@@ -24,6 +24,9 @@ type dirEnt struct {
 	// mu serialises listings, which share the descriptor's offset.
 	mu     sync.Mutex
 	listed bool
+	// locked serialises LockDir's holders in this process: the flock on
+	// fd is the open description's, which all of them share.
+	locked sync.Mutex
 	// Under the store's mu:
 	info  fs.FileInfo // its Lstat, once asked (Lstat answers from it after)
 	mode  fs.FileMode // permission bits of the directory, when known

@@ -1,5 +1,7 @@
 package store
 
+import "io/fs"
+
 // HasFile reports whether the directory dir holds a regular file name
 // (not through a symlink), asked once per command: the lock and ids files
 // of every directory above a device are looked for by each of its
@@ -29,4 +31,26 @@ func (s *Store) ForgetFile(rel string) {
 	s.mu.Lock()
 	delete(s.files, rel)
 	s.mu.Unlock()
+}
+
+// noteFiles records HasFile's answers for the names of the directory dir
+// from its listing present, where none is known yet.
+func (s *Store) noteFiles(dir string, present []fs.DirEntry, names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.files == nil {
+		s.files = map[string]bool{}
+	}
+	for _, n := range names {
+		rel := JoinRel(dir, n)
+		if _, ok := s.files[rel]; ok {
+			continue
+		}
+		s.files[rel] = false
+		for _, e := range present {
+			if e.Name() == n {
+				s.files[rel] = e.Type() == 0 // regular: no type bits
+			}
+		}
+	}
 }

@@ -52,3 +52,36 @@ func TestHasFile(t *testing.T) {
 		t.Error("ForgetAllDirs kept an answer")
 	}
 }
+
+// TestNoteFiles: reading a device's attributes answers HasFile for its
+// lock and ids files from the same listing (a regular file only), and
+// leaves an answer already known alone.
+func TestNoteFiles(t *testing.T) {
+	s, dir := newStore(t)
+	d := filepath.Join(dir, "dev")
+	os.MkdirAll(d, 0o755)
+	os.WriteFile(filepath.Join(d, "address"), []byte("n1\n"), 0o644)
+	os.WriteFile(filepath.Join(d, LockName), nil, 0o644)
+	os.Symlink("address", filepath.Join(d, IDsName))
+	os.MkdirAll(filepath.Join(dir, "other"), 0o755)
+	if s.HasFile("other", LockName) {
+		t.Fatal("other/lock: true")
+	}
+	os.WriteFile(filepath.Join(dir, "other", LockName), nil, 0o644)
+	if _, err := s.ReadFiles("dev", []string{"address"}, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadFiles("other", []string{"address"}, 100); err != nil {
+		t.Fatal(err)
+	}
+	// Gone since the listing: the listing's answers stand for the command.
+	os.Remove(filepath.Join(d, LockName))
+	os.Remove(filepath.Join(d, IDsName))
+	os.WriteFile(filepath.Join(d, IDsName), nil, 0o600)
+	if !s.HasFile("dev", LockName) || s.HasFile("dev", IDsName) {
+		t.Errorf("HasFile after the listing: lock %v (want true), ids %v (a symlink: want false)", s.HasFile("dev", LockName), s.HasFile("dev", IDsName))
+	}
+	if s.HasFile("other", LockName) {
+		t.Error("the listing replaced an answer already known")
+	}
+}

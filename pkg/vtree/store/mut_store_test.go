@@ -457,3 +457,44 @@ func TestMutLockDir(t *testing.T) {
 		t.Errorf("flock after lockDir let go: %v", err)
 	}
 }
+
+// TestLockDirInProcess: two holders in one process (one kept descriptor,
+// whose flock they share) exclude each other too, and the flock stays
+// held for the second after the first lets go.
+func TestLockDirInProcess(t *testing.T) {
+	s, dir := newStore(t)
+	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := s.LockDir("d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		u, err := s.LockDir("d")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- u
+	}()
+	select {
+	case <-got:
+		t.Fatal("a second holder in the process took the lock while the first held it")
+	case <-time.After(100 * time.Millisecond):
+	}
+	unlock()
+	second := <-got
+	f, err := os.Open(filepath.Join(dir, "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+		t.Errorf("flock while the second holder holds it: %v, want EWOULDBLOCK", err)
+	}
+	second()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Errorf("flock after both let go: %v", err)
+	}
+}

@@ -38,6 +38,9 @@ func (s *Store) ReadFiles(dir string, names []string, max int64) (map[string][]b
 				sweepTemp(d.fd, p)
 			}
 		}
+		// The listing answers HasFile for the device's lock and ids,
+		// which a run asks next.
+		s.noteFiles(dir, present, LockName, IDsName)
 		var keep []string
 		for _, n := range names {
 			if have[n] {

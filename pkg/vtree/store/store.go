@@ -342,29 +342,29 @@ func (s *Store) CheckReadable(rel string) error {
 
 // lockDir takes an exclusive flock on the directory dir until the returned
 // function is called: a file's content and its status are stored under it,
-// so that they always come from the same run.
+// so that they always come from the same run. The flock is taken on the
+// kept descriptor (no open of its own), whose holders in this process
+// take its mutex first.
 func (s *Store) LockDir(dir string) (func(), error) {
 	e, release, err := s.openDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	// A description of its own (flock locks belong to one), raw.
-	fd, err := openDirAt(e.fd, ".")
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
-	}
+	e.locked.Lock()
 	for {
-		err = syscall.Flock(fd, syscall.LOCK_EX)
+		err = syscall.Flock(e.fd, syscall.LOCK_EX)
 		if err != syscall.EINTR {
 			break
 		}
 	}
-	if err != nil {
-		syscall.Close(fd)
-		return func() {}, nil // no flock on this file system
+	if err != nil { // no flock on this file system
+		return func() { e.locked.Unlock(); release() }, nil
 	}
-	return func() { syscall.Close(fd) }, nil
+	return func() {
+		_ = syscall.Flock(e.fd, syscall.LOCK_UN)
+		e.locked.Unlock()
+		release()
+	}, nil
 }
 
 func SplitRel(rel string) (string, string) {
