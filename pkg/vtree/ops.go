@@ -113,6 +113,7 @@ func (t *Tree) Read(ctx context.Context, p string, opts ReadOptions) (*Result, e
 		if err := t.store.CheckReadable(n.rel); err != nil {
 			return nil, pathErr("read", p, unwrapPath(err))
 		}
+		defer t.store.Hold(n.rel)()
 		res, err := t.runAgent(ctx, n, agent.Read, n.hook.read, nil, false)
 		if err != nil {
 			// A failure keeps the last value: returned with the error,
@@ -251,6 +252,7 @@ func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool)
 		if err := t.store.CheckWritable(n.rel, n.exists); err != nil {
 			return nil, pathErr("write", p, err)
 		}
+		defer t.store.Hold(n.rel)() // its directory, open until the result is stored
 		res, err := t.runAgent(ctx, n, agent.Write, n.hook.write, data, belowRoot)
 		if err != nil && !res.Keep {
 			return nil, pathErr("write", p, err)

@@ -54,3 +54,16 @@ func (s *Store) noteFiles(dir string, present []fs.DirEntry, names ...string) {
 		}
 	}
 }
+
+// Hold keeps the directory of the file rel open until the returned
+// function is called, however many others are opened meanwhile: a run on
+// a device uses it before its agent runs and after, to store the result,
+// and a fan-out opens as many others meanwhile as it runs at once.
+func (s *Store) Hold(rel string) func() {
+	dir, _ := SplitRel(rel)
+	_, release, err := s.openDir(dir)
+	if err != nil {
+		return func() {}
+	}
+	return release
+}

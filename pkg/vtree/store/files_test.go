@@ -85,3 +85,19 @@ func TestNoteFiles(t *testing.T) {
 		t.Error("the listing replaced an answer already known")
 	}
 }
+
+// TestHold: Hold keeps a file's directory open and in use until let go;
+// a missing one is nothing to hold.
+func TestHold(t *testing.T) {
+	s, dir := newStore(t)
+	os.MkdirAll(filepath.Join(dir, "a"), 0o755)
+	release := s.Hold("a/x")
+	if e := s.dirs["a"]; e == nil || e.users != 1 {
+		t.Fatalf("held: %+v", e)
+	}
+	release()
+	if e := s.dirs["a"]; e == nil || e.users != 0 {
+		t.Errorf("let go: %+v", e)
+	}
+	s.Hold("none/x")()
+}

@@ -122,6 +122,35 @@ func TestMutDirCache(t *testing.T) {
 			t.Errorf("cached after using b then a: %q, want [a b]", got)
 		}
 	})
+	t.Run("held do not count", func(t *testing.T) {
+		// A fan-out holding its devices' directories (a, ab, c) does not
+		// push out the idle ones, which its items share (b).
+		s, _ := mk(t)
+		var held []func()
+		for _, d := range []string{"a", "ab", "c"} {
+			_, release := open(t, s, d)
+			held = append(held, release)
+		}
+		_, release := open(t, s, "b")
+		release()
+		_, release = open(t, s, "a/b")
+		release()
+		if got := cached(s); !slices.Equal(got, []string{"a", "a/b", "ab", "b", "c"}) {
+			t.Errorf("cached with a, ab, c held and b, a/b idle: %q, want all", got)
+		}
+		for _, r := range held {
+			r()
+		}
+		// Let go, they count again when the next directory is kept.
+		if err := os.Mkdir(filepath.Join(s.dir, "d"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_, release = open(t, s, "d")
+		release()
+		if got := cached(s); len(got) != 2 || !slices.Contains(got, "d") {
+			t.Errorf("cached once let go, after d: %q, want d and one more", got)
+		}
+	})
 	t.Run("in use not evicted", func(t *testing.T) {
 		s, _ := mk(t)
 		ra, relA1 := open(t, s, "a")
