@@ -164,9 +164,17 @@ func (t *Tree) storedDir(ctx context.Context, dir string, indexed bool) *node {
 			}
 		}
 	}
-	d, err := t.resolve(ctx, dir, false)
-	if err != nil || !d.isDir || !d.exists || d.live != "" {
-		return nil
+	t.mu.Lock()
+	d, ok := t.dirs[dir]
+	t.mu.Unlock()
+	if !ok { // resolved once per command, as types are (forgetType)
+		var err error
+		if d, err = t.resolve(ctx, dir, false); err != nil || !d.isDir || !d.exists || d.live != "" {
+			return nil
+		}
+		t.mu.Lock()
+		t.dirs[dir] = d
+		t.mu.Unlock()
 	}
 	return d
 }

@@ -169,3 +169,33 @@ func TestReadStored(t *testing.T) {
 		t.Fatal("reading a FIFO blocked")
 	}
 }
+
+// TestReadStoredForget: the directories a read resolves are kept for the
+// command, and forgotten with what changed under them: a plain directory
+// made a device of an undeclared type refuses its files' reads once the
+// tree is told, and a removed one is missing.
+func TestReadStoredForget(t *testing.T) {
+	tr := newTree(t, nil, "")
+	ctx := context.Background()
+	if err := tr.MakeDirs("/lab/x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Write(ctx, "/lab/x/f", []byte("v\n")); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := tr.Read(ctx, "/lab/x/f", ReadOptions{}); err != nil || string(res.Content) != "v\n" {
+		t.Fatalf("read: %+v, %v", res, err)
+	}
+	setMarker(t, tr, "lab/x", "nosuchtype", true) // its own .type: the node kept for /lab/x is what changed
+	if _, err := tr.Read(ctx, "/lab/x/f", ReadOptions{}); err == nil || !strings.Contains(err.Error(), "not a declared device type") {
+		t.Errorf("read once its directory is a device of an undeclared type: %v, want the marker refused", err)
+	}
+	setMarker(t, tr, "lab/x", "", true) // no line, no marker: plain again
+	if err := os.RemoveAll(filepath.Join(tr.store.Dir(), "lab", "x")); err != nil {
+		t.Fatal(err)
+	}
+	tr.Forget("lab/x", true)
+	if _, err := tr.Read(ctx, "/lab/x/f", ReadOptions{}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("read once its directory is removed: %v, want not exist", err)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/status"
@@ -151,17 +150,4 @@ func (t *Tree) request(ctx context.Context, n *node, op agent.Op, input []byte) 
 		req.Transport = tr
 	}
 	return req, nil
-}
-
-// quietStderr reports whether name, missing in the directory rel, is the
-// stderr file of a run that printed none: NAME.stderr exists only when
-// the last run wrote to stderr (an empty file per node would cost an inode
-// each), and reads as empty once NAME has a status.
-func (t *Tree) quietStderr(rel, name string) bool {
-	base, ok := strings.CutSuffix(name, stderrSuffix)
-	if !ok || base == "" {
-		return false
-	}
-	_, err := t.store.Lstat(store.JoinRel(rel, base+statusSuffix))
-	return err == nil
 }

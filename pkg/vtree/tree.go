@@ -121,6 +121,7 @@ type Tree struct {
 	// ids files, and device attributes, are looked up once per directory
 	// (writes through this Tree keep them current).
 	devices map[string]Device // by virtual path
+	dirs    map[string]*node  // stored directories resolved (storedDir), by virtual path
 	ids     *ids.Keyring      // ids files, decrypted once, and their key
 }
 
@@ -186,6 +187,7 @@ func Open(dir string, opts Options) (*Tree, error) {
 		hooks:   map[string]map[string]*hook{},
 		types:   map[string]typeInfo{},
 		devices: map[string]Device{},
+		dirs:    map[string]*node{},
 	}
 	if opts.Timeout > 0 {
 		t.timeout = opts.Timeout
@@ -383,7 +385,7 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 			// The root always shows ids (Sysman's top-level /ids), empty
 			// until credentials are written.
 			rootIDs := sp == specialIDs && n.path == "/"
-			if h == nil && !rootIDs && !create && !t.quietStderr(n.rel, el) {
+			if h == nil && !rootIDs && !create && !t.store.QuietStderr(n.rel, el) {
 				return nil, pathErr("lookup", p, fs.ErrNotExist)
 			}
 			n = &node{path: childPath, rel: childRel, devPath: n.devPath, devType: n.devType, devErr: n.devErr, hook: h, special: sp}

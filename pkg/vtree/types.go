@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/smctl/smctl/pkg/config"
+	"maps"
 	"slices"
 	"strings"
 	"syscall"
@@ -130,9 +131,7 @@ func (t *Tree) forgetType(rel string) {
 		}
 	}
 	vp := "/" + rel
-	for k := range t.devices {
-		if k == vp || strings.HasPrefix(k, vp+"/") {
-			delete(t.devices, k)
-		}
-	}
+	under := func(k string) bool { return k == vp || strings.HasPrefix(k, vp+"/") }
+	maps.DeleteFunc(t.devices, func(k string, _ Device) bool { return under(k) })
+	maps.DeleteFunc(t.dirs, func(k string, _ *node) bool { return under(k) })
 }

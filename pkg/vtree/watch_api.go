@@ -87,6 +87,7 @@ func (t *Tree) ForgetAll() {
 	t.mu.Lock()
 	clear(t.types)
 	clear(t.devices)
+	clear(t.dirs)
 	t.mu.Unlock()
 	t.forgetAllIDs()
 	t.agentMu.Lock()

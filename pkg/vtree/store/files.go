@@ -1,6 +1,9 @@
 package store
 
-import "io/fs"
+import (
+	"io/fs"
+	"strings"
+)
 
 // HasFile reports whether the directory dir holds a regular file name
 // (not through a symlink), asked once per command: the lock and ids files
@@ -66,4 +69,17 @@ func (s *Store) Hold(rel string) func() {
 		return func() {}
 	}
 	return release
+}
+
+// QuietStderr reports whether name, missing in the directory rel, is the
+// stderr file of a run that printed none: NAME.stderr exists only when
+// the last run wrote to stderr (an empty file per node would cost an inode
+// each), and reads as empty once NAME has a status.
+func (s *Store) QuietStderr(rel, name string) bool {
+	base, ok := strings.CutSuffix(name, StderrSuffix)
+	if !ok || base == "" {
+		return false
+	}
+	_, err := s.Lstat(JoinRel(rel, base+StatusSuffix))
+	return err == nil
 }
