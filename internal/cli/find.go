@@ -82,6 +82,8 @@ func parseGlobalFlags(g *globalOptions, args []string) ([]string, error) {
 		name, val, hasVal := strings.Cut(a, "=")
 		switch name {
 		case "--root", "--timeout", "--fanout", "--connect-timeout":
+		case "--no-serve": // find runs no command: nothing to send to serve
+			continue
 		default:
 			rest = append(rest, a)
 			continue

@@ -132,7 +132,7 @@ the default agents in agents.d, and the key that encrypts ids files
 			err = stateroot.Init(cmd.Context(), dir, stateroot.Options{
 				Agents:     smctl.Agents(),
 				KeyFile:    os.Getenv("SMCTL_KEY_FILE"),
-				Drivers:    g.drivers(),
+				Drivers:    g.drivers(""),
 				Extensions: []vtree.Extension{discover.New()},
 				// The built-in localhost server, reached with no SSH.
 				Discover: "server localhost transport=local\n",

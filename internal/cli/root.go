@@ -26,6 +26,7 @@ import (
 	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/driver/all"
+	"github.com/smctl/smctl/pkg/serve"
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/vtree"
 	"github.com/smctl/smctl/pkg/vtree/vfs"
@@ -198,13 +199,15 @@ type globalOptions struct {
 	Timeout        time.Duration
 	Fanout         int
 	ConnectTimeout time.Duration
+	NoServe        bool
 
+	ios          *IOStreams
 	warnedFanout bool // the open-file limit's clamp was reported
 }
 
 // NewRootCmd builds the smctl command tree over ios.
 func NewRootCmd(ios *IOStreams) *cobra.Command {
-	g := &globalOptions{}
+	g := &globalOptions{ios: ios}
 	root := &cobra.Command{
 		Use:   "smctl",
 		Short: "Manage a cluster as a file tree (Sysman without FUSE)",
@@ -220,6 +223,7 @@ directory, every managed entity a file. Reading a file runs its read agent
 	root.PersistentFlags().DurationVar(&g.Timeout, "timeout", 0, "bound on each agent run (default: timeout in smctl.yaml)")
 	root.PersistentFlags().IntVar(&g.Fanout, "fanout", 0, "agents run at once (default: fanout in smctl.yaml)")
 	root.PersistentFlags().DurationVar(&g.ConnectTimeout, "connect-timeout", 0, "bound on connecting to one node (default: ssh connect_timeout in smctl.yaml)")
+	root.PersistentFlags().BoolVar(&g.NoServe, "no-serve", false, "run SSH commands without smctl serve's warm connections (also $SMCTL_NO_SERVE=1)")
 	// --version prints what smctl version prints (cobra prints the
 	// template). Declared here so that cobra does not declare its own,
 	// which would also take -v.
@@ -246,6 +250,7 @@ directory, every managed entity a file. Reading a file runs its read agent
 		newDemoCmd(ios, g),
 		newSimCmd(ios, g),
 		newCpCmd(ios, g, nil),
+		newServeCmd(ios, g),
 	)
 	// cobra adds its completion verbs when it runs (help has no Args);
 	// added now, so that theirs are wrapped too.
@@ -410,7 +415,7 @@ func (g *globalOptions) openDiscovery() (*vtree.Tree, *discover.Discovery, error
 		Self:       self,
 		KeyFile:    os.Getenv("SMCTL_KEY_FILE"),
 		Timeout:    g.Timeout,
-		Drivers:    g.drivers(),
+		Drivers:    g.drivers(dir),
 		Extensions: []vtree.Extension{d},
 	})
 	if err != nil {
@@ -419,9 +424,29 @@ func (g *globalOptions) openDiscovery() (*vtree.Tree, *discover.Discovery, error
 	return t, d, nil
 }
 
-// drivers makes smctl's drivers with the settings of this invocation.
-func (g *globalOptions) drivers() *driver.Set {
-	return all.Registry().New(driver.Env{ConnectTimeout: g.ConnectTimeout})
+// drivers makes smctl's drivers with the settings of this invocation. dir
+// is the state root: when smctl serve runs there (and neither --no-serve
+// nor $SMCTL_NO_SERVE=1 says otherwise), SSH commands run over its warm
+// connections.
+func (g *globalOptions) drivers(dir string) *driver.Set {
+	env := driver.Env{ConnectTimeout: g.ConnectTimeout}
+	if c := g.serveClient(dir); c != nil {
+		env.Warm = c
+	}
+	return all.Registry().New(env)
+}
+
+// serveClient is the client of the serve running on dir, nil if none (or
+// not to be used).
+func (g *globalOptions) serveClient(dir string) *serve.Client {
+	if dir == "" || g.NoServe || os.Getenv("SMCTL_NO_SERVE") == "1" {
+		return nil
+	}
+	c := serve.Available(dir)
+	if c != nil && g.ios != nil {
+		c.Notice = func(msg string) { g.ios.Errorf("%s", msg) }
+	}
+	return c
 }
 
 // fanout is how many agents run at once: --fanout, else smctl.yaml's

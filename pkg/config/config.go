@@ -52,6 +52,14 @@ type Config struct {
 	PasswordArgv []string `yaml:"password_argv,omitempty"`
 	// Types are the device types discovery can create.
 	Types map[string]Type `yaml:"types"`
+	// Serve tunes smctl serve.
+	Serve Serve `yaml:"serve,omitempty"`
+}
+
+// Serve is the section serve: of smctl.yaml.
+type Serve struct {
+	// IdleTimeout closes a warm connection unused for this long.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Section is a part of smctl.yaml owned by a package outside config (a
@@ -214,6 +222,7 @@ func (sc Schema) Default() *Config {
 			{Match: "temperature*", Model: TTL, TTL: Duration{10 * time.Second}},
 		},
 		Types: map[string]Type{},
+		Serve: Serve{IdleTimeout: Duration{10 * time.Minute}},
 	}
 	for name, t := range sc.Types {
 		t.Attrs = maps.Clone(t.Attrs)

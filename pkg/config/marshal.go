@@ -54,4 +54,5 @@ const header = `# smctl.yaml — the configuration of this smctl state root.
 # types         device types: dir (where discovery puts them), attrs
 #               (attribute files of a new device), lock, live, builtins
 #               (the roles whose built-in agents its devices get)
+# serve         idle_timeout: smctl serve closes a connection unused this long
 `

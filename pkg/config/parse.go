@@ -358,6 +358,9 @@ func (c *Config) validate(root *yaml.Node) error {
 	if c.Tree == "" {
 		return at("tree", "tree must not be empty")
 	}
+	if c.Serve.IdleTimeout.Duration <= 0 {
+		return at("serve", "serve: idle_timeout must be positive")
+	}
 	if cache := valueOf(root, "cache"); cache != nil {
 		for i := range c.Cache {
 			n := cache.Content[i]

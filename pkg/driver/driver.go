@@ -152,6 +152,10 @@ type Env struct {
 	// ConnectTimeout overrides the drivers' connect timeout when positive
 	// (--connect-timeout).
 	ConnectTimeout time.Duration
+	// Warm, when set, keeps connections open between commands (smctl
+	// serve): a driver that can use it asserts the interface it needs
+	// (the ssh driver: sshx.Remote).
+	Warm any
 }
 
 // Factory makes a driver.

@@ -88,7 +88,8 @@ type Pool struct {
 
 	mu      sync.Mutex
 	clients map[string]*dialing
-	idle    []string // keys of unused clients, oldest first
+	idle    []string             // keys of unused clients, oldest first
+	idleAt  map[string]time.Time // when each of them was let go
 	closed  bool
 
 	agentOnce    sync.Once
@@ -124,7 +125,7 @@ func NewPool(opts Options) *Pool {
 	if opts.MaxIdle <= 0 {
 		opts.MaxIdle = 64
 	}
-	return &Pool{opts: opts, clients: map[string]*dialing{}, keys: map[string]keyEntry{}}
+	return &Pool{opts: opts, clients: map[string]*dialing{}, idleAt: map[string]time.Time{}, keys: map[string]keyEntry{}}
 }
 
 // Close closes every client and the agent connection.
@@ -226,6 +227,7 @@ func (p *Pool) Client(ctx context.Context, t Target) (*ssh.Client, func(), error
 }
 
 func (p *Pool) unidle(key string) {
+	delete(p.idleAt, key)
 	for i, k := range p.idle {
 		if k == key {
 			p.idle = append(p.idle[:i], p.idle[i+1:]...)
@@ -242,9 +244,11 @@ func (p *Pool) release(key string, d *dialing) {
 		return
 	}
 	p.idle = append(p.idle, key)
+	p.idleAt[key] = time.Now()
 	for len(p.idle) > p.opts.MaxIdle {
 		old := p.idle[0]
 		p.idle = p.idle[1:]
+		delete(p.idleAt, old)
 		if od := p.clients[old]; od != nil && od.users == 0 {
 			delete(p.clients, old)
 			if od.client != nil {

@@ -23,7 +23,22 @@ import (
 type Transport struct {
 	Pool   *Pool
 	Target Target
+	// Remote, when set, runs commands over the connections another
+	// process keeps (smctl serve), with Pool's options; a command is run
+	// here, on Pool, when the other process cannot be reached
+	// (ErrNoRemote) or its output is streamed.
+	Remote Remote
 }
+
+// Remote runs a command over another process's connections, as
+// Transport.Exec runs it here.
+type Remote interface {
+	Exec(ctx context.Context, opts Options, t Target, command string, stdin []byte, maxOut int64) (transport.Output, error)
+}
+
+// ErrNoRemote is wrapped by a Remote's error when it ran nothing: the
+// command runs here instead.
+var ErrNoRemote = errors.New("no remote connections")
 
 var _ transport.Transport = (*Transport)(nil)
 
@@ -154,15 +169,17 @@ func (d *dropAfter) Write(p []byte) (int, error) {
 // the node's client. When ctx ends the remote command gets SIGKILL and its
 // channel is closed. A command that has started is never retried.
 func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxOut int64) (transport.Output, error) {
-	c, release, err := t.Pool.Client(ctx, t.Target)
+	if s := transport.StreamOf(ctx); t.Remote != nil && s.Stdout == nil && s.Stderr == nil && !s.Pty {
+		out, err := t.Remote.Exec(ctx, t.Pool.Options(), t.Target, command, stdin, maxOut)
+		if !errors.Is(err, ErrNoRemote) {
+			return out, err
+		}
+	}
+	sess, release, err := t.session(ctx)
 	if err != nil {
-		return transport.Output{}, reachErr(err)
+		return transport.Output{}, err
 	}
 	defer release()
-	sess, err := c.NewSession()
-	if err != nil {
-		return transport.Output{}, reachErr(fmt.Errorf("session: %w", err))
-	}
 	defer sess.Close()
 	stdout := &capBuffer{max: maxOut, onOver: func() { sess.Close() }}
 	// stderr is kept as stdout is (a command file's NAME.stderr), past
@@ -222,6 +239,28 @@ func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxO
 		return out, reachErr(werr)
 	}
 	return out, nil
+}
+
+// session opens a session on the pool's client for the target. A kept
+// client whose connection was lost (the node rebooted, a warm connection
+// of smctl serve timed out on the node's side) is dropped and dialled
+// again, once: no command has started on it.
+func (t *Transport) session(ctx context.Context) (*ssh.Session, func(), error) {
+	for try := 0; ; try++ {
+		c, release, err := t.Pool.Client(ctx, t.Target)
+		if err != nil {
+			return nil, nil, reachErr(err)
+		}
+		sess, err := c.NewSession()
+		if err == nil {
+			return sess, release, nil
+		}
+		release()
+		if try > 0 || ctx.Err() != nil {
+			return nil, nil, reachErr(fmt.Errorf("session: %w", err))
+		}
+		t.Pool.drop(t.Target, c)
+	}
 }
 
 // quote quotes s for a POSIX shell.

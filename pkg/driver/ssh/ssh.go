@@ -134,7 +134,11 @@ func (d *Driver) Transport(_ context.Context, dev driver.Device) (transport.Tran
 		}
 		tg.Port = n
 	}
-	return &sshx.Transport{Pool: d.Pool(), Target: tg}, nil
+	tr := &sshx.Transport{Pool: d.Pool(), Target: tg}
+	if r, ok := d.env.Warm.(sshx.Remote); ok {
+		tr.Remote = r
+	}
+	return tr, nil
 }
 
 // Close closes the pool's connections.

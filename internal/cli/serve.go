@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/smctl/smctl/pkg/serve"
+)
+
+func newServeCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
+	var status bool
+	cmd := &cobra.Command{
+		Use:   "serve [--status]",
+		Short: "Keep SSH connections open for every verb (foreground)",
+		Long: `Run in the foreground (under systemd or in a terminal) on the state root and
+keep the SSH connections of every verb open between commands, as an OpenSSH
+ControlMaster does: a verb run while serve runs sends its SSH commands to
+serve, which runs them over a connection it already has. Host keys are
+checked exactly as without serve; the verbs keep doing their own tree access
+with their own permissions.
+
+serve listens on serve.sock in the state root, mode 0600, and answers only
+processes of its own user: it acts with its owner's credentials. A second
+serve on the same root refuses, naming the running one's PID. A connection
+unused for smctl.yaml's serve: idle_timeout (default 10m) is closed; the
+others get an SSH keepalive, and one that is lost is dialled again on its
+next use. SIGHUP reloads smctl.yaml; SIGTERM or ^C stops accepting
+commands, lets those running finish, and stops.
+
+A verb uses serve whenever its socket is in the state root; --no-serve or
+$SMCTL_NO_SERVE=1 runs without it. If serve does not answer, the verb says
+so once and runs its commands itself.
+
+--status prints the running serve's connections and commands.`,
+		Example: `  smctl serve &
+  smctl write /systems/servers/*/command uptime     # through serve's connections
+  smctl serve --status
+  smctl --no-serve cat /systems/servers/n1/command`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if status {
+				return serveStatus(cmd.Context(), ios, g)
+			}
+			return serveRun(cmd.Context(), ios, g)
+		},
+	}
+	cmd.Flags().BoolVar(&status, "status", false, "print the running serve's connections and commands")
+	return cmd
+}
+
+// serveConfig reads serve's settings from the root's smctl.yaml.
+func serveConfig(g *globalOptions) (string, serve.Config, error) {
+	t, _, err := g.openDiscovery()
+	if err != nil {
+		return "", serve.Config{}, err
+	}
+	defer t.Close()
+	return t.Root, serve.Config{IdleTimeout: t.Config.Serve.IdleTimeout.Duration}, nil
+}
+
+func serveRun(ctx context.Context, ios *IOStreams, g *globalOptions) error {
+	root, cfg, err := serveConfig(g)
+	if err != nil {
+		return err
+	}
+	srv, err := serve.Listen(root, cfg)
+	if errors.Is(err, serve.ErrRunning) {
+		return &exitError{ExitUsage, err}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(ios.ErrOut, "smctl serve: %s, socket %s, pid %d, idle_timeout %s\n", root, srv.Socket(), os.Getpid(), cfg.IdleTimeout)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			_, cfg, err := serveConfig(g)
+			if err != nil {
+				ios.Errorf("serve: smctl.yaml not reloaded: %v", err)
+				continue
+			}
+			srv.SetConfig(cfg)
+			fmt.Fprintf(ios.ErrOut, "smctl serve: smctl.yaml reloaded, idle_timeout %s\n", cfg.IdleTimeout)
+		}
+	}()
+	if err := srv.Serve(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(ios.ErrOut, "smctl serve: stopped\n")
+	return &exitError{ExitOK, nil} // a signal is how serve ends: not an interruption
+}
+
+func serveStatus(ctx context.Context, ios *IOStreams, g *globalOptions) error {
+	root, err := g.rootDir()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := serve.Ask(ctx, root)
+	if err != nil {
+		return &exitError{ExitFailed, err}
+	}
+	fmt.Fprintf(ios.Out, "smctl serve on %s: pid %d, up %s, idle_timeout %s\n", st.Root, st.PID, time.Since(st.Started).Round(time.Second), st.IdleTimeout)
+	fmt.Fprintf(ios.Out, "connections: %d open, %d of them idle\n", st.Open, st.Idle)
+	fmt.Fprintf(ios.Out, "commands: %d running, %d run, %d of them failed; %d connections of other users refused\n", st.InFlight, st.Served, st.Failed, st.Refused)
+	return nil
+}

@@ -1,0 +1,349 @@
+// Package serve is smctl serve: one process per state root that keeps the
+// SSH connections of its owner's verbs warm between commands, as an
+// OpenSSH ControlMaster does. It listens on a UNIX socket in the root
+// (SocketName), mode 0600, and answers only processes of its own user
+// (SO_PEERCRED): it acts with its owner's credentials, so nobody else may
+// reach it. A verb sends it one command per connection, with the SSH
+// options and the target the verb would have used itself; serve runs it
+// over a connection it keeps (host keys checked as without serve) and
+// returns the output. The verbs keep doing their own tree access with
+// their own permissions.
+//
+// The library never prints: the CLI's serve verb reports what Run tells it.
+package serve
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/smctl/smctl/pkg/sshx"
+	"github.com/smctl/smctl/pkg/status"
+	"github.com/smctl/smctl/pkg/transport"
+)
+
+// The files of a running serve in its state root.
+const (
+	SocketName = "serve.sock"
+	PIDName    = "serve.pid" // locked while serve runs; holds its PID
+)
+
+// Config is what smctl.yaml's serve: section sets.
+type Config struct {
+	// IdleTimeout closes a connection unused for this long.
+	IdleTimeout time.Duration
+}
+
+// Server is a running serve.
+type Server struct {
+	root    string
+	ln      *net.UnixListener
+	pidFile *os.File
+	started time.Time
+
+	mu    sync.Mutex
+	cfg   Config
+	pools map[string]*sshx.Pool // by the options the verbs use
+
+	wg       sync.WaitGroup
+	inFlight atomic.Int64
+	served   atomic.Int64
+	failed   atomic.Int64
+	refused  atomic.Int64
+}
+
+// ErrRunning is wrapped by Listen's error when another serve runs on the
+// root; the message names its PID.
+var ErrRunning = errors.New("smctl serve already runs")
+
+// Listen takes the root's serve lock and listens on its socket. A second
+// serve on the same root fails, naming the running one's PID; a socket
+// left by a serve that was killed is replaced.
+func Listen(root string, cfg Config) (*Server, error) {
+	pidPath := filepath.Join(root, PIDName)
+	f, err := os.OpenFile(pidPath, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b := make([]byte, 32)
+		n, _ := f.ReadAt(b, 0)
+		f.Close()
+		pid := strings.TrimSpace(string(b[:n]))
+		if err == syscall.EWOULDBLOCK {
+			return nil, fmt.Errorf("%w on %s (pid %s)", ErrRunning, root, pid)
+		}
+		return nil, fmt.Errorf("serve: lock %s: %w", pidPath, err)
+	}
+	if err := writePID(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("serve: %s: %w", pidPath, err)
+	}
+	sock := filepath.Join(root, SocketName)
+	// The lock is held: a socket here is a killed serve's. Anything else
+	// by that name is not removed.
+	if fi, err := os.Lstat(sock); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			f.Close()
+			return nil, fmt.Errorf("serve: %s exists and is not a socket", sock)
+		}
+		os.Remove(sock)
+	}
+	old := syscall.Umask(0o177) // the socket is made 0600: its owner's only
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	syscall.Umask(old)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	ln.SetUnlinkOnClose(true)
+	return &Server{root: root, ln: ln, pidFile: f, started: time.Now(), cfg: cfg, pools: map[string]*sshx.Pool{}}, nil
+}
+
+func writePID(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return err
+}
+
+// Socket is the path of the socket serve listens on.
+func (s *Server) Socket() string { return s.ln.Addr().String() }
+
+// SetConfig replaces the configuration (SIGHUP's reload of smctl.yaml).
+func (s *Server) SetConfig(cfg Config) {
+	s.mu.Lock()
+	s.cfg = cfg
+	s.mu.Unlock()
+}
+
+// Serve answers requests until ctx ends, then stops listening and waits
+// for the commands in flight to finish (their callers may still stop
+// them). It closes the connections, the socket and the lock on return.
+func (s *Server) Serve(ctx context.Context) error {
+	defer s.close()
+	go s.tend(ctx)
+	go func() {
+		<-ctx.Done()
+		s.ln.Close()
+	}()
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil {
+				s.wg.Wait()
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			time.Sleep(10 * time.Millisecond) // out of descriptors: let some close
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handle(c)
+		}()
+	}
+}
+
+// tend closes connections idle past the timeout and checks the others
+// with a keepalive, every quarter of the timeout (at most a minute).
+func (s *Server) tend(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		every := min(s.cfg.IdleTimeout/4, time.Minute)
+		pools := make([]*sshx.Pool, 0, len(s.pools))
+		for _, p := range s.pools {
+			pools = append(pools, p)
+		}
+		idle := s.cfg.IdleTimeout
+		s.mu.Unlock()
+		for _, p := range pools {
+			p.Tend(idle)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(max(every, 100*time.Millisecond)):
+		}
+	}
+}
+
+func (s *Server) close() {
+	s.ln.Close()
+	s.mu.Lock()
+	for _, p := range s.pools {
+		p.Close()
+	}
+	s.mu.Unlock()
+	// Removed while locked: a serve starting now fails on the lock or
+	// makes a new file.
+	os.Remove(s.pidFile.Name())
+	s.pidFile.Close()
+}
+
+// pool is the pool of connections made with opts, which serve keeps open
+// until idle_timeout rather than to a count.
+func (s *Server) pool(opts sshx.Options) *sshx.Pool {
+	opts.MaxIdle = 1 << 20
+	b, _ := json.Marshal(opts)
+	key := string(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pools[key]
+	if p == nil {
+		p = sshx.NewPool(opts)
+		s.pools[key] = p
+	}
+	return p
+}
+
+// peerUID is the user of the process at the other end of c.
+func peerUID(c *net.UnixConn) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return -1, err
+	}
+	if cerr != nil {
+		return -1, cerr
+	}
+	return int(cred.Uid), nil
+}
+
+// request is one line a verb sends.
+type request struct {
+	Op      string // "exec" or "status"
+	Opts    sshx.Options
+	Target  sshx.Target
+	Command string
+	Stdin   []byte
+	Max     int64
+}
+
+// response is serve's answer to an exec.
+type response struct {
+	Out  transport.Output
+	Kind string // "" for none, else errKinds' keys
+	Msg  string
+}
+
+// errKinds are the failures an exec's answer carries, by the sentinel a
+// verb's error wraps again.
+var errKinds = map[string]error{
+	"output-limit": status.ErrOutputLimit,
+	"unreachable":  status.ErrUnreachable,
+	"timeout":      status.ErrTimeout,
+	"interrupted":  status.ErrInterrupted,
+	"refused":      status.ErrUsage,
+	"failed":       nil,
+}
+
+func kindOf(err error) string {
+	for k, s := range errKinds {
+		if s != nil && errors.Is(err, s) {
+			return k
+		}
+	}
+	switch status.Of(err) {
+	case status.Timeout:
+		return "timeout"
+	case status.Interrupted:
+		return "interrupted"
+	case status.Unreachable:
+		return "unreachable"
+	}
+	return "failed"
+}
+
+func (s *Server) handle(c *net.UnixConn) {
+	defer c.Close()
+	enc := json.NewEncoder(c)
+	if uid, err := peerUID(c); err != nil || uid != os.Geteuid() {
+		s.refused.Add(1)
+		_ = enc.Encode(response{Kind: "refused", Msg: fmt.Sprintf("smctl serve on %s answers only its own user (uid %d)", s.root, os.Geteuid())})
+		return
+	}
+	var req request
+	if err := json.NewDecoder(bufio.NewReader(c)).Decode(&req); err != nil {
+		return
+	}
+	switch req.Op {
+	case "status":
+		_ = enc.Encode(s.Status())
+	case "exec":
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		// The caller gone (its command interrupted, its deadline past)
+		// stops the run on the node, as it would without serve.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			var b [1]byte
+			c.Read(b[:])
+			cancel()
+		}()
+		tr := &sshx.Transport{Pool: s.pool(req.Opts), Target: req.Target}
+		out, err := tr.Exec(ctx, req.Command, req.Stdin, req.Max)
+		resp := response{Out: out}
+		if err != nil {
+			s.failed.Add(1)
+			resp.Kind, resp.Msg = kindOf(err), err.Error()
+		}
+		s.served.Add(1)
+		_ = enc.Encode(resp)
+	default:
+		_ = enc.Encode(response{Kind: "refused", Msg: fmt.Sprintf("unknown request %q", req.Op)})
+	}
+}
+
+// Status is what smctl serve --status shows.
+type Status struct {
+	PID         int
+	Root        string
+	Started     time.Time
+	IdleTimeout time.Duration
+	Open        int   // connections open
+	Idle        int   // of them unused
+	InFlight    int64 // commands running
+	Served      int64 // commands run since start
+	Failed      int64 // of them failed
+	Refused     int64 // connections refused (another user)
+}
+
+// Status reports the server's connections and commands.
+func (s *Server) Status() Status {
+	s.mu.Lock()
+	st := Status{PID: os.Getpid(), Root: s.root, Started: s.started, IdleTimeout: s.cfg.IdleTimeout}
+	for _, p := range s.pools {
+		o, i := p.Stats()
+		st.Open += o
+		st.Idle += i
+	}
+	s.mu.Unlock()
+	st.InFlight, st.Served, st.Failed, st.Refused = s.inFlight.Load(), s.served.Load(), s.failed.Load(), s.refused.Load()
+	return st
+}

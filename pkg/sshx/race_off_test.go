@@ -1,0 +1,5 @@
+//go:build !race
+
+package sshx
+
+const raceOn = false
