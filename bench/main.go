@@ -50,11 +50,17 @@
 // the issue's targets; then system calls per node of a steady-state write
 // and of the baseline (strace -f -c). With -before REV, smctl at REV too.
 //
+// The serve suite (serve.go): smctl serve's warm connections (issue 11) on
+// -nodes nodes of bench/cheapsshd: a write through a running serve against
+// the same write without it and against the bare client over connections
+// it opened first (the floor), in rounds; serve's RSS holding them and its
+// CPU while idle.
+//
 // It prints a table per suite (median of -runs runs: wall time, CPU time,
 // peak RSS, nodes ok, wall time / the reference's) and writes them to
 // bench/out/. -suite takes a comma-separated list; "all" is every suite.
 //
-//	go run ./bench [-suite all|ssh,ipmi,mem,tree,cp,run,store] [-before REV] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3]
+//	go run ./bench [-suite all|ssh,ipmi,mem,tree,cp,run,store,serve] [-before REV] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3]
 //	               [-mem-nodes 2000] [-mem-before REV] [-tree-count 2] [-tree-bench REGEXP] [-tree-benchtime 1s]
 //	               [-store-pace 2s] [-store-repeat 5]
 package main
@@ -99,7 +105,7 @@ var (
 	runs      = flag.Int("runs", 3, "runs per tool (the median is reported)")
 	fanout    = flag.Int("fanout", 64, "parallelism given to every tool")
 	skipSync  = flag.Bool("skip-sync", false, "skip the --fanout 1 run")
-	suite     = flag.String("suite", "all", "comma-separated: ssh, ipmi, mem, tree, cp, run, store, or all")
+	suite     = flag.String("suite", "all", "comma-separated: ssh, ipmi, mem, tree, cp, run, store, serve, or all")
 	before    = flag.String("before", "", "ssh, tree and store suites: also measure this git revision, interleaved, with ratios work tree / revision")
 	bmcs      = flag.Int("bmcs", 200, "ipmi_sim BMCs for the ipmi suite")
 	bmcsDown  = flag.Int("bmcs-down", 20, "of them stopped for the second ipmi run")
@@ -116,13 +122,13 @@ func main() {
 	for _, s := range strings.Split(*suite, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "all":
-			for _, s := range []string{"ssh", "ipmi", "mem", "tree", "cp", "run", "store"} {
+			for _, s := range []string{"ssh", "ipmi", "mem", "tree", "cp", "run", "store", "serve"} {
 				suites[s] = true
 			}
-		case "ssh", "ipmi", "mem", "tree", "cp", "run", "store":
+		case "ssh", "ipmi", "mem", "tree", "cp", "run", "store", "serve":
 			suites[s] = true
 		default:
-			check(fmt.Errorf("-suite %q: no suite %q (ssh, ipmi, mem, tree, cp, run, store, all)", *suite, s))
+			check(fmt.Errorf("-suite %q: no suite %q (ssh, ipmi, mem, tree, cp, run, store, serve, all)", *suite, s))
 		}
 	}
 	if *before != "" && !suites["ssh"] && !suites["tree"] && !suites["store"] {
@@ -184,6 +190,9 @@ func main() {
 	}
 	if suites["store"] {
 		table += storeRows(smctl, revSmctl, baseline, work)
+	}
+	if suites["serve"] {
+		table += serveRows(smctl, baseline, work)
 	}
 	fmt.Print(table)
 	out := filepath.Join("bench", "out")

@@ -9,7 +9,10 @@
 # (bench/store.go: the tree's cost per node, issue 10, on 2000 nodes of
 # bench/cheapsshd, a server cheaper per session than its clients: the
 # steady-state and first write against the bare client, find and cat of
-# the written tree, system calls per node under strace -f -c). One suite:
+# the written tree, system calls per node under strace -f -c); the serve
+# suite (bench/serve.go: a write through smctl serve's warm connections
+# against the same without it and a bare client's open connections, and
+# serve's memory and idle CPU). One suite:
 # bench/run.sh -suite mem; several: -suite ssh,tree.
 #
 # Before/after a change, in one run: -before REV builds smctl and the

@@ -5,7 +5,10 @@
 //
 //	baseline -nodes FILE -key KEY -hostkey KNOWN_HOSTS_LINE_FILE -p 64 vmstat
 //
-// FILE has one "HOST PORT" per line. It prints "ok N failed M".
+// FILE has one "HOST PORT" per line. It prints "ok N failed M". With
+// -warm it connects to every node first, then runs the command over those
+// connections and prints "ok N failed M warm SECONDS", the time of the
+// second phase alone: the floor of a run through warm connections.
 package main
 
 import (
@@ -33,6 +36,7 @@ func main() {
 	par := flag.Int("p", 64, "parallelism")
 	login := flag.String("user", "", "login name (default: current user)")
 	timeout := flag.Duration("timeout", 30*time.Second, "per-node timeout")
+	warm := flag.Bool("warm", false, "connect first, then time the command over the open connections")
 	flag.Parse()
 	// $BASELINE_CPUPROFILE=FILE: a CPU profile of the run, to compare
 	// with smctl's ($SMCTL_CPUPROFILE).
@@ -76,6 +80,40 @@ func main() {
 	}
 	outputs := make([][]byte, len(addrs))
 	var ok, failed atomic.Int64
+	if *warm {
+		clients := make([]*ssh.Client, len(addrs))
+		var g errgroup.Group
+		g.SetLimit(*par)
+		for i, a := range addrs {
+			g.Go(func() error {
+				clients[i], _ = ssh.Dial("tcp", a, cfg)
+				return nil
+			})
+		}
+		g.Wait()
+		start := time.Now()
+		g = errgroup.Group{}
+		g.SetLimit(*par)
+		for i, c := range clients {
+			g.Go(func() error {
+				if c == nil {
+					failed.Add(1)
+					return nil
+				}
+				out, err := session(c, command)
+				if err != nil {
+					failed.Add(1)
+					return nil
+				}
+				outputs[i] = out
+				ok.Add(1)
+				return nil
+			})
+		}
+		g.Wait()
+		fmt.Printf("ok %d failed %d warm %.4f\n", ok.Load(), failed.Load(), time.Since(start).Seconds())
+		return
+	}
 	var g errgroup.Group
 	g.SetLimit(*par)
 	for i, a := range addrs {
@@ -100,6 +138,10 @@ func run(addr string, cfg *ssh.ClientConfig, command string) ([]byte, error) {
 		return nil, err
 	}
 	defer c.Close()
+	return session(c, command)
+}
+
+func session(c *ssh.Client, command string) ([]byte, error) {
 	s, err := c.NewSession()
 	if err != nil {
 		return nil, err

@@ -368,44 +368,64 @@ func TestReserveOnKeep(t *testing.T) {
 		return // the helper's own run: see TestReserveHelper
 	}
 	for _, tc := range []struct {
-		dirs, others int // directories kept, other descriptors held first
-		grown        bool
+		dirs, below int // directories kept, the first one's descriptor when not 0
+		grown       bool
 	}{
 		{dirs: 4 * maxOpenDirs},
-		{dirs: 8, others: reserveAbove, grown: true},
+		{dirs: 1, below: reserveAbove - 1},
+		{dirs: 1, below: reserveAbove, grown: true},
 	} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestReserveHelper$", "-test.v")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("STORE_RESERVE_DIRS=%d,%d", tc.dirs, tc.others))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("STORE_RESERVE_DIRS=%d,%d", tc.dirs, tc.below))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("helper: %v\n%s", err, out)
 		}
-		var size, highest int
-		if _, err := fmt.Sscanf(string(out[bytes.Index(out, []byte("FDSize="))+7:]), "%d highest=%d", &size, &highest); err != nil {
+		var first, size, highest int
+		if _, err := fmt.Sscanf(string(out[bytes.Index(out, []byte("FDSize="))+7:]), "%d %d highest=%d", &first, &size, &highest); err != nil {
 			t.Fatalf("helper said %q", out)
 		}
 		switch {
-		case tc.grown && size < reserveFDsTo:
-			t.Errorf("%d directories kept with %d other descriptors: FDSize %d, want %d", tc.dirs, tc.others, size, reserveFDsTo)
-		case !tc.grown && highest >= 64:
+		case tc.grown && first < reserveFDsTo && size != reserveFDsTo:
+			t.Errorf("a directory kept at descriptor %d: FDSize %d (was %d), want %d", tc.below, size, first, reserveFDsTo)
+		case !tc.grown && size != first:
+			t.Errorf("%d directories kept (the first at %d): FDSize %d, was %d: grown", tc.dirs, tc.below, size, first)
+		case !tc.grown && tc.below == 0 && highest >= 64:
 			t.Errorf("%d directories kept: the highest descriptor was %d, want below 64", tc.dirs, highest)
 		}
 	}
 }
 
 func TestReserveHelper(t *testing.T) {
-	var n, others int
-	if _, err := fmt.Sscanf(os.Getenv("STORE_RESERVE_DIRS"), "%d,%d", &n, &others); err != nil {
+	var n, below int
+	if _, err := fmt.Sscanf(os.Getenv("STORE_RESERVE_DIRS"), "%d,%d", &n, &below); err != nil {
 		t.Skip("run by TestReserveOnKeep")
 	}
-	for range others {
+	fdSize := func() int {
+		b, _ := os.ReadFile("/proc/self/status")
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "FDSize:"); ok {
+				size, _ := strconv.Atoi(strings.TrimSpace(v))
+				return size
+			}
+		}
+		return 0
+	}
+	s, dir := newStore(t)
+	s.rootEnt() // the root's descriptor opened before the count
+	first := fdSize()
+	// Descriptors held up to below-1, as a fan-out's connections: the
+	// first directory kept gets descriptor below.
+	for below > 0 {
 		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer unix.Close(fd)
+		if fd >= below-1 {
+			break
+		}
 	}
-	s, dir := newStore(t)
 	highest := 0
 	for i := range n {
 		name := fmt.Sprintf("d%d", i)
@@ -420,19 +440,13 @@ func TestReserveHelper(t *testing.T) {
 		s.mu.Unlock()
 	}
 	size := 0
-	for range 100 { // the growth runs in the background
-		b, _ := os.ReadFile("/proc/self/status")
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "FDSize:"); ok {
-				size, _ = strconv.Atoi(strings.TrimSpace(v))
-			}
-		}
-		if size >= reserveFDsTo || others == 0 {
+	for range 40 { // the growth runs in the background
+		if size = fdSize(); size >= reserveFDsTo {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	fmt.Printf("FDSize=%d highest=%d\n", size, highest)
+	fmt.Printf("FDSize=%d %d highest=%d\n", first, size, highest)
 }
 
 // TestListDir checks that ListDir lists as ReadDir does, keeps no

@@ -51,6 +51,11 @@ func TestHasFile(t *testing.T) {
 	if s.HasFile(".", "elsewhere") {
 		t.Error("ForgetAllDirs kept an answer")
 	}
+	os.WriteFile(filepath.Join(dir, "elsewhere"), nil, 0o644)
+	s.ForgetDirs(".")
+	if !s.HasFile(".", "elsewhere") {
+		t.Error("ForgetDirs(.) kept an answer")
+	}
 }
 
 // TestNoteFiles: reading a device's attributes answers HasFile for its
@@ -71,8 +76,13 @@ func TestNoteFiles(t *testing.T) {
 	if _, err := s.ReadFiles("dev", []string{"address"}, 100); err != nil {
 		t.Fatal(err)
 	}
+	os.WriteFile(filepath.Join(dir, "other", IDsName), nil, 0o600)
 	if _, err := s.ReadFiles("other", []string{"address"}, 100); err != nil {
 		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "other", IDsName))
+	if !s.HasFile("other", IDsName) {
+		t.Error("other/ids, listed after other/lock was known: not noted")
 	}
 	// Gone since the listing: the listing's answers stand for the command.
 	os.Remove(filepath.Join(d, LockName))
