@@ -6,7 +6,8 @@ MAN_OUT ?= man
 RUN_BIN = $(if $(findstring /,$(BIN)),$(BIN),./$(BIN))
 # Where make install puts things: $(DESTDIR)$(PREFIX)/bin/smctl, the man
 # pages in share/man/man1, the completions where bash-completion, zsh and
-# fish look for them.
+# fish look for them, the systemd user unit of smctl serve in
+# lib/systemd/user.
 PREFIX ?= /usr/local
 DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
@@ -15,6 +16,7 @@ MANDIR ?= $(DATADIR)/man
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
 FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+SYSTEMDUSERDIR ?= $(PREFIX)/lib/systemd/user
 
 .PHONY: all build man install uninstall demo test bench static clean mutate
 
@@ -33,11 +35,15 @@ man:
 	SOURCE_DATE_EPOCH="$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null)}" $(GO) run ./internal/mangen $(MAN_OUT)
 
 # make install PREFIX=/usr/local (the default) DESTDIR=/tmp/pkg (staging):
-# the binary, the man pages and the bash, zsh and fish completions.
+# the binary, the man pages, the bash, zsh and fish completions and the
+# systemd user unit of smctl serve.
 install: build man
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
+		$(DESTDIR)$(SYSTEMDUSERDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/smctl
+	sed 's#@BINDIR@#$(BINDIR)#' contrib/systemd/smctl-serve.service >$(DESTDIR)$(SYSTEMDUSERDIR)/smctl-serve.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUSERDIR)/smctl-serve.service
 	install -m 0644 $(MAN_OUT)/smctl*.1 $(DESTDIR)$(MANDIR)/man1/
 	$(RUN_BIN) completion bash >$(DESTDIR)$(BASHCOMPDIR)/smctl
 	$(RUN_BIN) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_smctl
@@ -46,7 +52,8 @@ install: build man
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/smctl $(DESTDIR)$(MANDIR)/man1/smctl.1 $(DESTDIR)$(MANDIR)/man1/smctl-*.1 \
-		$(DESTDIR)$(BASHCOMPDIR)/smctl $(DESTDIR)$(ZSHCOMPDIR)/_smctl $(DESTDIR)$(FISHCOMPDIR)/smctl.fish
+		$(DESTDIR)$(BASHCOMPDIR)/smctl $(DESTDIR)$(ZSHCOMPDIR)/_smctl $(DESTDIR)$(FISHCOMPDIR)/smctl.fish \
+		$(DESTDIR)$(SYSTEMDUSERDIR)/smctl-serve.service
 
 # The main job on the embedded default.
 demo:
