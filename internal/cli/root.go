@@ -405,9 +405,20 @@ func (g *globalOptions) open() (Tree, error) {
 
 // openDiscovery is open, also returning the tree's discovery.
 func (g *globalOptions) openDiscovery() (*vtree.Tree, *discover.Discovery, error) {
+	return g.openWarm(nil)
+}
+
+// openWarm is openDiscovery with warm as the drivers' warm connections
+// (smctl serve's own, for its periodic refresh); nil: serve's socket's, if
+// it runs.
+func (g *globalOptions) openWarm(warm any) (*vtree.Tree, *discover.Discovery, error) {
 	dir, err := g.rootDir()
 	if err != nil {
 		return nil, nil, err
+	}
+	drivers := g.drivers(dir)
+	if warm != nil {
+		drivers = all.Registry().New(driver.Env{ConnectTimeout: g.ConnectTimeout, Warm: warm})
 	}
 	self, _ := selfPath()
 	d := discover.New()
@@ -415,7 +426,7 @@ func (g *globalOptions) openDiscovery() (*vtree.Tree, *discover.Discovery, error
 		Self:       self,
 		KeyFile:    os.Getenv("SMCTL_KEY_FILE"),
 		Timeout:    g.Timeout,
-		Drivers:    g.drivers(dir),
+		Drivers:    drivers,
 		Extensions: []vtree.Extension{d},
 	})
 	if err != nil {

@@ -92,11 +92,39 @@ func serveRun(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 			fmt.Fprintf(ios.ErrOut, "smctl serve: smctl.yaml reloaded, idle_timeout %s\n", cfg.IdleTimeout)
 		}
 	}()
+	srv.Go(func(ctx context.Context) { refreshLoop(ctx, g, srv) })
 	if err := srv.Serve(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(ios.ErrOut, "smctl serve: stopped\n")
 	return &exitError{ExitOK, nil} // a signal is how serve ends: not an interruption
+}
+
+// refreshLoop runs the read agents of the files whose caching model is
+// periodic as they come due (serve.Refresh), over serve's own connections,
+// until ctx ends. The tree is opened for each pass: devices discovered
+// meanwhile are seen, and a changed smctl.yaml takes effect.
+func refreshLoop(ctx context.Context, g *globalOptions, srv *serve.Server) {
+	for {
+		wait := time.Minute // no periodic file: look again in a minute
+		t, _, err := g.openWarm(srv)
+		if err == nil {
+			var r serve.Refreshed
+			r, err = serve.Refresh(ctx, t, t.Config.CachePolicy, t.Fanout())
+			t.Close()
+			if r.Files > 0 {
+				wait = min(max(r.Next, 100*time.Millisecond), time.Minute)
+			}
+			srv.NoteRefresh(r, err)
+		} else {
+			srv.NoteRefresh(serve.Refreshed{}, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 func serveStatus(ctx context.Context, ios *IOStreams, g *globalOptions) error {
@@ -113,5 +141,14 @@ func serveStatus(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 	fmt.Fprintf(ios.Out, "smctl serve on %s: pid %d, up %s, idle_timeout %s\n", st.Root, st.PID, time.Since(st.Started).Round(time.Second), st.IdleTimeout)
 	fmt.Fprintf(ios.Out, "connections: %d open, %d of them idle\n", st.Open, st.Idle)
 	fmt.Fprintf(ios.Out, "commands: %d running, %d run, %d of them failed; %d connections of other users refused\n", st.InFlight, st.Served, st.Failed, st.Refused)
+	switch r := st.Refresh; {
+	case st.RefreshErr != "":
+		fmt.Fprintf(ios.Out, "periodic refresh: failed %s ago: %s\n", time.Since(st.RefreshAt).Round(time.Second), st.RefreshErr)
+	case r.Files > 0:
+		fmt.Fprintf(ios.Out, "periodic refresh: %d files; last pass %s ago read %d, %d of them failed; next due in %s\n",
+			r.Files, time.Since(st.RefreshAt).Round(time.Second), r.Read, r.Failed, r.Next.Round(time.Second))
+	default:
+		fmt.Fprintf(ios.Out, "periodic refresh: no file of a periodic caching model\n")
+	}
 	return nil
 }

@@ -128,7 +128,8 @@ func TestRendered(t *testing.T) {
 
 // TestMakeInstall runs make install into a temporary PREFIX, and with a
 // DESTDIR, and lists what it installed: the binary, a man page for every
-// verb, the three completions, each with its mode.
+// verb, the three completions, the systemd unit of smctl serve, each with
+// its mode.
 func TestMakeInstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds smctl")
@@ -174,6 +175,7 @@ func TestMakeInstall(t *testing.T) {
 				"share/bash-completion/completions/smctl":    0o644,
 				"share/zsh/site-functions/_smctl":            0o644,
 				"share/fish/vendor_completions.d/smctl.fish": 0o644,
+				"lib/systemd/user/smctl-serve.service":       0o644,
 			}
 			for _, v := range verbs(cli.NewRootCmd(cli.System())) {
 				want["share/man/man1/"+v+".1"] = 0o644
@@ -192,6 +194,11 @@ func TestMakeInstall(t *testing.T) {
 			}
 			if b, err := os.ReadFile(filepath.Join(top, "share/zsh/site-functions/_smctl")); err != nil || !strings.HasPrefix(string(b), "#compdef smctl") {
 				t.Errorf("the zsh completion does not start with #compdef smctl: %.40q %v", b, err)
+			}
+			// The unit starts the smctl installed, wherever that is.
+			if b, err := os.ReadFile(filepath.Join(top, "lib/systemd/user/smctl-serve.service")); err != nil ||
+				!strings.Contains(string(b), "\nExecStart="+filepath.Join(tc.prefix, "bin/smctl")+" serve\n") {
+				t.Errorf("the systemd unit's ExecStart: %v\n%s", err, b)
 			}
 			out, err := exec.Command(filepath.Join(top, "bin/smctl"), "--version").Output()
 			if err != nil || !strings.HasPrefix(string(out), "smctl ") {

@@ -117,9 +117,10 @@ type Type struct {
 
 // Caching models.
 const (
-	Refresh = "refresh" // run the read agent on every read
-	Cached  = "cached"  // run it only while the file has no content
-	TTL     = "ttl"     // run it when the content is older than TTL
+	Refresh  = "refresh"  // run the read agent on every read
+	Cached   = "cached"   // run it only while the file has no content
+	TTL      = "ttl"      // run it when the content is older than TTL
+	Periodic = "periodic" // smctl serve runs it every Every; a read acts as TTL Every
 )
 
 // CacheRule sets the caching model of the files it matches.
@@ -129,6 +130,7 @@ type CacheRule struct {
 	Match string   `yaml:"match"`
 	Model string   `yaml:"model"`
 	TTL   Duration `yaml:"ttl,omitempty"`
+	Every Duration `yaml:"every,omitempty"` // periodic
 
 	line, col int
 }
@@ -243,7 +245,7 @@ func Stale(model string, ttl time.Duration, stat func() (fs.FileInfo, error)) bo
 	case Cached:
 		st, err := stat()
 		return err != nil || st.Size() == 0
-	case TTL:
+	case TTL, Periodic:
 		if ttl <= 0 {
 			return true
 		}
@@ -253,7 +255,8 @@ func Stale(model string, ttl time.Duration, stat func() (fs.FileInfo, error)) bo
 	return true
 }
 
-// CachePolicy returns the caching model and TTL for a virtual path.
+// CachePolicy returns the caching model and TTL for a virtual path (for
+// periodic, its period, which a read takes as a TTL).
 func (c *Config) CachePolicy(vpath string) (string, time.Duration) {
 	for _, r := range c.Cache {
 		subject := path.Base(vpath)
@@ -261,6 +264,9 @@ func (c *Config) CachePolicy(vpath string) (string, time.Duration) {
 			subject = vpath
 		}
 		if ok, _ := path.Match(r.Match, subject); ok {
+			if r.Model == Periodic {
+				return r.Model, r.Every.Duration
+			}
 			return r.Model, r.TTL.Duration
 		}
 	}

@@ -146,6 +146,7 @@ func TestParseErrors(t *testing.T) {
 		{"timeout: soon\n", `:1:10: bad duration "soon"`},
 		{"cache:\n  - match: power\n    model: sometimes\n", `:2:5: cache rule "power": unknown model "sometimes"`},
 		{"cache:\n  - match: power\n    model: ttl\n", `:2:5: cache rule "power": model ttl needs ttl`},
+		{"cache:\n  - match: loadavg\n    model: periodic\n", `:2:5: cache rule "loadavg": model periodic needs every`},
 		{"max_output: lots\n", `:1:13: bad size "lots"`},
 		{"types:\n  switch:\n    lock: true\n", `:3:5: type "switch" needs dir`},
 		{"fanout: 0\n", `:1:9: fanout must be at least 1`},
@@ -170,7 +171,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestCachePolicy(t *testing.T) {
-	c, err := Parse([]byte("cache:\n  - match: /systems/chassis/*/eventlog\n    model: cached\n  - match: power\n    model: ttl\n    ttl: 5s\n"))
+	c, err := Parse([]byte("cache:\n  - match: /systems/chassis/*/eventlog\n    model: cached\n  - match: power\n    model: ttl\n    ttl: 5s\n  - match: loadavg\n    model: periodic\n    every: 30s\n    ttl: 1s\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +182,7 @@ func TestCachePolicy(t *testing.T) {
 		{"/systems/servers/n1/power", TTL, 5 * time.Second},
 		{"/systems/chassis/c1/eventlog", Cached, 0},
 		{"/systems/servers/n1/eventlog", Refresh, 0},
+		{"/systems/servers/n1/loadavg", Periodic, 30 * time.Second}, // its period, not its ttl
 	}
 	for _, tt := range tests {
 		m, ttl := c.CachePolicy(tt.path)

@@ -378,8 +378,12 @@ func (c *Config) validate(root *yaml.Node) error {
 				if r.TTL.Duration <= 0 {
 					return posErr(n, "cache rule %q: model ttl needs ttl: <duration>", r.Match)
 				}
+			case Periodic:
+				if r.Every.Duration <= 0 {
+					return posErr(n, "cache rule %q: model periodic needs every: <duration>", r.Match)
+				}
 			default:
-				return posErr(n, "cache rule %q: unknown model %q (want refresh, cached or ttl)", r.Match, r.Model)
+				return posErr(n, "cache rule %q: unknown model %q (want refresh, cached, ttl or periodic)", r.Match, r.Model)
 			}
 		}
 	}

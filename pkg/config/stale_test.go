@@ -36,6 +36,8 @@ func TestStale(t *testing.T) {
 		{"ttl, old", TTL, time.Minute, file(3, time.Hour), true},
 		{"ttl, missing", TTL, time.Minute, missing, true},
 		{"ttl 0, from the future", TTL, 0, never, true},
+		{"periodic, young: a read takes its period as a ttl", Periodic, time.Minute, file(3, time.Second), false},
+		{"periodic, old", Periodic, time.Minute, file(3, time.Hour), true},
 	} {
 		if got := Stale(tt.model, tt.ttl, tt.stat); got != tt.stale {
 			t.Errorf("%s: stale = %v, want %v", tt.name, got, tt.stale)

@@ -55,10 +55,14 @@ type Server struct {
 	pidFile *os.File
 	started time.Time
 
-	mu    sync.Mutex
-	cfg   Config
-	pools map[string]*sshx.Pool // by the options the verbs use
+	mu         sync.Mutex
+	cfg        Config
+	pools      map[string]*sshx.Pool // by the options the verbs use
+	refresh    Refreshed             // the last pass of the periodic refresh
+	refreshAt  time.Time
+	refreshErr string
 
+	tasks    []func(context.Context) // run by Serve beside the requests (Go)
 	wg       sync.WaitGroup
 	inFlight atomic.Int64
 	served   atomic.Int64
@@ -132,12 +136,24 @@ func (s *Server) SetConfig(cfg Config) {
 	s.mu.Unlock()
 }
 
+// Go adds work Serve runs beside the requests until its context ends (the
+// periodic refresh); call it before Serve.
+func (s *Server) Go(f func(ctx context.Context)) { s.tasks = append(s.tasks, f) }
+
 // Serve answers requests until ctx ends, then stops listening and waits
-// for the commands in flight to finish (their callers may still stop
-// them). It closes the connections, the socket and the lock on return.
+// for the commands in flight and the work of Go to finish (their callers
+// may still stop them). It closes the connections, the socket and the
+// lock on return.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.close()
 	go s.tend(ctx)
+	for _, f := range s.tasks {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			f(ctx)
+		}()
+	}
 	go func() {
 		<-ctx.Done()
 		s.ln.Close()
@@ -150,6 +166,7 @@ func (s *Server) Serve(ctx context.Context) error {
 				return nil
 			}
 			if errors.Is(err, net.ErrClosed) {
+				s.wg.Wait()
 				return err
 			}
 			time.Sleep(10 * time.Millisecond) // out of descriptors: let some close
@@ -320,6 +337,31 @@ func (s *Server) handle(c *net.UnixConn) {
 	}
 }
 
+// Exec implements sshx.Remote in serve's own process: the periodic
+// refresh runs its commands over the connections serve keeps.
+func (s *Server) Exec(ctx context.Context, opts sshx.Options, t sshx.Target, command string, stdin []byte, maxOut int64) (transport.Output, error) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	out, err := (&sshx.Transport{Pool: s.pool(opts), Target: t}).Exec(ctx, command, stdin, maxOut)
+	s.served.Add(1)
+	if err != nil {
+		s.failed.Add(1)
+	}
+	return out, err
+}
+
+// NoteRefresh records a pass of the periodic refresh, for Status.
+func (s *Server) NoteRefresh(r Refreshed, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refresh = r
+	s.refreshAt = time.Now()
+	s.refreshErr = ""
+	if err != nil {
+		s.refreshErr = err.Error()
+	}
+}
+
 // Status is what smctl serve --status shows.
 type Status struct {
 	PID         int
@@ -332,12 +374,17 @@ type Status struct {
 	Served      int64 // commands run since start
 	Failed      int64 // of them failed
 	Refused     int64 // connections refused (another user)
+	// The last pass of the periodic refresh (zero before the first).
+	Refresh    Refreshed
+	RefreshAt  time.Time
+	RefreshErr string
 }
 
 // Status reports the server's connections and commands.
 func (s *Server) Status() Status {
 	s.mu.Lock()
-	st := Status{PID: os.Getpid(), Root: s.root, Started: s.started, IdleTimeout: s.cfg.IdleTimeout}
+	st := Status{PID: os.Getpid(), Root: s.root, Started: s.started, IdleTimeout: s.cfg.IdleTimeout,
+		Refresh: s.refresh, RefreshAt: s.refreshAt, RefreshErr: s.refreshErr}
 	for _, p := range s.pools {
 		o, i := p.Stats()
 		st.Open += o

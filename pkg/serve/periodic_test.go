@@ -1,0 +1,70 @@
+package serve
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/smctl/smctl/internal/testroot"
+	"github.com/smctl/smctl/pkg/discover"
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+// TestRefresh: the files of a periodic caching model are read when due
+// (never read, or older than their period less the jitter), not before;
+// a failing agent is counted and its status recorded; a read between two
+// refreshes takes the period as a ttl and runs nothing.
+func TestRefresh(t *testing.T) {
+	tr, _ := testroot.New(t, discover.New, testroot.Options{
+		Agents: map[string]string{
+			"server/loadavg.read": "date +%s%N",
+			"server/flaky.read":   "echo broken >&2; exit 3",
+			"server/power.read":   "echo on",
+		},
+		Edits:    [][2]string{{"cache:\n", "cache:\n  - match: loadavg\n    model: periodic\n    every: 400ms\n  - match: flaky\n    model: periodic\n    every: 1h\n"}},
+		Discover: "server n[1-3] transport=local\n",
+	})
+	ctx := context.Background()
+	r, err := Refresh(ctx, tr, tr.Config.CachePolicy, 4)
+	// The three nodes and the localhost server smctl init makes.
+	if err != nil || r.Files != 8 || r.Read != 8 || r.Failed != 4 || r.Next <= 0 || r.Next > 400*time.Millisecond {
+		t.Fatalf("first pass: %+v, %v; want 8 files read, 4 failed, next within the period", r, err)
+	}
+	first, err := tr.Read(ctx, "/systems/servers/n2/loadavg", vtree.ReadOptions{})
+	if err != nil || first.Ran || len(first.Content) == 0 || first.Last == nil || first.Last.RC != 0 {
+		t.Fatalf("a read right after the refresh: %+v, %v; want the stored value, no run", first, err)
+	}
+	if last, ok := tr.Last(ctx, "/systems/servers/n2/flaky"); !ok || last.RC != 3 {
+		t.Errorf("the failing agent's status: %+v, %v; want 3 recorded", last, ok)
+	}
+	r, err = Refresh(ctx, tr, tr.Config.CachePolicy, 4)
+	if err != nil || r.Files != 8 || r.Read != 0 || r.Next <= 0 || r.Next > 400*time.Millisecond {
+		t.Errorf("second pass at once: %+v, %v; want nothing due", r, err)
+	}
+	time.Sleep(r.Next + 50*time.Millisecond)
+	r, err = Refresh(ctx, tr, tr.Config.CachePolicy, 4)
+	if err != nil || r.Read < 1 || r.Read > 4 || r.Failed != 0 {
+		t.Errorf("once due: %+v, %v; want loadavg files read, not the hourly ones", r, err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	Refresh(ctx, tr, tr.Config.CachePolicy, 4)
+	again, err := tr.Read(ctx, "/systems/servers/n2/loadavg", vtree.ReadOptions{})
+	if err != nil || string(again.Content) == string(first.Content) {
+		t.Errorf("loadavg after its period: %q, %v; want a new value (was %q)", again.Content, err, first.Content)
+	}
+}
+
+// TestJitter: the jitter is fixed per path and below a tenth of the
+// period.
+func TestJitter(t *testing.T) {
+	every := 30 * time.Second
+	for _, p := range []string{"/a", "/systems/servers/n1/loadavg", "/systems/servers/n2/loadavg"} {
+		j := jitter(p, every)
+		if j < 0 || j >= every/10 || j != jitter(p, every) {
+			t.Errorf("jitter(%s) = %v", p, j)
+		}
+	}
+	if jitter("/systems/servers/n1/loadavg", every) == jitter("/systems/servers/n2/loadavg", every) {
+		t.Error("two nodes' files come due at the same instant")
+	}
+}
