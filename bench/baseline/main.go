@@ -92,33 +92,27 @@ func main() {
 		}
 		g.Wait()
 		start := time.Now()
-		g = errgroup.Group{}
-		g.SetLimit(*par)
-		for i, c := range clients {
-			g.Go(func() error {
-				if c == nil {
-					failed.Add(1)
-					return nil
-				}
-				out, err := session(c, command)
-				if err != nil {
-					failed.Add(1)
-					return nil
-				}
-				outputs[i] = out
-				ok.Add(1)
-				return nil
-			})
-		}
-		g.Wait()
+		each(len(clients), *par, func(i int) ([]byte, error) {
+			if clients[i] == nil {
+				return nil, errors.New("not connected")
+			}
+			return session(clients[i], command)
+		}, outputs, &ok, &failed)
 		fmt.Printf("ok %d failed %d warm %.4f\n", ok.Load(), failed.Load(), time.Since(start).Seconds())
 		return
 	}
+	each(len(addrs), *par, func(i int) ([]byte, error) { return run(addrs[i], cfg, command) }, outputs, &ok, &failed)
+	fmt.Printf("ok %d failed %d\n", ok.Load(), failed.Load())
+}
+
+// each runs f on the n items, par at once, keeping each output and
+// counting successes and failures.
+func each(n, par int, f func(i int) ([]byte, error), outputs [][]byte, ok, failed *atomic.Int64) {
 	var g errgroup.Group
-	g.SetLimit(*par)
-	for i, a := range addrs {
+	g.SetLimit(par)
+	for i := range n {
 		g.Go(func() error {
-			out, err := run(a, cfg, command)
+			out, err := f(i)
 			if err != nil {
 				failed.Add(1)
 				return nil
@@ -129,7 +123,6 @@ func main() {
 		})
 	}
 	g.Wait()
-	fmt.Printf("ok %d failed %d\n", ok.Load(), failed.Load())
 }
 
 func run(addr string, cfg *ssh.ClientConfig, command string) ([]byte, error) {

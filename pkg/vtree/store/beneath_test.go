@@ -71,15 +71,6 @@ func TestReadBeneath(t *testing.T) {
 	beneath.Store(true)
 }
 
-func newStoreAt(t *testing.T, dir string) (*Store, string) {
-	r, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return &Store{root: r, dir: dir}, dir
-}
-
 // TestOpenBeneath checks openBeneath's refusals: a symlink on the way or
 // at the end, "..", and a path leaving the directory.
 func TestOpenBeneath(t *testing.T) {

@@ -311,18 +311,8 @@ func TestReserveFDs(t *testing.T) {
 		}
 		return len(es)
 	}
-	// The table grows (FDSize in /proc/self/status: its entries), unless
-	// this test process has grown it already.
-	fdSize := func() int {
-		b, _ := os.ReadFile("/proc/self/status")
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "FDSize:"); ok {
-				n, _ := strconv.Atoi(strings.TrimSpace(v))
-				return n
-			}
-		}
-		return -1
-	}
+	// The table grows (fdSize), unless this test process has grown it
+	// already.
 	if n := fdSize(); n >= 0 && n < reserveFDsTo {
 		reserveFDs()
 		if got := fdSize(); got < reserveFDsTo {
@@ -355,6 +345,19 @@ func TestReserveFDs(t *testing.T) {
 	if got := count(); got != n-1 {
 		t.Errorf("descriptors open after reserving with %d free: %d, want %d", reserveFDsTo-1, got, n-1)
 	}
+}
+
+// fdSize is the entries of this process's descriptor table (FDSize in
+// /proc/self/status), -1 if unknown.
+func fdSize() int {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "FDSize:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return -1
 }
 
 // A store that keeps many directories, one after another, uses no
@@ -400,16 +403,6 @@ func TestReserveHelper(t *testing.T) {
 	var n, below int
 	if _, err := fmt.Sscanf(os.Getenv("STORE_RESERVE_DIRS"), "%d,%d", &n, &below); err != nil {
 		t.Skip("run by TestReserveOnKeep")
-	}
-	fdSize := func() int {
-		b, _ := os.ReadFile("/proc/self/status")
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "FDSize:"); ok {
-				size, _ := strconv.Atoi(strings.TrimSpace(v))
-				return size
-			}
-		}
-		return 0
 	}
 	s, dir := newStore(t)
 	s.rootEnt() // the root's descriptor opened before the count

@@ -10,8 +10,11 @@ import (
 	"time"
 )
 
-func newStore(t *testing.T) (*Store, string) {
-	dir := t.TempDir()
+func newStore(t *testing.T) (*Store, string) { return newStoreAt(t, t.TempDir()) }
+
+// newStoreAt is a store of the directory dir, as another command would
+// open it.
+func newStoreAt(t *testing.T, dir string) (*Store, string) {
 	r, err := os.OpenRoot(dir)
 	if err != nil {
 		t.Fatal(err)
