@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/smctl/smctl/pkg/serve"
+	"github.com/smctl/smctl/pkg/vtree"
 )
 
 func newServeCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
@@ -93,6 +95,7 @@ func serveRun(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 		}
 	}()
 	srv.Go(func(ctx context.Context) { refreshLoop(ctx, g, srv) })
+	srv.Go(func(ctx context.Context) { discoverLoop(ctx, g, srv) })
 	if err := srv.Serve(ctx); err != nil {
 		return err
 	}
@@ -127,6 +130,54 @@ func refreshLoop(ctx context.Context, g *globalOptions, srv *serve.Server) {
 	}
 }
 
+// discoverLoop runs prompted discovery every discovery: every of
+// smctl.yaml (automatic discovery), first one period after serve starts,
+// until ctx ends; smctl.yaml is read again for each wait, so a reload
+// takes effect.
+func discoverLoop(ctx context.Context, g *globalOptions, srv *serve.Server) {
+	for {
+		t, d, err := g.openWarm(srv)
+		every := time.Duration(0)
+		if err == nil {
+			every = d.Every()
+			t.Close()
+		}
+		wait := every
+		if every <= 0 {
+			wait = time.Minute // not asked for: look again in a minute
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if every <= 0 {
+			continue
+		}
+		srv.NoteDiscovery(discoverOnce(ctx, g, srv))
+	}
+}
+
+// discoverOnce runs prompted discovery as writing 1 to /discover_master
+// does, over serve's connections, and returns what it reported.
+func discoverOnce(ctx context.Context, g *globalOptions, srv *serve.Server) serve.Discovered {
+	at := time.Now()
+	t, _, err := g.openWarm(srv)
+	if err != nil {
+		return serve.Discovered{At: at, Err: err.Error()}
+	}
+	defer t.Close()
+	res, err := t.Write(ctx, "/"+vtree.DiscoverMaster, []byte("1\n"))
+	d := serve.Discovered{At: at}
+	if res != nil {
+		d.Report = strings.TrimSpace(string(res.Content))
+	}
+	if err != nil {
+		d.Err = err.Error()
+	}
+	return d
+}
+
 func serveStatus(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 	root, err := g.rootDir()
 	if err != nil {
@@ -149,6 +200,13 @@ func serveStatus(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 			r.Files, time.Since(st.RefreshAt).Round(time.Second), r.Read, r.Failed, r.Next.Round(time.Second))
 	default:
 		fmt.Fprintf(ios.Out, "periodic refresh: no file of a periodic caching model\n")
+	}
+	if d := st.Discovery; !d.At.IsZero() {
+		report := strings.ReplaceAll(d.Report, "\n", "; ")
+		if d.Err != "" {
+			report = strings.TrimPrefix(report+"; failed: "+d.Err, "; ")
+		}
+		fmt.Fprintf(ios.Out, "automatic discovery: %s ago: %s\n", time.Since(d.At).Round(time.Second), report)
 	}
 	return nil
 }

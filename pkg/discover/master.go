@@ -39,6 +39,9 @@ type Settings struct {
 	Scan []ScanRule `yaml:"scan,omitempty"`
 	// ScanTimeout bounds one probe.
 	ScanTimeout config.Duration `yaml:"scan_timeout"`
+	// Every, when set, is how often smctl serve runs prompted discovery
+	// (automatic discovery); 0: only when asked.
+	Every config.Duration `yaml:"every,omitempty"`
 }
 
 // ScanRule is one range of prompted discovery.
@@ -49,6 +52,9 @@ type ScanRule struct {
 
 // Validate implements config.Validator.
 func (s *Settings) Validate(at func(key, format string, args ...any) error) error {
+	if s.Every.Duration < 0 || s.Every.Duration > 0 && s.Every.Duration < time.Second {
+		return at("every", "discovery every %s: want 1s or more (or none)", s.Every.Duration)
+	}
 	for _, r := range s.Scan {
 		for _, p := range r.Ports {
 			if p < 1 || p > 65535 {
@@ -82,8 +88,12 @@ func New() *Discovery {
 func (d *Discovery) Section() config.Section {
 	return config.Section{Key: "discovery", Value: &d.settings,
 		Doc: "# discovery     scan: [{hosts: 10.0.0.[1-254], ports: [22]}] probed by\n" +
-			"#               prompted discovery for SSH servers; scan_timeout per probe\n"}
+			"#               prompted discovery for SSH servers; scan_timeout per probe;\n" +
+			"#               every: how often smctl serve runs it by itself\n"}
 }
+
+// Every is how often smctl serve runs prompted discovery (0: never).
+func (d *Discovery) Every() time.Duration { return d.settings.Every.Duration }
 
 // Attach implements vtree.Extension: discovery works on t, and
 // /discover_master's write agent is its own.

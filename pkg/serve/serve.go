@@ -61,6 +61,7 @@ type Server struct {
 	refresh    Refreshed             // the last pass of the periodic refresh
 	refreshAt  time.Time
 	refreshErr string
+	discovery  Discovered // the last automatic discovery
 
 	tasks    []func(context.Context) // run by Serve beside the requests (Go)
 	wg       sync.WaitGroup
@@ -362,6 +363,22 @@ func (s *Server) NoteRefresh(r Refreshed, err error) {
 	}
 }
 
+// Discovered is the last automatic discovery: when it ran, what it
+// reported (its /discover_master: devices added and removed), and its
+// error.
+type Discovered struct {
+	At     time.Time
+	Report string
+	Err    string
+}
+
+// NoteDiscovery records an automatic discovery, for Status.
+func (s *Server) NoteDiscovery(d Discovered) {
+	s.mu.Lock()
+	s.discovery = d
+	s.mu.Unlock()
+}
+
 // Status is what smctl serve --status shows.
 type Status struct {
 	PID         int
@@ -378,13 +395,14 @@ type Status struct {
 	Refresh    Refreshed
 	RefreshAt  time.Time
 	RefreshErr string
+	Discovery  Discovered // the last automatic discovery (zero before the first)
 }
 
 // Status reports the server's connections and commands.
 func (s *Server) Status() Status {
 	s.mu.Lock()
 	st := Status{PID: os.Getpid(), Root: s.root, Started: s.started, IdleTimeout: s.cfg.IdleTimeout,
-		Refresh: s.refresh, RefreshAt: s.refreshAt, RefreshErr: s.refreshErr}
+		Refresh: s.refresh, RefreshAt: s.refreshAt, RefreshErr: s.refreshErr, Discovery: s.discovery}
 	for _, p := range s.pools {
 		o, i := p.Stats()
 		st.Open += o
