@@ -251,6 +251,7 @@ directory, every managed entity a file. Reading a file runs its read agent
 		newSimCmd(ios, g),
 		newCpCmd(ios, g, nil),
 		newServeCmd(ios, g),
+		newWatchCmd(ios, g),
 	)
 	// cobra adds its completion verbs when it runs (help has no Args);
 	// added now, so that theirs are wrapped too.
