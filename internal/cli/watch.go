@@ -36,10 +36,11 @@ patterns, or directories: the files below them):
 where a value is the file's content on one line and, when its last run
 failed, "(rc N: message)". The values found first are not printed.
 
-Without --every, watch follows the writes of any process to the stored
-values (smctl serve's periodic refresh, other commands, agents) and runs
-nothing itself. With --every D, it reads the files every D as cat does,
-running their read agents as their caching models say.
+Without --every, while smctl serve runs, watch follows the writes of any
+process to the stored values (serve's periodic refresh, other commands,
+agents) and runs nothing itself; without serve it reads the files every
+30s. With --every D, it reads the files every D as cat does, running their
+read agents as their caching models say.
 
 --for N prints a change only once the new value held for N consecutive
 reads (Nagios' soft and hard states). --count N stops after N changes,
@@ -68,6 +69,10 @@ JSON, one object per line.`,
 	return cmd
 }
 
+// defaultWatchEvery is how often watch reads the files when nothing else
+// refreshes them (no smctl serve) and --every is not given.
+const defaultWatchEvery = 30 * time.Second
+
 func watchRun(ctx context.Context, ios *IOStreams, g *globalOptions, o *WatchOptions) error {
 	if err := checkOutput(o.Output); err != nil {
 		return err
@@ -93,6 +98,11 @@ func watchRun(ctx context.Context, ios *IOStreams, g *globalOptions, o *WatchOpt
 		return err
 	}
 	defer t.Close()
+	if o.Every == 0 && g.serveClient(t.Root) == nil {
+		// Nothing refreshes the files but their readers: read them.
+		o.Every = defaultWatchEvery
+		ios.Errorf("watch: smctl serve is not running here: reading every %s (--every)", o.Every)
+	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	seen, failed := 0, 0
