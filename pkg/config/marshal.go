@@ -48,8 +48,9 @@ const header = `# smctl.yaml — the configuration of this smctl state root.
 # max_output    cap on what one agent may print
 # live_dirs     directories read live from the node on every access
 # cache         first matching rule wins; model refresh (default: every
-#               read runs the read agent), cached (only while empty) or
-#               ttl (when older than ttl)
+#               read runs the read agent), cached (only while empty),
+#               ttl (when older than ttl) or periodic (smctl serve runs
+#               it every: D; a read takes D as a ttl)
 # password_argv agents that also get "-p PASSWORD" on their command line
 # types         device types: dir (where discovery puts them), attrs
 #               (attribute files of a new device), lock, live, builtins
