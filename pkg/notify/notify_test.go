@@ -27,6 +27,16 @@ func TestSee(t *testing.T) {
 	if strings.Join(got, " ") != "low->high" {
 		t.Errorf("for 3: %q, want one low->high", got)
 	}
+	// Two new values in a row: the count starts again with the second.
+	f = &file{value: "low"}
+	for _, v := range []string{"mid", "high", "high"} {
+		if e, ok := f.see(v, 0, 3); ok {
+			t.Errorf("for 3, after mid, high, high: reported %+v", e)
+		}
+	}
+	if e, ok := f.see("high", 0, 3); !ok || e.Old != "low" || e.New != "high" {
+		t.Errorf("for 3, the third high: %+v %v", e, ok)
+	}
 	f = &file{value: "a"}
 	if e, ok := f.see("b", 2, 1); !ok || e.Old != "a" || e.New != "b" || e.RC != 2 {
 		t.Errorf("for 1: %+v %v", e, ok)

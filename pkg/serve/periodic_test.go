@@ -2,10 +2,14 @@ package serve
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/smctl/smctl/internal/testroot"
+	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/vtree"
 )
@@ -54,6 +58,43 @@ func TestRefresh(t *testing.T) {
 	}
 }
 
+// TestRefreshDue: a file is due once its last run is its period old less
+// its jitter, not a second before; files of other models, and a periodic
+// rule without a period, are not refreshed.
+func TestRefreshDue(t *testing.T) {
+	tr, _ := testroot.New(t, discover.New, testroot.Options{
+		Agents: map[string]string{"server/loadavg.read": "echo 1", "server/temp.read": "echo 2"},
+		Edits:  [][2]string{{"cache:\n", "cache:\n  - match: loadavg\n    model: periodic\n    every: 1h\n  - match: temp\n    model: ttl\n    ttl: 1h\n"}},
+	})
+	ctx := context.Background()
+	p := "/systems/servers/localhost/loadavg"
+	if _, err := tr.Read(ctx, p, vtree.ReadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	back := filepath.Join(tr.BackingRoot().Name(), "systems", "servers", "localhost")
+	age := func(d time.Duration) {
+		at := time.Now().Add(-d)
+		for _, f := range []string{"loadavg", "loadavg.status"} {
+			os.Chtimes(filepath.Join(back, f), at, at)
+		}
+	}
+	due := time.Hour - jitter(p, time.Hour)
+	for _, tc := range []struct {
+		age  time.Duration
+		read int
+	}{{due - time.Second, 0}, {due + time.Second, 1}} {
+		age(tc.age)
+		r, err := Refresh(ctx, tr, tr.Config.CachePolicy, 2)
+		if err != nil || r.Files != 1 || r.Read != tc.read {
+			t.Errorf("last run %s ago (due at %s): %+v, %v; want %d read of 1", tc.age, due, r, err, tc.read)
+		}
+	}
+	none := func(string) (string, time.Duration) { return config.Periodic, 0 }
+	if r, err := Refresh(ctx, tr, none, 2); err != nil || r.Files != 0 || r.Read != 0 {
+		t.Errorf("a periodic rule without a period: %+v, %v", r, err)
+	}
+}
+
 // TestJitter: the jitter is fixed per path and below a tenth of the
 // period.
 func TestJitter(t *testing.T) {
@@ -66,5 +107,13 @@ func TestJitter(t *testing.T) {
 	}
 	if jitter("/systems/servers/n1/loadavg", every) == jitter("/systems/servers/n2/loadavg", every) {
 		t.Error("two nodes' files come due at the same instant")
+	}
+	// Spread over the tenth: of 100 nodes, some near its end.
+	most := time.Duration(0)
+	for i := range 100 {
+		most = max(most, jitter(fmt.Sprintf("/systems/servers/n%d/loadavg", i), every))
+	}
+	if most < every/20 {
+		t.Errorf("the largest jitter of 100 nodes is %s, want it spread up to %s", most, every/10)
 	}
 }
