@@ -42,6 +42,10 @@ const (
 	PIDName    = "serve.pid" // locked while serve runs; holds its PID
 )
 
+// maxSocketPath is the longest path a UNIX socket may have (sun_path
+// holds 108 bytes, the last a NUL).
+const maxSocketPath = 107
+
 // Config is what smctl.yaml's serve: section sets.
 type Config struct {
 	// IdleTimeout closes a connection unused for this long.
@@ -79,6 +83,10 @@ var ErrRunning = errors.New("smctl serve already runs")
 // serve on the same root fails, naming the running one's PID; a socket
 // left by a serve that was killed is replaced.
 func Listen(root string, cfg Config) (*Server, error) {
+	sock := filepath.Join(root, SocketName)
+	if len(sock) > maxSocketPath {
+		return nil, fmt.Errorf("serve: the socket path %s is %d bytes, more than the %d a UNIX socket's may be: use a state root with a shorter path", sock, len(sock), maxSocketPath)
+	}
 	pidPath := filepath.Join(root, PIDName)
 	f, err := os.OpenFile(pidPath, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -98,7 +106,6 @@ func Listen(root string, cfg Config) (*Server, error) {
 		f.Close()
 		return nil, fmt.Errorf("serve: %s: %w", pidPath, err)
 	}
-	sock := filepath.Join(root, SocketName)
 	// The lock is held: a socket here is a killed serve's. Anything else
 	// by that name is not removed.
 	if fi, err := os.Lstat(sock); err == nil {

@@ -226,3 +226,20 @@ func TestIdleTimeout(t *testing.T) {
 		t.Errorf("after the idle close: %q %v", out.Stdout, err)
 	}
 }
+
+// TestLongRoot: a state root whose socket path a UNIX socket cannot hold
+// is refused with a message that says so (bind would say "invalid
+// argument"), before anything is made there.
+func TestLongRoot(t *testing.T) {
+	root := filepath.Join(t.TempDir(), strings.Repeat("r", 120))
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Listen(root, Config{IdleTimeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "shorter path") {
+		t.Fatalf("Listen on a long root: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, PIDName)); !os.IsNotExist(err) {
+		t.Errorf("%s left behind: %v", PIDName, err)
+	}
+}
