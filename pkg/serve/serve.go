@@ -321,7 +321,6 @@ func (s *Server) handle(c *net.UnixConn) {
 		_ = enc.Encode(s.Status())
 	case "exec":
 		s.inFlight.Add(1)
-		defer s.inFlight.Add(-1)
 		// The caller gone (its command interrupted, its deadline past)
 		// stops the run on the node, as it would without serve.
 		ctx, cancel := context.WithCancel(context.Background())
@@ -338,7 +337,9 @@ func (s *Server) handle(c *net.UnixConn) {
 			s.failed.Add(1)
 			resp.Kind, resp.Msg = kindOf(err), err.Error()
 		}
+		// Counted before the answer: a caller asking Status next sees it.
 		s.served.Add(1)
+		s.inFlight.Add(-1)
 		_ = enc.Encode(resp)
 	default:
 		_ = enc.Encode(response{Kind: "refused", Msg: fmt.Sprintf("unknown request %q", req.Op)})
