@@ -15,9 +15,10 @@ import (
 )
 
 // TestRefresh: the files of a periodic caching model are read when due
-// (never read, or older than their period less the jitter), not before;
-// a failing agent is counted and its status recorded; a read between two
-// refreshes takes the period as a ttl and runs nothing.
+// (never run, or a period old), not before; a failing agent is counted,
+// its status recorded, and tried again only at its period; a read between
+// two refreshes takes the period as a ttl and runs nothing. Time is moved
+// by ageing the stored files, not by waiting.
 func TestRefresh(t *testing.T) {
 	tr, _ := testroot.New(t, discover.New, testroot.Options{
 		Agents: map[string]string{
@@ -25,13 +26,13 @@ func TestRefresh(t *testing.T) {
 			"server/flaky.read":   "echo broken >&2; exit 3",
 			"server/power.read":   "echo on",
 		},
-		Edits:    [][2]string{{"cache:\n", "cache:\n  - match: loadavg\n    model: periodic\n    every: 400ms\n  - match: flaky\n    model: periodic\n    every: 1h\n"}},
+		Edits:    [][2]string{{"cache:\n", "cache:\n  - match: loadavg\n    model: periodic\n    every: 1h\n  - match: flaky\n    model: periodic\n    every: 1h\n"}},
 		Discover: "server n[1-3] transport=local\n",
 	})
 	ctx := context.Background()
-	r, err := Refresh(ctx, tr, tr.Config.CachePolicy, 4)
 	// The three nodes and the localhost server smctl init makes.
-	if err != nil || r.Files != 8 || r.Read != 8 || r.Failed != 4 || r.Next <= 0 || r.Next > 400*time.Millisecond {
+	r, err := Refresh(ctx, tr, tr.Config.CachePolicy, 4)
+	if err != nil || r.Files != 8 || r.Read != 8 || r.Failed != 4 || r.Next <= 0 || r.Next > time.Hour {
 		t.Fatalf("first pass: %+v, %v; want 8 files read, 4 failed, next within the period", r, err)
 	}
 	first, err := tr.Read(ctx, "/systems/servers/n2/loadavg", vtree.ReadOptions{})
@@ -42,16 +43,21 @@ func TestRefresh(t *testing.T) {
 		t.Errorf("the failing agent's status: %+v, %v; want 3 recorded", last, ok)
 	}
 	r, err = Refresh(ctx, tr, tr.Config.CachePolicy, 4)
-	if err != nil || r.Files != 8 || r.Read != 0 || r.Next <= 0 || r.Next > 400*time.Millisecond {
-		t.Errorf("second pass at once: %+v, %v; want nothing due", r, err)
+	if err != nil || r.Files != 8 || r.Read != 0 || r.Next <= 50*time.Minute {
+		t.Errorf("second pass at once: %+v, %v; want nothing due for about an hour", r, err)
 	}
-	time.Sleep(r.Next + 50*time.Millisecond)
+	// The loadavg files' last runs two hours ago: they, not the failing
+	// ones, are due.
+	at := time.Now().Add(-2 * time.Hour)
+	for _, n := range []string{"localhost", "n1", "n2", "n3"} {
+		for _, f := range []string{"loadavg", "loadavg.status"} {
+			os.Chtimes(filepath.Join(tr.BackingRoot().Name(), "systems", "servers", n, f), at, at)
+		}
+	}
 	r, err = Refresh(ctx, tr, tr.Config.CachePolicy, 4)
-	if err != nil || r.Read < 1 || r.Read > 4 || r.Failed != 0 {
-		t.Errorf("once due: %+v, %v; want loadavg files read, not the hourly ones", r, err)
+	if err != nil || r.Read != 4 || r.Failed != 0 {
+		t.Errorf("once the loadavg files are due: %+v, %v; want those 4 read", r, err)
 	}
-	time.Sleep(400 * time.Millisecond)
-	Refresh(ctx, tr, tr.Config.CachePolicy, 4)
 	again, err := tr.Read(ctx, "/systems/servers/n2/loadavg", vtree.ReadOptions{})
 	if err != nil || string(again.Content) == string(first.Content) {
 		t.Errorf("loadavg after its period: %q, %v; want a new value (was %q)", again.Content, err, first.Content)
