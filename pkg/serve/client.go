@@ -108,11 +108,7 @@ func (c *Client) Exec(ctx context.Context, opts sshx.Options, t sshx.Target, com
 		c.notice(errors.New(resp.Msg))
 		return transport.Output{}, fmt.Errorf("%w: %s", sshx.ErrNoRemote, resp.Msg)
 	}
-	err = errors.New(resp.Msg)
-	if s := errKinds[resp.Kind]; s != nil {
-		err = status.Mark(err, s)
-	}
-	return resp.Out, err
+	return resp.Out, resp.failure()
 }
 
 // Ask asks the serve of root how it is.

@@ -13,7 +13,6 @@
 package serve
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -272,36 +271,51 @@ type request struct {
 // response is serve's answer to an exec.
 type response struct {
 	Out  transport.Output
-	Kind string // "" for none, else errKinds' keys
+	Kind string // "" for none; "refused" (serve ran nothing), else errKinds' kinds or "failed"
+	Code int    // the failure's status code (status.Of), kept whatever its kind
 	Msg  string
 }
 
-// errKinds are the failures an exec's answer carries, by the sentinel a
-// verb's error wraps again.
-var errKinds = map[string]error{
-	"output-limit": status.ErrOutputLimit,
-	"unreachable":  status.ErrUnreachable,
-	"timeout":      status.ErrTimeout,
-	"interrupted":  status.ErrInterrupted,
-	"refused":      status.ErrUsage,
-	"failed":       nil,
+// errKinds are the sentinels an exec's failure may wrap, which the verb's
+// error wraps again, in the order they are looked for.
+var errKinds = []struct {
+	kind     string
+	sentinel error
+}{
+	{"output-limit", status.ErrOutputLimit},
+	{"untrusted", status.ErrUntrusted},
+	{"usage", status.ErrUsage},
+	{"unreachable", status.ErrUnreachable},
+	{"timeout", status.ErrTimeout},
+	{"interrupted", status.ErrInterrupted},
 }
 
-func kindOf(err error) string {
-	for k, s := range errKinds {
-		if s != nil && errors.Is(err, s) {
-			return k
+// answer is the response carrying err: its kind, its code, its message.
+func answer(out transport.Output, err error) response {
+	r := response{Out: out}
+	if err == nil {
+		return r
+	}
+	r.Kind, r.Code, r.Msg = "failed", int(status.Of(err)), err.Error()
+	for _, k := range errKinds {
+		if errors.Is(err, k.sentinel) {
+			r.Kind = k.kind
+			break
 		}
 	}
-	switch status.Of(err) {
-	case status.Timeout:
-		return "timeout"
-	case status.Interrupted:
-		return "interrupted"
-	case status.Unreachable:
-		return "unreachable"
+	return r
+}
+
+// failure is the error a response carries, as the verb would have had it:
+// the same message, sentinel and status code.
+func (r response) failure() error {
+	err := errors.New(r.Msg)
+	for _, k := range errKinds {
+		if k.kind == r.Kind {
+			err = status.Mark(err, k.sentinel)
+		}
 	}
-	return "failed"
+	return status.New(status.Code(r.Code), err)
 }
 
 func (s *Server) handle(c *net.UnixConn) {
@@ -313,7 +327,7 @@ func (s *Server) handle(c *net.UnixConn) {
 		return
 	}
 	var req request
-	if err := json.NewDecoder(bufio.NewReader(c)).Decode(&req); err != nil {
+	if err := json.NewDecoder(c).Decode(&req); err != nil {
 		return
 	}
 	switch req.Op {
@@ -332,10 +346,9 @@ func (s *Server) handle(c *net.UnixConn) {
 		}()
 		tr := &sshx.Transport{Pool: s.pool(req.Opts), Target: req.Target}
 		out, err := tr.Exec(ctx, req.Command, req.Stdin, req.Max)
-		resp := response{Out: out}
+		resp := answer(out, err)
 		if err != nil {
 			s.failed.Add(1)
-			resp.Kind, resp.Msg = kindOf(err), err.Error()
 		}
 		// Counted before the answer: a caller asking Status next sees it.
 		s.served.Add(1)

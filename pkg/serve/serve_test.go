@@ -243,3 +243,38 @@ func TestLongRoot(t *testing.T) {
 		t.Errorf("%s left behind: %v", PIDName, err)
 	}
 }
+
+// TestFailureThroughServe: a failure through serve has the status code,
+// sentinel and message it has here: an untrusted ssh_config is a usage
+// error (2), not a failure (1), and is not taken for serve refusing (which
+// would run the command here again).
+func TestFailureThroughServe(t *testing.T) {
+	c := startSim(t, 1)
+	_, root := start(t, Config{IdleTimeout: time.Minute})
+	b, err := os.ReadFile(c.ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := filepath.Join(t.TempDir(), "open_config")
+	os.WriteFile(open, b, 0o600)
+	os.Chmod(open, 0o666)
+	local := sshx.NewPool(sshx.Options{ConfigFiles: []string{c.ConfigFile}})
+	defer local.Close()
+	var notices []string
+	cl := Available(root)
+	cl.Notice = func(m string) { notices = append(notices, m) }
+	for _, tg := range []sshx.Target{
+		{Alias: c.Nodes[0].Name, ConfigFile: open},
+		{Alias: "127.0.0.1", Port: 1},
+	} {
+		_, werr := (&sshx.Transport{Pool: local, Target: tg}).Exec(context.Background(), "true", nil, 10)
+		_, gerr := (&sshx.Transport{Pool: local, Target: tg, Remote: cl}).Exec(context.Background(), "true", nil, 10)
+		if werr == nil || gerr == nil || gerr.Error() != werr.Error() || status.Of(gerr) != status.Of(werr) ||
+			errors.Is(werr, status.ErrUntrusted) != errors.Is(gerr, status.ErrUntrusted) {
+			t.Errorf("%+v: through serve %v (%d), here %v (%d)", tg, gerr, status.Of(gerr), werr, status.Of(werr))
+		}
+	}
+	if len(notices) != 0 {
+		t.Errorf("a failure taken for serve refusing: %q", notices)
+	}
+}
