@@ -125,8 +125,3 @@ func procStatusKB(pid int, name string) int64 {
 	}
 	return 0
 }
-
-// procCPU is a process's CPU time so far (utime + stime, USER_HZ).
-func procCPU(pid int) time.Duration {
-	return (&cheapServer{cmd: &exec.Cmd{Process: &os.Process{Pid: pid}}}).cpu()
-}

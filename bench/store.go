@@ -589,10 +589,13 @@ func (s *cheapServer) stop() {
 	s.cmd.Wait()
 }
 
-// cpu is the server's CPU time so far (/proc/PID/stat: utime + stime, in
-// the kernel's USER_HZ of 100 per second).
-func (s *cheapServer) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+// cpu is the server's CPU time so far.
+func (s *cheapServer) cpu() time.Duration { return procCPU(s.cmd.Process.Pid) }
+
+// procCPU is a process's CPU time so far (/proc/PID/stat: utime + stime,
+// in the kernel's USER_HZ of 100 per second).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}

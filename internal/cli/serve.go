@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/serve"
 	"github.com/smctl/smctl/pkg/vtree"
 )
@@ -111,7 +113,10 @@ func refreshLoop(ctx context.Context, g *globalOptions, srv *serve.Server) {
 	for {
 		wait := time.Minute // no periodic file: look again in a minute
 		t, _, err := g.openWarm(srv)
-		if err == nil {
+		if err == nil && !slices.ContainsFunc(t.Config.Cache, func(r config.CacheRule) bool { return r.Model == config.Periodic }) {
+			t.Close() // no periodic rule: nothing to walk the tree for
+			srv.NoteRefresh(serve.Refreshed{}, nil)
+		} else if err == nil {
 			var r serve.Refreshed
 			r, err = serve.Refresh(ctx, t, t.Config.CachePolicy, t.Fanout())
 			t.Close()
