@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,6 +137,38 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("bmcdown %d: no such BMC", i)
 				}
 				ts.Check(f.(*testbmc.Farm).BMCs[i-1].Blackhole())
+			},
+			// httpsink LOG: start an HTTP server on 127.0.0.1 that appends
+			// each request's body, on one line, to LOG and answers 200, or
+			// 503 (appending nothing) while LOG.down exists; it stops when
+			// the script ends. Exports HTTPSINK_URL.
+			"httpsink": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: httpsink LOG")
+				}
+				log := ts.MkAbs(args[0])
+				var mu sync.Mutex
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				ts.Check(err)
+				srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					body, _ := io.ReadAll(r.Body)
+					if _, err := os.Stat(log + ".down"); err == nil {
+						http.Error(w, "down", http.StatusServiceUnavailable)
+						return
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					f, err := os.OpenFile(log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+					if err != nil {
+						http.Error(w, err.Error(), http.StatusInternalServerError)
+						return
+					}
+					fmt.Fprintf(f, "%s\n", strings.ReplaceAll(string(body), "\n", " "))
+					f.Close()
+				})}
+				go srv.Serve(ln)
+				ts.Defer(func() { srv.Close() })
+				ts.Setenv("HTTPSINK_URL", "http://"+ln.Addr().String()+"/hook")
 			},
 			// lines FILE N: FILE has exactly N lines.
 			"lines": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -413,6 +413,12 @@ func (g *globalOptions) openDiscovery() (*vtree.Tree, *discover.Discovery, error
 // (smctl serve's own, for its periodic refresh); nil: serve's socket's, if
 // it runs.
 func (g *globalOptions) openWarm(warm any) (*vtree.Tree, *discover.Discovery, error) {
+	return g.openWith(warm, discover.New())
+}
+
+// openWith is openWarm with d as the tree's discovery (smctl serve keeps
+// one between its automatic discoveries).
+func (g *globalOptions) openWith(warm any, d *discover.Discovery) (*vtree.Tree, *discover.Discovery, error) {
 	dir, err := g.rootDir()
 	if err != nil {
 		return nil, nil, err
@@ -422,7 +428,6 @@ func (g *globalOptions) openWarm(warm any) (*vtree.Tree, *discover.Discovery, er
 		drivers = all.Registry().New(driver.Env{ConnectTimeout: g.ConnectTimeout, Warm: warm})
 	}
 	self, _ := selfPath()
-	d := discover.New()
 	t, err := vtree.Open(dir, vtree.Options{
 		Self:       self,
 		KeyFile:    os.Getenv("SMCTL_KEY_FILE"),

@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/serve"
+	"github.com/smctl/smctl/pkg/subscribe"
 	"github.com/smctl/smctl/pkg/vtree"
 )
 
@@ -98,6 +100,14 @@ func serveRun(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 	}()
 	srv.Go(func(ctx context.Context) { refreshLoop(ctx, g, srv) })
 	srv.Go(func(ctx context.Context) { discoverLoop(ctx, g, srv) })
+	subs := &subscribe.Manager{Root: root, Logf: func(format string, args ...any) {
+		fmt.Fprintf(ios.ErrOut, "smctl serve: "+format+"\n", args...)
+	}, Open: func() (subscribe.Tree, error) {
+		t, _, err := g.openWarm(srv)
+		return t, err
+	}}
+	srv.SetSubscriptions(subs.Status)
+	srv.Go(subs.Run)
 	if err := srv.Serve(ctx); err != nil {
 		return err
 	}
@@ -138,8 +148,11 @@ func refreshLoop(ctx context.Context, g *globalOptions, srv *serve.Server) {
 // discoverLoop runs prompted discovery every discovery: every of
 // smctl.yaml (automatic discovery), first one period after serve starts,
 // until ctx ends; smctl.yaml is read again for each wait, so a reload
-// takes effect.
+// takes effect. Its discovery tracks what it was told of: a device no
+// longer reported is reported as vanished.
 func discoverLoop(ctx context.Context, g *globalOptions, srv *serve.Server) {
+	track := discover.New()
+	track.Track()
 	for {
 		t, d, err := g.openWarm(srv)
 		every := time.Duration(0)
@@ -159,28 +172,29 @@ func discoverLoop(ctx context.Context, g *globalOptions, srv *serve.Server) {
 		if every <= 0 {
 			continue
 		}
-		srv.NoteDiscovery(discoverOnce(ctx, g, srv))
+		srv.NoteDiscovery(discoverOnce(ctx, g, srv, track))
 	}
 }
 
 // discoverOnce runs prompted discovery as writing 1 to /discover_master
-// does, over serve's connections, and returns what it reported.
-func discoverOnce(ctx context.Context, g *globalOptions, srv *serve.Server) serve.Discovered {
+// does, over serve's connections, with the discovery d, and returns what
+// it reported (also stored in /discover_master: watch sees it).
+func discoverOnce(ctx context.Context, g *globalOptions, srv *serve.Server, d *discover.Discovery) serve.Discovered {
 	at := time.Now()
-	t, _, err := g.openWarm(srv)
+	t, _, err := g.openWith(srv, d)
 	if err != nil {
 		return serve.Discovered{At: at, Err: err.Error()}
 	}
 	defer t.Close()
 	res, err := t.Write(ctx, "/"+vtree.DiscoverMaster, []byte("1\n"))
-	d := serve.Discovered{At: at}
+	out := serve.Discovered{At: at}
 	if res != nil {
-		d.Report = strings.TrimSpace(string(res.Content))
+		out.Report = strings.TrimSpace(string(res.Content))
 	}
 	if err != nil {
-		d.Err = err.Error()
+		out.Err = err.Error()
 	}
-	return d
+	return out
 }
 
 func serveStatus(ctx context.Context, ios *IOStreams, g *globalOptions) error {
@@ -212,6 +226,10 @@ func serveStatus(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 			report = strings.TrimPrefix(report+"; failed: "+d.Err, "; ")
 		}
 		fmt.Fprintf(ios.Out, "automatic discovery: %s ago: %s\n", time.Since(d.At).Round(time.Second), report)
+	}
+	fmt.Fprintf(ios.Out, "subscriptions: %d\n", len(st.Subscriptions))
+	for _, l := range st.Subscriptions {
+		fmt.Fprintf(ios.Out, "  %s\n", l)
 	}
 	return nil
 }

@@ -270,6 +270,7 @@ func (d *Discovery) apply(ctx context.Context, st *statement, container string, 
 		if err != nil {
 			return nil, err
 		}
+		d.noteTold(p, st.typ, container)
 		switch {
 		case isNew:
 			added = append(added, name)
@@ -356,6 +357,7 @@ func (d *Discovery) promptedDiscovery(ctx context.Context, req *agent.Request) (
 	}
 	var out []string
 	var errs []error
+	d.startTold()
 	if len(d.settings.Scan) > 0 {
 		found, err := d.scan(ctx)
 		if err != nil {
@@ -384,5 +386,6 @@ func (d *Discovery) promptedDiscovery(ctx context.Context, req *agent.Request) (
 			errs = append(errs, fmt.Errorf("discovery agent %s: %w", filepath.Base(a), err))
 		}
 	}
+	out = append(out, summarize(d.endTold(len(errs) == 0))...)
 	return out, errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package discover
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +75,10 @@ type Discovery struct {
 	settings Settings
 	tree     Tree
 	largeOK  atomic.Bool // may create more than LargeDiscovery devices
+
+	trackMu sync.Mutex      // Track: what prompted discovery was told of
+	told    map[string]told // by the last run (nil: not tracking)
+	running map[string]told // by the run in progress
 }
 
 var _ vtree.Extension = (*Discovery)(nil)

@@ -35,6 +35,10 @@ type Event struct {
 	Old  string    `json:"old"`
 	New  string    `json:"new"`
 	RC   int       `json:"rc"`
+	// Subscription and Seq name an event a subscription delivers (at least
+	// once: a receiver drops the ones it has seen by their Seq).
+	Subscription string `json:"subscription,omitempty"`
+	Seq          uint64 `json:"seq,omitempty"`
 }
 
 // Value is how a file's state reads in an event: its content on one line
@@ -74,6 +78,16 @@ type Options struct {
 	For int
 	// Width bounds the reads at once.
 	Width int
+	// Baseline holds values reported before (by an earlier Watch of the
+	// same files): a file's first read is compared with its value here,
+	// and a change reported, as with any later read.
+	Baseline map[string]string
+	// Seen, if set, is told each value taken as a baseline (a file's
+	// first read, when Baseline has none for it).
+	Seen func(path, value string)
+	// Ready, if set, is called once the files' first values are read:
+	// from then on every change is reported.
+	Ready func()
 }
 
 // Tree is what Watch needs of a tree.
@@ -111,8 +125,18 @@ func Watch(ctx context.Context, t Tree, paths []string, o Options, emit func(Eve
 			e := r.Value
 			f, ok := state[e.Path]
 			if !ok {
-				state[e.Path] = &file{value: e.New, rc: e.RC}
-				continue
+				b, known := o.Baseline[e.Path]
+				f = &file{value: e.New, rc: e.RC}
+				if known {
+					f.value = b
+				}
+				state[e.Path] = f
+				if !known {
+					if o.Seen != nil {
+						o.Seen(e.Path, e.New)
+					}
+					continue
+				}
 			}
 			if ev, ok := f.see(e.New, e.RC, o.For); ok {
 				ev.Time, ev.Path = time.Now(), e.Path
@@ -121,8 +145,14 @@ func Watch(ctx context.Context, t Tree, paths []string, o Options, emit func(Eve
 		}
 	}
 	stored := vtree.ReadOptions{HasMaxAge: true, MaxAge: 1<<63 - 1} // what is stored: no agent runs
+	ready := func() {
+		if o.Ready != nil && ctx.Err() == nil {
+			o.Ready()
+		}
+	}
 	if o.Every > 0 {
 		readAll(files, vtree.ReadOptions{})
+		ready()
 		tick := time.NewTicker(o.Every)
 		defer tick.Stop()
 		for {
@@ -139,6 +169,7 @@ func Watch(ctx context.Context, t Tree, paths []string, o Options, emit func(Eve
 		return err
 	}
 	readAll(files, stored)
+	ready()
 	for ev := range events {
 		if ev.Dir || ev.Change&(watch.Content|watch.Status|watch.Created|watch.Removed) == 0 {
 			continue
@@ -206,7 +237,7 @@ func list(ctx context.Context, t Tree, paths []string) ([]string, error) {
 // to stdout and stderr.
 func Exec(ctx context.Context, cmd string, e Event, stdout, stderr io.Writer) error {
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
-	c.Env = append(os.Environ(), "SMCTL_PATH="+e.Path, "SMCTL_OLD="+e.Old, "SMCTL_NEW="+e.New, "SMCTL_RC="+strconv.Itoa(e.RC))
+	c.Env = Env(e)
 	c.Stdout, c.Stderr = stdout, stderr
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("--exec for %s: %w", e.Path, err)
@@ -225,7 +256,7 @@ func Post(ctx context.Context, url string, e Event) error {
 			return ctx.Err()
 		case <-time.After(wait):
 		}
-		err = post(ctx, url, body)
+		err = PostOnce(ctx, url, body)
 		if err == nil {
 			return nil
 		}
@@ -233,7 +264,20 @@ func Post(ctx context.Context, url string, e Event) error {
 	return fmt.Errorf("--webhook %s for %s: %w", url, e.Path, err)
 }
 
-func post(ctx context.Context, url string, body []byte) error {
+// Env is the environment of a command run for the event e: the process's
+// own with SMCTL_PATH, SMCTL_OLD, SMCTL_NEW and SMCTL_RC, and for a
+// subscription's event SMCTL_SUBSCRIPTION and SMCTL_SEQ.
+func Env(e Event) []string {
+	env := append(os.Environ(), "SMCTL_PATH="+e.Path, "SMCTL_OLD="+e.Old, "SMCTL_NEW="+e.New, "SMCTL_RC="+strconv.Itoa(e.RC))
+	if e.Subscription != "" {
+		env = append(env, "SMCTL_SUBSCRIPTION="+e.Subscription, "SMCTL_SEQ="+strconv.FormatUint(e.Seq, 10))
+	}
+	return env
+}
+
+// PostOnce posts body (JSON) to url once, bounded by 10 s; a status other
+// than 2xx is a failure.
+func PostOnce(ctx context.Context, url string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))

@@ -65,6 +65,7 @@ type Server struct {
 	refreshAt  time.Time
 	refreshErr string
 	discovery  Discovered // the last automatic discovery
+	subs       func() []string
 
 	tasks    []func(context.Context) // run by Serve beside the requests (Go)
 	wg       sync.WaitGroup
@@ -393,6 +394,13 @@ type Discovered struct {
 	Err    string
 }
 
+// SetSubscriptions makes f the source of Status's subscription lines.
+func (s *Server) SetSubscriptions(f func() []string) {
+	s.mu.Lock()
+	s.subs = f
+	s.mu.Unlock()
+}
+
 // NoteDiscovery records an automatic discovery, for Status.
 func (s *Server) NoteDiscovery(d Discovered) {
 	s.mu.Lock()
@@ -417,6 +425,9 @@ type Status struct {
 	RefreshAt  time.Time
 	RefreshErr string
 	Discovery  Discovered // the last automatic discovery (zero before the first)
+	// Subscriptions has a line per subscription: its state, or why it
+	// does not run.
+	Subscriptions []string
 }
 
 // Status reports the server's connections and commands.
@@ -429,7 +440,11 @@ func (s *Server) Status() Status {
 		st.Open += o
 		st.Idle += i
 	}
+	subs := s.subs
 	s.mu.Unlock()
+	if subs != nil {
+		st.Subscriptions = subs()
+	}
 	st.InFlight, st.Served, st.Failed, st.Refused = s.inFlight.Load(), s.served.Load(), s.failed.Load(), s.refused.Load()
 	return st
 }

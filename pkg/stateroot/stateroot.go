@@ -106,6 +106,10 @@ func Init(ctx context.Context, dir string, o Options) error {
 	if err := os.Mkdir(filepath.Join(tmp, cfg.Tree, strings.TrimPrefix(vtree.GroupsDir, "/")), 0o755); err != nil {
 		return err
 	}
+	// /subscriptions holds smctl serve's subscriptions, one file each.
+	if err := os.Mkdir(filepath.Join(tmp, cfg.Tree, strings.TrimPrefix(vtree.SubscriptionsDir, "/")), 0o755); err != nil {
+		return err
+	}
 	agentDir := filepath.Join(tmp, cfg.AgentDirs[0])
 	if err := os.CopyFS(agentDir, agents); err != nil {
 		return fmt.Errorf("installing agents: %w", err)

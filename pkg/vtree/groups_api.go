@@ -12,6 +12,9 @@ import (
 // GroupsDir holds the node groups, a file each (see pkg/vtree/vfs).
 const GroupsDir = "/groups"
 
+// SubscriptionsDir holds smctl serve's subscriptions, a file each.
+const SubscriptionsDir = "/subscriptions"
+
 // ReadTrusted reads at most max bytes of the stored file p (a group) as
 // attributes are read: p and the directories above it must pass the trust
 // check, or the error is a *trust.Error naming them; a missing p is an

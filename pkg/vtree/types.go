@@ -75,10 +75,10 @@ func (t *Tree) checkType(rel string, indexed bool, typ string) error {
 }
 
 // trustedName reports the file names that decide what smctl runs, where it
-// connects or what it sends: the type marker, ids, attribute and group
-// files.
+// connects or what it sends: the type marker, ids, attribute, group and
+// subscription files.
 func (t *Tree) trustedName(dir, name string) bool {
-	if name == typeFile || name == IDsName || "/"+dir == GroupsDir || slices.Contains(t.attrList, name) {
+	if name == typeFile || name == IDsName || "/"+dir == GroupsDir || "/"+dir == SubscriptionsDir || slices.Contains(t.attrList, name) {
 		return true
 	}
 	for _, tc := range t.Config.Types {
