@@ -8,7 +8,8 @@
 //   - one host key (ed25519) for every port, one authorized client key
 //     (public-key authentication, as smctl and bench/baseline use);
 //   - "vmstat" answered with a fixed output per node, computed at start
-//     (the same lines smctl sim prints, different per node), exit 0; any
+//     (the same lines smctl sim prints, different per node), exit 0, and
+//     "cat -- '/proc/loadavg'" (smctl's loadavg file) with one line; any
 //     other command or request is refused (exit 127), and no other channel
 //     type is accepted;
 //   - per connection one goroutine of its own (x/crypto/ssh adds its
@@ -165,6 +166,9 @@ func serve(dir string, n int, prefix, login string) (stop func(), err error) {
 	return stop, nil
 }
 
+// loadavg is every node's /proc/loadavg.
+var loadavg = []byte("0.15 0.10 0.05 1/123 4567\n")
+
 // vmstat is the output smctl sim's node of index i prints for "vmstat".
 func vmstat(i int) []byte {
 	us, sy := (i*7)%60+1, (i*3)%10+1
@@ -243,11 +247,15 @@ func session(ch ssh.Channel, reqs <-chan *ssh.Request, nd *node) {
 			return
 		}
 		r.Reply(true, nil)
-		if p.Command == "vmstat" {
+		switch p.Command {
+		case "vmstat":
 			ch.Write(nd.vmstat)
 			ch.SendRequest("exit-status", false, exitOK)
-		} else {
-			fmt.Fprintf(ch.Stderr(), "cheapsshd: %s: only vmstat is answered\n", firstWord(p.Command))
+		case "cat -- '/proc/loadavg'": // smctl's loadavg file
+			ch.Write(loadavg)
+			ch.SendRequest("exit-status", false, exitOK)
+		default:
+			fmt.Fprintf(ch.Stderr(), "cheapsshd: %s: only vmstat and cat of /proc/loadavg are answered\n", firstWord(p.Command))
 			ch.SendRequest("exit-status", false, exitNotFound)
 		}
 		return

@@ -78,7 +78,9 @@ func TestServe(t *testing.T) {
 				stderr  string
 			}{
 				{"vmstat", string(vmstat(i)), 0, ""},
-				{"uname -a", "", 127, "cheapsshd: uname: only vmstat is answered\n"},
+				{"cat -- '/proc/loadavg'", "0.15 0.10 0.05 1/123 4567\n", 0, ""},
+				{"cat /proc/loadavg", "", 127, "cheapsshd: cat: only vmstat and cat of /proc/loadavg are answered\n"},
+				{"uname -a", "", 127, "cheapsshd: uname: only vmstat and cat of /proc/loadavg are answered\n"},
 			}
 			for _, tt := range tests {
 				s, err := c.NewSession()

@@ -60,12 +60,12 @@ func TestDoctorExit(t *testing.T) {
 		!strings.Contains(out, "\nwarn known_hosts: no file") || !strings.Contains(out, "\nok nodes: 1 of 1 sampled answered") {
 		t.Errorf("doctor of a new root: exit %d, stderr %q, stdout:\n%s", code, errOut, out)
 	}
-	if err := os.Chmod(filepath.Join(root, "agents.d/server/loadavg.read"), 0o644); err != nil {
+	if err := os.Chmod(filepath.Join(root, "agents.d/server/uptime.read"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = run(t, "--root", root, "doctor", "--sample", "0")
 	if code != ExitFailed || errOut != "smctl: doctor: 2 errors, 1 warning\n" ||
-		!strings.Contains(out, "\nerror agents.d/server/loadavg.read: not executable, mode 0644 (chmod +x ") ||
+		!strings.Contains(out, "\nerror agents.d/server/uptime.read: not executable, mode 0644 (chmod +x ") ||
 		strings.Contains(out, "\nok nodes") || strings.Contains(out, "\nerror nodes") {
 		t.Errorf("doctor of a root with a bad agent: exit %d, stderr %q, stdout:\n%s", code, errOut, out)
 	}

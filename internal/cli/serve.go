@@ -44,11 +44,19 @@ A verb uses serve whenever its socket is in the state root; --no-serve or
 $SMCTL_NO_SERVE=1 runs without it. If serve does not answer, the verb says
 so once and runs its commands itself.
 
---status prints the running serve's connections and commands.`,
+serve also refreshes the files of a periodic caching model as they come
+due, runs prompted discovery every discovery: every of smctl.yaml, and
+runs the subscriptions written to /subscriptions (see README: each file is
+"paths=GLOB [every=D] [for=N] [until=TIME] [webhook=URL] [exec=CMD]"; serve
+runs only those owned by its user or root and writable by no one else).
+
+--status prints the running serve's connections, commands, periodic
+refresh, automatic discovery and subscriptions.`,
 		Example: `  smctl serve &
   smctl write /systems/servers/*/command uptime     # through serve's connections
   smctl serve --status
-  smctl --no-serve cat /systems/servers/n1/command`,
+  smctl --no-serve cat /systems/servers/n1/command
+  smctl write /subscriptions/power 'paths=/systems/servers/*/power every=30s exec=logger "$SMCTL_PATH: $SMCTL_NEW"'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if status {
@@ -86,6 +94,7 @@ func serveRun(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 	fmt.Fprintf(ios.ErrOut, "smctl serve: %s, socket %s, pid %d, idle_timeout %s\n", root, srv.Socket(), os.Getpid(), cfg.IdleTimeout)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	reloaded := make(chan struct{}, 1) // wakes the periodic refresh
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
@@ -95,10 +104,14 @@ func serveRun(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 				continue
 			}
 			srv.SetConfig(cfg)
+			select {
+			case reloaded <- struct{}{}:
+			default:
+			}
 			fmt.Fprintf(ios.ErrOut, "smctl serve: smctl.yaml reloaded, idle_timeout %s\n", cfg.IdleTimeout)
 		}
 	}()
-	srv.Go(func(ctx context.Context) { refreshLoop(ctx, g, srv) })
+	srv.Go(func(ctx context.Context) { refreshLoop(ctx, g, srv, reloaded) })
 	srv.Go(func(ctx context.Context) { discoverLoop(ctx, g, srv) })
 	subs := &subscribe.Manager{Root: root, Logf: func(format string, args ...any) {
 		fmt.Fprintf(ios.ErrOut, "smctl serve: "+format+"\n", args...)
@@ -118,8 +131,9 @@ func serveRun(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 // refreshLoop runs the read agents of the files whose caching model is
 // periodic as they come due (serve.Refresh), over serve's own connections,
 // until ctx ends. The tree is opened for each pass: devices discovered
-// meanwhile are seen, and a changed smctl.yaml takes effect.
-func refreshLoop(ctx context.Context, g *globalOptions, srv *serve.Server) {
+// meanwhile are seen, and a changed smctl.yaml takes effect (at once when
+// reloaded says it was reloaded).
+func refreshLoop(ctx context.Context, g *globalOptions, srv *serve.Server, reloaded <-chan struct{}) {
 	for {
 		wait := time.Minute // no periodic file: look again in a minute
 		t, _, err := g.openWarm(srv)
@@ -140,6 +154,7 @@ func refreshLoop(ctx context.Context, g *globalOptions, srv *serve.Server) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-reloaded:
 		case <-time.After(wait):
 		}
 	}

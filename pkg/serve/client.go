@@ -12,7 +12,6 @@ import (
 
 	"github.com/smctl/smctl/pkg/sshx"
 	"github.com/smctl/smctl/pkg/status"
-	"github.com/smctl/smctl/pkg/transport"
 )
 
 // Client sends a verb's SSH commands to the serve of a state root
@@ -25,6 +24,8 @@ type Client struct {
 	Notice func(msg string)
 
 	once sync.Once
+	mu   sync.Mutex
+	m    *mux // the connection to serve, made at the first command
 }
 
 var _ sshx.Remote = (*Client)(nil)
@@ -71,45 +72,6 @@ func (c *Client) notice(err error) {
 // errServeLost is a command serve took but did not answer: it may have
 // run on the node, so it is not run again.
 var errServeLost = errors.New("smctl serve stopped before answering; the command was not run again (it may have run)")
-
-// Exec implements sshx.Remote: the command runs over serve's connection
-// to t, made with opts. It wraps sshx.ErrNoRemote when serve could not be
-// reached (nothing ran); ctx ending stops the command on the node.
-func (c *Client) Exec(ctx context.Context, opts sshx.Options, t sshx.Target, command string, stdin []byte, maxOut int64) (transport.Output, error) {
-	conn, err := c.dial(ctx)
-	if err != nil {
-		c.notice(err)
-		return transport.Output{}, fmt.Errorf("%w: %v", sshx.ErrNoRemote, err)
-	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	req := request{Op: "exec", Opts: opts, Target: t, Command: command, Stdin: stdin, Max: maxOut}
-	if err := json.NewEncoder(conn).Encode(req); err != nil {
-		if ctx.Err() != nil {
-			return transport.Output{}, ctx.Err()
-		}
-		c.notice(err)
-		return transport.Output{}, fmt.Errorf("%w: %v", sshx.ErrNoRemote, err)
-	}
-	var resp response
-	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
-		if ctx.Err() != nil {
-			return transport.Output{}, ctx.Err()
-		}
-		return transport.Output{}, errServeLost
-	}
-	switch resp.Kind {
-	case "":
-		return resp.Out, nil
-	case "refused":
-		// Another user's serve, or one that does not know the request:
-		// nothing ran.
-		c.notice(errors.New(resp.Msg))
-		return transport.Output{}, fmt.Errorf("%w: %s", sshx.ErrNoRemote, resp.Msg)
-	}
-	return resp.Out, resp.failure()
-}
 
 // Ask asks the serve of root how it is.
 func Ask(ctx context.Context, root string) (Status, error) {

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -183,7 +184,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.handle(c)
+			s.handle(ctx, c)
 		}()
 	}
 }
@@ -228,8 +229,7 @@ func (s *Server) close() {
 // until idle_timeout rather than to a count.
 func (s *Server) pool(opts sshx.Options) *sshx.Pool {
 	opts.MaxIdle = 1 << 20
-	b, _ := json.Marshal(opts)
-	key := string(b)
+	key := fmt.Sprintf("%q|%d|%d|%q", opts.ConfigFiles, opts.ConnectTimeout, opts.Retries, opts.StrictHostKey)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.pools[key]
@@ -319,7 +319,7 @@ func (r response) failure() error {
 	return status.New(status.Code(r.Code), err)
 }
 
-func (s *Server) handle(c *net.UnixConn) {
+func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 	defer c.Close()
 	enc := json.NewEncoder(c)
 	if uid, err := peerUID(c); err != nil || uid != os.Geteuid() {
@@ -327,37 +327,37 @@ func (s *Server) handle(c *net.UnixConn) {
 		_ = enc.Encode(response{Kind: "refused", Msg: fmt.Sprintf("smctl serve on %s answers only its own user (uid %d)", s.root, os.Geteuid())})
 		return
 	}
+	dec := json.NewDecoder(c)
 	var req request
-	if err := json.NewDecoder(c).Decode(&req); err != nil {
+	if err := dec.Decode(&req); err != nil {
 		return
 	}
 	switch req.Op {
 	case "status":
 		_ = enc.Encode(s.Status())
-	case "exec":
-		s.inFlight.Add(1)
-		// The caller gone (its command interrupted, its deadline past)
-		// stops the run on the node, as it would without serve.
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			var b [1]byte
-			c.Read(b[:])
-			cancel()
-		}()
-		tr := &sshx.Transport{Pool: s.pool(req.Opts), Target: req.Target}
-		out, err := tr.Exec(ctx, req.Command, req.Stdin, req.Max)
-		resp := answer(out, err)
-		if err != nil {
-			s.failed.Add(1)
+	case "mux":
+		ack, _ := json.Marshal(response{}) // accepted: frames follow, after no newline
+		if _, err := c.Write(ack); err != nil {
+			return
 		}
-		// Counted before the answer: a caller asking Status next sees it.
-		s.served.Add(1)
-		s.inFlight.Add(-1)
-		_ = enc.Encode(resp)
+		s.serveMux(ctx, c, io.MultiReader(dec.Buffered(), c))
 	default:
 		_ = enc.Encode(response{Kind: "refused", Msg: fmt.Sprintf("unknown request %q", req.Op)})
 	}
+}
+
+// run runs an exec request over the connections of pool (serve's, for the
+// request's options), counted in Status.
+func (s *Server) run(ctx context.Context, pool *sshx.Pool, req request) response {
+	tr := &sshx.Transport{Pool: pool, Target: req.Target}
+	out, err := tr.Exec(ctx, req.Command, req.Stdin, req.Max)
+	if err != nil {
+		s.failed.Add(1)
+	}
+	// Counted before the answer: a caller asking Status next sees it.
+	s.served.Add(1)
+	s.inFlight.Add(-1)
+	return answer(out, err)
 }
 
 // Exec implements sshx.Remote in serve's own process: the periodic

@@ -2,8 +2,10 @@ package serve
 
 import (
 	"context"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -188,6 +190,8 @@ func TestClientFallback(t *testing.T) {
 		t.Errorf("a socket open to others: %v, want it refused", err)
 	}
 	os.Chmod(sock, 0o600)
+	// A serve that dies before accepting the verb's connection: nothing
+	// ran, the verb runs it.
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
@@ -195,7 +199,25 @@ func TestClientFallback(t *testing.T) {
 		}
 		var req request
 		json.NewDecoder(c).Decode(&req)
-		c.Close() // dies with the command taken
+		c.Close()
+	}()
+	if _, err := (&Client{Socket: sock}).Exec(ctx, sshx.Options{}, sshx.Target{}, "true", nil, 10); !errors.Is(err, sshx.ErrNoRemote) {
+		t.Errorf("serve lost before its answer to mux: %v, want ErrNoRemote", err)
+	}
+	// One that dies with the command taken: not run again.
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		dec := json.NewDecoder(c)
+		var req request
+		dec.Decode(&req)
+		ack, _ := json.Marshal(response{})
+		c.Write(ack)
+		var f muxRequest
+		gob.NewDecoder(io.MultiReader(dec.Buffered(), c)).Decode(&f)
+		c.Close()
 	}()
 	if _, err := (&Client{Socket: sock}).Exec(ctx, sshx.Options{}, sshx.Target{}, "true", nil, 10); !errors.Is(err, errServeLost) {
 		t.Errorf("serve lost mid-command: %v, want errServeLost", err)

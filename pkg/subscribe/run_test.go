@@ -65,6 +65,9 @@ func TestManager(t *testing.T) {
 				logMu.Lock()
 				logged = append(logged, format)
 				logMu.Unlock()
+				if os.Getenv("DEBUGSUB") != "" {
+					t.Logf("LOGF "+format, args...)
+				}
 			}}
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})

@@ -91,7 +91,9 @@ func (s *sub) run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				s.flush(ctx, t)
+				// Not cut short by a stop: what is taken from the state
+				// to be written is written.
+				s.flush(context.WithoutCancel(ctx), t)
 			}
 		}
 	}()

@@ -44,11 +44,14 @@ var (
 // Name implements driver.Driver.
 func (Driver) Name() string { return Name }
 
-// Builtins implements driver.Builtins: command.write for the role
-// "command".
+// Builtins implements driver.Builtins: command.write and loadavg.read for
+// the role "command".
 func (Driver) Builtins() map[string][]driver.Builtin {
 	return map[string][]driver.Builtin{
-		Name: {{File: "command", Op: agent.Write, Agent: agent.Func(Run)}},
+		Name: {
+			{File: "command", Op: agent.Write, Agent: agent.Func(Run)},
+			{File: "loadavg", Op: agent.Read, Agent: agent.Func(Loadavg)},
+		},
 	}
 }
 

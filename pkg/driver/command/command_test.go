@@ -80,3 +80,46 @@ func TestRun(t *testing.T) {
 		t.Error("no transport: no error")
 	}
 }
+
+// files answers ReadFile with fixed content or an error.
+type files struct {
+	transport.Broken
+	b   []byte
+	err error
+}
+
+func (f files) ReadFile(_ context.Context, name string, _ int64) ([]byte, error) {
+	if name != "/proc/loadavg" {
+		return nil, fmt.Errorf("read %s", name)
+	}
+	return f.b, f.err
+}
+
+// TestLoadavg: the three load averages of /proc/loadavg, and the status of
+// each way of not getting them.
+func TestLoadavg(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tr     transport.Transport
+		output string
+		rc     int
+		msg    string
+	}{
+		{"ok", files{b: []byte("0.15 0.10 0.05 1/123 4567\n")}, "0.15 0.10 0.05\n", 0, ""},
+		{"short", files{b: []byte("0.15\n")}, "", 1, `/proc/loadavg: "0.15" is not load averages`},
+		{"unreachable", files{err: errors.New("connection refused")}, "", 255, "reading /proc/loadavg: connection refused"},
+		{"timeout", files{err: fmt.Errorf("x: %w", context.DeadlineExceeded)}, "", 124, "reading /proc/loadavg"},
+		{"interrupted", files{err: context.Canceled}, "", 130, "reading /proc/loadavg"},
+		{"local", files{err: syscall.EMFILE}, "", 71, "too many open files"},
+		{"no transport", nil, "", 2, "has no transport"},
+	} {
+		res, err := Loadavg(context.Background(), &agent.Request{Device: "/n1", Transport: tc.tr})
+		var ae *agent.Error
+		switch {
+		case tc.rc == 0 && (err != nil || string(res.Output) != tc.output):
+			t.Errorf("%s: %q, %v", tc.name, res.Output, err)
+		case tc.rc != 0 && (!errors.As(err, &ae) || ae.RC != tc.rc || !strings.Contains(err.Error(), tc.msg)):
+			t.Errorf("%s: %v, want rc %d with %q", tc.name, err, tc.rc, tc.msg)
+		}
+	}
+}

@@ -1,0 +1,269 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"encoding/gob"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/smctl/smctl/pkg/sshx"
+	"github.com/smctl/smctl/pkg/transport"
+)
+
+// A verb sends all its commands over one connection to serve: after the
+// JSON object {"Op":"mux"} and serve's JSON answer (an empty response, or a
+// refusal), both sides exchange gob frames, any number in flight at once
+// (a verb runs up to its fan-out of commands together). One connection
+// per verb rather than per command: 2000 commands cost one accept and one
+// peer check, and the frames carry output as bytes, not JSON's base64.
+
+// muxRequest is a frame a verb sends: a command to run, or the
+// cancellation of one it sent (its caller interrupted, its deadline past).
+type muxRequest struct {
+	ID     uint64
+	Cancel bool
+	Req    request
+}
+
+// muxResponse is serve's answer to the command ID.
+type muxResponse struct {
+	ID   uint64
+	Resp response
+}
+
+// serveMux runs the commands a verb sends over c (frames read from r)
+// until the verb closes it, each as it comes, answering each when it
+// ends. The verb gone, its commands still running are stopped on their
+// nodes, as they would be without serve; serve stopping (ctx) reads no
+// more commands and lets those running finish.
+func (s *Server) serveMux(ctx context.Context, c net.Conn, r io.Reader) {
+	dec, enc := gob.NewDecoder(r), gob.NewEncoder(c)
+	var wmu, mu sync.Mutex
+	running := map[uint64]context.CancelFunc{}
+	gone, stopAll := context.WithCancel(context.Background())
+	defer stopAll()
+	stopping := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	defer stopping()
+	var wg sync.WaitGroup
+	// A verb's commands all come with the same options, as a rule: their
+	// pool is looked up once.
+	var lastOpts sshx.Options
+	var lastPool *sshx.Pool
+	for {
+		var f muxRequest
+		if err := dec.Decode(&f); err != nil {
+			break
+		}
+		mu.Lock()
+		cancel := running[f.ID]
+		mu.Unlock()
+		switch {
+		case f.Cancel:
+			if cancel != nil {
+				cancel()
+			}
+			continue
+		case f.Req.Op != "exec":
+			wmu.Lock()
+			_ = enc.Encode(muxResponse{ID: f.ID, Resp: response{Kind: "refused", Msg: fmt.Sprintf("unknown request %q", f.Req.Op)}})
+			wmu.Unlock()
+			continue
+		}
+		if lastPool == nil || !sameOptions(f.Req.Opts, lastOpts) {
+			lastOpts, lastPool = f.Req.Opts, s.pool(f.Req.Opts)
+		}
+		pool := lastPool
+		cctx, cancel := context.WithCancel(gone)
+		mu.Lock()
+		running[f.ID] = cancel
+		mu.Unlock()
+		s.inFlight.Add(1)
+		wg.Go(func() {
+			resp := s.run(cctx, pool, f.Req)
+			mu.Lock()
+			delete(running, f.ID)
+			mu.Unlock()
+			cancel()
+			wmu.Lock()
+			_ = enc.Encode(muxResponse{ID: f.ID, Resp: resp})
+			wmu.Unlock()
+		})
+	}
+	if ctx.Err() == nil {
+		stopAll() // the verb is gone: nobody waits for its commands
+	}
+	wg.Wait()
+}
+
+// sameOptions reports whether a and b make the same pool (Server.pool's
+// key: every field but MaxIdle).
+func sameOptions(a, b sshx.Options) bool {
+	return a.ConnectTimeout == b.ConnectTimeout && a.Retries == b.Retries && a.StrictHostKey == b.StrictHostKey && slices.Equal(a.ConfigFiles, b.ConfigFiles)
+}
+
+// mux is a verb's connection to serve, shared by its commands.
+type mux struct {
+	conn net.Conn
+	wmu  sync.Mutex // the encoder's
+	enc  *gob.Encoder
+
+	mu      sync.Mutex
+	next    uint64
+	pending map[uint64]chan response
+	dead    bool
+}
+
+// errMuxClosed is a command not sent because the connection to serve had
+// closed meanwhile: nothing ran.
+var errMuxClosed = errors.New("connection to smctl serve closed")
+
+// connect returns the client's connection to serve, dialling it (again,
+// after a loss) when there is none.
+func (c *Client) connect(ctx context.Context) (*mux, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m != nil && !c.m.closed() {
+		return c.m, nil
+	}
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	br := bufio.NewReader(conn)
+	var ack response
+	// No newline after either JSON line: the frames follow at once.
+	if _, err = conn.Write([]byte(`{"Op":"mux"}`)); err == nil {
+		err = json.NewDecoder(br).Decode(&ack)
+	}
+	// The answer is one JSON line, and serve sends nothing more before a
+	// command's answer: br holds nothing of the frames.
+	if err == nil && ack.Kind != "" {
+		err = errors.New(ack.Msg) // another user's serve, or an older one
+	}
+	if err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	m := &mux{conn: conn, enc: gob.NewEncoder(conn), pending: map[uint64]chan response{}}
+	go m.read(gob.NewDecoder(br))
+	c.m = m
+	return m, nil
+}
+
+func (m *mux) closed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dead
+}
+
+// read hands each answer to its command until the connection ends; the
+// commands still waiting then were taken by serve and not answered.
+func (m *mux) read(dec *gob.Decoder) {
+	for {
+		var f muxResponse
+		if dec.Decode(&f) != nil {
+			break
+		}
+		m.mu.Lock()
+		ch := m.pending[f.ID]
+		delete(m.pending, f.ID)
+		m.mu.Unlock()
+		if ch != nil {
+			ch <- f.Resp
+		}
+	}
+	m.conn.Close()
+	m.mu.Lock()
+	m.dead = true
+	for id, ch := range m.pending {
+		ch <- response{Kind: "lost"}
+		delete(m.pending, id)
+	}
+	m.mu.Unlock()
+}
+
+// exec sends the command and waits for its answer or for ctx to end
+// (then serve is told to stop it). sent reports whether serve may have
+// received it.
+func (m *mux) exec(ctx context.Context, req request) (resp response, sent bool, err error) {
+	ch := make(chan response, 1)
+	m.mu.Lock()
+	if m.dead {
+		m.mu.Unlock()
+		return response{}, false, errMuxClosed
+	}
+	m.next++
+	id := m.next
+	m.pending[id] = ch
+	m.mu.Unlock()
+	m.wmu.Lock()
+	err = m.enc.Encode(muxRequest{ID: id, Req: req})
+	m.wmu.Unlock()
+	if err != nil {
+		m.conn.Close() // a frame cut short: the stream is lost
+		return response{}, false, err
+	}
+	select {
+	case resp := <-ch:
+		return resp, true, nil
+	case <-ctx.Done():
+		m.mu.Lock()
+		delete(m.pending, id)
+		m.mu.Unlock()
+		m.wmu.Lock()
+		_ = m.enc.Encode(muxRequest{ID: id, Cancel: true})
+		m.wmu.Unlock()
+		return response{}, true, ctx.Err()
+	}
+}
+
+// Exec implements sshx.Remote: the command runs over serve's connection
+// to t, made with opts. It wraps sshx.ErrNoRemote when serve could not be
+// reached (nothing ran); ctx ending stops the command on the node.
+func (c *Client) Exec(ctx context.Context, opts sshx.Options, t sshx.Target, command string, stdin []byte, maxOut int64) (transport.Output, error) {
+	req := request{Op: "exec", Opts: opts, Target: t, Command: command, Stdin: stdin, Max: maxOut}
+	var resp response
+	var sent bool
+	var err error
+	for try := 0; ; try++ {
+		var m *mux
+		m, err = c.connect(ctx)
+		if err == nil {
+			resp, sent, err = m.exec(ctx, req)
+		}
+		if errors.Is(err, errMuxClosed) && try == 0 {
+			continue // closed meanwhile (serve restarted): once more
+		}
+		break
+	}
+	switch {
+	case ctx.Err() != nil:
+		return transport.Output{}, ctx.Err()
+	case err != nil && !sent:
+		c.notice(err) // nothing ran: the verb runs it itself
+		return transport.Output{}, fmt.Errorf("%w: %v", sshx.ErrNoRemote, err)
+	}
+	switch resp.Kind {
+	case "":
+		return resp.Out, nil
+	case "lost":
+		return transport.Output{}, errServeLost
+	case "refused":
+		// A serve that does not know the request: nothing ran.
+		c.notice(errors.New(resp.Msg))
+		return transport.Output{}, fmt.Errorf("%w: %s", sshx.ErrNoRemote, resp.Msg)
+	}
+	return resp.Out, resp.failure()
+}

@@ -1,0 +1,116 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/smctl/smctl/pkg/sshx"
+)
+
+// TestMuxCancel: a verb's command interrupted (its context ends) is
+// stopped on the node by serve, the verb gets its context's error at
+// once, and the connection goes on carrying the verb's other commands.
+func TestMuxCancel(t *testing.T) {
+	c := startSim(t, 1)
+	srv, root := start(t, Config{IdleTimeout: time.Minute})
+	cl := Available(root)
+	opts := sshx.Options{ConfigFiles: []string{c.ConfigFile}}
+	target := sshx.Target{Alias: c.Nodes[0].Name}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	if _, err := cl.Exec(ctx, opts, target, "sleep 30", nil, 1<<20); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("interrupted: %v", err)
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("interrupted after %s", d)
+	}
+	for i := 0; srv.Status().InFlight != 0; i++ {
+		if i > 500 {
+			t.Fatalf("serve still runs the interrupted command: %+v", srv.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out, err := cl.Exec(context.Background(), opts, target, "hostname", nil, 1<<20)
+	if err != nil || string(out.Stdout) != c.Nodes[0].Name+"\n" {
+		t.Errorf("next command on the same connection: %q, %v", out.Stdout, err)
+	}
+}
+
+// TestMuxServeStops: serve stopping while a verb's connection is open and
+// a command runs lets the command finish and answer, and then stops,
+// without waiting for the verb to close its connection; the verb's next
+// command finds no serve and runs itself.
+func TestMuxServeStops(t *testing.T) {
+	c := startSim(t, 1)
+	root := t.TempDir()
+	srv, err := Listen(root, Config{IdleTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	cl := Available(root)
+	opts := sshx.Options{ConfigFiles: []string{c.ConfigFile}}
+	target := sshx.Target{Alias: c.Nodes[0].Name}
+	if _, err := cl.Exec(context.Background(), opts, target, "true", nil, 10); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		out, err := cl.Exec(context.Background(), opts, target, "sleep 1; echo done", nil, 1<<20)
+		if err == nil && string(out.Stdout) != "done\n" {
+			err = errors.New("output " + string(out.Stdout))
+		}
+		answered <- err
+	}()
+	for srv.Status().InFlight == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-answered; err != nil {
+		t.Errorf("the command running when serve stopped: %v", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve waits for the verb's idle connection")
+	}
+	if _, err := cl.Exec(context.Background(), opts, target, "true", nil, 10); !errors.Is(err, sshx.ErrNoRemote) {
+		t.Errorf("after serve stopped: %v, want ErrNoRemote", err)
+	}
+}
+
+// TestPoolKey: every field of sshx.Options is part of serve's pool key:
+// connections made with other options are never shared.
+func TestPoolKey(t *testing.T) {
+	if n := reflect.TypeOf(sshx.Options{}).NumField(); n != 5 {
+		t.Fatalf("sshx.Options has %d fields: put the new ones in Server.pool's key and sameOptions, then here", n)
+	}
+	srv := &Server{pools: map[string]*sshx.Pool{}}
+	base := sshx.Options{ConfigFiles: []string{"a"}, ConnectTimeout: time.Second, Retries: 1, StrictHostKey: "yes"}
+	p := srv.pool(base)
+	for _, o := range []sshx.Options{
+		{ConfigFiles: []string{"b"}, ConnectTimeout: time.Second, Retries: 1, StrictHostKey: "yes"},
+		{ConfigFiles: []string{"a", "b"}, ConnectTimeout: time.Second, Retries: 1, StrictHostKey: "yes"},
+		{ConfigFiles: []string{"a"}, ConnectTimeout: 2 * time.Second, Retries: 1, StrictHostKey: "yes"},
+		{ConfigFiles: []string{"a"}, ConnectTimeout: time.Second, Retries: 2, StrictHostKey: "yes"},
+		{ConfigFiles: []string{"a"}, ConnectTimeout: time.Second, Retries: 1, StrictHostKey: "no"},
+	} {
+		if srv.pool(o) == p || sameOptions(o, base) {
+			t.Errorf("%+v shares the pool of %+v", o, base)
+		}
+	}
+	same := base
+	same.MaxIdle = 3 // serve keeps its own bound
+	if srv.pool(same) != p || !sameOptions(same, base) {
+		t.Error("MaxIdle made another pool")
+	}
+}
