@@ -32,10 +32,31 @@ type muxRequest struct {
 	Req    request
 }
 
-// muxResponse is serve's answer to the command ID.
+// muxResponse is serve's answer to the command ID, or, with Fd 1 or 2,
+// output it printed (on stdout or stderr) sent as it comes, before the
+// answer, for a command sent with Stream.
 type muxResponse struct {
 	ID   uint64
+	Fd   int
+	Data []byte
 	Resp response
+}
+
+// frameWriter sends what a streamed command prints as frames.
+type frameWriter struct {
+	id  uint64
+	fd  int
+	mu  *sync.Mutex
+	enc *gob.Encoder
+}
+
+func (w frameWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.enc.Encode(muxResponse{ID: w.id, Fd: w.fd, Data: p}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // serveMux runs the commands a verb sends over c (frames read from r)
@@ -85,6 +106,12 @@ func (s *Server) serveMux(ctx context.Context, c net.Conn, r io.Reader) {
 		running[f.ID] = cancel
 		mu.Unlock()
 		s.inFlight.Add(1)
+		if f.Req.Stream {
+			cctx = transport.WithStream(cctx, transport.Stream{
+				Stdout: frameWriter{id: f.ID, fd: 1, mu: &wmu, enc: enc},
+				Stderr: frameWriter{id: f.ID, fd: 2, mu: &wmu, enc: enc},
+			})
+		}
 		wg.Go(func() {
 			resp := s.run(cctx, pool, f.Req)
 			mu.Lock()
@@ -102,6 +129,20 @@ func (s *Server) serveMux(ctx context.Context, c net.Conn, r io.Reader) {
 	wg.Wait()
 }
 
+// run runs an exec request over the connections of pool (serve's, for the
+// request's options), counted in Status.
+func (s *Server) run(ctx context.Context, pool *sshx.Pool, req request) response {
+	tr := &sshx.Transport{Pool: pool, Target: req.Target}
+	out, err := tr.Exec(ctx, req.Command, req.Stdin, req.Max)
+	if err != nil {
+		s.failed.Add(1)
+	}
+	// Counted before the answer: a caller asking Status next sees it.
+	s.served.Add(1)
+	s.inFlight.Add(-1)
+	return answer(out, err)
+}
+
 // sameOptions reports whether a and b make the same pool (Server.pool's
 // key: every field but MaxIdle).
 func sameOptions(a, b sshx.Options) bool {
@@ -116,8 +157,15 @@ type mux struct {
 
 	mu      sync.Mutex
 	next    uint64
-	pending map[uint64]chan response
+	pending map[uint64]*call
 	dead    bool
+}
+
+// call is a command waiting for its answer, and where its output goes as
+// it comes (a streamed command's).
+type call struct {
+	done           chan response
+	stdout, stderr io.Writer
 }
 
 // errMuxClosed is a command not sent because the connection to serve had
@@ -156,7 +204,7 @@ func (c *Client) connect(ctx context.Context) (*mux, error) {
 		}
 		return nil, err
 	}
-	m := &mux{conn: conn, enc: gob.NewEncoder(conn), pending: map[uint64]chan response{}}
+	m := &mux{conn: conn, enc: gob.NewEncoder(conn), pending: map[uint64]*call{}}
 	go m.read(gob.NewDecoder(br))
 	c.m = m
 	return m, nil
@@ -177,18 +225,26 @@ func (m *mux) read(dec *gob.Decoder) {
 			break
 		}
 		m.mu.Lock()
-		ch := m.pending[f.ID]
-		delete(m.pending, f.ID)
+		c := m.pending[f.ID]
+		if f.Fd == 0 {
+			delete(m.pending, f.ID)
+		}
 		m.mu.Unlock()
-		if ch != nil {
-			ch <- f.Resp
+		switch {
+		case c == nil:
+		case f.Fd == 1 && c.stdout != nil:
+			c.stdout.Write(f.Data)
+		case f.Fd == 2 && c.stderr != nil:
+			c.stderr.Write(f.Data)
+		case f.Fd == 0:
+			c.done <- f.Resp
 		}
 	}
 	m.conn.Close()
 	m.mu.Lock()
 	m.dead = true
-	for id, ch := range m.pending {
-		ch <- response{Kind: "lost"}
+	for id, c := range m.pending {
+		c.done <- response{Kind: "lost"}
 		delete(m.pending, id)
 	}
 	m.mu.Unlock()
@@ -197,8 +253,9 @@ func (m *mux) read(dec *gob.Decoder) {
 // exec sends the command and waits for its answer or for ctx to end
 // (then serve is told to stop it). sent reports whether serve may have
 // received it.
-func (m *mux) exec(ctx context.Context, req request) (resp response, sent bool, err error) {
-	ch := make(chan response, 1)
+func (m *mux) exec(ctx context.Context, req request, stream transport.Stream) (resp response, sent bool, err error) {
+	c := &call{done: make(chan response, 1), stdout: stream.Stdout, stderr: stream.Stderr}
+	req.Stream = c.stdout != nil || c.stderr != nil
 	m.mu.Lock()
 	if m.dead {
 		m.mu.Unlock()
@@ -206,7 +263,7 @@ func (m *mux) exec(ctx context.Context, req request) (resp response, sent bool, 
 	}
 	m.next++
 	id := m.next
-	m.pending[id] = ch
+	m.pending[id] = c
 	m.mu.Unlock()
 	m.wmu.Lock()
 	err = m.enc.Encode(muxRequest{ID: id, Req: req})
@@ -216,7 +273,7 @@ func (m *mux) exec(ctx context.Context, req request) (resp response, sent bool, 
 		return response{}, false, err
 	}
 	select {
-	case resp := <-ch:
+	case resp := <-c.done:
 		return resp, true, nil
 	case <-ctx.Done():
 		m.mu.Lock()
@@ -231,7 +288,9 @@ func (m *mux) exec(ctx context.Context, req request) (resp response, sent bool, 
 
 // Exec implements sshx.Remote: the command runs over serve's connection
 // to t, made with opts. It wraps sshx.ErrNoRemote when serve could not be
-// reached (nothing ran); ctx ending stops the command on the node.
+// reached (nothing ran); ctx ending stops the command on the node. The
+// writers of the Stream ctx carries (transport.StreamOf; not a pty, which
+// the caller asks for itself) get the output as it comes.
 func (c *Client) Exec(ctx context.Context, opts sshx.Options, t sshx.Target, command string, stdin []byte, maxOut int64) (transport.Output, error) {
 	req := request{Op: "exec", Opts: opts, Target: t, Command: command, Stdin: stdin, Max: maxOut}
 	var resp response
@@ -241,7 +300,7 @@ func (c *Client) Exec(ctx context.Context, opts sshx.Options, t sshx.Target, com
 		var m *mux
 		m, err = c.connect(ctx)
 		if err == nil {
-			resp, sent, err = m.exec(ctx, req)
+			resp, sent, err = m.exec(ctx, req, transport.StreamOf(ctx))
 		}
 		if errors.Is(err, errMuxClosed) && try == 0 {
 			continue // closed meanwhile (serve restarted): once more

@@ -1,13 +1,16 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/smctl/smctl/pkg/sshx"
+	"github.com/smctl/smctl/pkg/transport"
 )
 
 // TestMuxCancel: a verb's command interrupted (its context ends) is
@@ -112,5 +115,44 @@ func TestPoolKey(t *testing.T) {
 	same.MaxIdle = 3 // serve keeps its own bound
 	if srv.pool(same) != p || !sameOptions(same, base) {
 		t.Error("MaxIdle made another pool")
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestMuxStream: a streamed command's output (smctl run) reaches the
+// caller's writers through serve's frames, and its answer still holds it
+// all. (The simulator prints a command's output when it ends: that the
+// frames come while it runs is seen with the real sshd, in
+// testscripts/serve.txtar.)
+func TestMuxStream(t *testing.T) {
+	c := startSim(t, 1)
+	_, root := start(t, Config{IdleTimeout: time.Minute})
+	cl := Available(root)
+	var stdout, stderr lockedBuffer
+	ctx := transport.WithStream(context.Background(), transport.Stream{Stdout: &stdout, Stderr: &stderr})
+	out, err := cl.Exec(ctx, sshx.Options{ConfigFiles: []string{c.ConfigFile}}, sshx.Target{Alias: c.Nodes[0].Name},
+		"echo first; echo second", nil, 1<<20)
+	if err != nil || string(out.Stdout) != "first\nsecond\n" {
+		t.Fatalf("answer: %q %q %v", out.Stdout, out.Stderr, err)
+	}
+	if stdout.String() != "first\nsecond\n" || stderr.String() != "" {
+		t.Errorf("streamed: %q %q", stdout.String(), stderr.String())
 	}
 }

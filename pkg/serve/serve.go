@@ -267,6 +267,7 @@ type request struct {
 	Command string
 	Stdin   []byte
 	Max     int64
+	Stream  bool // send the output as it comes too (smctl run)
 }
 
 // response is serve's answer to an exec.
@@ -344,20 +345,6 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 	default:
 		_ = enc.Encode(response{Kind: "refused", Msg: fmt.Sprintf("unknown request %q", req.Op)})
 	}
-}
-
-// run runs an exec request over the connections of pool (serve's, for the
-// request's options), counted in Status.
-func (s *Server) run(ctx context.Context, pool *sshx.Pool, req request) response {
-	tr := &sshx.Transport{Pool: pool, Target: req.Target}
-	out, err := tr.Exec(ctx, req.Command, req.Stdin, req.Max)
-	if err != nil {
-		s.failed.Add(1)
-	}
-	// Counted before the answer: a caller asking Status next sees it.
-	s.served.Add(1)
-	s.inFlight.Add(-1)
-	return answer(out, err)
 }
 
 // Exec implements sshx.Remote in serve's own process: the periodic
