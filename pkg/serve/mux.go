@@ -30,6 +30,8 @@ type muxRequest struct {
 	ID     uint64
 	Cancel bool
 	Req    request
+	Data   []byte // input for the open subsystem ID (pipe.go)
+	EOF    bool   // its input ends
 }
 
 // muxResponse is serve's answer to the command ID, or, with Fd 1 or 2,
@@ -68,6 +70,7 @@ func (s *Server) serveMux(ctx context.Context, c net.Conn, r io.Reader) {
 	dec, enc := gob.NewDecoder(r), gob.NewEncoder(c)
 	var wmu, mu sync.Mutex
 	running := map[uint64]context.CancelFunc{}
+	pipes := map[uint64]*queue{} // the input of the open subsystems
 	gone, stopAll := context.WithCancel(context.Background())
 	defer stopAll()
 	stopping := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
@@ -83,7 +86,7 @@ func (s *Server) serveMux(ctx context.Context, c net.Conn, r io.Reader) {
 			break
 		}
 		mu.Lock()
-		cancel := running[f.ID]
+		cancel, in := running[f.ID], pipes[f.ID]
 		mu.Unlock()
 		switch {
 		case f.Cancel:
@@ -91,7 +94,12 @@ func (s *Server) serveMux(ctx context.Context, c net.Conn, r io.Reader) {
 				cancel()
 			}
 			continue
-		case f.Req.Op != "exec":
+		case f.Req.Op == "":
+			if in != nil {
+				in.push(f.Data, f.EOF)
+			}
+			continue
+		case f.Req.Op != "exec" && f.Req.Op != "subsystem":
 			wmu.Lock()
 			_ = enc.Encode(muxResponse{ID: f.ID, Resp: response{Kind: "refused", Msg: fmt.Sprintf("unknown request %q", f.Req.Op)}})
 			wmu.Unlock()
@@ -112,15 +120,33 @@ func (s *Server) serveMux(ctx context.Context, c net.Conn, r io.Reader) {
 				Stderr: frameWriter{id: f.ID, fd: 2, mu: &wmu, enc: enc},
 			})
 		}
+		send := func(r muxResponse) {
+			wmu.Lock()
+			_ = enc.Encode(r)
+			wmu.Unlock()
+		}
+		if f.Req.Op == "subsystem" {
+			in := newQueue()
+			mu.Lock()
+			pipes[f.ID] = in
+			mu.Unlock()
+			wg.Go(func() {
+				s.pipe(cctx, pool, f.ID, f.Req, in, send)
+				mu.Lock()
+				delete(running, f.ID)
+				delete(pipes, f.ID)
+				mu.Unlock()
+				cancel()
+			})
+			continue
+		}
 		wg.Go(func() {
 			resp := s.run(cctx, pool, f.Req)
 			mu.Lock()
 			delete(running, f.ID)
 			mu.Unlock()
 			cancel()
-			wmu.Lock()
-			_ = enc.Encode(muxResponse{ID: f.ID, Resp: resp})
-			wmu.Unlock()
+			send(muxResponse{ID: f.ID, Resp: resp})
 		})
 	}
 	if ctx.Err() == nil {
@@ -164,8 +190,11 @@ type mux struct {
 // call is a command waiting for its answer, and where its output goes as
 // it comes (a streamed command's).
 type call struct {
+	id             uint64
 	done           chan response
 	stdout, stderr io.Writer
+	opened         chan struct{} // a subsystem's: closed when serve opened it
+	pipe           *queue        // a subsystem's output
 }
 
 // errMuxClosed is a command not sent because the connection to serve had
@@ -232,11 +261,18 @@ func (m *mux) read(dec *gob.Decoder) {
 		m.mu.Unlock()
 		switch {
 		case c == nil:
+		case f.Fd == 3:
+			close(c.opened)
+		case f.Fd == 1 && c.pipe != nil:
+			c.pipe.push(f.Data, false)
 		case f.Fd == 1 && c.stdout != nil:
 			c.stdout.Write(f.Data)
 		case f.Fd == 2 && c.stderr != nil:
 			c.stderr.Write(f.Data)
 		case f.Fd == 0:
+			if c.pipe != nil {
+				c.pipe.push(nil, true)
+			}
 			c.done <- f.Resp
 		}
 	}
@@ -244,10 +280,47 @@ func (m *mux) read(dec *gob.Decoder) {
 	m.mu.Lock()
 	m.dead = true
 	for id, c := range m.pending {
+		if c.pipe != nil {
+			c.pipe.fail(errServeLost)
+		}
 		c.done <- response{Kind: "lost"}
 		delete(m.pending, id)
 	}
 	m.mu.Unlock()
+}
+
+// send registers the call and sends its request; an error is a request
+// serve did not get.
+func (m *mux) send(c *call, req request) error {
+	m.mu.Lock()
+	if m.dead {
+		m.mu.Unlock()
+		return errMuxClosed
+	}
+	m.next++
+	c.id = m.next
+	m.pending[c.id] = c
+	m.mu.Unlock()
+	if err := m.frame(muxRequest{ID: c.id, Req: req}); err != nil {
+		m.conn.Close() // a frame cut short: the stream is lost
+		return fmt.Errorf("%w: %v", errNotSent, err)
+	}
+	return nil
+}
+
+// frame sends one frame.
+func (m *mux) frame(f muxRequest) error {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	return m.enc.Encode(f)
+}
+
+// cancel forgets the call id and tells serve to stop it.
+func (m *mux) cancel(id uint64) {
+	m.mu.Lock()
+	delete(m.pending, id)
+	m.mu.Unlock()
+	_ = m.frame(muxRequest{ID: id, Cancel: true})
 }
 
 // exec sends the command and waits for its answer or for ctx to end
@@ -256,32 +329,14 @@ func (m *mux) read(dec *gob.Decoder) {
 func (m *mux) exec(ctx context.Context, req request, stream transport.Stream) (resp response, sent bool, err error) {
 	c := &call{done: make(chan response, 1), stdout: stream.Stdout, stderr: stream.Stderr}
 	req.Stream = c.stdout != nil || c.stderr != nil
-	m.mu.Lock()
-	if m.dead {
-		m.mu.Unlock()
-		return response{}, false, errMuxClosed
-	}
-	m.next++
-	id := m.next
-	m.pending[id] = c
-	m.mu.Unlock()
-	m.wmu.Lock()
-	err = m.enc.Encode(muxRequest{ID: id, Req: req})
-	m.wmu.Unlock()
-	if err != nil {
-		m.conn.Close() // a frame cut short: the stream is lost
+	if err := m.send(c, req); err != nil {
 		return response{}, false, err
 	}
 	select {
 	case resp := <-c.done:
 		return resp, true, nil
 	case <-ctx.Done():
-		m.mu.Lock()
-		delete(m.pending, id)
-		m.mu.Unlock()
-		m.wmu.Lock()
-		_ = m.enc.Encode(muxRequest{ID: id, Cancel: true})
-		m.wmu.Unlock()
+		m.cancel(c.id)
 		return response{}, true, ctx.Err()
 	}
 }

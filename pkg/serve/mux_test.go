@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,5 +156,57 @@ func TestMuxStream(t *testing.T) {
 	}
 	if stdout.String() != "first\nsecond\n" || stderr.String() != "" {
 		t.Errorf("streamed: %q %q", stdout.String(), stderr.String())
+	}
+}
+
+// TestMuxSubsystem: smctl cp's SFTP runs over serve's connection: a file
+// written and read back through it, the verb's own pool never dialling;
+// a subsystem the node does not have fails as it would without serve.
+func TestMuxSubsystem(t *testing.T) {
+	c := startSim(t, 1)
+	srv, root := start(t, Config{IdleTimeout: time.Minute})
+	ctx := context.Background()
+	pool := sshx.NewPool(sshx.Options{ConfigFiles: []string{c.ConfigFile}})
+	defer pool.Close()
+	tr := &sshx.Transport{Pool: pool, Target: sshx.Target{Alias: c.Nodes[0].Name}, Remote: Available(root)}
+	f, err := tr.OpenFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("0123456789abcdef"), 10000) // 160 KB: several frames each way
+	w, err := f.CreateNew("/tmp/through-serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.Open("/tmp/through-serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Errorf("read back %d bytes, %v; want %d", len(got), err, len(body))
+	}
+	if err := f.Close(); err != nil {
+		t.Error(err)
+	}
+	if open, _ := pool.Stats(); open != 0 {
+		t.Errorf("the verb's own pool opened %d connections", open)
+	}
+	for i := 0; srv.Status().Served != 1 || srv.Status().InFlight != 0; i++ {
+		if i > 500 {
+			t.Fatalf("serve's count after the copy: %+v", srv.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, _, _, err = Available(root).Subsystem(ctx, sshx.Options{ConfigFiles: []string{c.ConfigFile}}, sshx.Target{Alias: c.Nodes[0].Name}, "nosuch")
+	if err == nil || errors.Is(err, sshx.ErrNoRemote) || !strings.Contains(err.Error(), "refused the nosuch subsystem") {
+		t.Errorf("a subsystem the node does not have: %v", err)
 	}
 }

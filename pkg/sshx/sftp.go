@@ -18,6 +18,14 @@ import (
 
 var _ transport.FileOpener = (*Transport)(nil)
 
+// RemotePipe is the ability of a Remote to open a subsystem (sftp) on a
+// node over its connections: what r reads the subsystem printed, what is
+// written to w it reads; closePipe ends it. An error wrapping
+// ErrNoRemote opened nothing: the subsystem is opened here instead.
+type RemotePipe interface {
+	Subsystem(ctx context.Context, opts Options, t Target, name string) (r io.Reader, w io.WriteCloser, closePipe func(), err error)
+}
+
 // sftpOptions tune the SFTP clients: writes of one file in flight at once
 // (a file is written under a temporary name and renamed only once whole,
 // so a write that fails part-way leaves nothing in place).
@@ -32,48 +40,79 @@ var sftpOptions = []sftp.ClientOption{sftp.UseConcurrentWrites(true)}
 // A node that refuses the "sftp" subsystem fails with an error saying so
 // (status 1); one that cannot be reached wraps status.ErrUnreachable.
 func (t *Transport) SFTP(ctx context.Context) (*sftp.Client, func(), error) {
+	if rp, ok := t.Remote.(RemotePipe); ok {
+		r, w, closePipe, err := rp.Subsystem(ctx, t.Pool.Options(), t.Target, "sftp")
+		switch {
+		case err == nil:
+			sc, err := sftp.NewClientPipe(r, w, sftpOptions...)
+			if err != nil {
+				closePipe()
+				return nil, nil, fmt.Errorf("sftp: %w (does a login script print to standard output?)", err)
+			}
+			var once sync.Once
+			return sc, func() { once.Do(func() { sc.Close(); closePipe() }) }, nil
+		case !errors.Is(err, ErrNoRemote):
+			return nil, nil, err
+		}
+	}
+	r, w, closePipe, err := t.Subsystem(ctx, "sftp")
+	if err != nil {
+		return nil, nil, err
+	}
+	sc, err := sftp.NewClientPipe(r, w, sftpOptions...)
+	if err != nil {
+		closePipe()
+		if ctx.Err() != nil {
+			return nil, nil, context.Cause(ctx)
+		}
+		return nil, nil, fmt.Errorf("sftp: %w (does a login script print to standard output?)", err)
+	}
+	var once sync.Once
+	return sc, func() { once.Do(func() { sc.Close(); closePipe() }) }, nil
+}
+
+// Subsystem opens the subsystem name (sftp) on a new session of the node's
+// pooled connection: r reads what it prints, w is its input; closePipe
+// ends the session and gives the connection back. When ctx ends the
+// session is closed, so that reads and writes fail instead of waiting on
+// the node. A node that refuses the subsystem fails with an error saying
+// so (status 1); one that cannot be reached wraps status.ErrUnreachable.
+func (t *Transport) Subsystem(ctx context.Context, name string) (r io.Reader, w io.WriteCloser, closePipe func(), err error) {
 	c, release, err := t.Pool.Client(ctx, t.Target)
 	if err != nil {
-		return nil, nil, reachErr(err)
+		return nil, nil, nil, reachErr(err)
 	}
 	sess, err := c.NewSession()
 	if err != nil {
 		release()
-		return nil, nil, reachErr(fmt.Errorf("session: %w", err))
+		return nil, nil, nil, reachErr(fmt.Errorf("session: %w", err))
 	}
 	stop := context.AfterFunc(ctx, func() { sess.Close() })
-	fail := func(err error) (*sftp.Client, func(), error) {
+	fail := func(err error) (io.Reader, io.WriteCloser, func(), error) {
 		stop()
 		sess.Close()
 		release()
 		if ctx.Err() != nil {
-			return nil, nil, context.Cause(ctx)
+			return nil, nil, nil, context.Cause(ctx)
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	w, err := sess.StdinPipe()
-	if err != nil {
+	if w, err = sess.StdinPipe(); err != nil {
 		return fail(reachErr(fmt.Errorf("session: %w", err)))
 	}
-	r, err := sess.StdoutPipe()
-	if err != nil {
+	if r, err = sess.StdoutPipe(); err != nil {
 		return fail(reachErr(fmt.Errorf("session: %w", err)))
 	}
-	if err := sess.RequestSubsystem("sftp"); err != nil {
+	if err := sess.RequestSubsystem(name); err != nil {
 		if errors.Is(err, io.EOF) {
-			return fail(reachErr(fmt.Errorf("sftp: %w", err)))
+			return fail(reachErr(fmt.Errorf("%s: %w", name, err)))
 		}
-		return fail(fmt.Errorf("the node refused the sftp subsystem (its sshd needs a Subsystem sftp line): %w", err))
-	}
-	sc, err := sftp.NewClientPipe(r, w, sftpOptions...)
-	if err != nil {
-		return fail(fmt.Errorf("sftp: %w (does a login script print to standard output?)", err))
+		return fail(fmt.Errorf("the node refused the %s subsystem (its sshd needs a Subsystem %s line): %w", name, name, err))
 	}
 	var once sync.Once
-	return sc, func() {
+	return r, w, func() {
 		once.Do(func() {
 			stop()
-			sc.Close()
 			sess.Close()
 			release()
 		})
