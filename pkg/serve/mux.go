@@ -114,10 +114,11 @@ func (s *Server) serveMux(ctx context.Context, c net.Conn, r io.Reader) {
 		running[f.ID] = cancel
 		mu.Unlock()
 		s.inFlight.Add(1)
-		if f.Req.Stream {
+		if f.Req.Stream || f.Req.Pty {
 			cctx = transport.WithStream(cctx, transport.Stream{
 				Stdout: frameWriter{id: f.ID, fd: 1, mu: &wmu, enc: enc},
 				Stderr: frameWriter{id: f.ID, fd: 2, mu: &wmu, enc: enc},
+				Pty:    f.Req.Pty,
 			})
 		}
 		send := func(r muxResponse) {
@@ -328,7 +329,7 @@ func (m *mux) cancel(id uint64) {
 // received it.
 func (m *mux) exec(ctx context.Context, req request, stream transport.Stream) (resp response, sent bool, err error) {
 	c := &call{done: make(chan response, 1), stdout: stream.Stdout, stderr: stream.Stderr}
-	req.Stream = c.stdout != nil || c.stderr != nil
+	req.Stream, req.Pty = c.stdout != nil || c.stderr != nil, stream.Pty
 	if err := m.send(c, req); err != nil {
 		return response{}, false, err
 	}
@@ -344,8 +345,8 @@ func (m *mux) exec(ctx context.Context, req request, stream transport.Stream) (r
 // Exec implements sshx.Remote: the command runs over serve's connection
 // to t, made with opts. It wraps sshx.ErrNoRemote when serve could not be
 // reached (nothing ran); ctx ending stops the command on the node. The
-// writers of the Stream ctx carries (transport.StreamOf; not a pty, which
-// the caller asks for itself) get the output as it comes.
+// writers of the Stream ctx carries (transport.StreamOf) get the output as
+// it comes, and its pty request is made by serve.
 func (c *Client) Exec(ctx context.Context, opts sshx.Options, t sshx.Target, command string, stdin []byte, maxOut int64) (transport.Output, error) {
 	req := request{Op: "exec", Opts: opts, Target: t, Command: command, Stdin: stdin, Max: maxOut}
 	var resp response

@@ -268,6 +268,7 @@ type request struct {
 	Stdin   []byte
 	Max     int64
 	Stream  bool // send the output as it comes too (smctl run)
+	Pty     bool // run it on a pseudo-terminal (smctl run -t)
 }
 
 // response is serve's answer to an exec.

@@ -26,13 +26,13 @@ type Transport struct {
 	// Remote, when set, runs commands over the connections another
 	// process keeps (smctl serve), with Pool's options; a command is run
 	// here, on Pool, when the other process cannot be reached
-	// (ErrNoRemote) or it asks for a pty.
+	// (ErrNoRemote).
 	Remote Remote
 }
 
 // Remote runs a command over another process's connections, as
 // Transport.Exec runs it here, streaming its output to the writers of
-// the transport.Stream ctx carries.
+// the transport.Stream ctx carries, on a pty if it asks for one.
 type Remote interface {
 	Exec(ctx context.Context, opts Options, t Target, command string, stdin []byte, maxOut int64) (transport.Output, error)
 }
@@ -170,7 +170,7 @@ func (d *dropAfter) Write(p []byte) (int, error) {
 // the node's client. When ctx ends the remote command gets SIGKILL and its
 // channel is closed. A command that has started is never retried.
 func (t *Transport) Exec(ctx context.Context, command string, stdin []byte, maxOut int64) (transport.Output, error) {
-	if s := transport.StreamOf(ctx); t.Remote != nil && !s.Pty {
+	if t.Remote != nil {
 		out, err := t.Remote.Exec(ctx, t.Pool.Options(), t.Target, command, stdin, maxOut)
 		if !errors.Is(err, ErrNoRemote) {
 			return out, err
