@@ -209,6 +209,10 @@ func (s *sub) flush(ctx context.Context, t Tree) {
 	if err != nil {
 		s.logf("subscription %s: saving its state: %v", s.name, err)
 	}
+	// The log first: a state read in the file is in the log already.
+	if len(lines) > 0 {
+		s.appendLog(ctx, t, lines)
+	}
 	p := path.Join(vtree.SubscriptionsDir, s.name)
 	// Only over the spec this runs, and only a file that passes the trust
 	// check: a spec written meanwhile is never overwritten by old state
@@ -217,9 +221,6 @@ func (s *sub) flush(ctx context.Context, t Tree) {
 		if _, err := t.Write(ctx, p, []byte(content)); err != nil {
 			s.logf("subscription %s: %v", s.name, err)
 		}
-	}
-	if len(lines) > 0 {
-		s.appendLog(ctx, t, lines)
 	}
 }
 
