@@ -52,13 +52,7 @@ func TestMuxCancel(t *testing.T) {
 func TestMuxServeStops(t *testing.T) {
 	c := startSim(t, 1)
 	root := t.TempDir()
-	srv, err := Listen(root, Config{IdleTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
+	srv, cancel, done := serveOn(t, root, Config{IdleTimeout: time.Minute})
 	cl := Available(root)
 	opts := sshx.Options{ConfigFiles: []string{c.ConfigFile}}
 	target := sshx.Target{Alias: c.Nodes[0].Name}

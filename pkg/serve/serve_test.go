@@ -20,17 +20,25 @@ import (
 	"github.com/smctl/smctl/pkg/status"
 )
 
-// start runs a serve on a new root; it is stopped at the test's end.
-func start(t *testing.T, cfg Config) (*Server, string) {
+// serveOn runs a serve on root until cancel; done gets what Serve
+// returned.
+func serveOn(t *testing.T, root string, cfg Config) (srv *Server, cancel context.CancelFunc, done <-chan error) {
 	t.Helper()
-	root := t.TempDir()
 	srv, err := Listen(root, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
+	d := make(chan error, 1)
+	go func() { d <- srv.Serve(ctx) }()
+	return srv, cancel, d
+}
+
+// start runs a serve on a new root; it is stopped at the test's end.
+func start(t *testing.T, cfg Config) (*Server, string) {
+	t.Helper()
+	root := t.TempDir()
+	srv, cancel, done := serveOn(t, root, cfg)
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

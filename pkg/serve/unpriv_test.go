@@ -51,13 +51,7 @@ func TestServeOtherUser(t *testing.T) {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := Listen(root, Config{IdleTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
+	srv, cancel, done := serveOn(t, root, Config{IdleTimeout: time.Minute})
 	defer func() {
 		cancel()
 		<-done
