@@ -164,7 +164,7 @@ func Watch(ctx context.Context, t Tree, paths []string, o Options, emit func(Eve
 			}
 		}
 	}
-	events, err := watch.Watch(ctx, t, paths)
+	events, err := watch.Watch(ctx, t, watchPaths(ctx, t, paths))
 	if err != nil {
 		return err
 	}
@@ -177,6 +177,25 @@ func Watch(ctx context.Context, t Tree, paths []string, o Options, emit func(Eve
 		readAll([]string{ev.Path}, stored)
 	}
 	return nil
+}
+
+// watchPaths are the paths to watch for paths: each as it is, but a
+// pattern (a glob, a node set, a group) as the paths it expands to now.
+func watchPaths(ctx context.Context, t Tree, paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if !vfs.HasPattern(p) {
+			out = append(out, p)
+			continue
+		}
+		if _, err := t.Stat(ctx, p); err == nil {
+			out = append(out, p) // a name that merely looks like one
+			continue
+		}
+		ms, _ := vfs.Expand(ctx, t, p)
+		out = append(out, ms...)
+	}
+	return out
 }
 
 // see takes a new read of the file and returns the event to report, if

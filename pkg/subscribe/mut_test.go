@@ -30,6 +30,17 @@ func TestParseBounds(t *testing.T) {
 	if !ValidName(strings.Repeat("a", 200)) {
 		t.Error("a name of 200 characters refused")
 	}
+	// The edges of the letters and digits, and their neighbours.
+	for _, name := range []string{"a", "z", "A", "Z", "0", "9"} {
+		if !ValidName("x" + name) {
+			t.Errorf("%q refused", "x"+name)
+		}
+	}
+	for _, name := range []string{"`", "{", "@", "[", "/", ":"} {
+		if ValidName("x" + name) {
+			t.Errorf("%q taken", "x"+name)
+		}
+	}
 }
 
 // TestDeliverOnce: an event delivered to the command but not the webhook
@@ -128,4 +139,43 @@ func TestScan(t *testing.T) {
 			t.Errorf("logged %q", l)
 		}
 	}
+}
+
+// TestRescan: a device discovered after a subscription started is
+// watched from the next listing of its files on.
+func TestRescan(t *testing.T) {
+	defer func(d time.Duration) { rescan = d }(rescan)
+	rescan = 200 * time.Millisecond
+	dir := testroot.Init(t, discover.New, testroot.Options{})
+	tr, _ := testroot.Open(t, dir, discover.New, testroot.Options{})
+	ctx := context.Background()
+	write := func(p, v string) {
+		t.Helper()
+		if _, err := tr.Write(ctx, p, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "out")
+	write("/systems/servers/localhost/note", "a")
+	write("/subscriptions/s", "paths=/systems/servers/*/note exec=echo $SMCTL_PATH $SMCTL_NEW >> "+out)
+	m := &Manager{Root: dir, ScanEvery: 20 * time.Millisecond, Logf: t.Logf, Open: func() (Tree, error) {
+		return vtree.Open(dir, vtree.Options{Drivers: testroot.Drivers(), Extensions: []vtree.Extension{discover.New()}})
+	}}
+	mctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { m.Run(mctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	read := func(p string) string {
+		b, _ := os.ReadFile(p)
+		return string(b)
+	}
+	eventually(t, "active", func() bool {
+		t.Log(m.Status())
+		return strings.Contains(read(filepath.Join(dir, "tree/subscriptions/s")), "# state: active")
+	})
+	testroot.Discover(t, tr, "server n2 transport=local\n")
+	write("/systems/servers/n2/note", "x")
+	time.Sleep(600 * time.Millisecond) // a listing or two: x is n2's baseline
+	write("/systems/servers/n2/note", "y")
+	eventually(t, "n2's change delivered", func() bool { return read(out) == "/systems/servers/n2/note y\n" })
 }

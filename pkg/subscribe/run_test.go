@@ -78,6 +78,12 @@ func TestManager(t *testing.T) {
 	eventually(t, "active", func() bool { return strings.Contains(read("subscriptions/s"), "# state: active") })
 	write(note, "b")
 	eventually(t, "delivered", func() bool { return readOut() == "s 1 a b\n" })
+	eventually(t, "counted", func() bool {
+		return strings.Contains(read("subscriptions/s"), "\n# events: 1, last ") && strings.Contains(read("subscriptions/s"), "\n# deliveries: 1 delivered, 0 failed attempts, 0 pending\n")
+	})
+	if l := read("subscriptions/s.log"); !strings.HasPrefix(l, "20") {
+		t.Errorf("the log starts with %q", l)
+	}
 
 	os.WriteFile(fail, nil, 0o644)
 	write(note, "c")

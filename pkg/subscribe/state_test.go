@@ -67,6 +67,9 @@ func TestRender(t *testing.T) {
 	if got := st.render(spec, "paths=/a exec=x", true, ""); got != want {
 		t.Errorf("render:\n%s\nwant:\n%s", got, want)
 	}
+	if got := st.summary("s", spec, true, ""); got != "s: active, until 2026-11-22T13:00:00Z; 3 events, 2 delivered, 1 pending; last failure 2026-11-22T12:00:00Z: webhook x: 503; more" {
+		t.Errorf("summary: %q", got)
+	}
 	for _, tc := range []struct {
 		st             *state
 		ready          bool

@@ -104,37 +104,44 @@ func (s *sub) run(ctx context.Context) {
 	s.flush(context.WithoutCancel(ctx), t)
 }
 
+// rescan is how often a subscription's watch lists its files again, so
+// that devices discovered meanwhile are watched too; nothing is missed in
+// between, as each file's value is compared with the one last reported.
+var rescan = 5 * time.Minute
+
 // watch reports the changes of the subscription's files until it expires
 // or ctx ends; a watch that fails (no such file yet) is tried again.
 func (s *sub) watch(ctx context.Context, t Tree) {
 	for ctx.Err() == nil {
-		wctx, cancel := ctx, context.CancelFunc(func() {})
-		if !s.spec.Until.IsZero() {
-			wctx, cancel = context.WithDeadline(ctx, s.spec.Until)
+		end := time.Now().Add(rescan)
+		if !s.spec.Until.IsZero() && s.spec.Until.Before(end) {
+			end = s.spec.Until
 		}
+		wctx, cancel := context.WithDeadline(ctx, end)
 		s.mu.Lock()
-		base := s.st.Values
+		base := maps.Clone(s.st.Values)
 		s.mu.Unlock()
-		o := notify.Options{Every: s.spec.Every, For: s.spec.For, Width: t.Fanout(), Baseline: maps.Clone(base), Seen: s.seen, Ready: s.setReady}
+		o := notify.Options{Every: s.spec.Every, For: s.spec.For, Width: t.Fanout(), Baseline: base, Seen: s.seen, Ready: s.setReady}
 		err := notify.Watch(wctx, t, s.spec.Paths, o, s.emit)
 		cancel()
-		s.mu.Lock()
-		s.ready = false
-		s.mu.Unlock()
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return
-		}
-		if !s.spec.Until.IsZero() && !time.Now().Before(s.spec.Until) {
+		case !s.spec.Until.IsZero() && !time.Now().Before(s.spec.Until):
 			s.mu.Lock()
 			if !s.st.Expired {
 				s.st.Expired = true
 				s.note("expired")
 			}
+			s.ready = false
 			s.mu.Unlock()
 			return
+		case err == nil && !time.Now().Before(end):
+			continue // time to list the files again
 		}
 		retry := 5 * time.Second
 		s.mu.Lock()
+		s.ready = false
 		if err != nil {
 			retry = 30 * time.Second
 			if s.watchErr != err.Error() {
