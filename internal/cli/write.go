@@ -12,6 +12,7 @@ import (
 
 	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/ops"
+	"github.com/smctl/smctl/pkg/vtree"
 	"github.com/smctl/smctl/pkg/vtree/vfs"
 )
 
@@ -23,7 +24,8 @@ type WriteOptions struct {
 	Prompt     bool   // --prompt: ask for an ids password
 	Output     string
 	Only       string // --only failed|ok
-	Yes        bool   // --yes: let a discovery create more than discover.LargeDiscovery devices
+	Yes        bool   // --yes: confirm a destructive write to many devices, a large discovery
+	DryRun     bool   // --dry-run: list what would run where, running nothing
 }
 
 // newWriteCmd builds smctl write; runF, when not nil, receives the parsed
@@ -43,8 +45,12 @@ VALUE, the value is read from standard input.
   smctl write -f FILE PATH...               value from FILE (Figure 7's cp)
   smctl write PATH/ids --prompt [USER]      credentials, password not echoed
 
-A discovery that would create more than 10000 devices at once is refused
-unless --yes is given.
+A destructive write (power off, cycle, reset, soft; what a file's driver
+declares so) to more than confirm_over devices of smctl.yaml (10) asks for
+confirmation on a terminal, and is refused without --yes otherwise (cron,
+scripts, a pipe on standard error). A discovery that would create more than
+10000 devices at once is refused unless --yes is given. --dry-run lists
+each file, the value and the agent that would run, and runs nothing.
 
 Writes to many files run in parallel (--fanout). A write agent's output, if
 any, becomes the file's content (the command file keeps the command's
@@ -65,7 +71,8 @@ output); see it with smctl cat.`,
 	cmd.Flags().BoolVar(&opts.Prompt, "prompt", false, "for an ids file: ask for the password on the terminal without echo")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "output format: json (one JSON object per path)")
 	cmd.Flags().StringVar(&opts.Only, "only", "", "only the paths whose last status was: failed or ok (re-target a run)")
-	cmd.Flags().BoolVar(&opts.Yes, "yes", false, fmt.Sprintf("let a discovery create more than %d devices at once", discover.LargeDiscovery))
+	cmd.Flags().BoolVar(&opts.Yes, "yes", false, fmt.Sprintf("confirm a destructive write to more than confirm_over devices, or a discovery of more than %d", discover.LargeDiscovery))
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be written where, and by which agent; run nothing")
 	return cmd
 }
 
@@ -97,8 +104,8 @@ func completeWrite(g *globalOptions, opts *WriteOptions) func(*cobra.Command, []
 			}
 		}
 		var out []string
-		if vt, ok := t.(valuer); ok {
-			for _, v := range vt.Values(ctx, p) {
+		if vt, ok := t.(writeSpecer); ok {
+			for _, v := range vt.WriteSpec(ctx, p).Values {
 				if strings.HasPrefix(v, toComplete) {
 					out = append(out, v)
 				}
@@ -108,10 +115,10 @@ func completeWrite(g *globalOptions, opts *WriteOptions) func(*cobra.Command, []
 	}
 }
 
-// valuer is a tree that knows which values a file's write agent accepts
-// (vtree's).
-type valuer interface {
-	Values(ctx context.Context, p string) []string
+// writeSpecer is a tree that knows what a file's write agent's driver
+// declares of it: the values it accepts, those that destroy (vtree's).
+type writeSpecer interface {
+	WriteSpec(ctx context.Context, p string) vtree.File
 }
 
 // writeDashHint is the hint added to a flag error of write that comes after
@@ -231,6 +238,12 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 	disc.AllowLarge(opts.Yes)
 	paths, failed := expand(ctx, ios, t, paths)
 	if paths, err = ops.Only(ctx, t, paths, opts.Only); err != nil {
+		return err
+	}
+	if opts.DryRun {
+		return writeDryRun(ctx, ios, t, paths, value, failed)
+	}
+	if err := confirmWrite(ctx, ios, t, paths, value, opts.Yes); err != nil {
 		return err
 	}
 	p := choosePrinter(ios, printFlags{verb: "write", json: opts.Output == "json", many: len(paths) > 1})

@@ -37,6 +37,9 @@ type Config struct {
 	KeyFile string `yaml:"key_file"`
 	// Fanout is how many agents run at once.
 	Fanout int `yaml:"fanout"`
+	// ConfirmOver is how many devices a destructive write (power off, ...)
+	// may reach before smctl write asks for confirmation (--yes).
+	ConfirmOver int `yaml:"confirm_over"`
 	// Timeout bounds every agent run, including the wait for locks.
 	Timeout Duration `yaml:"timeout"`
 	// MaxOutput caps what one agent may print; past it nothing is stored.
@@ -213,13 +216,14 @@ func Default() *Config { return Schema{}.Default() }
 // their current values).
 func (sc Schema) Default() *Config {
 	c := &Config{
-		Tree:      "tree",
-		AgentDirs: []string{"agents.d"},
-		KeyFile:   "key",
-		Fanout:    64,
-		Timeout:   Duration{30 * time.Second},
-		MaxOutput: 16 << 20,
-		LiveDirs:  []string{"proc", "sys"},
+		Tree:        "tree",
+		AgentDirs:   []string{"agents.d"},
+		KeyFile:     "key",
+		Fanout:      64,
+		ConfirmOver: 10,
+		Timeout:     Duration{30 * time.Second},
+		MaxOutput:   16 << 20,
+		LiveDirs:    []string{"proc", "sys"},
 		Cache: []CacheRule{
 			{Match: "temperature*", Model: TTL, TTL: Duration{10 * time.Second}},
 		},

@@ -81,7 +81,7 @@ func TestSchema(t *testing.T) {
 		{name: "section validated at the section", in: "probe:\n  timeout: 0s\n", want: ":2:12: probe timeout must be positive"},
 		{name: "unknown key in a section", in: "probe:\n  retires: 3\n", want: `:2:3: unknown key "retires" (known: timeout, retries, hosts)`},
 		{name: "wrong kind in a section", in: "probe:\n  hosts: a\n", want: ":2:10: want a list"},
-		{name: "unknown top-level key names the sections", in: "prob: {}\n", want: `unknown key "prob" (known: tree, agent_dirs, key_file, fanout, timeout, max_output, live_dirs, cache, password_argv, types, serve, probe)`},
+		{name: "unknown top-level key names the sections", in: "prob: {}\n", want: `unknown key "prob" (known: tree, agent_dirs, key_file, fanout, confirm_over, timeout, max_output, live_dirs, cache, password_argv, types, serve, probe)`},
 		{name: "section twice", in: "probe: {}\nprobe: {}\n", want: `:2:1: key "probe" already set at line 1`},
 		{name: "no section key: defaults stay", in: "fanout: 9\n", check: func(t *testing.T, c *Config, p *probe) {
 			if p.Retries != 1 || c.Fanout != 9 {

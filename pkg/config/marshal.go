@@ -45,6 +45,8 @@ const header = `# smctl.yaml — the configuration of this smctl state root.
 #               files at the root of the tree (discover_master)
 # key_file      key that encrypts ids files ($SMCTL_KEY_FILE overrides)
 # fanout        agents run at once; timeout: bound on one agent run
+# confirm_over  devices a destructive write (power off, ...) may reach
+#               before smctl write asks for confirmation (or --yes)
 # max_output    cap on what one agent may print
 # live_dirs     directories read live from the node on every access
 # cache         first matching rule wins; model refresh (default: every

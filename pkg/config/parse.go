@@ -352,6 +352,9 @@ func (c *Config) validate(root *yaml.Node) error {
 	if c.Fanout < 1 {
 		return at("fanout", "fanout must be at least 1")
 	}
+	if c.ConfirmOver < 0 {
+		return at("confirm_over", "confirm_over must be 0 or more")
+	}
 	if c.Timeout.Duration <= 0 {
 		return at("timeout", "timeout must be positive")
 	}

@@ -111,13 +111,32 @@ type Builtin struct {
 	// Values lists the values a write agent accepts, for completion
 	// (power: on off cycle reset soft); nil when any value may do.
 	Values []string
+	// Destructive lists the values (their first word) whose write
+	// destroys or interrupts something (power off, cycle, reset, soft);
+	// "*" is any value. smctl write asks before writing one to more than
+	// confirm_over devices.
+	Destructive []string
 }
 
 // File is what the drivers declare of a built-in file of a type: the
 // attributes its agents require and the values its write agent accepts.
 type File struct {
-	Requires []string
-	Values   []string
+	Requires    []string
+	Values      []string
+	Destructive []string // see Builtin.Destructive
+}
+
+// Destroys reports whether writing value to the file destroys or
+// interrupts something (its first word is among f.Destructive, or
+// Destructive has "*").
+func (f File) Destroys(value []byte) bool {
+	first, _, _ := strings.Cut(strings.TrimSpace(string(value)), " ")
+	for _, d := range f.Destructive {
+		if d == "*" || strings.EqualFold(d, first) {
+			return true
+		}
+	}
+	return false
 }
 
 // Reaches reports whether a device with the attribute files attrs has
@@ -351,7 +370,7 @@ func (s *Set) declare(typ string, b Builtin) {
 		}
 	}
 	if b.Op == agent.Write {
-		f.Values = b.Values
+		f.Values, f.Destructive = b.Values, b.Destructive
 	}
 	s.files[k] = f
 }

@@ -225,3 +225,17 @@ func TestIPMIRequiresBMC(t *testing.T) {
 		t.Errorf("bootorder values: %q", got)
 	}
 }
+
+// TestDestroys: a value destroys when its first word is declared so
+// (any case), or when any value is ("*").
+func TestDestroys(t *testing.T) {
+	power := driver.File{Destructive: []string{"off", "cycle"}}
+	for v, want := range map[string]bool{"off\n": true, " OFF ": true, "cycle now": true, "on": false, "offline": false, "": false} {
+		if got := power.Destroys([]byte(v)); got != want {
+			t.Errorf("power %q: %v, want %v", v, got, want)
+		}
+	}
+	if !(driver.File{Destructive: []string{"*"}}).Destroys([]byte("anything")) || (driver.File{}).Destroys([]byte("off")) {
+		t.Error(`"*" or nothing declared`)
+	}
+}

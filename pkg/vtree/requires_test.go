@@ -93,12 +93,12 @@ func TestRequiredAttributes(t *testing.T) {
 			if tc.want && (err != nil || string(res.Content) != "on\n") || !tc.want && !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("Read(power) = %v, %v", res, err)
 			}
-			if got, want := tr.Values(ctx, tc.dev+"/power"), map[bool][]string{true: {"on", "off"}}[tc.want]; !slices.Equal(got, want) {
+			if got, want := tr.WriteSpec(ctx, tc.dev+"/power").Values, map[bool][]string{true: {"on", "off"}}[tc.want]; !slices.Equal(got, want) {
 				t.Errorf("Values(power) = %q, want %q", got, want)
 			}
 		})
 	}
-	if v := tr.Values(ctx, "/systems/servers/n2/command"); v != nil {
+	if v := tr.WriteSpec(ctx, "/systems/servers/n2/command").Values; v != nil {
 		t.Errorf("Values(command) = %q, want none declared", v)
 	}
 
@@ -136,7 +136,7 @@ func TestRequiredAttributesOverridden(t *testing.T) {
 	if !slices.Contains(names(t, tr, "/systems/servers/n1"), "power") {
 		t.Error("agents.d/server/power.read: n1 lists no power")
 	}
-	if v := tr.Values(ctx, "/systems/servers/n2/power"); !slices.Equal(v, []string{"on", "off"}) {
+	if v := tr.WriteSpec(ctx, "/systems/servers/n2/power").Values; !slices.Equal(v, []string{"on", "off"}) {
 		t.Errorf("Values with the built-in write agent = %q", v)
 	}
 

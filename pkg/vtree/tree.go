@@ -299,6 +299,9 @@ func isResultName(name string) bool {
 // Device is a device directory.
 type Device = driver.Device
 
+// File is what a driver declares of a file of a device type (WriteSpec).
+type File = driver.File
+
 // attrNames are the attribute files a device may have besides those its
 // type's attrs name.
 var attrNames = []string{"address", "transport"}

@@ -2,17 +2,16 @@ package vtree
 
 import "context"
 
-// Values lists the values that the write agent of the file at virtual
-// path p accepts, as the driver providing it declares them (completion
-// offers them); nil when it declares none (an agent of an agent directory
-// declares none) or p is no such file. It runs no agent.
-func (t *Tree) Values(ctx context.Context, p string) []string {
+// WriteSpec is what the driver of the write agent of the file p declares:
+// the values it accepts (completion) and those that destroy (smctl write
+// asks); the zero File for an agent of an agent directory or no such file.
+func (t *Tree) WriteSpec(ctx context.Context, p string) File {
 	p, err := Clean(p)
 	if err != nil {
-		return nil
+		return File{}
 	}
 	if n, err := t.resolve(ctx, p, false); err == nil && n.hook != nil && n.hook.write != nil {
-		return n.hook.file.Values
+		return n.hook.file
 	}
-	return nil
+	return File{}
 }

@@ -95,7 +95,7 @@ func (d *Driver) Builtins() map[string][]driver.Builtin {
 	mp.self = true
 	bmcFiles := []driver.Builtin{
 		{File: "power", Op: agent.Read, Agent: node.run(readPower)},
-		{File: "power", Op: agent.Write, Agent: node.run(writePower), Values: PowerValues},
+		{File: "power", Op: agent.Write, Agent: node.run(writePower), Values: PowerValues, Destructive: PowerDestructive},
 		{File: "bootorder", Op: agent.Read, Agent: node.run(readBoot)},
 		{File: "bootorder", Op: agent.Write, Agent: node.run(writeBoot), Values: bmc.BootDevices},
 		{File: "temperature", Op: agent.Read, Agent: node.run(readTemperature)},
@@ -122,6 +122,10 @@ func (d *Driver) Builtins() map[string][]driver.Builtin {
 // PowerValues are the values of power that completion offers (1 and 0
 // are accepted too, as on and off).
 var PowerValues = []string{"on", "off", "cycle", "reset", "soft"}
+
+// PowerDestructive are the values of power that stop what runs on a node
+// (0 is off): smctl write asks before writing them to many devices.
+var PowerDestructive = []string{"off", "0", "cycle", "reset", "soft"}
 
 // eventlogValues are the values of eventlog.
 var eventlogValues = []string{"clear"}
