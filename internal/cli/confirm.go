@@ -18,6 +18,9 @@ import (
 // with a destructive write (what the files' drivers declare so), and those
 // files. A file with a write agent is directly in its device's directory.
 func destroyed(ctx context.Context, t *vtree.Tree, paths []string, value []byte) (devices, files []string) {
+	if !t.Drivers().Destroys(value) {
+		return nil, nil // destructive for no file: none to look at
+	}
 	seen := map[string]bool{}
 	for _, p := range paths {
 		if !t.WriteSpec(ctx, p).Destroys(value) {

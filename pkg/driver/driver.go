@@ -375,6 +375,19 @@ func (s *Set) declare(typ string, b Builtin) {
 	s.files[k] = f
 }
 
+// Destroys reports whether writing value destroys for some file of some
+// type (File.Destroys): when it does not, no file need be looked at.
+func (s *Set) Destroys(value []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.files {
+		if f.Destroys(value) {
+			return true
+		}
+	}
+	return false
+}
+
 // File returns what the built-in agents that Register registered declare
 // of the files called name of devices of type typ: the zero File when
 // none declares anything.

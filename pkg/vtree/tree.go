@@ -232,6 +232,9 @@ func (t *Tree) Timeout() time.Duration { return t.timeout }
 // KeyFile is the path of the key that encrypts ids files.
 func (t *Tree) KeyFile() string { return t.keyFile }
 
+// Drivers are the tree's drivers.
+func (t *Tree) Drivers() *driver.Set { return t.opts.Drivers }
+
 // agentDirs returns the configured agent directories as absolute paths.
 func (t *Tree) agentDirs() []string {
 	var out []string

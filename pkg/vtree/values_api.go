@@ -2,9 +2,7 @@ package vtree
 
 import "context"
 
-// WriteSpec is what the driver of the write agent of the file p declares:
-// the values it accepts (completion) and those that destroy (smctl write
-// asks); the zero File for an agent of an agent directory or no such file.
+// WriteSpec is what the driver of file p's write agent declares (zero File: none).
 func (t *Tree) WriteSpec(ctx context.Context, p string) File {
 	p, err := Clean(p)
 	if err != nil {
