@@ -86,6 +86,15 @@ type Attributer interface {
 	Attrs() []string
 }
 
+// Layer is a driver that presents more of a node through its transport
+// (the linux driver's os/ directory): Layer gets the transport a device's
+// Transporter made and returns it with the driver's paths on top, every
+// other path passed through.
+type Layer interface {
+	Driver
+	Layer(d Device, tr transport.Transport) transport.Transport
+}
+
 // Transporter is a driver that reaches devices whose "transport"
 // attribute is its name.
 type Transporter interface {
@@ -299,7 +308,16 @@ func (s *Set) Transport(ctx context.Context, d Device) (transport.Transport, err
 	for _, dr := range s.drivers {
 		if t, ok := dr.(Transporter); ok {
 			if dr.Name() == name {
-				return t.Transport(ctx, d)
+				tr, err := t.Transport(ctx, d)
+				if err != nil {
+					return nil, err
+				}
+				for _, l := range s.drivers {
+					if l, ok := l.(Layer); ok {
+						tr = l.Layer(d, tr)
+					}
+				}
+				return tr, nil
 			}
 			known = append(known, dr.Name())
 		}

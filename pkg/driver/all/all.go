@@ -6,6 +6,7 @@ import (
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/driver/command"
 	"github.com/smctl/smctl/pkg/driver/ipmi"
+	"github.com/smctl/smctl/pkg/driver/linux"
 	"github.com/smctl/smctl/pkg/driver/local"
 	"github.com/smctl/smctl/pkg/driver/ssh"
 )
@@ -17,5 +18,6 @@ func Registry() *driver.Registry {
 	r.Register(ssh.Factory)
 	r.Register(command.Factory)
 	r.Register(ipmi.Factory)
+	r.Register(linux.Factory)
 	return r
 }

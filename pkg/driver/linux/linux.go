@@ -1,0 +1,237 @@
+// Package linux is the driver of a Linux node's resources as files (seed
+// 003): beside the node's proc and sys, the live directories it presents
+// through the node's own transport, computed on demand, each read one
+// round trip to the node:
+//
+//	os/release    the distribution (PRETTY_NAME of /etc/os-release)
+//	os/kernel     the kernel release (uname -r)
+//	os/hostname   the host name
+//	os/loadavg    the 1, 5 and 15 minute load averages: "0.12 0.08 0.01"
+//	os/uptime     seconds since boot, then days and hours: "273906 3d 04:05"
+//	os/users      who is logged in, as who(1) prints it, a line each
+//
+// It is a transport layer (driver.Layer): the device's transport (local,
+// ssh) runs the commands and reads the files, with its connections,
+// credentials and host keys; this package turns paths under its
+// directories into them, and passes every other path through. smctl.yaml's
+// live_dirs lists which live directories devices show (os by default).
+package linux
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/transport"
+)
+
+// Name is the driver's name.
+const Name = "linux"
+
+// Factory registers the driver.
+var Factory = driver.Factory{Name: Name, New: func(driver.Env) driver.Driver { return Driver{} }}
+
+// Driver presents a node's OS resources as files.
+type Driver struct{}
+
+var _ driver.Layer = Driver{}
+
+// Name implements driver.Driver.
+func (Driver) Name() string { return Name }
+
+// Layer implements driver.Layer: tr, with the driver's directories.
+func (Driver) Layer(_ driver.Device, tr transport.Transport) transport.Transport {
+	return &node{Transport: tr}
+}
+
+// node is a node's transport with the driver's directories on top.
+type node struct {
+	transport.Transport
+}
+
+// osFiles are the files of os/, and how each is read.
+var osFiles = map[string]func(ctx context.Context, tr transport.Transport) (string, error){
+	"release":  release,
+	"kernel":   procLine("/proc/sys/kernel/osrelease"),
+	"hostname": procLine("/proc/sys/kernel/hostname"),
+	"loadavg":  loadavg,
+	"uptime":   uptime,
+	"users":    users,
+}
+
+// OpenFiles passes smctl cp through to the node's transport.
+func (n *node) OpenFiles(ctx context.Context) (transport.Files, error) {
+	return transport.OpenFiles(ctx, n.Transport)
+}
+
+// split returns the driver's directory a path is in ("os") and the rest,
+// or "" for a path of the node.
+func split(name string) (dir, rest string) {
+	clean := path.Clean(name)
+	first, rest, _ := strings.Cut(strings.TrimPrefix(clean, "/"), "/")
+	if first == "os" && strings.HasPrefix(clean, "/") {
+		return first, rest
+	}
+	return "", ""
+}
+
+// ReadFile implements transport.Transport.
+func (n *node) ReadFile(ctx context.Context, name string, max int64) ([]byte, error) {
+	dir, rest := split(name)
+	if dir == "" {
+		return n.Transport.ReadFile(ctx, name, max)
+	}
+	read, ok := osFiles[rest]
+	if !ok {
+		if rest == "" {
+			return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("is a directory")}
+		}
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
+	}
+	v, err := read(ctx, n.Transport)
+	if err != nil {
+		return nil, err
+	}
+	if v != "" && !strings.HasSuffix(v, "\n") {
+		v += "\n"
+	}
+	if max > 0 && int64(len(v)) > max {
+		return nil, fmt.Errorf("%s: %w (%d bytes)", name, transport.ErrTooLarge, max)
+	}
+	return []byte(v), nil
+}
+
+// ReadDir implements transport.Transport.
+func (n *node) ReadDir(ctx context.Context, name string) ([]transport.Entry, error) {
+	dir, rest := split(name)
+	switch {
+	case dir == "":
+		return n.Transport.ReadDir(ctx, name)
+	case rest != "":
+		if _, ok := osFiles[rest]; ok {
+			return nil, &fs.PathError{Op: "readdir", Path: name, Err: fmt.Errorf("not a directory")}
+		}
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
+	}
+	var out []transport.Entry
+	for _, f := range slices.Sorted(mapsKeys(osFiles)) {
+		out = append(out, transport.Entry{Name: f, Mode: 0o444})
+	}
+	return out, nil
+}
+
+// Stat implements transport.Transport.
+func (n *node) Stat(ctx context.Context, name string) (transport.Entry, error) {
+	dir, rest := split(name)
+	switch {
+	case dir == "":
+		return n.Transport.Stat(ctx, name)
+	case rest == "":
+		return transport.Entry{Name: dir, Mode: fs.ModeDir | 0o555}, nil
+	}
+	if _, ok := osFiles[rest]; ok {
+		return transport.Entry{Name: rest, Mode: 0o444}, nil
+	}
+	return transport.Entry{}, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// procLine reads the one-line file p of the node.
+func procLine(p string) func(context.Context, transport.Transport) (string, error) {
+	return func(ctx context.Context, tr transport.Transport) (string, error) {
+		b, err := tr.ReadFile(ctx, p, 4096)
+		return strings.TrimSpace(string(b)), err
+	}
+}
+
+func release(ctx context.Context, tr transport.Transport) (string, error) {
+	b, err := tr.ReadFile(ctx, "/etc/os-release", 64<<10)
+	if err != nil {
+		if b, err = tr.ReadFile(ctx, "/usr/lib/os-release", 64<<10); err != nil {
+			return "", err
+		}
+	}
+	return prettyName(b), nil
+}
+
+// prettyName is PRETTY_NAME of an os-release file, unquoted; NAME and
+// VERSION when it has none.
+func prettyName(b []byte) string {
+	vars := map[string]string{}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if !ok {
+			continue
+		}
+		if u, err := strconv.Unquote(v); err == nil {
+			v = u
+		} else {
+			v = strings.Trim(v, `'"`)
+		}
+		vars[k] = v
+	}
+	if v := vars["PRETTY_NAME"]; v != "" {
+		return v
+	}
+	return strings.TrimSpace(vars["NAME"] + " " + vars["VERSION"])
+}
+
+func loadavg(ctx context.Context, tr transport.Transport) (string, error) {
+	b, err := tr.ReadFile(ctx, "/proc/loadavg", 4096)
+	if err != nil {
+		return "", err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "", fmt.Errorf("/proc/loadavg: %q is not load averages", strings.TrimSpace(string(b)))
+	}
+	return strings.Join(f[:3], " "), nil
+}
+
+func uptime(ctx context.Context, tr transport.Transport) (string, error) {
+	b, err := tr.ReadFile(ctx, "/proc/uptime", 4096)
+	if err != nil {
+		return "", err
+	}
+	return formatUptime(b)
+}
+
+// formatUptime turns /proc/uptime into "SECONDS Dd HH:MM".
+func formatUptime(b []byte) (string, error) {
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "", fmt.Errorf("/proc/uptime: empty")
+	}
+	secs, err := strconv.ParseFloat(f[0], 64)
+	if err != nil || secs < 0 {
+		return "", fmt.Errorf("/proc/uptime: %q is not seconds", f[0])
+	}
+	s := int64(secs)
+	return fmt.Sprintf("%d %dd %02d:%02d", s, s/86400, s%86400/3600, s%3600/60), nil
+}
+
+func users(ctx context.Context, tr transport.Transport) (string, error) {
+	out, err := tr.Exec(ctx, "who", nil, 1<<20)
+	if err != nil {
+		return "", err
+	}
+	if out.Exit != 0 {
+		return "", fmt.Errorf("who: exit %d: %s", out.Exit, bytes.TrimSpace(out.Stderr))
+	}
+	return strings.TrimRight(string(out.Stdout), "\n"), nil
+}
