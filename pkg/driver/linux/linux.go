@@ -9,12 +9,14 @@
 //	os/loadavg    the 1, 5 and 15 minute load averages: "0.12 0.08 0.01"
 //	os/uptime     seconds since boot, then days and hours: "273906 3d 04:05"
 //	os/users      who is logged in, as who(1) prints it, a line each
+//	stats/...     system statistics (see statsFiles)
 //
 // It is a transport layer (driver.Layer): the device's transport (local,
 // ssh) runs the commands and reads the files, with its connections,
 // credentials and host keys; this package turns paths under its
 // directories into them, and passes every other path through. smctl.yaml's
-// live_dirs lists which live directories devices show (os by default).
+// live_dirs lists which live directories devices show (os and stats by
+// default).
 package linux
 
 import (
@@ -22,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -55,8 +58,14 @@ type node struct {
 	transport.Transport
 }
 
+// reader reads one file of the driver from the node.
+type reader = func(ctx context.Context, tr transport.Transport) (string, error)
+
+// dirs are the driver's directories and their files.
+var dirs = map[string]map[string]reader{"os": osFiles, "stats": statsFiles}
+
 // osFiles are the files of os/, and how each is read.
-var osFiles = map[string]func(ctx context.Context, tr transport.Transport) (string, error){
+var osFiles = map[string]reader{
 	"release":  release,
 	"kernel":   procLine("/proc/sys/kernel/osrelease"),
 	"hostname": procLine("/proc/sys/kernel/hostname"),
@@ -75,7 +84,7 @@ func (n *node) OpenFiles(ctx context.Context) (transport.Files, error) {
 func split(name string) (dir, rest string) {
 	clean := path.Clean(name)
 	first, rest, _ := strings.Cut(strings.TrimPrefix(clean, "/"), "/")
-	if first == "os" && strings.HasPrefix(clean, "/") {
+	if _, ok := dirs[first]; ok && strings.HasPrefix(clean, "/") {
 		return first, rest
 	}
 	return "", ""
@@ -87,7 +96,7 @@ func (n *node) ReadFile(ctx context.Context, name string, max int64) ([]byte, er
 	if dir == "" {
 		return n.Transport.ReadFile(ctx, name, max)
 	}
-	read, ok := osFiles[rest]
+	read, ok := dirs[dir][rest]
 	if !ok {
 		if rest == "" {
 			return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("is a directory")}
@@ -114,13 +123,13 @@ func (n *node) ReadDir(ctx context.Context, name string) ([]transport.Entry, err
 	case dir == "":
 		return n.Transport.ReadDir(ctx, name)
 	case rest != "":
-		if _, ok := osFiles[rest]; ok {
+		if _, ok := dirs[dir][rest]; ok {
 			return nil, &fs.PathError{Op: "readdir", Path: name, Err: fmt.Errorf("not a directory")}
 		}
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
 	}
 	var out []transport.Entry
-	for _, f := range slices.Sorted(mapsKeys(osFiles)) {
+	for _, f := range slices.Sorted(maps.Keys(dirs[dir])) {
 		out = append(out, transport.Entry{Name: f, Mode: 0o444})
 	}
 	return out, nil
@@ -135,20 +144,10 @@ func (n *node) Stat(ctx context.Context, name string) (transport.Entry, error) {
 	case rest == "":
 		return transport.Entry{Name: dir, Mode: fs.ModeDir | 0o555}, nil
 	}
-	if _, ok := osFiles[rest]; ok {
+	if _, ok := dirs[dir][rest]; ok {
 		return transport.Entry{Name: rest, Mode: 0o444}, nil
 	}
 	return transport.Entry{}, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // procLine reads the one-line file p of the node.
