@@ -10,13 +10,14 @@
 //	os/uptime     seconds since boot, then days and hours: "273906 3d 04:05"
 //	os/users      who is logged in, as who(1) prints it, a line each
 //	stats/...     system statistics (see statsFiles)
+//	processes/... the node's processes (see processes)
 //
 // It is a transport layer (driver.Layer): the device's transport (local,
 // ssh) runs the commands and reads the files, with its connections,
 // credentials and host keys; this package turns paths under its
 // directories into them, and passes every other path through. smctl.yaml's
-// live_dirs lists which live directories devices show (os and stats by
-// default).
+// live_dirs lists which live directories devices show (os, stats and
+// processes by default).
 package linux
 
 import (
@@ -61,8 +62,17 @@ type node struct {
 // reader reads one file of the driver from the node.
 type reader = func(ctx context.Context, tr transport.Transport) (string, error)
 
-// dirs are the driver's directories and their files.
-var dirs = map[string]map[string]reader{"os": osFiles, "stats": statsFiles}
+// dirFS is one of the driver's directories: paths below it (rest, ""
+// for the directory itself) listed, described and read through the node's
+// transport.
+type dirFS interface {
+	readDir(ctx context.Context, tr transport.Transport, rest string) ([]transport.Entry, error)
+	stat(ctx context.Context, tr transport.Transport, rest string) (transport.Entry, error)
+	read(ctx context.Context, tr transport.Transport, rest string) (string, error)
+}
+
+// dirs are the driver's directories.
+var dirs = map[string]dirFS{"os": flatDir(osFiles), "stats": flatDir(statsFiles), "processes": processes{}}
 
 // osFiles are the files of os/, and how each is read.
 var osFiles = map[string]reader{
@@ -72,6 +82,44 @@ var osFiles = map[string]reader{
 	"loadavg":  loadavg,
 	"uptime":   uptime,
 	"users":    users,
+}
+
+// flatDir is a directory of files only, each read by its reader.
+type flatDir map[string]reader
+
+func (d flatDir) readDir(_ context.Context, _ transport.Transport, rest string) ([]transport.Entry, error) {
+	if rest != "" {
+		if _, ok := d[rest]; ok {
+			return nil, &fs.PathError{Op: "readdir", Path: rest, Err: fmt.Errorf("not a directory")}
+		}
+		return nil, &fs.PathError{Op: "readdir", Path: rest, Err: fs.ErrNotExist}
+	}
+	var out []transport.Entry
+	for _, f := range slices.Sorted(maps.Keys(d)) {
+		out = append(out, transport.Entry{Name: f, Mode: 0o444})
+	}
+	return out, nil
+}
+
+func (d flatDir) stat(_ context.Context, _ transport.Transport, rest string) (transport.Entry, error) {
+	if rest == "" {
+		return transport.Entry{Mode: fs.ModeDir | 0o555}, nil
+	}
+	if _, ok := d[rest]; ok {
+		return transport.Entry{Name: rest, Mode: 0o444}, nil
+	}
+	return transport.Entry{}, &fs.PathError{Op: "stat", Path: rest, Err: fs.ErrNotExist}
+}
+
+func (d flatDir) read(ctx context.Context, tr transport.Transport, rest string) (string, error) {
+	read, ok := d[rest]
+	switch {
+	case ok:
+		return read(ctx, tr)
+	case rest == "":
+		return "", &fs.PathError{Op: "read", Path: rest, Err: fmt.Errorf("is a directory")}
+	}
+	return "", &fs.PathError{Op: "read", Path: rest, Err: fs.ErrNotExist}
 }
 
 // OpenFiles passes smctl cp through to the node's transport.
@@ -96,14 +144,7 @@ func (n *node) ReadFile(ctx context.Context, name string, max int64) ([]byte, er
 	if dir == "" {
 		return n.Transport.ReadFile(ctx, name, max)
 	}
-	read, ok := dirs[dir][rest]
-	if !ok {
-		if rest == "" {
-			return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("is a directory")}
-		}
-		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
-	}
-	v, err := read(ctx, n.Transport)
+	v, err := dirs[dir].read(ctx, n.Transport, rest)
 	if err != nil {
 		return nil, err
 	}
@@ -119,35 +160,23 @@ func (n *node) ReadFile(ctx context.Context, name string, max int64) ([]byte, er
 // ReadDir implements transport.Transport.
 func (n *node) ReadDir(ctx context.Context, name string) ([]transport.Entry, error) {
 	dir, rest := split(name)
-	switch {
-	case dir == "":
+	if dir == "" {
 		return n.Transport.ReadDir(ctx, name)
-	case rest != "":
-		if _, ok := dirs[dir][rest]; ok {
-			return nil, &fs.PathError{Op: "readdir", Path: name, Err: fmt.Errorf("not a directory")}
-		}
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
 	}
-	var out []transport.Entry
-	for _, f := range slices.Sorted(maps.Keys(dirs[dir])) {
-		out = append(out, transport.Entry{Name: f, Mode: 0o444})
-	}
-	return out, nil
+	return dirs[dir].readDir(ctx, n.Transport, rest)
 }
 
 // Stat implements transport.Transport.
 func (n *node) Stat(ctx context.Context, name string) (transport.Entry, error) {
 	dir, rest := split(name)
-	switch {
-	case dir == "":
+	if dir == "" {
 		return n.Transport.Stat(ctx, name)
-	case rest == "":
-		return transport.Entry{Name: dir, Mode: fs.ModeDir | 0o555}, nil
 	}
-	if _, ok := dirs[dir][rest]; ok {
-		return transport.Entry{Name: rest, Mode: 0o444}, nil
+	e, err := dirs[dir].stat(ctx, n.Transport, rest)
+	if rest == "" {
+		e.Name = dir
 	}
-	return transport.Entry{}, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	return e, err
 }
 
 // procLine reads the one-line file p of the node.
