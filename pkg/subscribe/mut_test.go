@@ -15,7 +15,6 @@ import (
 	"github.com/smctl/smctl/internal/testroot"
 	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/notify"
-	"github.com/smctl/smctl/pkg/vtree"
 )
 
 // TestParseBounds: the smallest and largest values each key takes.
@@ -102,10 +101,7 @@ func TestScan(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var logged []string
-	m := &Manager{Root: dir, ScanEvery: time.Hour,
-		Open: func() (Tree, error) {
-			return vtree.Open(dir, vtree.Options{Drivers: testroot.Drivers(), Extensions: []vtree.Extension{discover.New()}})
-		},
+	m := &Manager{Root: dir, ScanEvery: time.Hour, Open: opener(dir),
 		Logf: func(format string, args ...any) {
 			mu.Lock()
 			logged = append(logged, strings.TrimSpace(strings.ReplaceAll(format, "%v", "")))
@@ -146,21 +142,12 @@ func TestScan(t *testing.T) {
 func TestRescan(t *testing.T) {
 	defer func(d time.Duration) { rescan = d }(rescan)
 	rescan = 200 * time.Millisecond
-	dir := testroot.Init(t, discover.New, testroot.Options{})
-	tr, _ := testroot.Open(t, dir, discover.New, testroot.Options{})
+	dir, write := newRoot(t)
 	ctx := context.Background()
-	write := func(p, v string) {
-		t.Helper()
-		if _, err := tr.Write(ctx, p, []byte(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	out := filepath.Join(dir, "out")
 	write("/systems/servers/localhost/note", "a")
 	write("/subscriptions/s", "paths=/systems/servers/*/note exec=echo $SMCTL_PATH $SMCTL_NEW >> "+out)
-	m := &Manager{Root: dir, ScanEvery: 20 * time.Millisecond, Logf: t.Logf, Open: func() (Tree, error) {
-		return vtree.Open(dir, vtree.Options{Drivers: testroot.Drivers(), Extensions: []vtree.Extension{discover.New()}})
-	}}
+	m := &Manager{Root: dir, ScanEvery: 20 * time.Millisecond, Logf: t.Logf, Open: opener(dir)}
 	mctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { m.Run(mctx); close(done) }()
@@ -173,7 +160,7 @@ func TestRescan(t *testing.T) {
 		t.Log(m.Status())
 		return strings.Contains(read(filepath.Join(dir, "tree/subscriptions/s")), "# state: active")
 	})
-	testroot.Discover(t, tr, "server n2 transport=local\n")
+	write("/discover_master", "server n2 transport=local\n")
 	write("/systems/servers/n2/note", "x")
 	time.Sleep(600 * time.Millisecond) // a listing or two: x is n2's baseline
 	write("/systems/servers/n2/note", "y")

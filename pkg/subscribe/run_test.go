@@ -25,21 +25,35 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("never: %s", what)
 }
 
+// newRoot makes a state root as smctl init does, and a function that
+// writes to its tree as a command would.
+func newRoot(t *testing.T) (string, func(p, v string)) {
+	dir := testroot.Init(t, discover.New, testroot.Options{})
+	tr, _ := testroot.Open(t, dir, discover.New, testroot.Options{})
+	return dir, func(p, v string) {
+		t.Helper()
+		if _, err := tr.Write(context.Background(), p, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// opener opens the state root dir's tree, as serve does for each
+// subscription.
+func opener(dir string) func() (Tree, error) {
+	return func() (Tree, error) {
+		return vtree.Open(dir, vtree.Options{Drivers: testroot.Drivers(), Extensions: []vtree.Extension{discover.New()}})
+	}
+}
+
 // TestManager: a subscription written to the tree is run; a change is
 // delivered with its number; a failed delivery is retried and what is
 // owed survives a stop of the manager, as does a change made while it was
 // stopped; a changed spec starts afresh; written empty, it is gone with
 // its state and log.
 func TestManager(t *testing.T) {
-	dir := testroot.Init(t, discover.New, testroot.Options{})
-	tr, _ := testroot.Open(t, dir, discover.New, testroot.Options{})
+	dir, write := newRoot(t)
 	ctx := context.Background()
-	write := func(p, v string) {
-		t.Helper()
-		if _, err := tr.Write(ctx, p, []byte(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	read := func(p string) string {
 		b, _ := os.ReadFile(filepath.Join(dir, "tree", p))
 		return string(b)
@@ -57,10 +71,7 @@ func TestManager(t *testing.T) {
 	var logMu sync.Mutex
 	var logged []string
 	run := func() (stop func()) {
-		m := &Manager{Root: dir, ScanEvery: 20 * time.Millisecond,
-			Open: func() (Tree, error) {
-				return vtree.Open(dir, vtree.Options{Drivers: testroot.Drivers(), Extensions: []vtree.Extension{discover.New()}})
-			},
+		m := &Manager{Root: dir, ScanEvery: 20 * time.Millisecond, Open: opener(dir),
 			Logf: func(format string, args ...any) {
 				logMu.Lock()
 				logged = append(logged, format)
