@@ -39,10 +39,25 @@ func newNode(name string, index int, start time.Time) *node {
 				memTotal, memFree, memFree+memFree/3, 1000+index%900, memFree/5)
 		},
 		"/proc/stat": func() string {
-			u := 10000 + index*13
-			return fmt.Sprintf("cpu  %d 0 %d %d 12 0 3 0 0 0\ncpu0 %d 0 %d %d 6 0 2 0 0 0\ncpu1 %d 0 %d %d 6 0 1 0 0 0\nprocesses %d\nprocs_running %d\nprocs_blocked 0\n",
-				u, u/3, u*20, u/2, u/6, u*10, u/2, u/6, u*10, 5000+index, 1+index%4)
+			// Two CPUs at 100 ticks a second each since boot, busy by a
+			// share that differs per node.
+			t := int(time.Since(n.boot).Seconds() * 100)
+			busy := 5 + index%30 // percent
+			u, s, w := t*busy/100, t*busy/300, t/100
+			idle := t - u - s - w
+			return fmt.Sprintf("cpu  %d 0 %d %d %d 0 0 0 0 0\ncpu0 %d 0 %d %d %d 0 0 0 0 0\ncpu1 %d 0 %d %d %d 0 0 0 0 0\nprocesses %d\nprocs_running %d\nprocs_blocked 0\n",
+				2*u, 2*s, 2*idle, 2*w, u, s, idle, w, u, s, idle, w, 5000+index, 1+index%4)
 		},
+		"/proc/diskstats": func() string {
+			t := int(time.Since(n.boot).Seconds())
+			return fmt.Sprintf("   8       0 sda %d 0 %d 0 %d 0 %d 0 0 %d 0 0 0 0 0 0\n", 10*t, 80*t, 5*t, 40*t, 3*t)
+		},
+		"/proc/net/dev": func() string {
+			t := int(time.Since(n.boot).Seconds())
+			return "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n" +
+				fmt.Sprintf("    lo: %d %d 0 0 0 0 0 0 %d %d 0 0 0 0 0 0\n  eth0: %d %d 0 0 0 0 0 0 %d %d 0 0 0 0 0 0\n", 1000*t, 10*t, 1000*t, 10*t, 50000*t, 40*t, 20000*t, 30*t)
+		},
+		"/etc/os-release": func() string { return "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n" },
 		"/proc/cpuinfo": func() string {
 			return "processor\t: 0\nmodel name\t: Simulated CPU @ 2.40GHz\n\nprocessor\t: 1\nmodel name\t: Simulated CPU @ 2.40GHz\n"
 		},

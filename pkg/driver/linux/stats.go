@@ -38,7 +38,7 @@ const sampleSeconds = 1
 // command, with the node's uptime at each read: the two contents and the
 // seconds between them.
 func sample(ctx context.Context, tr transport.Transport, file string) (a, b []byte, secs float64, err error) {
-	cmd := fmt.Sprintf("cat /proc/uptime %[1]s && sleep %[2]d && echo @@ && cat /proc/uptime %[1]s", file, sampleSeconds)
+	cmd := fmt.Sprintf("cat /proc/uptime %[1]s; sleep %[2]d; echo @@; cat /proc/uptime %[1]s", file, sampleSeconds)
 	out, err := tr.Exec(ctx, cmd, nil, 4<<20)
 	if err != nil {
 		return nil, nil, 0, err
