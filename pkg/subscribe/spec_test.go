@@ -71,3 +71,23 @@ func TestValidName(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: a spec never panics the parser, and one it takes says what
+// to watch and whom to tell, within the bounds of each key.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"paths=/a exec=logger \"$SMCTL_PATH\"", "paths=/a paths=@web/x every=30s for=2 webhook=http://h:8/x until=2026-12-31T00:00",
+		"paths=/a\nwebhook=https://h/x", "exec=", "paths= exec=x", "# state\npaths=/a exec=x", "paths=/a for=0 exec=x",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		s, err := Parse(SpecText(in))
+		if err != nil {
+			return
+		}
+		if len(s.Paths) == 0 || s.Exec == "" && s.Webhook == "" || s.For < 1 || s.For > 1000 || s.Every != 0 && s.Every < 100*time.Millisecond {
+			t.Errorf("Parse(%q) = %+v", in, s)
+		}
+	})
+}
