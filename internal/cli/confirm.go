@@ -80,7 +80,8 @@ func confirmWrite(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []st
 }
 
 // writeDryRun prints, for each path, the value and the agent that would
-// write it, marking destructive writes, and runs nothing.
+// write it, marking destructive writes, and runs nothing; a path the write
+// would refuse (missing, live, read-only) makes it fail as the write would.
 func writeDryRun(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []string, value []byte, failed int) error {
 	devices, files := destroyed(ctx, t, paths, value)
 	for _, p := range paths {
@@ -97,10 +98,12 @@ func writeDryRun(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []str
 			continue
 		case in.Live:
 			how = "refused (a live file)"
+			failed++
 		case in.Write:
 			how = writeAgentOf(t, p)
 		case in.Read:
 			how = "refused (read-only: a read agent and no write agent)"
+			failed++
 		default:
 			how = "stored as it is (no agent)"
 		}
@@ -110,9 +113,9 @@ func writeDryRun(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []str
 		}
 		fmt.Fprintf(ios.Out, "%s: %s %s%s\n", p, how, describeWrite(value), mark)
 	}
-	summary := fmt.Sprintf("write --dry-run: %d files, nothing ran", len(paths))
+	summary := fmt.Sprintf("write --dry-run: %s, nothing ran", count(len(paths), "file"))
 	if len(devices) > 0 {
-		summary = fmt.Sprintf("write --dry-run: %d files, %d destructive on %d devices", len(paths), len(files), len(devices))
+		summary = fmt.Sprintf("write --dry-run: %s, %d destructive on %s", count(len(paths), "file"), len(files), count(len(devices), "device"))
 		if len(devices) > t.Config.ConfirmOver {
 			summary += fmt.Sprintf(" (more than confirm_over: %d; would ask, or need --yes)", t.Config.ConfirmOver)
 		}
@@ -123,6 +126,14 @@ func writeDryRun(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []str
 		return errSomeFailed
 	}
 	return nil
+}
+
+// count is n things: "1 file", "3 files".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // writeAgentOf names the write agent of the file p: an executable of the

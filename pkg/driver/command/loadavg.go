@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/driver/linux"
 	"github.com/smctl/smctl/pkg/status"
 )
 
@@ -29,9 +29,9 @@ func Loadavg(ctx context.Context, req *agent.Request) (agent.Result, error) {
 		}
 		return agent.Result{}, agent.Fail(code, fmt.Errorf("reading /proc/loadavg: %w", err))
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("/proc/loadavg: %q is not load averages", strings.TrimSpace(string(b))))
+	v, err := linux.LoadAverages(b, 3)
+	if err != nil {
+		return agent.Result{}, agent.Fail(status.Failed, err)
 	}
-	return agent.Result{Output: []byte(strings.Join(f[:3], " ") + "\n")}, nil
+	return agent.Result{Output: []byte(v + "\n")}, nil
 }

@@ -21,7 +21,6 @@
 package linux
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -32,6 +31,7 @@ import (
 	"strings"
 
 	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/proc"
 	"github.com/smctl/smctl/pkg/transport"
 )
 
@@ -224,11 +224,17 @@ func loadavg(ctx context.Context, tr transport.Transport) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return LoadAverages(b, 3)
+}
+
+// LoadAverages is the first n fields of /proc/loadavg (b): the 1, 5 and
+// 15 minute load averages, then RUNNABLE/TOTAL.
+func LoadAverages(b []byte, n int) (string, error) {
 	f := strings.Fields(string(b))
-	if len(f) < 3 {
+	if len(f) < n {
 		return "", fmt.Errorf("/proc/loadavg: %q is not load averages", strings.TrimSpace(string(b)))
 	}
-	return strings.Join(f[:3], " "), nil
+	return strings.Join(f[:n], " "), nil
 }
 
 func uptime(ctx context.Context, tr transport.Transport) (string, error) {
@@ -254,12 +260,34 @@ func formatUptime(b []byte) (string, error) {
 }
 
 func users(ctx context.Context, tr transport.Transport) (string, error) {
-	out, err := tr.Exec(ctx, "who", nil, 1<<20)
+	out, err := run(ctx, tr, "who", 1<<20)
+	return strings.TrimRight(out, "\n"), err
+}
+
+// run runs cmd on the node and returns what it printed; an exit status
+// other than 0 is an *exitError.
+func run(ctx context.Context, tr transport.Transport, cmd string, max int64) (string, error) {
+	out, err := tr.Exec(ctx, cmd, nil, max)
 	if err != nil {
 		return "", err
 	}
 	if out.Exit != 0 {
-		return "", fmt.Errorf("who: exit %d: %s", out.Exit, bytes.TrimSpace(out.Stderr))
+		name, _, _ := strings.Cut(cmd, " ")
+		return "", &exitError{name: name, code: out.Exit, msg: proc.FirstLine(out.Stderr)}
 	}
-	return strings.TrimRight(string(out.Stdout), "\n"), nil
+	return string(out.Stdout), nil
+}
+
+// exitError is a command that exited with code, its stderr's first line
+// msg.
+type exitError struct {
+	name, msg string
+	code      int
+}
+
+func (e *exitError) Error() string {
+	if e.msg == "" {
+		return fmt.Sprintf("%s: exit %d", e.name, e.code)
+	}
+	return fmt.Sprintf("%s: exit %d: %s", e.name, e.code, e.msg)
 }

@@ -2,6 +2,7 @@ package linux
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -122,15 +123,12 @@ func (processes) stat(ctx context.Context, tr transport.Transport, rest string) 
 
 func (processes) read(ctx context.Context, tr transport.Transport, rest string) (string, error) {
 	if rest == "index" {
-		out, err := tr.Exec(ctx, "ps -eo pid=,user=,comm=", nil, 16<<20)
+		out, err := run(ctx, tr, "ps -eo pid=,user=,comm=", 16<<20)
 		if err != nil {
 			return "", err
 		}
-		if out.Exit != 0 {
-			return "", fmt.Errorf("ps: %s", firstLine(out.Stderr, out.Exit))
-		}
 		var lines []string
-		for l := range strings.SplitSeq(string(out.Stdout), "\n") {
+		for l := range strings.SplitSeq(out, "\n") {
 			if f := strings.Fields(l); len(f) >= 3 {
 				lines = append(lines, f[0]+" "+f[1]+" "+strings.Join(f[2:], " "))
 			}
@@ -153,7 +151,7 @@ func (processes) read(ctx context.Context, tr transport.Transport, rest string) 
 		if err != nil {
 			return "", err
 		}
-		if out.Exit != 0 {
+		if out.Exit != 0 { // ps exits 1 for a PID it does not find
 			return "", notExist(rest)
 		}
 		return strings.TrimSpace(string(out.Stdout)), nil
@@ -184,9 +182,10 @@ func (processes) read(ctx context.Context, tr transport.Transport, rest string) 
 	return "", notExist(rest)
 }
 
-// notExistIf says the process is gone when the node says its file is.
+// notExistIf says the process is gone when the node says its file is
+// (the transports wrap fs.ErrNotExist).
 func notExistIf(rest string, err error) error {
-	if strings.Contains(err.Error(), "No such file") || strings.Contains(err.Error(), "no such file") {
+	if errors.Is(err, fs.ErrNotExist) {
 		return notExist(rest)
 	}
 	return err

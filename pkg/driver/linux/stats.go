@@ -3,6 +3,7 @@ package linux
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -39,14 +40,11 @@ const sampleSeconds = 1
 // seconds between them.
 func sample(ctx context.Context, tr transport.Transport, file string) (a, b []byte, secs float64, err error) {
 	cmd := fmt.Sprintf("cat /proc/uptime %[1]s; sleep %[2]d; echo @@; cat /proc/uptime %[1]s", file, sampleSeconds)
-	out, err := tr.Exec(ctx, cmd, nil, 4<<20)
+	out, err := run(ctx, tr, cmd, 4<<20)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, fmt.Errorf("reading %s: %w", file, err)
 	}
-	if out.Exit != 0 {
-		return nil, nil, 0, fmt.Errorf("reading %s: exit %d: %s", file, out.Exit, bytes.TrimSpace(out.Stderr))
-	}
-	first, second, ok := bytes.Cut(out.Stdout, []byte("@@\n"))
+	first, second, ok := bytes.Cut([]byte(out), []byte("@@\n"))
 	if !ok {
 		return nil, nil, 0, fmt.Errorf("reading %s: no second sample", file)
 	}
@@ -256,22 +254,15 @@ func loadStats(ctx context.Context, tr transport.Transport) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 4 {
-		return "", fmt.Errorf("/proc/loadavg: %q is not load averages", strings.TrimSpace(string(b)))
-	}
-	return strings.Join(f[:4], " "), nil
+	return LoadAverages(b, 4)
 }
 
 func processStats(ctx context.Context, tr transport.Transport) (string, error) {
-	out, err := tr.Exec(ctx, "cat /proc/stat /proc/loadavg", nil, 4<<20)
+	out, err := run(ctx, tr, "cat /proc/stat /proc/loadavg", 4<<20)
 	if err != nil {
 		return "", err
 	}
-	if out.Exit != 0 {
-		return "", fmt.Errorf("reading /proc/stat: exit %d: %s", out.Exit, bytes.TrimSpace(out.Stderr))
-	}
-	m, _ := fieldsOf(out.Stdout, "")
+	m, _ := fieldsOf([]byte(out), "")
 	get := func(k string) string {
 		if v := m[k]; len(v) > 0 {
 			return strconv.FormatFloat(v[0], 'f', 0, 64)
@@ -279,7 +270,7 @@ func processStats(ctx context.Context, tr transport.Transport) (string, error) {
 		return "?"
 	}
 	total := "?"
-	lines := strings.Split(strings.TrimSpace(string(out.Stdout)), "\n")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if f := strings.Fields(lines[len(lines)-1]); len(f) >= 4 {
 		if _, t, ok := strings.Cut(f[3], "/"); ok {
 			total = t
@@ -289,20 +280,13 @@ func processStats(ctx context.Context, tr transport.Transport) (string, error) {
 }
 
 func sarStats(ctx context.Context, tr transport.Transport) (string, error) {
-	out, err := tr.Exec(ctx, "command -v sadf >/dev/null || { echo 'sysstat is not installed on the node (no sadf)' >&2; exit 3; }; sadf -j -- -A", nil, 64<<20)
+	out, err := run(ctx, tr, "command -v sadf >/dev/null || { echo 'sysstat is not installed on the node (no sadf)' >&2; exit 3; }; sadf -j -- -A", 64<<20)
+	var ee *exitError
+	if errors.As(err, &ee) && ee.code == 3 {
+		return "", errors.New(ee.msg) // no sadf: the message says so
+	}
 	if err != nil {
 		return "", err
 	}
-	if out.Exit != 0 {
-		return "", fmt.Errorf("%s", firstLine(out.Stderr, out.Exit))
-	}
-	return strings.TrimRight(string(out.Stdout), "\n"), nil
-}
-
-func firstLine(b []byte, exit int) string {
-	l, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
-	if l == "" {
-		return fmt.Sprintf("exit %d", exit)
-	}
-	return l
+	return strings.TrimRight(out, "\n"), nil
 }
