@@ -11,6 +11,7 @@ import (
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/devices"
 )
 
 // Tree is what discovery needs of a tree.
@@ -31,7 +32,17 @@ type Tree interface {
 	Write(ctx context.Context, p string, data []byte) (*vtree.Result, error)
 }
 
-var _ Tree = (*vtree.Tree)(nil)
+var _ Tree = vtreeTree{}
+
+// vtreeTree is a *vtree.Tree as discovery works on it: its devices made
+// and removed by package devices.
+type vtreeTree struct{ *vtree.Tree }
+
+func (t vtreeTree) MakeDirs(p string) error { return devices.MakeDirs(t.Tree, p) }
+func (t vtreeTree) UpdateDevice(p, typ string, attrs map[string]string) (bool, []string, error) {
+	return devices.Update(t.Tree, p, typ, attrs)
+}
+func (t vtreeTree) RemoveDevice(p, typ string) (bool, error) { return devices.Remove(t.Tree, p, typ) }
 
 // Settings are smctl.yaml's discovery: section, for prompted discovery
 // ("1" written to /discover_master).
@@ -103,7 +114,7 @@ func (d *Discovery) Every() time.Duration { return d.settings.Every.Duration }
 // Attach implements vtree.Extension: discovery works on t, and
 // /discover_master's write agent is its own.
 func (d *Discovery) Attach(t *vtree.Tree, r *agent.Registry) {
-	d.Bind(t)
+	d.Bind(vtreeTree{t})
 	r.Register("", vtree.DiscoverMaster, agent.Write, agent.Func(d.master))
 }
 

@@ -21,7 +21,7 @@ func TestUnknownKeyAttrs(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		tree Tree
-	}{{"tree", tr}, {"repeating", dupAttrs{tr}}} {
+	}{{"tree", vtreeTree{tr}}, {"repeating", dupAttrs{vtreeTree{tr}}}} {
 		t.Run(tc.name, func(t *testing.T) {
 			d.Bind(tc.tree)
 			_, err := d.parseStatement("server n1 foo=bar")

@@ -18,6 +18,7 @@ import (
 	"github.com/smctl/smctl/pkg/creds"
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/devices"
 )
 
 // ErrInitialized is returned by Init for a root that already exists.
@@ -183,9 +184,9 @@ func addIn(t *vtree.Tree, d NewDevice) error {
 	if d.Name == "" || strings.ContainsAny(d.Name, "/\x00") || strings.HasPrefix(d.Name, ".") || len(d.Name) > vtree.MaxName {
 		return fmt.Errorf("bad device name %q", d.Name)
 	}
-	if err := t.MakeDirs(dir); err != nil {
+	if err := devices.MakeDirs(t, dir); err != nil {
 		return err
 	}
-	_, err := t.AddDevice(path.Join(dir, d.Name), d.Type, d.Attrs)
+	_, err := devices.Add(t, path.Join(dir, d.Name), d.Type, d.Attrs)
 	return err
 }

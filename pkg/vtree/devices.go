@@ -2,7 +2,6 @@ package vtree
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"maps"
 	"slices"
@@ -100,130 +99,15 @@ func (t *Tree) List(p string) (map[string]bool, error) {
 	return out, nil
 }
 
-// MakeDirs creates the virtual directory p and its parents as needed.
-func (t *Tree) MakeDirs(p string) error {
-	p, err := Clean(p)
-	if err != nil {
-		return err
-	}
-	if err := t.store.Root().MkdirAll(vpath.Rel(p), 0o777); err != nil {
-		return pathErr("discover", p, unwrapPath(err))
-	}
-	return nil
-}
+// Store is the backing store, for the packages that work on it above the
+// tree (pkg/vtree/devices).
+func (t *Tree) Store() *store.Store { return t.store }
 
-// AddDevice makes the directory p a device of type typ, with the attribute
-// files attrs (written when missing or different), "address" (the device's
-// name) and the type's attrs (each written only when missing), and a lock
-// file if the type asks for one. It reports whether the device is new: an
-// existing device of the same type keeps its other files. UpdateDevice
-// also says which attributes of an existing device it changed.
-//
-// The device's line in its parent's device index (store.IndexName), which
-// makes the directory a device, is written last, after the attribute files
-// and the lock: discovery cut short (killed, a full disk) leaves complete
-// devices and at most one directory the index does not name, which is not
-// a device yet and which adding it again treats as new and completes.
-func (t *Tree) AddDevice(p, typ string, attrs map[string]string) (bool, error) {
-	isNew, _, err := t.UpdateDevice(p, typ, attrs)
-	return isNew, err
-}
-
-// UpdateDevice is AddDevice, also returning, for an existing device, the
-// names of the attributes of attrs whose value it changed (sorted).
-func (t *Tree) UpdateDevice(p, typ string, attrs map[string]string) (bool, []string, error) {
-	var changed []string
-	p, err := Clean(p)
-	if err != nil {
-		return false, nil, err
-	}
-	tc, ok := t.Config.Types[typ]
-	if !ok || p == "/" {
-		return false, nil, pathErr("discover", p, fmt.Errorf("%w: %q", ErrBadType, typ))
-	}
-	r := vpath.Rel(p)
-	isNew := false
-	info, err := t.store.Lstat(r)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		isNew = true
-		if err := t.store.Root().Mkdir(r, 0o777); err != nil {
-			return false, nil, pathErr("discover", p, unwrapPath(err))
-		}
-	case err != nil:
-		return false, nil, pathErr("discover", p, unwrapPath(err))
-	case !info.IsDir():
-		return false, nil, pathErr("discover", p, errors.New("exists and is not a directory"))
-	default:
-		if have := t.typeOf(r); have != typ && have != "" {
-			return false, nil, pathErr("discover", p, fmt.Errorf("exists as a %s", have))
-		} else if have == "" {
-			isNew = true
-		}
-	}
-	_, name := vpath.Split(p)
-	write := func(k, v string, overwrite bool) error {
-		wrote, err := t.store.WriteAttr(store.JoinRel(r, k), v, overwrite)
-		if err != nil {
-			return pathErr("discover", vpath.Join(p, k), unwrapPath(err))
-		} else if wrote && overwrite {
-			changed = append(changed, k)
-		}
-		return nil
-	}
-	for _, k := range slices.Sorted(maps.Keys(attrs)) {
-		if err := write(k, attrs[k], true); err != nil {
-			return false, nil, err
-		}
-	}
-	if err := write("address", name, false); err != nil {
-		return false, nil, err
-	}
-	for k, v := range tc.Attrs {
-		if err := write(k, v, false); err != nil {
-			return false, nil, err
-		}
-	}
-	if tc.Lock {
-		if err := t.store.CreateLock(store.JoinRel(r, LockName)); err != nil {
-			return false, nil, pathErr("discover", vpath.Join(p, LockName), unwrapPath(err))
-		}
-	}
-	if isNew {
-		parent, _ := store.SplitRel(r)
-		if err := t.store.IndexAdd(parent, name, typ); err != nil {
-			return false, nil, pathErr("discover", p, unwrapPath(err))
-		}
-	}
-	t.forgetType(r)
-	t.forgetDevice(p)
-	if isNew {
-		changed = nil
-	}
-	return isNew, changed, nil
-}
-
-// RemoveDevice removes the device at p, with everything below it, if it
-// is a device of type typ; it reports whether it was.
-func (t *Tree) RemoveDevice(p, typ string) (bool, error) {
-	p, err := Clean(p)
-	if err != nil || p == "/" {
-		return false, err
-	}
-	if t.typeOf(vpath.Rel(p)) != typ {
-		return false, nil
-	}
-	// The directory first: cut short, the index names a directory gone.
-	if err := t.store.Root().RemoveAll(vpath.Rel(p)); err != nil {
-		return false, pathErr("remove", p, unwrapPath(err))
-	}
-	parent, name := store.SplitRel(vpath.Rel(p))
-	if err := t.store.IndexRemove(parent, name); err != nil {
-		return false, pathErr("remove", p, unwrapPath(err))
-	}
+// ForgetDevice drops what the caches know of the device directory p: its
+// type and its attributes (after pkg/vtree/devices changed them).
+func (t *Tree) ForgetDevice(p string) {
 	t.forgetType(vpath.Rel(p))
 	t.forgetDevice(p)
-	return true, nil
 }
 
 // Fanout is the configured fan-out (smctl.yaml's fanout).

@@ -14,6 +14,7 @@ import (
 	"github.com/smctl/smctl/pkg/nodeset"
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/devices"
 )
 
 // groupTree is a tree with servers n1..n3, m01, m02 and localhost, and
@@ -141,7 +142,7 @@ func TestExpand(t *testing.T) {
 func TestExpandLiteralAt(t *testing.T) {
 	tr := groupTree(t, testGroups)
 	ctx := context.Background()
-	if err := tr.MakeDirs("/systems/servers/@web"); err != nil {
+	if err := devices.MakeDirs(tr, "/systems/servers/@web"); err != nil {
 		t.Fatal(err)
 	}
 	got, errs := Expand(ctx, tr, "/systems/servers/@web")
@@ -200,7 +201,7 @@ func TestExpandRanges(t *testing.T) {
 func TestWalkPattern(t *testing.T) {
 	tr := groupTree(t, testGroups)
 	ctx := context.Background()
-	if err := tr.MakeDirs("/systems/x[1]"); err != nil {
+	if err := devices.MakeDirs(tr, "/systems/x[1]"); err != nil {
 		t.Fatal(err)
 	}
 	walk := func(start string) string {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/devices"
 )
 
 // listCounter is a tree whose ReadDir counts its calls and how many run at
@@ -72,7 +73,7 @@ func prefetchTree(t *testing.T) *vtree.Tree {
 			if (i+j)%3 == 0 {
 				d += "/c/d"
 			}
-			if err := tr.MakeDirs(d); err != nil {
+			if err := devices.MakeDirs(tr, d); err != nil {
 				t.Fatal(err)
 			}
 			if j%4 == 0 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/devices"
 	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
@@ -337,7 +338,7 @@ func TestWatch(t *testing.T) {
 				want: []watchWant{{path: notes, change: Removed}},
 			}, {
 				do: func(t *testing.T, tr *vtree.Tree) {
-					ok, err := tr.RemoveDevice(watchN1, "server")
+					ok, err := devices.Remove(tr, watchN1, "server")
 					if !ok || err != nil {
 						t.Fatalf("RemoveDevice = %v, %v", ok, err)
 					}
@@ -360,7 +361,7 @@ func TestWatch(t *testing.T) {
 			watch: []string{"/systems/servers"},
 			steps: []step{{
 				do: func(t *testing.T, tr *vtree.Tree) {
-					if ok, err := tr.AddDevice("/systems/servers/n4", "server", map[string]string{"transport": "local"}); !ok || err != nil {
+					if ok, err := devices.Add(tr, "/systems/servers/n4", "server", map[string]string{"transport": "local"}); !ok || err != nil {
 						t.Fatalf("AddDevice = %v, %v", ok, err)
 					}
 				},
@@ -393,7 +394,7 @@ func TestWatch(t *testing.T) {
 				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, "/systems/servers/n4/power", "on") },
 				want: []watchWant{{path: "/systems/servers/n4/power", change: Created | Content | Status}},
 			}, {
-				do:   func(t *testing.T, tr *vtree.Tree) { watchMust(t, tr.MakeDirs("/systems/servers/n4/a/b")) },
+				do:   func(t *testing.T, tr *vtree.Tree) { watchMust(t, devices.MakeDirs(tr, "/systems/servers/n4/a/b")) },
 				want: []watchWant{{path: "/systems/servers/n4/a", change: Created}, {path: "/systems/servers/n4/a/b", change: Created}},
 			}, {
 				do:   func(t *testing.T, tr *vtree.Tree) { watchWrite(t, tr, "/systems/servers/n4/a/b/c", "deep") },
@@ -469,7 +470,7 @@ func TestWatch(t *testing.T) {
 			steps: []step{{
 				do: func(t *testing.T, tr *vtree.Tree) {
 					watchMust(t, os.RemoveAll(watchBacking(tr, "/systems/servers")))
-					watchMust(t, tr.MakeDirs("/systems/servers/n9"))
+					watchMust(t, devices.MakeDirs(tr, "/systems/servers/n9"))
 				},
 				check: func(t *testing.T, tr *vtree.Tree, evs []Event) {
 					i := slices.IndexFunc(evs, watchIs("/systems/servers", Removed))

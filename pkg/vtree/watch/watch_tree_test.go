@@ -17,6 +17,7 @@ import (
 
 	"github.com/smctl/smctl/pkg/fswatch"
 	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/devices"
 	"github.com/smctl/smctl/pkg/vtree/store"
 )
 
@@ -62,10 +63,10 @@ func TestWatchCaches(t *testing.T) {
 			name:   "device replaced",
 			before: func(t *testing.T, tr *vtree.Tree) string { return watchProbeRun(t, tr, watchN1) },
 			change: func(t *testing.T, o *vtree.Tree) {
-				if ok, err := o.RemoveDevice(watchN1, "server"); !ok || err != nil {
+				if ok, err := devices.Remove(o, watchN1, "server"); !ok || err != nil {
 					t.Fatalf("RemoveDevice = %v, %v", ok, err)
 				}
-				if ok, err := o.AddDevice(watchN1, "server", map[string]string{"transport": "ssh"}); !ok || err != nil {
+				if ok, err := devices.Add(o, watchN1, "server", map[string]string{"transport": "ssh"}); !ok || err != nil {
 					t.Fatalf("AddDevice = %v, %v", ok, err)
 				}
 			},
