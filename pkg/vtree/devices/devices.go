@@ -149,4 +149,3 @@ func Remove(t *vtree.Tree, p, typ string) (bool, error) {
 	t.ForgetDevice(p)
 	return true, nil
 }
-
