@@ -96,8 +96,10 @@ func writeDryRun(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []str
 			ios.Errorf("write %s: is a directory", p)
 			failed++
 			continue
+		case in.Live && in.Mode()&0o222 != 0:
+			how = "written on the node"
 		case in.Live:
-			how = "refused (a live file)"
+			how = "refused (a live file the node does not let write)"
 			failed++
 		case in.Write:
 			how = writeAgentOf(t, p)

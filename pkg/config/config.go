@@ -223,7 +223,7 @@ func (sc Schema) Default() *Config {
 		ConfirmOver: 10,
 		Timeout:     Duration{30 * time.Second},
 		MaxOutput:   16 << 20,
-		LiveDirs:    []string{"proc", "sys", "os", "stats", "processes"},
+		LiveDirs:    []string{"proc", "sys", "os", "stats", "processes", "services", "disks"},
 		Cache: []CacheRule{
 			{Match: "temperature*", Model: TTL, TTL: Duration{10 * time.Second}},
 		},

@@ -95,6 +95,14 @@ type Layer interface {
 	Layer(d Device, tr transport.Transport) transport.Transport
 }
 
+// Destroyer is a driver whose files are not all declared as Builtins (a
+// Layer's): Destroys reports whether writing value destroys or interrupts
+// something for some file of its (transport.Writer.Destructive).
+type Destroyer interface {
+	Driver
+	Destroys(value []byte) bool
+}
+
 // Transporter is a driver that reaches devices whose "transport"
 // attribute is its name.
 type Transporter interface {
@@ -396,6 +404,11 @@ func (s *Set) declare(typ string, b Builtin) {
 // Destroys reports whether writing value destroys for some file of some
 // type (File.Destroys): when it does not, no file need be looked at.
 func (s *Set) Destroys(value []byte) bool {
+	for _, d := range s.drivers {
+		if d, ok := d.(Destroyer); ok && d.Destroys(value) {
+			return true
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.files {

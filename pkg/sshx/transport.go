@@ -264,11 +264,6 @@ func (t *Transport) session(ctx context.Context) (*ssh.Session, func(), error) {
 	}
 }
 
-// quote quotes s for a POSIX shell.
-func quote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 func firstLine(b []byte) string {
 	for _, l := range strings.Split(string(b), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
@@ -298,7 +293,7 @@ func remoteErr(out transport.Output) error {
 
 // ReadFile implements transport.Transport with "cat" on the node.
 func (t *Transport) ReadFile(ctx context.Context, name string, max int64) ([]byte, error) {
-	out, err := t.Exec(ctx, "cat -- "+quote(name), nil, max)
+	out, err := t.Exec(ctx, "cat -- "+transport.Quote(name), nil, max)
 	if err != nil {
 		if errors.Is(err, ErrOutputLimit) {
 			return nil, fmt.Errorf("%s: %w (%d bytes)", name, transport.ErrTooLarge, max)
@@ -315,7 +310,7 @@ func (t *Transport) ReadFile(ctx context.Context, name string, max int64) ([]byt
 // entries ending in / are directories; symlinks are not followed. Sizes
 // and times are not fetched.
 func (t *Transport) ReadDir(ctx context.Context, name string) ([]transport.Entry, error) {
-	out, err := t.Exec(ctx, "ls -1Ap -- "+quote(name), nil, 64<<20)
+	out, err := t.Exec(ctx, "ls -1Ap -- "+transport.Quote(name), nil, 64<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +334,7 @@ func (t *Transport) ReadDir(ctx context.Context, name string) ([]transport.Entry
 
 // Stat implements transport.Transport with "ls -1Apd".
 func (t *Transport) Stat(ctx context.Context, name string) (transport.Entry, error) {
-	out, err := t.Exec(ctx, "ls -1Apd -- "+quote(name), nil, 1<<20)
+	out, err := t.Exec(ctx, "ls -1Apd -- "+transport.Quote(name), nil, 1<<20)
 	if err != nil {
 		return transport.Entry{}, err
 	}

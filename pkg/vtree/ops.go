@@ -240,7 +240,7 @@ func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool)
 	case n.isDir:
 		return nil, pathErr("write", p, ErrIsDir)
 	case n.live != "":
-		return nil, pathErr("write", p, ErrLiveWrite)
+		return t.writeLive(ctx, n, data)
 	case n.special == specialStatus:
 		return nil, pathErr("write", p, ErrStatusFile)
 	case n.special == specialIDs:
@@ -330,17 +330,3 @@ func (t *Tree) Last(ctx context.Context, p string) (Last, bool) {
 func (t *Tree) forgetIDs(rel string)      { t.ids.Forget(rel) }
 func (t *Tree) forgetIDsUnder(dir string) { t.ids.ForgetUnder(dir) }
 func (t *Tree) forgetAllIDs()             { t.ids.ForgetAll() }
-
-// liveContext bounds an access to a live directory (which asks the node
-// and runs no agent) by the agent timeout.
-func (t *Tree) liveContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, t.timeout)
-}
-
-// liveErr names a live access that ran out of time as such.
-func (t *Tree) liveErr(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &AgentError{RC: int(status.Timeout), Msg: fmt.Sprintf("the node did not answer within %s", t.timeout)}
-	}
-	return unwrapPath(err)
-}

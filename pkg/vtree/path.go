@@ -28,3 +28,21 @@ func pathErr(op, p string, err error) error {
 	}
 	return &fs.PathError{Op: op, Path: p, Err: err}
 }
+
+const (
+	specialIDs    = "ids"
+	specialLock   = "lock"
+	specialStatus = "status"
+)
+
+func specialName(name, dir string) string {
+	switch {
+	case name == IDsName:
+		return specialIDs
+	case name == LockName:
+		return specialLock
+	case isResultName(name):
+		return specialStatus
+	}
+	return ""
+}

@@ -74,7 +74,7 @@ const (
 var (
 	ErrReadOnly   = errors.New("read-only: it has a read agent but no write agent")
 	ErrStatusFile = errors.New("status and stderr files are written by smctl only")
-	ErrLiveWrite  = errors.New("live files are read-only")
+	ErrLiveWrite  = errors.New("read-only live file")
 	ErrIsDir      = errors.New("is a directory")
 	ErrNotDir     = errors.New("not a directory")
 	ErrNoRoot     = errors.New("no smctl state root")
@@ -353,6 +353,9 @@ func (t *Tree) resolve(ctx context.Context, p string, create bool) (*node, error
 		el, rest, more = strings.Cut(rest, "/")
 		last := !more
 		if n.live != "" {
+			if last && isResultName(el) {
+				return t.liveResult(n, el), nil
+			}
 			// Inside a live directory the node decides what is what.
 			n.live += "/" + el
 			n.path = vpath.Join(n.path, el)
@@ -427,22 +430,4 @@ func (t *Tree) dirType(n *node) (string, bool) {
 func (t *Tree) isLiveType(typ string) bool {
 	tc, ok := t.Config.Types[typ]
 	return ok && tc.Live
-}
-
-const (
-	specialIDs    = "ids"
-	specialLock   = "lock"
-	specialStatus = "status"
-)
-
-func specialName(name, dir string) string {
-	switch {
-	case name == IDsName:
-		return specialIDs
-	case name == LockName:
-		return specialLock
-	case isResultName(name):
-		return specialStatus
-	}
-	return ""
 }

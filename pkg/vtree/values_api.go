@@ -8,7 +8,12 @@ func (t *Tree) WriteSpec(ctx context.Context, p string) File {
 	if err != nil {
 		return File{}
 	}
-	if n, err := t.resolve(ctx, p, false); err == nil && n.hook != nil && n.hook.write != nil {
+	n, err := t.resolve(ctx, p, false)
+	switch {
+	case err != nil:
+	case n.live != "" && !n.liveRoot:
+		return t.liveSpec(ctx, n)
+	case n.hook != nil && n.hook.write != nil:
 		return n.hook.file
 	}
 	return File{}

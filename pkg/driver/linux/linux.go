@@ -59,33 +59,56 @@ type node struct {
 	transport.Transport
 }
 
-// reader reads one file of the driver from the node.
-type reader = func(ctx context.Context, tr transport.Transport) (string, error)
+// reader reads one file of the driver from the node; writer acts on a
+// value written to one (trimmed of surrounding space) and returns what to
+// show: the value now in effect, or "".
+type (
+	reader = func(ctx context.Context, tr transport.Transport) (string, error)
+	writer = func(ctx context.Context, tr transport.Transport, value string) (string, error)
+)
 
 // dirFS is one of the driver's directories: paths below it (rest, ""
-// for the directory itself) listed, described and read through the node's
-// transport.
+// for the directory itself) listed, described, read and written through
+// the node's transport.
 type dirFS interface {
 	readDir(ctx context.Context, tr transport.Transport, rest string) ([]transport.Entry, error)
 	stat(ctx context.Context, tr transport.Transport, rest string) (transport.Entry, error)
 	read(ctx context.Context, tr transport.Transport, rest string) (string, error)
+	// write acts on value written to rest; a path it does not write
+	// gives an error wrapping transport.ErrNotWritable, having done
+	// nothing.
+	write(ctx context.Context, tr transport.Transport, rest, value string) (string, error)
+	// destructive lists the values (their first word; "*" any) whose
+	// write to rest destroys or interrupts something.
+	destructive(rest string) []string
 }
 
-// dirs are the driver's directories.
+// dirs are the driver's directories. A directory in its own file adds
+// itself here (init).
 var dirs = map[string]dirFS{"os": flatDir(osFiles), "stats": flatDir(statsFiles), "processes": processes{}}
 
-// osFiles are the files of os/, and how each is read.
-var osFiles = map[string]reader{
-	"release":  release,
-	"kernel":   procLine("/proc/sys/kernel/osrelease"),
-	"hostname": procLine("/proc/sys/kernel/hostname"),
-	"loadavg":  loadavg,
-	"uptime":   uptime,
-	"users":    users,
+// file is a file of a flat directory: how it is read (nil: write-only),
+// how it is written (nil: read-only), and the values whose write destroys.
+type file struct {
+	read     reader
+	write    writer
+	destroys []string
 }
 
-// flatDir is a directory of files only, each read by its reader.
-type flatDir map[string]reader
+// mode is the file's permissions: read, written, or both.
+func (f file) mode() fs.FileMode {
+	var m fs.FileMode
+	if f.read != nil {
+		m |= 0o444
+	}
+	if f.write != nil {
+		m |= 0o200
+	}
+	return m
+}
+
+// flatDir is a directory of files only.
+type flatDir map[string]file
 
 func (d flatDir) readDir(_ context.Context, _ transport.Transport, rest string) ([]transport.Entry, error) {
 	if rest != "" {
@@ -96,7 +119,7 @@ func (d flatDir) readDir(_ context.Context, _ transport.Transport, rest string) 
 	}
 	var out []transport.Entry
 	for _, f := range slices.Sorted(maps.Keys(d)) {
-		out = append(out, transport.Entry{Name: f, Mode: 0o444})
+		out = append(out, transport.Entry{Name: f, Mode: d[f].mode()})
 	}
 	return out, nil
 }
@@ -105,22 +128,33 @@ func (d flatDir) stat(_ context.Context, _ transport.Transport, rest string) (tr
 	if rest == "" {
 		return transport.Entry{Mode: fs.ModeDir | 0o555}, nil
 	}
-	if _, ok := d[rest]; ok {
-		return transport.Entry{Name: rest, Mode: 0o444}, nil
+	if f, ok := d[rest]; ok {
+		return transport.Entry{Name: rest, Mode: f.mode()}, nil
 	}
 	return transport.Entry{}, &fs.PathError{Op: "stat", Path: rest, Err: fs.ErrNotExist}
 }
 
 func (d flatDir) read(ctx context.Context, tr transport.Transport, rest string) (string, error) {
-	read, ok := d[rest]
+	f, ok := d[rest]
 	switch {
+	case ok && f.read != nil:
+		return f.read(ctx, tr)
 	case ok:
-		return read(ctx, tr)
+		return "", &fs.PathError{Op: "read", Path: rest, Err: fmt.Errorf("write-only: %w", fs.ErrPermission)}
 	case rest == "":
 		return "", &fs.PathError{Op: "read", Path: rest, Err: fmt.Errorf("is a directory")}
 	}
 	return "", &fs.PathError{Op: "read", Path: rest, Err: fs.ErrNotExist}
 }
+
+func (d flatDir) write(ctx context.Context, tr transport.Transport, rest, value string) (string, error) {
+	if f, ok := d[rest]; ok && f.write != nil {
+		return f.write(ctx, tr, value)
+	}
+	return "", &fs.PathError{Op: "write", Path: rest, Err: transport.ErrNotWritable}
+}
+
+func (d flatDir) destructive(rest string) []string { return d[rest].destroys }
 
 // OpenFiles passes smctl cp through to the node's transport.
 func (n *node) OpenFiles(ctx context.Context) (transport.Files, error) {
@@ -156,6 +190,37 @@ func (n *node) ReadFile(ctx context.Context, name string, max int64) ([]byte, er
 	}
 	return []byte(v), nil
 }
+
+// WriteFile implements transport.Writer: a parameter of proc/sys, or a
+// writable file of the driver's directories.
+func (n *node) WriteFile(ctx context.Context, name string, data []byte) ([]byte, error) {
+	value := strings.TrimSpace(string(data))
+	var out string
+	var err error
+	if key, ok := sysctlKey(path.Clean(name)); ok {
+		out, err = writeSysctl(ctx, n.Transport, key, value)
+	} else if dir, rest := split(name); dir != "" {
+		out, err = dirs[dir].write(ctx, n.Transport, rest, value)
+	} else {
+		return nil, &fs.PathError{Op: "write", Path: name, Err: transport.ErrNotWritable}
+	}
+	if err != nil || out == "" {
+		return nil, err
+	}
+	return []byte(out + "\n"), nil
+}
+
+// Destructive implements transport.Writer.
+func (n *node) Destructive(name string) []string {
+	if dir, rest := split(name); dir != "" {
+		return dirs[dir].destructive(rest)
+	}
+	return nil
+}
+
+// Destroys implements driver.Destroyer: some file of the driver's is
+// destroyed by writing value (a reboot's is by any).
+func (Driver) Destroys(value []byte) bool { return true }
 
 // ReadDir implements transport.Transport.
 func (n *node) ReadDir(ctx context.Context, name string) ([]transport.Entry, error) {

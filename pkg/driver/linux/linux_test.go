@@ -66,7 +66,7 @@ func TestOS(t *testing.T) {
 	for _, e := range es {
 		names = append(names, e.Name)
 	}
-	if err != nil || strings.Join(names, " ") != "hostname kernel loadavg release uptime users" {
+	if err != nil || strings.Join(names, " ") != "hostname kernel loadavg reboot release shutdown sysctl.conf uptime users" {
 		t.Errorf("ReadDir /os: %v, %v", names, err)
 	}
 	if e, err := tr.Stat(ctx, "/os"); err != nil || !e.Mode.IsDir() {

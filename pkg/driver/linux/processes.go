@@ -23,10 +23,13 @@ import (
 //	processes/PID/nice         its nice value
 //	processes/PID/service      the systemd unit it belongs to (from its cgroup), or "-"
 //	processes/PID/limits/NAME  "SOFT HARD" (nofile, nproc, stack, core, as, memlock, ...)
+//	processes/PID/signal       write-only: TERM, KILL, HUP, ... or a number
+//
+// nice and limits/NAME are written too (see processes.write).
 type processes struct{}
 
 // procFiles are a process's files (limits is a directory).
-var procFiles = []string{"cmdline", "limits", "nice", "service", "state", "user"}
+var procFiles = []string{"cmdline", "limits", "nice", "service", "signal", "state", "user"}
 
 // limitNames are the names of /proc/PID/limits' lines.
 var limitNames = map[string]string{
@@ -72,11 +75,7 @@ func (processes) readDir(ctx context.Context, tr transport.Transport, rest strin
 		}
 		var out []transport.Entry
 		for _, f := range procFiles {
-			e := transport.Entry{Name: f, Mode: 0o444}
-			if f == "limits" {
-				e.Mode = fs.ModeDir | 0o555
-			}
-			out = append(out, e)
+			out = append(out, transport.Entry{Name: f, Mode: procMode(f)})
 		}
 		return out, nil
 	case sub == "limits":
@@ -86,7 +85,7 @@ func (processes) readDir(ctx context.Context, tr transport.Transport, rest strin
 		}
 		var out []transport.Entry
 		for _, n := range slices.Sorted(maps.Keys(lim)) {
-			out = append(out, transport.Entry{Name: n, Mode: 0o444})
+			out = append(out, transport.Entry{Name: n, Mode: 0o644})
 		}
 		return out, nil
 	}
@@ -114,9 +113,9 @@ func (processes) stat(ctx context.Context, tr transport.Transport, rest string) 
 	case sub == "limits":
 		return transport.Entry{Name: sub, Mode: fs.ModeDir | 0o555}, nil
 	case name == "limits" && !strings.Contains(lim, "/") && slices.Contains(slices.Collect(maps.Values(limitNames)), lim):
-		return transport.Entry{Name: lim, Mode: 0o444}, nil
+		return transport.Entry{Name: lim, Mode: 0o644}, nil
 	case slices.Contains(procFiles, sub):
-		return transport.Entry{Name: sub, Mode: 0o444}, nil
+		return transport.Entry{Name: sub, Mode: procMode(sub)}, nil
 	}
 	return transport.Entry{}, notExist(rest)
 }
@@ -169,6 +168,8 @@ func (processes) read(ctx context.Context, tr transport.Transport, rest string) 
 		return unitOf(string(b)), nil
 	case "limits":
 		return "", &fs.PathError{Op: "read", Path: "/processes/" + rest, Err: fmt.Errorf("is a directory")}
+	case "signal":
+		return "", &fs.PathError{Op: "read", Path: "/processes/" + rest, Err: fmt.Errorf("write-only: %w", fs.ErrPermission)}
 	}
 	if name, ok := strings.CutPrefix(sub, "limits/"); ok {
 		lim, err := limits(ctx, tr, pid)

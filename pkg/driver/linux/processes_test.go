@@ -70,7 +70,7 @@ func TestProcesses(t *testing.T) {
 		return strings.Join(out, " ") + errString(err)
 	}
 	for p, want := range map[string]string{
-		"/processes": "index 7", "/processes/7": "cmdline limits nice service state user", "/processes/7/limits": "nofile nproc",
+		"/processes": "index 7", "/processes/7": "cmdline limits nice service signal state user", "/processes/7/limits": "nofile nproc",
 	} {
 		if got := names(tr.ReadDir(ctx, p)); got != want {
 			t.Errorf("ReadDir %s: %q, want %q", p, got, want)

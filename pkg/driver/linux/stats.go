@@ -22,14 +22,14 @@ import (
 //	stats/load       1MIN 5MIN 15MIN RUNNABLE/TOTAL
 //	stats/processes  NAME N  (running, blocked, total, forks since boot)
 //	stats/sar        the node's sysstat history as sadf -j prints it
-var statsFiles = map[string]func(ctx context.Context, tr transport.Transport) (string, error){
-	"cpu":       cpuStats,
-	"memory":    memoryStats,
-	"io":        ioStats,
-	"network":   networkStats,
-	"load":      loadStats,
-	"processes": processStats,
-	"sar":       sarStats,
+var statsFiles = map[string]file{
+	"cpu":       {read: cpuStats},
+	"memory":    {read: memoryStats},
+	"io":        {read: ioStats},
+	"network":   {read: networkStats},
+	"load":      {read: loadStats},
+	"processes": {read: processStats},
+	"sar":       {read: sarStats},
 }
 
 // sampleSeconds is how long a rate is sampled.

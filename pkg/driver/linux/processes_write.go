@@ -1,0 +1,111 @@
+package linux
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/smctl/smctl/pkg/transport"
+)
+
+// A process's writable files: nice (renice), limits/NAME (prlimit on the
+// live process) and signal (kill).
+
+// procMode is the mode of a process's file f.
+func procMode(f string) fs.FileMode {
+	switch f {
+	case "limits":
+		return fs.ModeDir | 0o555
+	case "nice":
+		return 0o644
+	case "signal":
+		return 0o200
+	}
+	return 0o444
+}
+
+// signals are the signals signal takes by name (with or without SIG).
+var signals = []string{"HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM", "CONT", "STOP", "TSTP", "WINCH"}
+
+func (processes) destructive(rest string) []string {
+	if _, sub, ok := pidOf(rest); ok && sub == "signal" {
+		return []string{"KILL", "SIGKILL", "9"}
+	}
+	return nil
+}
+
+func (processes) write(ctx context.Context, tr transport.Transport, rest, value string) (string, error) {
+	pid, sub, ok := pidOf(rest)
+	if !ok {
+		return "", &fs.PathError{Op: "write", Path: "/processes/" + rest, Err: transport.ErrNotWritable}
+	}
+	if _, err := tr.Stat(ctx, "/proc/"+pid); err != nil {
+		return "", notExist(rest)
+	}
+	switch sub {
+	case "nice":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < -20 || n > 19 {
+			return "", fmt.Errorf("%q: a nice value is a number from -20 to 19", value)
+		}
+		if _, err := run(ctx, tr, fmt.Sprintf("renice -n %d -p %s", n, pid), 64<<10); err != nil {
+			return "", notExistIf(rest, err)
+		}
+		return strconv.Itoa(n), nil
+	case "signal":
+		sig, err := signalArg(value)
+		if err != nil {
+			return "", err
+		}
+		if _, err := run(ctx, tr, "kill -s "+sig+" "+pid, 64<<10); err != nil {
+			return "", err
+		}
+		return "", nil
+	}
+	if name, ok := strings.CutPrefix(sub, "limits/"); ok && slices.Contains(slices.Collect(maps.Values(limitNames)), name) {
+		soft, hard, err := limitArg(value)
+		if err != nil {
+			return "", fmt.Errorf("limits/%s: %w", name, err)
+		}
+		if _, err := run(ctx, tr, fmt.Sprintf("prlimit --pid %s --%s=%s:%s", pid, name, soft, hard), 64<<10); err != nil {
+			return "", err
+		}
+		return soft + " " + hard, nil
+	}
+	return "", &fs.PathError{Op: "write", Path: "/processes/" + rest, Err: transport.ErrNotWritable}
+}
+
+// signalArg is kill -s's argument for value: a signal's name (TERM,
+// SIGTERM) or number.
+func signalArg(value string) (string, error) {
+	if n, err := strconv.Atoi(value); err == nil && n >= 0 && n <= 64 {
+		return strconv.Itoa(n), nil
+	}
+	name := strings.TrimPrefix(strings.ToUpper(value), "SIG")
+	if slices.Contains(signals, name) {
+		return name, nil
+	}
+	return "", fmt.Errorf("%q is not a signal (%s, or a number)", value, strings.Join(signals, ", "))
+}
+
+// limitArg is the soft and hard limit of value: "SOFT HARD", or one
+// value for both; each a number or unlimited.
+func limitArg(value string) (soft, hard string, err error) {
+	f := strings.Fields(value)
+	if len(f) == 1 {
+		f = append(f, f[0])
+	}
+	if len(f) != 2 {
+		return "", "", fmt.Errorf("%q: write SOFT HARD, or one value for both", value)
+	}
+	for _, v := range f {
+		if _, err := strconv.ParseUint(v, 10, 64); err != nil && v != "unlimited" {
+			return "", "", fmt.Errorf("%q is not a number or unlimited", v)
+		}
+	}
+	return f[0], f[1], nil
+}
