@@ -71,6 +71,9 @@ func TestScripts(t *testing.T) {
 			return have, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// initscript and loopdev: see their files.
+			"initscript": cmdInitScript,
+			"loopdev":    cmdLoopdev,
 			// sshd N: start a private OpenSSH sshd on 127.0.0.1 for this
 			// script, with a client ssh_config mapping s0001..sNNNN to it;
 			// it stops when the script ends. Exports SSHD_DIR, SSHD_PORT,
