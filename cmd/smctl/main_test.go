@@ -76,17 +76,34 @@ func TestScripts(t *testing.T) {
 			"loopdev":    cmdLoopdev,
 			// sshd N: start a private OpenSSH sshd on 127.0.0.1 for this
 			// script, with a client ssh_config mapping s0001..sNNNN to it;
-			// it stops when the script ends. Exports SSHD_DIR, SSHD_PORT,
+			// it stops when the script ends. With "private", sshd runs in
+			// UTS and mount namespaces of its own; with "root", the login
+			// is root (testsshd.Options).
+			// Exports SSHD_DIR, SSHD_PORT,
 			// SSHD_USER, SSHD_PASSWORD (empty unless root), SSHD_CONFIG,
 			// SSHD_KEY and SSHD_KNOWN_HOSTS.
 			"sshd": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 1 {
+					ts.Fatalf("usage: sshd N [private] [root]")
+				}
+				var opts testsshd.Options
+				for _, a := range args[1:] {
+					switch a {
+					case "private":
+						opts.Private = true
+					case "root":
+						opts.Root = true
+					default:
+						ts.Fatalf("usage: sshd N [private] [root]")
+					}
+				}
 				n, err := strconv.Atoi(args[0])
 				ts.Check(err)
 				var names []string
 				for i := 1; i <= n; i++ {
 					names = append(names, fmt.Sprintf("s%04d", i))
 				}
-				srv, err := testsshd.Start(names)
+				srv, err := testsshd.StartWith(names, opts)
 				ts.Check(err)
 				ts.Defer(func() { ts.Check(srv.Stop()) })
 				ts.Setenv("SSHD_DIR", srv.Dir)

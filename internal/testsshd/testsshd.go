@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -71,7 +72,29 @@ func Available() bool {
 // 127.0.0.1:port), with its files and the client's in a new directory that
 // the login user can read (sshd reads authorized_keys as that user); Stop
 // removes it.
-func Start(names []string) (*Server, error) {
+func Start(names []string) (*Server, error) { return StartWith(names, Options{}) }
+
+// Options change how StartWith starts sshd.
+type Options struct {
+	// Private runs sshd in UTS and mount namespaces of its own, with a
+	// tmpfs over /etc/sysctl.d (privateNS): its sessions' writes of
+	// kernel.hostname, kernel.domainname and /etc/sysctl.d change
+	// nothing of the machine's.
+	Private bool
+	// Root logs in as root (when the test runs as root) rather than as a
+	// login of the test's own.
+	Root bool
+}
+
+// privateNS is the prefix that runs sshd in UTS and mount namespaces of
+// its own, with a tmpfs over /etc/sysctl.d: what its sessions change of
+// the host name, the domain name and the persistent kernel parameters
+// stays there (unshare execs, so the PID is sshd's).
+var privateNS = []string{"unshare", "--uts", "--mount", "--propagation", "private", "/bin/sh", "-c",
+	`[ -d /etc/sysctl.d ] && mount -t tmpfs smctl-test /etc/sysctl.d && exec "$0" "$@"`}
+
+// StartWith is Start with opts.
+func StartWith(names []string, opts Options) (*Server, error) {
 	if !Available() {
 		return nil, fmt.Errorf("%s not found (apt-get install openssh-server)", SSHD)
 	}
@@ -83,7 +106,9 @@ func Start(names []string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Dir: dir, Names: names}
-	if err := s.setupUser(); err != nil {
+	if opts.Root && os.Geteuid() == 0 {
+		s.User = "root"
+	} else if err := s.setupUser(); err != nil {
 		return nil, err
 	}
 	hostPub, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
@@ -141,7 +166,11 @@ Subsystem sftp internal-sftp
 	if out, err := exec.Command(SSHD, "-t", "-f", sc).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("sshd -t: %v: %s", err, out)
 	}
-	s.cmd = exec.Command(SSHD, "-D", "-e", "-f", sc)
+	argv := []string{SSHD, "-D", "-e", "-f", sc}
+	if opts.Private {
+		argv = append(slices.Clone(privateNS), argv...)
+	}
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	log, err := os.Create(filepath.Join(dir, "sshd.log"))
 	if err != nil {
 		return nil, err
