@@ -12,7 +12,9 @@
 # the written tree, system calls per node under strace -f -c); the serve
 # suite (bench/serve.go: a write through smctl serve's warm connections
 # against the same without it and a bare client's open connections, and
-# serve's memory and idle CPU). One suite:
+# serve's memory and idle CPU); the linux suite (bench/linux.go: the linux
+# driver's stats/cpu, services/sshd/state and processes/index on 2000
+# simulated nodes against write of the equivalent command). One suite:
 # bench/run.sh -suite mem; several: -suite ssh,tree.
 #
 # Before/after a change, in one run: -before REV builds smctl and the

@@ -211,6 +211,10 @@ func (n *node) simple(ctx context.Context, w []string) (string, string, int) {
 		return n.cat(w[1:])
 	case "ls":
 		return n.ls(w[1:])
+	case "ps":
+		return n.ps(w[1:])
+	case "systemctl":
+		return n.systemctl(w[1:])
 	}
 	return "", "sh: 1: " + w[0] + ": not found\n", 127
 }

@@ -70,3 +70,34 @@ func TestOptions(t *testing.T) {
 		t.Errorf("behaviours = %v", count)
 	}
 }
+
+// TestLinuxCommands: the commands of the linux driver's reads, answered
+// as ps and systemd print them, differently per node.
+func TestLinuxCommands(t *testing.T) {
+	ctx := context.Background()
+	n := newNode("n0007", 6, time.Now())
+	tests := []struct {
+		cmd, out string
+		exit     int
+	}{
+		{cmd: "systemctl show --property=Id,ActiveState,SubState -- sshd", out: "Id=ssh.service\nActiveState=active\nSubState=running\n"},
+		{cmd: "systemctl show -p LoadState,ActiveState nosuch.service", out: "LoadState=not-found\nActiveState=inactive\n"},
+		{cmd: "systemctl show -p ActiveState,UnitFileState nfs-server", out: "ActiveState=inactive\nUnitFileState=disabled\n"},
+		{cmd: "systemctl start sshd", exit: 1},
+		{cmd: "ps aux", exit: 1},
+	}
+	for _, tt := range tests {
+		out, _, exit := n.run(ctx, tt.cmd)
+		if exit != tt.exit || tt.exit == 0 && out != tt.out {
+			t.Errorf("%q = %q, %d; want %q, %d", tt.cmd, out, exit, tt.out, tt.exit)
+		}
+	}
+	if out, _, _ := newNode("n0098", 97, time.Now()).run(ctx, "systemctl show -p ActiveState cron"); out != "ActiveState=failed\n" {
+		t.Errorf("cron on every 97th node: %q, want failed", out)
+	}
+	a, _, _ := n.run(ctx, "ps -eo pid=,user=,comm=")
+	b, _, _ := newNode("n0008", 7, time.Now()).run(ctx, "ps -eo pid=,user=,comm=")
+	if !strings.HasPrefix(a, "      1 root     systemd\n") || a == b || strings.Count(a, "\n") < 100 {
+		t.Errorf("ps: %d lines, starting %q; the same on two nodes: %v", strings.Count(a, "\n"), a[:min(len(a), 40)], a == b)
+	}
+}

@@ -1,0 +1,104 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The commands the linux driver runs (pkg/driver/linux), answered with
+// plausible values that differ per node: ps for processes/index,
+// systemctl show for services/UNIT/..., sysctl -w for proc/sys writes.
+
+// simProcs are the simulated processes of every node, after init: PID
+// offset, user, command.
+var simProcs = []struct {
+	user, comm string
+}{
+	{"root", "kthreadd"}, {"root", "rcu_gp"}, {"root", "ksoftirqd/0"}, {"root", "migration/0"},
+	{"root", "kworker/0:1-events"}, {"root", "ksoftirqd/1"}, {"root", "migration/1"}, {"root", "kcompactd0"},
+	{"root", "systemd-journald"}, {"root", "systemd-udevd"}, {"systemd+", "systemd-timesyncd"},
+	{"root", "cron"}, {"message+", "dbus-daemon"}, {"root", "rsyslogd"}, {"root", "systemd-logind"},
+	{"root", "agetty"}, {"root", "sshd"}, {"_chrony", "chronyd"}, {"root", "sshd"}, {"sim", "bash"},
+}
+
+// ps answers "ps -eo pid=,user=,comm=": init, then the node's processes
+// (a count that differs per node), PIDs spread as on a machine up for
+// days.
+func (n *node) ps(args []string) (string, string, int) {
+	if strings.Join(args, " ") != "-eo pid=,user=,comm=" {
+		return "", "ps: the simulator answers only ps -eo pid=,user=,comm=\n", 1
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%7d %-8s %s\n", 1, "root", "systemd")
+	pid := 2
+	for i := 0; i < 100+n.index%80; i++ {
+		p := simProcs[i%len(simProcs)]
+		fmt.Fprintf(&b, "%7d %-8s %s\n", pid, p.user, p.comm)
+		pid += 1 + (i*7+n.index)%40
+	}
+	return b.String(), "", 0
+}
+
+// simUnits are the service units every simulated node has; state is what
+// they are on most nodes (cron has failed on every 97th).
+var simUnits = map[string]string{"ssh": "running", "cron": "running", "rsyslog": "running", "chrony": "running",
+	"systemd-journald": "running", "systemd-logind": "running", "getty@tty1": "running", "nfs-server": "dead"}
+
+// systemctl answers "systemctl show [--property=A,B|-p A,B]... [--] UNIT",
+// as systemd prints the properties asked for (every one it knows without
+// them); a unit the node does not have is not-found, as systemd says.
+func (n *node) systemctl(args []string) (string, string, int) {
+	if len(args) == 0 || args[0] != "show" {
+		return "", "systemctl: the simulator answers only systemctl show\n", 1
+	}
+	var props []string
+	unit := ""
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-p" || a == "--property":
+			if i+1 < len(args) {
+				i++
+				props = append(props, strings.Split(args[i], ",")...)
+			}
+		case strings.HasPrefix(a, "--property="):
+			props = append(props, strings.Split(strings.TrimPrefix(a, "--property="), ",")...)
+		case strings.HasPrefix(a, "-p") && len(a) > 2:
+			props = append(props, strings.Split(a[2:], ",")...)
+		case a == "--" || strings.HasPrefix(a, "-"):
+		default:
+			unit = a
+		}
+	}
+	name := strings.TrimSuffix(unit, ".service")
+	if name == "sshd" {
+		name = "ssh" // Debian's unit, sshd its alias
+	}
+	sub, ok := simUnits[name]
+	if name == "cron" && n.index%97 == 0 {
+		sub = "failed"
+	}
+	vals := map[string]string{"Id": name + ".service", "Names": name + ".service", "LoadState": "loaded",
+		"UnitFileState": "enabled", "ControlGroup": "/system.slice/" + name + ".service",
+		"MainPID": fmt.Sprint(400 + n.index%300 + len(name)), "ExecMainPID": fmt.Sprint(400 + n.index%300 + len(name)),
+		"Description": "simulated " + name, "ActiveState": "active", "SubState": sub}
+	switch {
+	case !ok:
+		vals = map[string]string{"Id": unit, "Names": unit, "LoadState": "not-found", "ActiveState": "inactive", "SubState": "dead",
+			"UnitFileState": "", "ControlGroup": "", "MainPID": "0", "ExecMainPID": "0", "Description": unit}
+	case sub == "dead":
+		vals["ActiveState"], vals["UnitFileState"], vals["MainPID"], vals["ExecMainPID"] = "inactive", "disabled", "0", "0"
+	case sub == "failed":
+		vals["ActiveState"], vals["MainPID"], vals["ExecMainPID"] = "failed", "0", "0"
+	}
+	if len(props) == 0 {
+		props = []string{"Id", "Names", "Description", "LoadState", "ActiveState", "SubState", "UnitFileState", "MainPID", "ExecMainPID", "ControlGroup"}
+	}
+	var b strings.Builder
+	for _, p := range props {
+		if v, known := vals[p]; known {
+			fmt.Fprintf(&b, "%s=%s\n", p, v)
+		}
+	}
+	return b.String(), "", 0
+}
