@@ -16,7 +16,7 @@ import (
 
 // destroyed returns the devices that writing value to paths would hit
 // with a destructive write (what the files' drivers declare so), and those
-// files. A file with a write agent is directly in its device's directory.
+// files.
 func destroyed(ctx context.Context, t *vtree.Tree, paths []string, value []byte) (devices, files []string) {
 	if !t.Drivers().Destroys(value) {
 		return nil, nil // destructive for no file: none to look at
@@ -27,12 +27,25 @@ func destroyed(ctx context.Context, t *vtree.Tree, paths []string, value []byte)
 			continue
 		}
 		files = append(files, p)
-		if d := path.Dir(p); !seen[d] {
+		if d := deviceOf(t, p); !seen[d] {
 			seen[d] = true
 			devices = append(devices, d)
 		}
 	}
 	return devices, files
+}
+
+// deviceOf is the device directory that the file p acts on: its nearest
+// directory that is a device (a live file may be deep below it:
+// processes/PID/signal).
+func deviceOf(t *vtree.Tree, p string) string {
+	d := path.Dir(p)
+	for e := d; e != "/"; e = path.Dir(e) {
+		if t.DeviceType(e) != "" {
+			return e
+		}
+	}
+	return d
 }
 
 // describeWrite is the value as one line, quoted, shortened past 60
@@ -64,7 +77,7 @@ func confirmWrite(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []st
 	if len(devices) <= limit || yes {
 		return nil
 	}
-	what := fmt.Sprintf("%s to %d files (%s) of %d devices: %s", describeWrite(value), len(files), path.Base(files[0]), len(devices), foldDevices(devices))
+	what := fmt.Sprintf("%s to %s (%s) of %s: %s", describeWrite(value), count(len(files), "file"), path.Base(files[0]), count(len(devices), "device"), foldDevices(devices))
 	if ios.errTTY {
 		if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
 			defer tty.Close()
