@@ -285,6 +285,9 @@ func sarStats(ctx context.Context, tr transport.Transport) (string, error) {
 	if errors.As(err, &ee) && ee.code == 3 {
 		return "", errors.New(ee.msg) // no sadf: the message says so
 	}
+	if errors.As(err, &ee) && strings.HasPrefix(ee.msg, "Cannot open") {
+		return "", fmt.Errorf("sadf: %s: sysstat keeps no history of today (is its collection enabled? ENABLED=\"true\" in /etc/default/sysstat)", ee.msg)
+	}
 	if err != nil {
 		return "", err
 	}
