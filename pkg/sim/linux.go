@@ -3,11 +3,12 @@ package sim
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // The commands the linux driver runs (pkg/driver/linux), answered with
 // plausible values that differ per node: ps for processes/index,
-// systemctl show for services/UNIT/..., sysctl -w for proc/sys writes.
+// systemctl show for services/UNIT/..., who for os/users.
 
 // simProcs are the simulated processes of every node, after init: PID
 // offset, user, command.
@@ -37,6 +38,15 @@ func (n *node) ps(args []string) (string, string, int) {
 		pid += 1 + (i*7+n.index)%40
 	}
 	return b.String(), "", 0
+}
+
+// who answers who(1): an administrator logged in on every tenth node.
+func (n *node) who() (string, string, int) {
+	if n.index%10 != 0 {
+		return "", "", 0
+	}
+	login := n.boot.Add(48 * time.Hour).Format("2006-01-02 15:04")
+	return fmt.Sprintf("root     pts/0        %s (10.0.%d.%d)\n", login, n.index/250%250, 1+n.index%250), "", 0
 }
 
 // simUnits are the service units every simulated node has; state is what

@@ -215,6 +215,8 @@ func (n *node) simple(ctx context.Context, w []string) (string, string, int) {
 		return n.ps(w[1:])
 	case "systemctl":
 		return n.systemctl(w[1:])
+	case "who":
+		return n.who()
 	}
 	return "", "sh: 1: " + w[0] + ": not found\n", 127
 }
