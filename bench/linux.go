@@ -78,4 +78,4 @@ func linuxRows(smctl, work string) string {
 
 // linuxServiceCommand is the one command a read of services/UNIT/state
 // runs on a systemd node (pkg/driver/linux), for sshd.
-const linuxServiceCommand = "systemctl show --property=Id,LoadState,ActiveState,SubState -- sshd"
+const linuxServiceCommand = "systemctl show --property=Id,LoadState,ActiveState,SubState,UnitFileState,MainPID,ControlGroup -- 'sshd.service'"

@@ -2,6 +2,8 @@ package sim
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -54,12 +56,40 @@ func (n *node) who() (string, string, int) {
 var simUnits = map[string]string{"ssh": "running", "cron": "running", "rsyslog": "running", "chrony": "running",
 	"systemd-journald": "running", "systemd-logind": "running", "getty@tty1": "running", "nfs-server": "dead"}
 
+// unitList answers systemctl list-units or list-unit-files (--plain
+// --no-legend): the node's service units, their states.
+func (n *node) unitList(which string) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(simUnits)) {
+		sub := simUnits[name]
+		if name == "cron" && n.index%97 == 0 {
+			sub = "failed"
+		}
+		active, enabled := "active", "enabled"
+		switch sub {
+		case "dead":
+			active, enabled = "inactive", "disabled"
+		case "failed":
+			active = "failed"
+		}
+		if which == "list-units" {
+			fmt.Fprintf(&b, "%s.service loaded %s %s simulated %s\n", name, active, sub, name)
+		} else {
+			fmt.Fprintf(&b, "%s.service %s enabled\n", name, enabled)
+		}
+	}
+	return b.String()
+}
+
 // systemctl answers "systemctl show [--property=A,B|-p A,B]... [--] UNIT",
 // as systemd prints the properties asked for (every one it knows without
 // them); a unit the node does not have is not-found, as systemd says.
 func (n *node) systemctl(args []string) (string, string, int) {
+	if len(args) > 0 && (args[0] == "list-units" || args[0] == "list-unit-files") {
+		return n.unitList(args[0]), "", 0
+	}
 	if len(args) == 0 || args[0] != "show" {
-		return "", "systemctl: the simulator answers only systemctl show\n", 1
+		return "", "systemctl: the simulator answers only systemctl show, list-units and list-unit-files\n", 1
 	}
 	var props []string
 	unit := ""

@@ -84,6 +84,12 @@ func TestLinuxCommands(t *testing.T) {
 		{cmd: "systemctl show -p LoadState,ActiveState nosuch.service", out: "LoadState=not-found\nActiveState=inactive\n"},
 		{cmd: "systemctl show -p ActiveState,UnitFileState nfs-server", out: "ActiveState=inactive\nUnitFileState=disabled\n"},
 		{cmd: "systemctl start sshd", exit: 1},
+		{cmd: "systemctl list-units --type=service --all --plain --no-legend --no-pager; echo @@; systemctl list-unit-files --type=service --no-legend --no-pager",
+			out: "chrony.service loaded active running simulated chrony\ncron.service loaded active running simulated cron\ngetty@tty1.service loaded active running simulated getty@tty1\n" +
+				"nfs-server.service loaded inactive dead simulated nfs-server\nrsyslog.service loaded active running simulated rsyslog\nssh.service loaded active running simulated ssh\n" +
+				"systemd-journald.service loaded active running simulated systemd-journald\nsystemd-logind.service loaded active running simulated systemd-logind\n@@\n" +
+				"chrony.service enabled enabled\ncron.service enabled enabled\ngetty@tty1.service enabled enabled\nnfs-server.service disabled enabled\nrsyslog.service enabled enabled\n" +
+				"ssh.service enabled enabled\nsystemd-journald.service enabled enabled\nsystemd-logind.service enabled enabled\n"},
 		{cmd: "ps aux", exit: 1},
 	}
 	for _, tt := range tests {

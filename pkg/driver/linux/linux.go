@@ -3,21 +3,31 @@
 // through the node's own transport, computed on demand, each read one
 // round trip to the node:
 //
-//	os/release    the distribution (PRETTY_NAME of /etc/os-release)
-//	os/kernel     the kernel release (uname -r)
-//	os/hostname   the host name
-//	os/loadavg    the 1, 5 and 15 minute load averages: "0.12 0.08 0.01"
-//	os/uptime     seconds since boot, then days and hours: "273906 3d 04:05"
-//	os/users      who is logged in, as who(1) prints it, a line each
-//	stats/...     system statistics (see statsFiles)
-//	processes/... the node's processes (see processes)
+//	os/release      the distribution (PRETTY_NAME of /etc/os-release)
+//	os/kernel       the kernel release (uname -r)
+//	os/hostname     the host name; written: sets it
+//	os/loadavg      the 1, 5 and 15 minute load averages: "0.12 0.08 0.01"
+//	os/uptime       seconds since boot, then days and hours: "273906 3d 04:05"
+//	os/users        who is logged in, as who(1) prints it, a line each
+//	os/sysctl.conf  the persistent parameters; written: installed, applied
+//	os/reboot       write-only: now or +MINUTES (os/shutdown too)
+//	stats/...       system statistics (see statsFiles)
+//	processes/...   the node's processes (see processes)
+//	services/...    its system services (see services)
+//	disks/...       its disks and partitions (see disks)
+//
+// and proc/sys/... written as sysctl -w writes a parameter. Writes are
+// the transport's (transport.Writer): the tree lets a user write a live
+// file when they may write the device's directory; the values that
+// destroy (a reboot, a SIGKILL, a partition removed) are declared per
+// file (dirFS.destructive) for smctl write's confirmation.
 //
 // It is a transport layer (driver.Layer): the device's transport (local,
 // ssh) runs the commands and reads the files, with its connections,
 // credentials and host keys; this package turns paths under its
 // directories into them, and passes every other path through. smctl.yaml's
-// live_dirs lists which live directories devices show (os, stats and
-// processes by default).
+// live_dirs lists which live directories devices show (os, stats,
+// processes, services and disks by default).
 package linux
 
 import (
