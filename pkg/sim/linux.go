@@ -10,7 +10,8 @@ import (
 
 // The commands the linux driver runs (pkg/driver/linux), answered with
 // plausible values that differ per node: ps for processes/index,
-// systemctl show for services/UNIT/..., who for os/users.
+// systemctl show for services/UNIT/..., who for os/users, lsblk for
+// disks/ and the attributes of its disks.
 
 // simProcs are the simulated processes of every node, after init: PID
 // offset, user, command.
@@ -42,12 +43,35 @@ func (n *node) ps(args []string) (string, string, int) {
 	return b.String(), "", 0
 }
 
+// lsblk answers the linux driver's "lsblk -J -b -o
+// NAME,SIZE,MODEL,TYPE,ROTA,MOUNTPOINT,LOG-SEC" (disks/ listed, a disk's
+// size, model, type and rotational): one disk, its size differing per
+// node, a root and a data partition.
+func (n *node) lsblk(args []string) (string, string, int) {
+	if strings.Join(args, " ") != "-J -b -o NAME,SIZE,MODEL,TYPE,ROTA,MOUNTPOINT,LOG-SEC" {
+		return "", "lsblk: the simulator answers only the linux driver's lsblk -J -b -o ...\n", 1
+	}
+	size := int64(480+n.index%4*480) << 30
+	q := func(s string) string {
+		if s == "" {
+			return "null"
+		}
+		return `"` + s + `"`
+	}
+	dev := func(name string, size int64, model, typ, mount, children string) string {
+		return fmt.Sprintf(`{"name": %q, "size": %d, "model": %s, "type": %q, "rota": false, "mountpoint": %s, "log-sec": 512%s}`,
+			name, size, q(model), typ, q(mount), children)
+	}
+	parts := `, "children": [` + dev("sda1", 64<<30, "", "part", "/", "") + ", " + dev("sda2", size-(64<<30)-(1<<20), "", "part", "/data", "") + "]"
+	return `{"blockdevices": [` + dev("sda", size, "SIM SSD", "disk", "", parts) + "]}\n", "", 0
+}
+
 // who answers who(1): an administrator logged in on every tenth node.
 func (n *node) who() (string, string, int) {
 	if n.index%10 != 0 {
 		return "", "", 0
 	}
-	login := n.boot.Add(48 * time.Hour).Format("2006-01-02 15:04")
+	login := n.boot.Add(time.Hour).Format("2006-01-02 15:04")
 	return fmt.Sprintf("root     pts/0        %s (10.0.%d.%d)\n", login, n.index/250%250, 1+n.index%250), "", 0
 }
 

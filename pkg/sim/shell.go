@@ -217,6 +217,8 @@ func (n *node) simple(ctx context.Context, w []string) (string, string, int) {
 		return n.systemctl(w[1:])
 	case "who":
 		return n.who()
+	case "lsblk":
+		return n.lsblk(w[1:])
 	}
 	return "", "sh: 1: " + w[0] + ": not found\n", 127
 }

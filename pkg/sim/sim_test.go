@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +106,9 @@ func TestLinuxCommands(t *testing.T) {
 	b, _, _ := newNode("n0008", 7, time.Now()).run(ctx, "ps -eo pid=,user=,comm=")
 	if !strings.HasPrefix(a, "      1 root     systemd\n") || a == b || strings.Count(a, "\n") < 100 {
 		t.Errorf("ps: %d lines, starting %q; the same on two nodes: %v", strings.Count(a, "\n"), a[:min(len(a), 40)], a == b)
+	}
+	l, _, exit := n.run(ctx, "lsblk -J -b -o NAME,SIZE,MODEL,TYPE,ROTA,MOUNTPOINT,LOG-SEC")
+	if exit != 0 || !json.Valid([]byte(l)) || !strings.Contains(l, `"name": "sda2"`) {
+		t.Errorf("lsblk: exit %d, %q", exit, l)
 	}
 }
