@@ -77,9 +77,11 @@ func Start(names []string) (*Server, error) { return StartWith(names, Options{})
 // Options change how StartWith starts sshd.
 type Options struct {
 	// Private runs sshd in UTS and mount namespaces of its own, with a
-	// tmpfs over /etc/sysctl.d (privateNS): its sessions' writes of
+	// tmpfs over /etc/sysctl.d and the server's directory sbin (Dir/sbin)
+	// over /usr/local/sbin (privateNS): its sessions' writes of
 	// kernel.hostname, kernel.domainname and /etc/sysctl.d change
-	// nothing of the machine's.
+	// nothing of the machine's, and commands the test puts in Dir/sbin
+	// come first on root's PATH (stand-ins for shutdown(8)).
 	Private bool
 	// Root logs in as root (when the test runs as root) rather than as a
 	// login of the test's own.
@@ -87,11 +89,12 @@ type Options struct {
 }
 
 // privateNS is the prefix that runs sshd in UTS and mount namespaces of
-// its own, with a tmpfs over /etc/sysctl.d: what its sessions change of
-// the host name, the domain name and the persistent kernel parameters
-// stays there (unshare execs, so the PID is sshd's).
+// its own, with a tmpfs over /etc/sysctl.d and $SMCTL_SSHD_SBIN over
+// /usr/local/sbin: what its sessions change of the host name, the domain
+// name and the persistent kernel parameters stays there (unshare execs,
+// so the PID is sshd's).
 var privateNS = []string{"unshare", "--uts", "--mount", "--propagation", "private", "/bin/sh", "-c",
-	`[ -d /etc/sysctl.d ] && mount -t tmpfs smctl-test /etc/sysctl.d && exec "$0" "$@"`}
+	`[ -d /etc/sysctl.d ] && mount -t tmpfs smctl-test /etc/sysctl.d && mount --bind "$SMCTL_SSHD_SBIN" /usr/local/sbin && exec "$0" "$@"`}
 
 // StartWith is Start with opts.
 func StartWith(names []string, opts Options) (*Server, error) {
@@ -171,6 +174,13 @@ Subsystem sftp internal-sftp
 		argv = append(slices.Clone(privateNS), argv...)
 	}
 	s.cmd = exec.Command(argv[0], argv[1:]...)
+	if opts.Private {
+		sbin := filepath.Join(dir, "sbin")
+		if err := os.Mkdir(sbin, 0o755); err != nil {
+			return nil, err
+		}
+		s.cmd.Env = append(os.Environ(), "SMCTL_SSHD_SBIN="+sbin)
+	}
 	log, err := os.Create(filepath.Join(dir, "sshd.log"))
 	if err != nil {
 		return nil, err
