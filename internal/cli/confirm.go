@@ -109,7 +109,7 @@ func writeDryRun(ctx context.Context, ios *IOStreams, t *vtree.Tree, paths []str
 			ios.Errorf("write %s: is a directory", p)
 			failed++
 			continue
-		case in.Live && in.Mode()&0o222 != 0:
+		case in.Live && t.WriteSpec(ctx, p).Writable:
 			how = "written on the node"
 		case in.Live:
 			how = "refused (a live file the node does not let write)"

@@ -77,11 +77,12 @@ func Start(names []string) (*Server, error) { return StartWith(names, Options{})
 // Options change how StartWith starts sshd.
 type Options struct {
 	// Private runs sshd in UTS and mount namespaces of its own, with a
-	// tmpfs over /etc/sysctl.d and the server's directory sbin (Dir/sbin)
-	// over /usr/local/sbin (privateNS): its sessions' writes of
-	// kernel.hostname, kernel.domainname and /etc/sysctl.d change
-	// nothing of the machine's, and commands the test puts in Dir/sbin
-	// come first on root's PATH (stand-ins for shutdown(8)).
+	// tmpfs over /etc/sysctl.d, and a stand-in for shutdown(8) that
+	// records its arguments in Dir/sbin/shutdown.args bound over every
+	// shutdown of the machine's and first on PATH (privateNS): its
+	// sessions' writes of kernel.hostname, kernel.domainname and
+	// /etc/sysctl.d change nothing of the machine's, and no session can
+	// shut it down.
 	Private bool
 	// Root logs in as root (when the test runs as root) rather than as a
 	// login of the test's own.
@@ -89,12 +90,16 @@ type Options struct {
 }
 
 // privateNS is the prefix that runs sshd in UTS and mount namespaces of
-// its own, with a tmpfs over /etc/sysctl.d and $SMCTL_SSHD_SBIN over
-// /usr/local/sbin: what its sessions change of the host name, the domain
-// name and the persistent kernel parameters stays there (unshare execs,
-// so the PID is sshd's).
+// its own, with a tmpfs over /etc/sysctl.d, $SMCTL_SSHD_SBIN over
+// /usr/local/sbin and its shutdown over the machine's: what its sessions
+// change of the host name, the domain name and the persistent kernel
+// parameters stays there, and their shutdown is the stand-in (unshare
+// execs, so the PID is sshd's).
 var privateNS = []string{"unshare", "--uts", "--mount", "--propagation", "private", "/bin/sh", "-c",
-	`[ -d /etc/sysctl.d ] && mount -t tmpfs smctl-test /etc/sysctl.d && mount --bind "$SMCTL_SSHD_SBIN" /usr/local/sbin && exec "$0" "$@"`}
+	`[ -d /etc/sysctl.d ] && mount -t tmpfs smctl-test /etc/sysctl.d && mount --bind "$SMCTL_SSHD_SBIN" /usr/local/sbin &&
+	for f in /usr/sbin/shutdown /sbin/shutdown /bin/shutdown /usr/bin/shutdown; do
+		if [ -e "$f" ]; then mount --bind "$SMCTL_SSHD_SBIN/shutdown" "$f" || exit 1; fi
+	done && exec "$0" "$@"`}
 
 // StartWith is Start with opts.
 func StartWith(names []string, opts Options) (*Server, error) {
@@ -177,6 +182,10 @@ Subsystem sftp internal-sftp
 	if opts.Private {
 		sbin := filepath.Join(dir, "sbin")
 		if err := os.Mkdir(sbin, 0o755); err != nil {
+			return nil, err
+		}
+		standIn := "#!/bin/sh\n# smctl test stand-in for shutdown(8): records, shuts nothing down\necho \"$@\" >> " + filepath.Join(sbin, "shutdown.args") + "\n"
+		if err := os.WriteFile(filepath.Join(sbin, "shutdown"), []byte(standIn), 0o755); err != nil {
 			return nil, err
 		}
 		s.cmd.Env = append(os.Environ(), "SMCTL_SSHD_SBIN="+sbin)

@@ -43,6 +43,7 @@ func (t vtreeTree) UpdateDevice(p, typ string, attrs map[string]string) (bool, [
 	return devices.Update(t.Tree, p, typ, attrs)
 }
 func (t vtreeTree) RemoveDevice(p, typ string) (bool, error) { return devices.Remove(t.Tree, p, typ) }
+func (t vtreeTree) List(p string) (map[string]bool, error)   { return devices.List(t.Tree, p) }
 
 // Settings are smctl.yaml's discovery: section, for prompted discovery
 // ("1" written to /discover_master).

@@ -141,6 +141,9 @@ type File struct {
 	Requires    []string
 	Values      []string
 	Destructive []string // see Builtin.Destructive
+	// Writable is set for a live file that a driver writes
+	// (transport.Writer; what WriteSpec says of a live path).
+	Writable bool
 }
 
 // Destroys reports whether writing value to the file destroys or

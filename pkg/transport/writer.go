@@ -15,6 +15,8 @@ type Writer interface {
 	// path it does not act on gives an error wrapping ErrNotWritable,
 	// having done nothing.
 	WriteFile(ctx context.Context, name string, data []byte) ([]byte, error)
+	// Writable reports whether the path name is one WriteFile acts on.
+	Writable(name string) bool
 	// Destructive lists the values (their first word; "*" any value)
 	// whose write to name destroys or interrupts something: a reboot, a
 	// SIGKILL, a partition removed. smctl write asks before writing one

@@ -1,8 +1,6 @@
 package vtree
 
 import (
-	"errors"
-	"io/fs"
 	"maps"
 	"slices"
 
@@ -76,27 +74,6 @@ func (t *Tree) DeviceType(p string) string {
 		return ""
 	}
 	return t.typeOf(vpath.Rel(p))
-}
-
-// List returns the names in the virtual directory p of the backing tree,
-// each with whether it is a directory; a missing directory is empty.
-func (t *Tree) List(p string) (map[string]bool, error) {
-	p, err := Clean(p)
-	if err != nil {
-		return nil, err
-	}
-	des, err := t.store.ReadDir(vpath.Rel(p))
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]bool{}, nil
-	}
-	if err != nil {
-		return nil, pathErr("list", p, unwrapPath(err))
-	}
-	out := make(map[string]bool, len(des))
-	for _, de := range des {
-		out[de.Name()] = de.IsDir()
-	}
-	return out, nil
 }
 
 // Store is the backing store, for the packages that work on it above the

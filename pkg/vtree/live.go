@@ -2,8 +2,11 @@ package vtree
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/smctl/smctl/pkg/agent"
@@ -17,21 +20,35 @@ import (
 // write reaches the node only where a driver acts on it
 // (transport.Writer: the linux driver's proc/sys/..., os/hostname, ...),
 // by a user who may write the device's directory (who manages the device),
-// under the device's locks; its outcome is kept as NAME.status in the
-// backing tree under the device's directory, at the live file's own path
-// (DEV/proc/sys/kernel/hostname.status), which the live directory shadows
-// in listings and which reads of NAME.status find.
+// under the device's locks; its outcome is kept as a status file in the
+// device's own directory, named after the live path (liveName), where
+// reads of NAME.status beside the live file find it: the device's
+// directory is the one the tree trusts and writes statuses in for its
+// agents, and a dot name is not listed.
 
-// liveRel is the backing path of the live entry n: under its device's
-// directory, at its path in the node.
+// liveName is the name in its device's directory of the status of the
+// live file at node path live: ".live" and the path with its slashes
+// escaped, or a digest of a path too long for a name.
+func liveName(live string) string {
+	name := ".live" + strings.ReplaceAll(strings.ReplaceAll(live, "%", "%25"), "/", "%2F")
+	if len(name) > 200 {
+		sum := sha256.Sum256([]byte(live))
+		name = ".live-" + hex.EncodeToString(sum[:16])
+	}
+	return name
+}
+
+// liveRel is the backing path of the status of the live entry n.
 func liveRel(n *node) string {
-	return store.JoinRel(vpath.Rel(n.devPath), strings.TrimPrefix(n.live, "/"))
+	return store.JoinRel(vpath.Rel(n.devPath), liveName(n.live))
 }
 
 // liveResult is the node of NAME.status (or .stderr) beside the live entry
-// n/NAME: a stored file at the live path.
+// n/NAME.
 func (t *Tree) liveResult(n *node, el string) *node {
-	return &node{path: vpath.Join(n.path, el), rel: store.JoinRel(liveRel(n), el), devPath: n.devPath, devType: n.devType, special: specialStatus, exists: true}
+	name := strings.TrimSuffix(strings.TrimSuffix(el, statusSuffix), stderrSuffix)
+	live := &node{devPath: n.devPath, live: n.live + "/" + name}
+	return &node{path: vpath.Join(n.path, el), rel: liveRel(live) + el[len(name):], devPath: n.devPath, devType: n.devType, special: specialStatus, exists: true}
 }
 
 // liveWriter is the transport of the live entry n's device when it acts
@@ -74,16 +91,20 @@ func (t *Tree) writeLive(ctx context.Context, n *node, data []byte) (*Result, er
 	st := store.Status{Ran: agent.Write.Ran(data)}
 	if err != nil {
 		err = t.liveErr(ctx, err)
-		st.RC, st.Message = int(status.Failed), agent.Escape(err.Error())
+		st.RC, st.Message = int(status.Of(err)), agent.Escape(err.Error())
 		if ae := (*AgentError)(nil); errors.As(err, &ae) {
-			st.RC, st.Message = ae.RC, ae.Msg
+			st.Message = ae.Msg
+		}
+		if st.RC == 0 {
+			st.RC = int(status.Failed)
+		}
+		if errors.Is(err, fs.ErrNotExist) { // no such file on the node: no status
+			return nil, pathErr("write", n.path, err)
 		}
 		err = &AgentError{RC: st.RC, Msg: st.Message}
 	}
-	if dir, _ := store.SplitRel(rel); t.store.Root().MkdirAll(dir, 0o777) == nil {
-		if serr := t.writeStatus(locked, st); serr != nil && err == nil {
-			err = serr
-		}
+	if serr := t.writeStatus(locked, st); serr != nil && err == nil {
+		err = serr
 	}
 	res := &Result{Content: out, Ran: true, RC: st.RC, Message: st.Message}
 	if err != nil {
@@ -98,7 +119,7 @@ func (t *Tree) liveSpec(ctx context.Context, n *node) File {
 	ctx, cancel := t.liveContext(ctx)
 	defer cancel()
 	if w, err := t.liveWriter(ctx, n); err == nil {
-		return File{Destructive: w.Destructive(n.live)}
+		return File{Writable: w.Writable(n.live), Destructive: w.Destructive(n.live)}
 	}
 	return File{}
 }

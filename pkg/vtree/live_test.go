@@ -45,6 +45,8 @@ func (n writeNode) WriteFile(_ context.Context, name string, data []byte) ([]byt
 	return nil, &fs.PathError{Op: "write", Path: name, Err: transport.ErrNotWritable}
 }
 
+func (writeNode) Writable(name string) bool { return strings.HasPrefix(name, "/proc/sys/") }
+
 func (writeNode) Destructive(name string) []string {
 	if name == "/proc/sys/boom" {
 		return []string{"*"}
@@ -72,8 +74,8 @@ func TestLiveWrite(t *testing.T) {
 	if err != nil || string(st.Content) != "0\nran: 1\n" {
 		t.Errorf("ok.status: %+v, %v", st, err)
 	}
-	if _, err := os.Stat(filepath.Join(tr.BackingDir(), "systems/servers/n1/proc/sys/ok.status")); err != nil {
-		t.Errorf("status not kept at the live path: %v", err)
+	if _, err := os.Stat(filepath.Join(tr.BackingDir(), "systems/servers/n1/.live%2Fproc%2Fsys%2Fok.status")); err != nil {
+		t.Errorf("status not kept in the device's directory: %v", err)
 	}
 
 	_, err = tr.Write(ctx, dev+"/proc/sys/fail", []byte("x"))
@@ -100,5 +102,40 @@ func TestLiveWrite(t *testing.T) {
 	}
 	if len(writes) != 1 {
 		t.Errorf("writes %q: only the one acted on", writes)
+	}
+
+	// What is stored under the live directory's name in the backing
+	// directory (a symlink a delegated group made) decides nothing.
+	back := tr.BackingDir()
+	if err := os.MkdirAll(filepath.Join(back, "elsewhere"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../../elsewhere", filepath.Join(back, "systems/servers/n1/proc")); err != nil {
+		t.Fatal(err)
+	}
+	tr.ForgetAll()
+	if _, err := tr.Write(ctx, dev+"/proc/sys/ok", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if es, _ := os.ReadDir(filepath.Join(back, "elsewhere")); len(es) != 0 {
+		t.Errorf("a status written through the symlink: %v", es)
+	}
+	if st, err := tr.Read(ctx, dev+"/proc/sys/ok.status", ReadOptions{}); err != nil || string(st.Content) != "0\nran: 2\n" {
+		t.Errorf("ok.status: %q, %v", st.Content, err)
+	}
+}
+
+// TestLiveName: a live file's status is a dot name in its device's
+// directory; a path too long for a name is a digest.
+func TestLiveName(t *testing.T) {
+	if got := liveName("/proc/sys/net/ipv4/conf/eth0.1/forwarding"); got != ".live%2Fproc%2Fsys%2Fnet%2Fipv4%2Fconf%2Feth0.1%2Fforwarding" {
+		t.Errorf("liveName = %q", got)
+	}
+	if a, b := liveName("/a%2Fb"), liveName("/a/b"); a == b {
+		t.Errorf("%q and %q: one name for two paths", a, b)
+	}
+	long := liveName("/sys" + strings.Repeat("/abcdefgh", 40))
+	if !strings.HasPrefix(long, ".live-") || len(long) != len(".live-")+32 {
+		t.Errorf("long path: %q", long)
 	}
 }

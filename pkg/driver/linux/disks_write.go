@@ -65,6 +65,11 @@ func (disks) destructive(rest string) []string {
 	return nil
 }
 
+func (disks) writable(rest string) bool {
+	p, ok := parseDiskPath(rest)
+	return ok && p.file != "" && p.mode()&0o200 != 0
+}
+
 func (disks) write(ctx context.Context, tr transport.Transport, rest, value string) (string, error) {
 	p, ok := parseDiskPath(rest)
 	if !ok || p.file == "" || p.mode()&0o200 == 0 {
@@ -87,8 +92,8 @@ func usage(format string, args ...any) error {
 }
 
 // act runs cmd, a write's action, on the node and returns what it
-// printed; an exit status other than 0 is an *exitError named name, or
-// need's message when a tool is missing.
+// printed; an exit status other than 0 is an *exitError named name,
+// need's message when a tool is missing, or busyGuard's refusal.
 func act(ctx context.Context, tr transport.Transport, name, cmd string) (string, error) {
 	out, err := tr.Exec(ctx, cmd, nil, 16<<20)
 	if err != nil {
@@ -98,10 +103,32 @@ func act(ctx context.Context, tr transport.Transport, name, cmd string) (string,
 	if out.Exit == 127 && msg != "" {
 		return "", errors.New(msg)
 	}
+	if out.Exit == busyExit && msg != "" {
+		return "", status.Mark(errors.New(msg), ErrMounted)
+	}
 	if out.Exit != 0 {
 		return "", &exitError{name: name, code: out.Exit, msg: msg}
 	}
 	return string(out.Stdout), nil
+}
+
+// busyExit is the exit status of busyGuard's refusal.
+const busyExit = 99
+
+// busyGuard is the shell prefix of a destructive action on the disk or
+// partition name (with part, its partitions too): in the same command as
+// the action, so that nothing mounted or held since the write's first
+// look is destroyed, it refuses when lsblk finds a mount point on it or
+// the kernel lists a holder of it (an active LVM volume, an md array,
+// dm-crypt: /sys/class/block/NAME/holders). name is devNameRE's.
+func busyGuard(name string, parts bool) string {
+	holders := "/sys/class/block/" + name + "/holders/*"
+	if parts {
+		holders += " /sys/class/block/" + name + "/" + name + "*/holders/*"
+	}
+	return fmt.Sprintf(`if lsblk -n -o MOUNTPOINT -- %[1]s | grep -q .; then echo '%[2]s is mounted: unmount it first (write an empty value to its mountpoint)' >&2; exit %[3]d; fi; `+
+		`for h in %[4]s; do if [ -e "$h" ]; then echo "%[2]s is in use by ${h##*/} (an LVM volume, an md array or dm-crypt holds it)" >&2; exit %[3]d; fi; done; `,
+		devPath(name), name, busyExit, holders)
 }
 
 // partitionOp is a value written to partitions: add START END TYPE, or
@@ -197,7 +224,7 @@ func writePartitions(ctx context.Context, tr transport.Transport, p diskPath, va
 	if err != nil {
 		return "", err
 	}
-	if out, err = act(ctx, tr, "sfdisk", need("sfdisk", "fdisk")+need("partx", "util-linux")+cmd+" && sfdisk -J -- "+devPath(p.disk)); err != nil {
+	if out, err = act(ctx, tr, "sfdisk", need("sfdisk", "fdisk")+need("partx", "util-linux")+busyGuard(p.disk, true)+cmd+" && sfdisk -J -- "+devPath(p.disk)); err != nil {
 		return "", err
 	}
 	return formatPartitions(disk, out)
@@ -259,7 +286,7 @@ func writeMkfs(ctx context.Context, tr transport.Transport, p diskPath, value st
 	if err := unmounted(ctx, tr, p); err != nil {
 		return "", err
 	}
-	_, err := act(ctx, tr, name, need(name, tool.pkg)+cmd+" -- "+devPath(p.part)+" >/dev/null")
+	_, err := act(ctx, tr, name, need(name, tool.pkg)+busyGuard(p.part, false)+cmd+" -- "+devPath(p.part)+" >/dev/null")
 	return "", err
 }
 
@@ -272,7 +299,7 @@ func writePvcreate(ctx context.Context, tr transport.Transport, p diskPath, valu
 	if err := unmounted(ctx, tr, p); err != nil {
 		return "", err
 	}
-	_, err := act(ctx, tr, "pvcreate", need("pvcreate", "lvm2")+"LVM_SUPPRESS_FD_WARNINGS=1 pvcreate -q -y -- "+devPath(p.part)+" >/dev/null")
+	_, err := act(ctx, tr, "pvcreate", need("pvcreate", "lvm2")+busyGuard(p.part, false)+"LVM_SUPPRESS_FD_WARNINGS=1 pvcreate -q -y -- "+devPath(p.part)+" >/dev/null")
 	return "", err
 }
 

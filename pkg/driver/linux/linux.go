@@ -91,6 +91,9 @@ type dirFS interface {
 	// destructive lists the values (their first word; "*" any) whose
 	// write to rest destroys or interrupts something.
 	destructive(rest string) []string
+	// writable reports whether write acts on rest (from its name alone:
+	// a file that may not exist on the node is writable if it would be).
+	writable(rest string) bool
 }
 
 // dirs are the driver's directories. A directory in its own file adds
@@ -166,6 +169,8 @@ func (d flatDir) write(ctx context.Context, tr transport.Transport, rest, value 
 
 func (d flatDir) destructive(rest string) []string { return d[rest].destroys }
 
+func (d flatDir) writable(rest string) bool { return d[rest].write != nil }
+
 // OpenFiles passes smctl cp through to the node's transport.
 func (n *node) OpenFiles(ctx context.Context) (transport.Files, error) {
 	return transport.OpenFiles(ctx, n.Transport)
@@ -218,6 +223,15 @@ func (n *node) WriteFile(ctx context.Context, name string, data []byte) ([]byte,
 		return nil, err
 	}
 	return []byte(out + "\n"), nil
+}
+
+// Writable implements transport.Writer.
+func (n *node) Writable(name string) bool {
+	if _, ok := sysctlKey(path.Clean(name)); ok {
+		return true
+	}
+	dir, rest := split(name)
+	return dir != "" && dirs[dir].writable(rest)
 }
 
 // Destructive implements transport.Writer.

@@ -120,3 +120,36 @@ func TestFormatUptime(t *testing.T) {
 		}
 	}
 }
+
+// TestWritable: the paths the driver writes, by their names alone;
+// sysctl keys that sysctl would read another way (dotted, key=value) are
+// not among them.
+func TestWritable(t *testing.T) {
+	w := Driver{}.Layer(driver.Device{}, transport.Local{}).(transport.Writer)
+	for p, want := range map[string]bool{
+		"/proc/sys/net/ipv4/ip_forward": true, "/proc/sys/net/ipv4/conf/eth0.1/forwarding": true,
+		"/proc/sys/kernel.domainname": false, "/proc/sys/kernel/hostname=pwn": false, "/proc/sys/kernel/a b": false,
+		"/proc/sys/kernel": false, "/proc/loadavg": false, "/sys/kernel/mm/transparent_hugepage/enabled": false,
+		"/os/hostname": true, "/os/reboot": true, "/os/kernel": false, "/os/nothere": false, "/stats/cpu": false,
+		"/processes/7/nice": true, "/processes/7/signal": true, "/processes/7/limits/nofile": true,
+		"/processes/7/limits/nosuch": false, "/processes/7/cmdline": false, "/processes/index": false,
+		"/disks/sda/partitions": true, "/disks/sda/sda1/mkfs": true, "/disks/sda/sda1/mountpoint": true,
+		"/disks/sda/size": false, "/disks/sda/sda1/usage": false,
+	} {
+		if got := w.Writable(p); got != want {
+			t.Errorf("Writable(%s) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+// TestSignalArg: names and numbers kill -s takes; a number only in one
+// spelling, so that KILL is always recognised as destructive.
+func TestSignalArg(t *testing.T) {
+	for v, want := range map[string]string{"TERM": "TERM", "sigkill": "KILL", "9": "9", "64": "64", "0": "0",
+		"09": "", "+9": "", "65": "", "-9": "", "NOPE": "", "": ""} {
+		got, err := signalArg(v)
+		if got != want || (err == nil) != (want != "") {
+			t.Errorf("signalArg(%q) = %q, %v; want %q", v, got, err, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/smctl/smctl/pkg/proc"
@@ -31,31 +32,47 @@ var osFiles = map[string]file{
 // sysctlConf is the file os/sysctl.conf shows and installs on the node.
 const sysctlConf = "/etc/sysctl.d/90-smctl.conf"
 
-// sysctlKey is the parameter of a path in the node's proc/sys ("net/ipv4/ip_forward").
+// sysctlKey is the parameter of a path in the node's proc/sys
+// ("net/ipv4/ip_forward"): at least two names of sysctlElemRE (sysctl
+// reads a key without a slash as dotted, and splits key=value at the
+// first '=').
 func sysctlKey(name string) (string, bool) {
 	key, ok := strings.CutPrefix(name, "/proc/sys/")
-	return key, ok && key != "" && !strings.HasSuffix(key, "/")
+	els := strings.Split(key, "/")
+	if !ok || len(els) < 2 {
+		return "", false
+	}
+	for _, el := range els {
+		if !sysctlElemRE.MatchString(el) {
+			return "", false
+		}
+	}
+	return key, true
 }
 
+// sysctlElemRE is a name of a kernel parameter's path.
+var sysctlElemRE = regexp.MustCompile(`^[A-Za-z0-9_:@+-][A-Za-z0-9_.:@+-]*$`)
+
 // writeSysctl sets the parameter key to value, as sysctl -w does, and
-// returns the value now in effect, in one command. sysctl exits 0 for
-// some refusals (a read-only key): anything on its standard error fails
-// the write.
+// returns the value now in effect (nothing for a write-only one, such as
+// vm/drop_caches), in one command. sysctl exits 0 for some refusals (a
+// read-only key): anything on its standard error fails the write.
 func writeSysctl(ctx context.Context, tr transport.Transport, key, value string) (string, error) {
 	if strings.ContainsAny(value, "\n\x00") {
 		return "", fmt.Errorf("%s: a value of one line", key)
 	}
-	cmd := fmt.Sprintf("sysctl -w -- %s >/dev/null; cat -- %s", transport.Quote(key+"="+value), transport.Quote("/proc/sys/"+key))
+	cmd := fmt.Sprintf(`sysctl -w -- %s >/dev/null; echo "@@$?"; cat -- %s 2>/dev/null`, transport.Quote(key+"="+value), transport.Quote("/proc/sys/"+key))
 	out, err := tr.Exec(ctx, cmd, nil, 1<<20)
 	if err != nil {
 		return "", err
 	}
+	code, now, _ := strings.Cut(strings.TrimPrefix(string(out.Stdout), "@@"), "\n")
 	if msg := proc.FirstLine(out.Stderr); msg != "" {
 		return "", errors.New(msg) // sysctl: ...
-	} else if out.Exit != 0 {
-		return "", &exitError{name: "sysctl", code: out.Exit}
+	} else if rc, err := strconv.Atoi(code); err != nil || rc != 0 {
+		return "", &exitError{name: "sysctl", code: rc, msg: code}
 	}
-	return strings.TrimSpace(string(out.Stdout)), nil
+	return strings.TrimSpace(now), nil
 }
 
 // hostnameRE is a host name: RFC 1123 labels, at most 64 bytes (the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,12 @@ func (processes) destructive(rest string) []string {
 	return nil
 }
 
+func (processes) writable(rest string) bool {
+	_, sub, ok := pidOf(rest)
+	name, lim, _ := strings.Cut(sub, "/")
+	return ok && (sub == "nice" || sub == "signal" || name == "limits" && slices.Contains(slices.Collect(maps.Values(limitNames)), lim))
+}
+
 func (processes) write(ctx context.Context, tr transport.Transport, rest, value string) (string, error) {
 	pid, sub, ok := pidOf(rest)
 	if !ok {
@@ -52,10 +59,13 @@ func (processes) write(ctx context.Context, tr transport.Transport, rest, value 
 		if err != nil || n < -20 || n > 19 {
 			return "", fmt.Errorf("%q: a nice value is a number from -20 to 19", value)
 		}
-		if _, err := run(ctx, tr, fmt.Sprintf("renice -n %d -p %s", n, pid), 64<<10); err != nil {
+		// The priority as a plain argument, an absolute value for util-linux
+		// and busybox alike (-n is an increment for some); read back.
+		out, err := run(ctx, tr, fmt.Sprintf("renice %d -p %s >/dev/null; cat /proc/%s/stat", n, pid, pid), 64<<10)
+		if err != nil {
 			return "", notExistIf(rest, err)
 		}
-		return strconv.Itoa(n), nil
+		return statField(out, "nice")
 	case "signal":
 		sig, err := signalArg(value)
 		if err != nil {
@@ -79,11 +89,16 @@ func (processes) write(ctx context.Context, tr transport.Transport, rest, value 
 	return "", &fs.PathError{Op: "write", Path: "/processes/" + rest, Err: transport.ErrNotWritable}
 }
 
+// signalNumRE is a signal's number as signal takes it: 0 to 64, without
+// a sign or leading zeros (so that KILL's 9 is always written "9", which
+// smctl write's confirmation recognises).
+var signalNumRE = regexp.MustCompile(`^([0-9]|[1-5][0-9]|6[0-4])$`)
+
 // signalArg is kill -s's argument for value: a signal's name (TERM,
 // SIGTERM) or number.
 func signalArg(value string) (string, error) {
-	if n, err := strconv.Atoi(value); err == nil && n >= 0 && n <= 64 {
-		return strconv.Itoa(n), nil
+	if signalNumRE.MatchString(value) {
+		return value, nil
 	}
 	name := strings.TrimPrefix(strings.ToUpper(value), "SIG")
 	if slices.Contains(signals, name) {

@@ -279,9 +279,11 @@ func (services) read(ctx context.Context, tr transport.Transport, rest string) (
 	return cgroupPids(ctx, tr, *u)
 }
 
+// destructive: stopping a service, and restarting it, interrupts what it
+// serves.
 func (services) destructive(rest string) []string {
 	if p, ok := parseUnitPath(rest); ok && p.file == "state" {
-		return []string{"stop"}
+		return []string{"stop", "restart"}
 	}
 	return nil
 }
@@ -289,6 +291,11 @@ func (services) destructive(rest string) []string {
 // write starts, stops, restarts or reloads the unit (state), or enables,
 // disables, masks or unmasks it (enabled), and returns the state or
 // enabled now in effect, as the node reads it back.
+func (services) writable(rest string) bool {
+	p, ok := parseUnitPath(rest)
+	return ok && (p.file == "state" || p.file == "enabled")
+}
+
 func (services) write(ctx context.Context, tr transport.Transport, rest, value string) (string, error) {
 	p, ok := parseUnitPath(rest)
 	verbs := map[string][]string{"state": stateVerbs, "enabled": enabledVerbs}[p.file]

@@ -286,15 +286,22 @@ func TestServicesWriteSystemd(t *testing.T) {
 	}
 }
 
-// TestDestructive: stopping a service is destructive, nothing else.
+// TestServicesDestructive: stopping and restarting a service are
+// destructive, nothing else; state and enabled are writable, pids not.
 func TestServicesDestructive(t *testing.T) {
 	tr := Driver{}.Layer(driver.Device{}, &svcNode{}).(transport.Writer)
 	for p, want := range map[string]string{
-		"/services/sshd/state": "stop", "/services/sshd.service/state": "stop", "/services/sshd/enabled": "",
+		"/services/sshd/state": "stop restart", "/services/sshd.service/state": "stop restart", "/services/sshd/enabled": "",
 		"/services/sshd/pids": "", "/services/sshd": "", "/services": "", "/services/-x/state": "",
 	} {
 		if got := strings.Join(tr.Destructive(p), " "); got != want {
 			t.Errorf("Destructive(%s) = %q, want %q", p, got, want)
+		}
+	}
+	for p, want := range map[string]bool{"/services/sshd/state": true, "/services/sshd.service/enabled": true,
+		"/services/sshd/pids": false, "/services/sshd": false, "/services/-x/state": false} {
+		if got := tr.Writable(p); got != want {
+			t.Errorf("Writable(%s) = %v, want %v", p, got, want)
 		}
 	}
 }

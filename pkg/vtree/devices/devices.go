@@ -149,3 +149,24 @@ func Remove(t *vtree.Tree, p, typ string) (bool, error) {
 	t.ForgetDevice(p)
 	return true, nil
 }
+
+// List returns the names in the virtual directory p of the backing tree,
+// each with whether it is a directory; a missing directory is empty.
+func List(t *vtree.Tree, p string) (map[string]bool, error) {
+	p, err := vtree.Clean(p)
+	if err != nil {
+		return nil, err
+	}
+	des, err := t.Store().ReadDir(vpath.Rel(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return nil, pathErr("list", p, unwrapPath(err))
+	}
+	out := make(map[string]bool, len(des))
+	for _, de := range des {
+		out[de.Name()] = de.IsDir()
+	}
+	return out, nil
+}
