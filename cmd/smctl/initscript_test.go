@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -53,6 +54,13 @@ func removeInitScript(ts *testscript.TestScript, name, script, pidFile string) {
 			for i := 0; i < 100 && isSleep(pid); i++ {
 				time.Sleep(20 * time.Millisecond)
 			}
+		}
+	}
+	// update-rc.d knows what it did (insserv may renumber other links
+	// and keeps its own state); what it leaves is removed below.
+	if _, err := exec.LookPath("update-rc.d"); err == nil {
+		if out, err := exec.Command("update-rc.d", "-f", name, "remove").CombinedOutput(); err != nil {
+			ts.Logf("initscript: update-rc.d -f %s remove: %v: %s", name, err, out)
 		}
 	}
 	links, _ := filepath.Glob("/etc/rc?.d/[SK][0-9][0-9]" + name)

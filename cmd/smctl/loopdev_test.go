@@ -31,7 +31,15 @@ func cmdLoopdev(ts *testscript.TestScript, neg bool, args []string) {
 	f, err := os.CreateTemp(ts.Getenv("WORK"), "loopdev-*.img")
 	ts.Check(err)
 	img := f.Name()
-	ts.Defer(func() { os.Remove(img) })
+	// The image goes unless the device could not be detached from it: a
+	// loop device left attached to a deleted file could not be found by
+	// it any more.
+	keep := false
+	ts.Defer(func() {
+		if !keep {
+			os.Remove(img)
+		}
+	})
 	err = f.Truncate(int64(mb) << 20)
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -48,7 +56,8 @@ func cmdLoopdev(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Defer(func() {
 		if err := detachLoop(dev, img); err != nil {
-			ts.Fatalf("loopdev: undoing %s: %v", dev, err)
+			keep = true
+			ts.Fatalf("loopdev: undoing %s (its image %s kept): %v", dev, img, err)
 		}
 	})
 	ts.Setenv("LOOPDEV", dev)
