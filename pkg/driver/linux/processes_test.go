@@ -105,3 +105,51 @@ func errString(err error) string {
 	}
 	return ""
 }
+
+// scriptNode is procNode answering commands from a script, recording them.
+type scriptNode struct {
+	procNode
+	answers map[string]transport.Output
+	cmds    []string
+}
+
+func (s *scriptNode) Exec(_ context.Context, cmd string, _ []byte, _ int64) (transport.Output, error) {
+	s.cmds = append(s.cmds, cmd)
+	if out, ok := s.answers[cmd]; ok {
+		return out, nil
+	}
+	return transport.Output{Exit: 127, Stderr: []byte("unexpected command\n")}, nil
+}
+
+// TestProcessWrites: each write one command (none for a value refused),
+// what the node refuses an error, a nice value read back.
+func TestProcessWrites(t *testing.T) {
+	stat := func(nice string) transport.Output {
+		return transport.Output{Stdout: []byte("7 (sleep) S 1 7 7 0 -1 4194304 90 0 0 0 0 0 0 0 20 " + nice + " 1 0 100 1000 50\n")}
+	}
+	for _, tt := range []struct {
+		path, value string
+		answers     map[string]transport.Output
+		want, err   string
+		cmds        int
+	}{
+		{"/processes/7/nice", "5", map[string]transport.Output{"renice 5 -p 7 >/dev/null || exit; cat /proc/7/stat": stat("5")}, "5\n", "", 1},
+		{"/processes/7/nice", "-5", map[string]transport.Output{"renice -5 -p 7 >/dev/null || exit; cat /proc/7/stat": {Exit: 1, Stderr: []byte("renice: failed to set priority for 7 (process ID): Permission denied\n")}}, "", "Permission denied", 1},
+		{"/processes/7/nice", "3", map[string]transport.Output{"renice 3 -p 7 >/dev/null || exit; cat /proc/7/stat": stat("0")}, "", "the nice value is 0", 1},
+		{"/processes/7/nice", "40", nil, "", "from -20 to 19", 0},
+		{"/processes/7/limits/nofile", "512 1024", map[string]transport.Output{"prlimit --pid 7 --nofile=512:1024": {}}, "512 1024\n", "", 1},
+		{"/processes/7/limits/stack", "unlimited", map[string]transport.Output{"prlimit --pid 7 --stack=unlimited:unlimited": {}}, "unlimited unlimited\n", "", 1},
+		{"/processes/7/limits/nofile", "1 2 3", nil, "", "SOFT HARD", 0},
+		{"/processes/7/signal", "KILL", map[string]transport.Output{"kill -s KILL 7": {}}, "", "", 1},
+		{"/processes/7/signal", "09", nil, "", "is not a signal", 0},
+		{"/processes/7/cmdline", "x", nil, "", "not writable", 0},
+		{"/processes/8/nice", "1", nil, "", "does not exist", 0},
+	} {
+		node := &scriptNode{answers: tt.answers}
+		w := Driver{}.Layer(driver.Device{}, node).(transport.Writer)
+		got, err := w.WriteFile(context.Background(), tt.path, []byte(tt.value+"\n"))
+		if string(got) != tt.want || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) || len(node.cmds) != tt.cmds {
+			t.Errorf("%s %q: %q, %v, ran %q; want %q, %q, %d commands", tt.path, tt.value, got, err, node.cmds, tt.want, tt.err, tt.cmds)
+		}
+	}
+}

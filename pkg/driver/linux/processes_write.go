@@ -61,11 +61,15 @@ func (processes) write(ctx context.Context, tr transport.Transport, rest, value 
 		}
 		// The priority as a plain argument, an absolute value for util-linux
 		// and busybox alike (-n is an increment for some); read back.
-		out, err := run(ctx, tr, fmt.Sprintf("renice %d -p %s >/dev/null; cat /proc/%s/stat", n, pid, pid), 64<<10)
+		out, err := run(ctx, tr, fmt.Sprintf("renice %d -p %s >/dev/null || exit; cat /proc/%s/stat", n, pid, pid), 64<<10)
 		if err != nil {
 			return "", notExistIf(rest, err)
 		}
-		return statField(out, "nice")
+		now, err := statField(out, "nice")
+		if err == nil && now != strconv.Itoa(n) {
+			err = fmt.Errorf("renice %d: the nice value is %s", n, now)
+		}
+		return now, err
 	case "signal":
 		sig, err := signalArg(value)
 		if err != nil {
