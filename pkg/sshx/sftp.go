@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -212,4 +213,36 @@ func (f *sftpFiles) Remove(name string) error {
 func (f *sftpFiles) Close() error {
 	f.release()
 	return nil
+}
+
+// DialUnix implements transport.UnixDialer: a stream to the UNIX socket
+// path on the node, forwarded over the node's connection from the pool
+// (direct-streamlocal@openssh.com, as ssh -L does with a socket; the
+// node's sshd must allow it: AllowStreamLocalForwarding, on by default).
+// Closing the stream gives the connection back.
+func (t *Transport) DialUnix(ctx context.Context, path string) (net.Conn, error) {
+	c, release, err := t.Pool.Client(ctx, t.Target)
+	if err != nil {
+		return nil, reachErr(err)
+	}
+	conn, err := c.Dial("unix", path)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("forwarding %s: %w", path, err)
+	}
+	return &releasingConn{Conn: conn, release: release}, nil
+}
+
+// releasingConn is a forwarded stream that gives its SSH connection back
+// to the pool once closed.
+type releasingConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *releasingConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net"
 	"path"
 	"slices"
 	"strconv"
@@ -170,6 +171,12 @@ func (d flatDir) write(ctx context.Context, tr transport.Transport, rest, value 
 func (d flatDir) destructive(rest string) []string { return d[rest].destroys }
 
 func (d flatDir) writable(rest string) bool { return d[rest].write != nil }
+
+// DialUnix passes a UNIX socket's stream (libvirtd's) through to the
+// node's transport.
+func (n *node) DialUnix(ctx context.Context, path string) (net.Conn, error) {
+	return transport.DialUnix(ctx, n.Transport, path)
+}
 
 // OpenFiles passes smctl cp through to the node's transport.
 func (n *node) OpenFiles(ctx context.Context) (transport.Files, error) {
