@@ -1,0 +1,134 @@
+package libvirt
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/status"
+)
+
+// hypervisorOp is one file of a hypervisor, computed over its connection.
+type hypervisorOp func(ctx context.Context, c *conn) (string, error)
+
+// onHypervisor runs op on the request's hypervisor: a connection for the
+// run, closed after it.
+func onHypervisor(op hypervisorOp) agent.Func {
+	return func(ctx context.Context, req *agent.Request) (agent.Result, error) {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, callTimeout)
+			defer cancel()
+		}
+		c, err := dial(ctx, req.Transport, req.Attrs["uri"])
+		if err != nil {
+			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: %w", req.Device, err))
+		}
+		defer c.Close()
+		out, err := op(ctx, c)
+		if err != nil {
+			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: %w", req.Device, ctxErr(ctx, err)))
+		}
+		if out != "" && !strings.HasSuffix(out, "\n") {
+			out += "\n"
+		}
+		return agent.Result{Output: []byte(out)}, nil
+	}
+}
+
+// stateNames are libvirt's domain states as virsh names them.
+var stateNames = map[int32]string{
+	int32(golibvirt.DomainNostate): "no state", int32(golibvirt.DomainRunning): "running",
+	int32(golibvirt.DomainBlocked): "idle", int32(golibvirt.DomainPaused): "paused",
+	int32(golibvirt.DomainShutdown): "in shutdown", int32(golibvirt.DomainShutoff): "shut off",
+	int32(golibvirt.DomainCrashed): "crashed", int32(golibvirt.DomainPmsuspended): "pmsuspended",
+}
+
+// stateName is a domain state's name.
+func stateName(s int32) string {
+	if n, ok := stateNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("state %d", s)
+}
+
+// domains lists every domain the hypervisor defines, running or not,
+// with its state, sorted by name.
+func domains(c *conn) ([]golibvirt.Domain, []int32, error) {
+	doms, _, err := c.ConnectListAllDomains(1, golibvirt.ConnectListDomainsActive|golibvirt.ConnectListDomainsInactive)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing domains: %w", err)
+	}
+	slices.SortFunc(doms, func(a, b golibvirt.Domain) int { return strings.Compare(a.Name, b.Name) })
+	states := make([]int32, len(doms))
+	for i, d := range doms {
+		if states[i], _, err = c.DomainGetState(d, 0); err != nil {
+			return nil, nil, fmt.Errorf("state of %s: %w", d.Name, err)
+		}
+	}
+	return doms, states, nil
+}
+
+// readVMs is vms: NAME STATE lines.
+func readVMs(_ context.Context, c *conn) (string, error) {
+	doms, states, err := domains(c)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for i, d := range doms {
+		fmt.Fprintf(&b, "%s %s\n", d.Name, stateName(states[i]))
+	}
+	return b.String(), nil
+}
+
+// readCapacity is capacity: CPUs, memory and free memory in KiB, running
+// VMs.
+func readCapacity(_ context.Context, c *conn) (string, error) {
+	_, memKB, cpus, _, _, _, _, _, err := c.NodeGetInfo()
+	if err != nil {
+		return "", fmt.Errorf("node info: %w", err)
+	}
+	free, err := c.NodeGetFreeMemory()
+	if err != nil {
+		return "", fmt.Errorf("free memory: %w", err)
+	}
+	_, states, err := domains(c)
+	if err != nil {
+		return "", err
+	}
+	running := 0
+	for _, s := range states {
+		if s == int32(golibvirt.DomainRunning) || s == int32(golibvirt.DomainBlocked) || s == int32(golibvirt.DomainPaused) {
+			running++
+		}
+	}
+	return fmt.Sprintf("cpus %d\nmemory_kb %d\nfree_memory_kb %d\nrunning %d", cpus, memKB, free/1024, running), nil
+}
+
+// readVersion is version: "TYPE MAJOR.MINOR.RELEASE, libvirt X.Y.Z".
+func readVersion(_ context.Context, c *conn) (string, error) {
+	typ, err := c.ConnectGetType()
+	if err != nil {
+		return "", err
+	}
+	hv, err := c.ConnectGetVersion()
+	if err != nil {
+		return "", err
+	}
+	lib, err := c.ConnectGetLibVersion()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s %s, libvirt %s", typ, version(hv), version(lib)), nil
+}
+
+// version is libvirt's encoded version (major*1000000 + minor*1000 +
+// release) as MAJOR.MINOR.RELEASE.
+func version(v uint64) string {
+	return fmt.Sprintf("%d.%d.%d", v/1000000, v/1000%1000, v%1000)
+}

@@ -1,0 +1,67 @@
+// Package libvirt is the driver of virtual machines through libvirt (seed
+// 004, and Sysman's own future work): hypervisors are devices of type
+// hypervisor (also servers: command, proc/, the linux driver's files over
+// their transport), each with a uri attribute (DefaultURI when none); a
+// hypervisor's files ask its libvirtd, reached through the device's own
+// transport (local: the socket; ssh: the socket forwarded over smctl's
+// connection, with its ssh_config, keys and host keys):
+//
+//	vms       NAME STATE, a line per VM it defines, sorted by name
+//	capacity  cpus N, memory_kb N, free_memory_kb N, running N: a line each
+//	version   the hypervisor's type and version, libvirt's version
+//	discover  (written by discovery) prints a statement per VM it defines
+//
+// Every call runs under smctl's deadline: go-libvirt takes no context,
+// so the connection is dropped when the deadline passes.
+//
+// The client is github.com/digitalocean/go-libvirt: libvirt's RPC
+// protocol in pure Go (the cgo binding would break the static binary).
+package libvirt
+
+import (
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/config"
+	"github.com/smctl/smctl/pkg/driver"
+)
+
+// Name is the driver's name.
+const Name = "libvirt"
+
+// Factory registers the driver.
+var Factory = driver.Factory{Name: Name, New: func(driver.Env) driver.Driver { return Driver{} }}
+
+// Driver reaches hypervisors' libvirtd.
+type Driver struct{}
+
+var (
+	_ driver.Attributer = Driver{}
+	_ driver.Builtins   = Driver{}
+	_ driver.Typer      = Driver{}
+)
+
+// Name implements driver.Driver.
+func (Driver) Name() string { return Name }
+
+// Attrs implements driver.Attributer: uri decides where smctl connects,
+// so it is read as the other attributes are, trusted or not at all.
+func (Driver) Attrs() []string { return []string{"uri"} }
+
+// Types implements driver.Typer: hypervisors are servers with the
+// hypervisor role.
+func (Driver) Types() map[string]config.Type {
+	return map[string]config.Type{
+		"hypervisor": {Dir: "/systems/hypervisors", Attrs: map[string]string{"transport": "ssh"}, Live: true,
+			Builtins: []string{"command", "bmc", "hypervisor"}},
+	}
+}
+
+// Builtins implements driver.Builtins.
+func (Driver) Builtins() map[string][]driver.Builtin {
+	return map[string][]driver.Builtin{
+		"hypervisor": {
+			{File: "vms", Op: agent.Read, Agent: onHypervisor(readVMs)},
+			{File: "capacity", Op: agent.Read, Agent: onHypervisor(readCapacity)},
+			{File: "version", Op: agent.Read, Agent: onHypervisor(readVersion)},
+		},
+	}
+}
