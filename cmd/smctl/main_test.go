@@ -18,6 +18,7 @@ import (
 
 	"github.com/smctl/smctl/internal/cli"
 	"github.com/smctl/smctl/internal/testbmc"
+	"github.com/smctl/smctl/internal/testlibvirt"
 	"github.com/smctl/smctl/internal/testsshd"
 )
 
@@ -68,6 +69,10 @@ func TestScripts(t *testing.T) {
 				have = testsshd.Available()
 			} else if what == "ipmi_sim" {
 				have = testbmc.Available()
+			} else if what == "libvirtd" {
+				have = testlibvirt.Available()
+			} else if what == "qemu" {
+				have = testlibvirt.QEMUAvailable()
 			} else {
 				_, err := exec.LookPath(what)
 				have = err == nil
@@ -81,6 +86,7 @@ func TestScripts(t *testing.T) {
 			// initscript and loopdev: see their files.
 			"initscript": cmdInitScript,
 			"loopdev":    cmdLoopdev,
+			"libvirt":    cmdLibvirt,
 			// sshd N: start a private OpenSSH sshd on 127.0.0.1 for this
 			// script, with a client ssh_config mapping s0001..sNNNN to it;
 			// it stops when the script ends. With "private", sshd runs in
