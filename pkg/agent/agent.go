@@ -80,6 +80,19 @@ type Request struct {
 	// messages: "timed out after 30s".
 	Timeout time.Duration
 	KeyFile string // key of ids files, passed on as $SMCTL_KEY_FILE
+	// Peer looks up another device by its virtual path (a VM's
+	// hypervisor): its type, trusted attributes and transport, as its own
+	// agents get them (an error says why it may not act). Nil outside the
+	// tree.
+	Peer func(ctx context.Context, dev string) (Peer, error)
+}
+
+// Peer is another device as Request.Peer finds it: Type is "" where the
+// path is no device.
+type Peer struct {
+	Type      string
+	Attrs     map[string]string
+	Transport transport.Transport
 }
 
 // Result is what an agent run produced.

@@ -1,6 +1,7 @@
 package vtree
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -55,21 +56,18 @@ func (t *Tree) liveResult(n *node, el string) *node {
 // on writes.
 func (t *Tree) liveWriter(ctx context.Context, n *node) (transport.Writer, error) {
 	tr, err := t.transport(ctx, n.devPath)
-	if err != nil {
-		return nil, err
+	w, ok := tr.(transport.Writer)
+	if err == nil && !ok {
+		err = ErrLiveWrite
 	}
-	if w, ok := tr.(transport.Writer); ok {
-		return w, nil
-	}
-	return nil, ErrLiveWrite
+	return w, err
 }
 
 // writeLive writes data to the live file n through its device's transport.
 func (t *Tree) writeLive(ctx context.Context, n *node, data []byte) (*Result, error) {
 	rel := liveRel(n)
-	dev := vpath.Rel(n.devPath)
 	// Who may write the device's directory manages the device.
-	if err := t.store.CheckWritable(dev, true); err != nil {
+	if err := t.store.CheckWritable(vpath.Rel(n.devPath), true); err != nil {
 		return nil, pathErr("write", n.path, err)
 	}
 	ctx, cancel := t.liveContext(ctx)
@@ -91,12 +89,9 @@ func (t *Tree) writeLive(ctx context.Context, n *node, data []byte) (*Result, er
 	st := store.Status{Ran: agent.Write.Ran(data)}
 	if err != nil {
 		err = t.liveErr(ctx, err)
-		st.RC, st.Message = int(status.Of(err)), agent.Escape(err.Error())
+		st.RC, st.Message = cmp.Or(int(status.Of(err)), int(status.Failed)), agent.Escape(err.Error())
 		if ae := (*AgentError)(nil); errors.As(err, &ae) {
 			st.Message = ae.Msg
-		}
-		if st.RC == 0 {
-			st.RC = int(status.Failed)
 		}
 		if errors.Is(err, fs.ErrNotExist) { // no such file on the node: no status
 			return nil, pathErr("write", n.path, err)

@@ -141,6 +141,14 @@ func (t *Tree) request(ctx context.Context, n *node, op agent.Op, input []byte) 
 	if pair != nil {
 		req.User, req.Password = pair.User, pair.Password
 	}
+	req.Peer = func(ctx context.Context, p string) (agent.Peer, error) {
+		d := t.device(p)
+		if d.Err != nil || d.Type == "" {
+			return agent.Peer{Type: d.Type}, d.Err
+		}
+		tr, err := t.transport(ctx, p)
+		return agent.Peer{Type: d.Type, Attrs: d.Attrs, Transport: tr}, err
+	}
 	if dev.Path != "/" {
 		dev.User, dev.Password = req.User, req.Password
 		tr, err := t.opts.Drivers.Transport(ctx, dev)
