@@ -77,7 +77,7 @@ func TestCheck(t *testing.T) {
 		wants       []want
 	}{
 		{"a fresh root", nil, 0, 0, []want{
-			{OK, "config", "smctl.yaml parsed (3 types: blade, chassis, server)"},
+			{OK, "config", "smctl.yaml parsed (5 types: blade, chassis, hypervisor, server, vm)"},
 			{OK, "agents", "3 agents in 2 directories of agents.d, executable and trusted"},
 			{OK, "key file ROOT/key", "private (0600), 0 ids files"},
 			{OK, "known_hosts", "2 hosts in "},

@@ -6,6 +6,7 @@ import (
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/driver/command"
 	"github.com/smctl/smctl/pkg/driver/ipmi"
+	libvirtdrv "github.com/smctl/smctl/pkg/driver/libvirt"
 	"github.com/smctl/smctl/pkg/driver/linux"
 	"github.com/smctl/smctl/pkg/driver/local"
 	"github.com/smctl/smctl/pkg/driver/ssh"
@@ -19,5 +20,6 @@ func Registry() *driver.Registry {
 	r.Register(command.Factory)
 	r.Register(ipmi.Factory)
 	r.Register(linux.Factory)
+	r.Register(libvirtdrv.Factory)
 	return r
 }

@@ -3,6 +3,7 @@ package libvirt
 import (
 	"context"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // hypervisorOp is one file of a hypervisor, computed over its connection.
-type hypervisorOp func(ctx context.Context, c *conn) (string, error)
+type hypervisorOp func(ctx context.Context, c *conn, req *agent.Request) (string, error)
 
 // onHypervisor runs op on the request's hypervisor: a connection for the
 // run, closed after it.
@@ -29,7 +30,7 @@ func onHypervisor(op hypervisorOp) agent.Func {
 			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: %w", req.Device, err))
 		}
 		defer c.Close()
-		out, err := op(ctx, c)
+		out, err := op(ctx, c, req)
 		if err != nil {
 			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: %w", req.Device, ctxErr(ctx, err)))
 		}
@@ -74,7 +75,7 @@ func domains(c *conn) ([]golibvirt.Domain, []int32, error) {
 }
 
 // readVMs is vms: NAME STATE lines.
-func readVMs(_ context.Context, c *conn) (string, error) {
+func readVMs(_ context.Context, c *conn, _ *agent.Request) (string, error) {
 	doms, states, err := domains(c)
 	if err != nil {
 		return "", err
@@ -88,7 +89,7 @@ func readVMs(_ context.Context, c *conn) (string, error) {
 
 // readCapacity is capacity: CPUs, memory and free memory in KiB, running
 // VMs.
-func readCapacity(_ context.Context, c *conn) (string, error) {
+func readCapacity(_ context.Context, c *conn, _ *agent.Request) (string, error) {
 	_, memKB, cpus, _, _, _, _, _, err := c.NodeGetInfo()
 	if err != nil {
 		return "", fmt.Errorf("node info: %w", err)
@@ -111,7 +112,7 @@ func readCapacity(_ context.Context, c *conn) (string, error) {
 }
 
 // readVersion is version: "TYPE MAJOR.MINOR.RELEASE, libvirt X.Y.Z".
-func readVersion(_ context.Context, c *conn) (string, error) {
+func readVersion(_ context.Context, c *conn, _ *agent.Request) (string, error) {
 	typ, err := c.ConnectGetType()
 	if err != nil {
 		return "", err
@@ -131,4 +132,23 @@ func readVersion(_ context.Context, c *conn) (string, error) {
 // release) as MAJOR.MINOR.RELEASE.
 func version(v uint64) string {
 	return fmt.Sprintf("%d.%d.%d", v/1000000, v/1000%1000, v%1000)
+}
+
+// discoverVMs is a hypervisor's discovery: a statement per VM it defines,
+// "vm NAME host=HYPERVISOR", which adds or updates /systems/vms/NAME.
+func discoverVMs(_ context.Context, c *conn, req *agent.Request) (string, error) {
+	doms, _, err := c.ConnectListAllDomains(1, golibvirt.ConnectListDomainsActive|golibvirt.ConnectListDomainsInactive)
+	if err != nil {
+		return "", fmt.Errorf("listing domains: %w", err)
+	}
+	host := path.Base(req.Device)
+	var b strings.Builder
+	for _, d := range doms {
+		if !hostRE.MatchString(d.Name) {
+			fmt.Fprintf(&b, "# %q: not a name a device may have; left out\n", d.Name)
+			continue
+		}
+		fmt.Fprintf(&b, "vm %s host=%s\n", d.Name, host)
+	}
+	return b.String(), nil
 }

@@ -44,14 +44,15 @@ func (Driver) Name() string { return Name }
 
 // Attrs implements driver.Attributer: uri decides where smctl connects,
 // so it is read as the other attributes are, trusted or not at all.
-func (Driver) Attrs() []string { return []string{"uri"} }
+func (Driver) Attrs() []string { return []string{"uri", "host"} }
 
 // Types implements driver.Typer: hypervisors are servers with the
 // hypervisor role.
 func (Driver) Types() map[string]config.Type {
 	return map[string]config.Type{
-		"hypervisor": {Dir: "/systems/hypervisors", Attrs: map[string]string{"transport": "ssh"}, Live: true,
+		"hypervisor": {Dir: HypervisorDir, Attrs: map[string]string{"transport": "ssh"}, Live: true,
 			Builtins: []string{"command", "bmc", "hypervisor"}},
+		"vm": {Dir: "/systems/vms", Builtins: []string{"vm"}},
 	}
 }
 
@@ -62,6 +63,17 @@ func (Driver) Builtins() map[string][]driver.Builtin {
 			{File: "vms", Op: agent.Read, Agent: onHypervisor(readVMs)},
 			{File: "capacity", Op: agent.Read, Agent: onHypervisor(readCapacity)},
 			{File: "version", Op: agent.Read, Agent: onHypervisor(readVersion)},
+			{File: "discover", Op: agent.Write, Agent: onHypervisor(discoverVMs)},
+		},
+		"vm": {
+			{File: "state", Op: agent.Read, Agent: onVM(readState)},
+			{File: "power", Op: agent.Read, Agent: onVM(readPower)},
+			{File: "power", Op: agent.Write, Agent: onVM(writePower), Values: PowerValues, Destructive: PowerDestructive},
+			{File: "autostart", Op: agent.Read, Agent: onVM(readAutostart)},
+			{File: "autostart", Op: agent.Write, Agent: onVM(writeAutostart), Values: []string{"on", "off"}},
+			{File: "vcpus", Op: agent.Read, Agent: onVM(readVcpus)},
+			{File: "memory", Op: agent.Read, Agent: onVM(readMemory)},
+			{File: "xml", Op: agent.Read, Agent: onVM(readXML)},
 		},
 	}
 }

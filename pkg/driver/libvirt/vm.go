@@ -1,0 +1,218 @@
+package libvirt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/status"
+)
+
+// A VM is a device of type vm at /systems/vms/NAME, NAME its libvirt
+// domain's name, whose host attribute names the hypervisor that defines it
+// (/systems/hypervisors/HOST): its files ask that hypervisor's libvirtd,
+// reached as the hypervisor's own files reach it (Request.Peer: its uri,
+// transport and credentials):
+//
+//	state      virsh domstate --reason's words: "running (booted)",
+//	           "shut off (destroyed)", "paused (user)", ...
+//	power      on or off (read); written: on (start), soft (ACPI
+//	           shutdown), off (hard stop), reset, cycle (off, then on),
+//	           suspend, resume
+//	autostart  on or off; written the same
+//	vcpus      its virtual CPUs
+//	memory     its memory, KiB
+//	xml        its definition
+
+// HypervisorDir is where hypervisors are (the hypervisor type's dir).
+const HypervisorDir = "/systems/hypervisors"
+
+// hostRE is a hypervisor's name as a VM's host attribute gives it.
+var hostRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// vmOp is one file of a VM: its domain on its hypervisor's connection.
+type vmOp func(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.Request) (string, error)
+
+// onVM runs op on the request's VM, found on its host's libvirtd.
+func onVM(op vmOp) agent.Func {
+	return func(ctx context.Context, req *agent.Request) (agent.Result, error) {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, callTimeout)
+			defer cancel()
+		}
+		host := req.Attrs["host"]
+		if !hostRE.MatchString(host) || req.Peer == nil {
+			return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: host %q is not a hypervisor's name (smctl write %s/host NAME)", req.Device, host, req.Device))
+		}
+		hv := path.Join(HypervisorDir, host)
+		p, err := req.Peer(ctx, hv)
+		switch {
+		case err != nil:
+			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: its host %s: %w", req.Device, hv, err))
+		case p.Type != "hypervisor":
+			return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: its host %s is not a hypervisor", req.Device, hv))
+		}
+		c, err := dial(ctx, p.Transport, p.Attrs["uri"])
+		if err != nil {
+			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: its host %s: %w", req.Device, hv, err))
+		}
+		defer c.Close()
+		name := path.Base(req.Device)
+		dom, err := c.DomainLookupByName(name)
+		if err != nil {
+			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: %s defines no VM %s: %w", req.Device, hv, name, ctxErr(ctx, err)))
+		}
+		out, err := op(ctx, c, dom, req)
+		if err != nil {
+			var ae *agent.Error
+			if errors.As(err, &ae) {
+				return agent.Result{}, err
+			}
+			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s on %s: %w", req.Device, hv, ctxErr(ctx, err)))
+		}
+		if out != "" && !strings.HasSuffix(out, "\n") {
+			out += "\n"
+		}
+		return agent.Result{Output: []byte(out)}, nil
+	}
+}
+
+// reasons are virsh's words for a state's reasons.
+var reasons = map[int32][]string{
+	int32(golibvirt.DomainRunning): {"unknown", "booted", "migrated", "restored", "from snapshot", "unpaused",
+		"migration canceled", "save canceled", "event wakeup", "crashed", "post-copy", "post-copy failed"},
+	int32(golibvirt.DomainPaused): {"unknown", "user", "migrating", "saving", "dumping", "I/O error", "watchdog",
+		"from snapshot", "shutting down", "creating snapshot", "crashed", "starting up", "post-copy", "post-copy failed", "api error"},
+	int32(golibvirt.DomainShutdown): {"unknown", "user"},
+	int32(golibvirt.DomainShutoff): {"unknown", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed",
+		"from snapshot", "daemon"},
+	int32(golibvirt.DomainCrashed): {"unknown", "panicked"},
+}
+
+// readState is state: the state and its reason.
+func readState(_ context.Context, c *conn, dom golibvirt.Domain, _ *agent.Request) (string, error) {
+	st, why, err := c.DomainGetState(dom, 0)
+	if err != nil {
+		return "", err
+	}
+	if rs := reasons[st]; why >= 0 && int(why) < len(rs) {
+		return fmt.Sprintf("%s (%s)", stateName(st), rs[why]), nil
+	}
+	return stateName(st), nil
+}
+
+// isOn says whether a domain in state st is on: anything but shut off
+// and crashed.
+func isOn(st int32) bool {
+	return st != int32(golibvirt.DomainShutoff) && st != int32(golibvirt.DomainCrashed) && st != int32(golibvirt.DomainNostate)
+}
+
+// readPower is power: on or off.
+func readPower(_ context.Context, c *conn, dom golibvirt.Domain, _ *agent.Request) (string, error) {
+	st, _, err := c.DomainGetState(dom, 0)
+	if err != nil {
+		return "", err
+	}
+	if isOn(st) {
+		return "on", nil
+	}
+	return "off", nil
+}
+
+// PowerValues are what a VM's power takes; PowerDestructive those that
+// stop or interrupt what runs in it.
+var (
+	PowerValues      = []string{"on", "soft", "off", "reset", "cycle", "suspend", "resume"}
+	PowerDestructive = []string{"off", "0", "soft", "reset", "cycle", "suspend"}
+)
+
+// writePower acts on the VM and returns its power after.
+func writePower(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.Request) (string, error) {
+	v := strings.ToLower(strings.TrimSpace(string(req.Input)))
+	st, _, err := c.DomainGetState(dom, 0)
+	if err != nil {
+		return "", err
+	}
+	on := isOn(st)
+	switch v {
+	case "on", "1":
+		if !on {
+			err = c.DomainCreate(dom)
+		}
+	case "off", "0":
+		if on {
+			err = c.DomainDestroy(dom)
+		}
+	case "soft":
+		if on {
+			err = c.DomainShutdown(dom)
+		}
+	case "reset":
+		err = c.DomainReset(dom, 0)
+	case "cycle":
+		if on {
+			err = c.DomainDestroy(dom)
+		}
+		if err == nil {
+			err = c.DomainCreate(dom)
+		}
+	case "suspend":
+		err = c.DomainSuspend(dom)
+	case "resume":
+		err = c.DomainResume(dom)
+	default:
+		return "", agent.Fail(status.Usage, fmt.Errorf("%q: write %s", v, strings.Join(PowerValues, ", ")))
+	}
+	if err != nil {
+		return "", fmt.Errorf("power %s: %w", v, err)
+	}
+	return readState(ctx, c, dom, req)
+}
+
+// readAutostart is autostart: on or off.
+func readAutostart(_ context.Context, c *conn, dom golibvirt.Domain, _ *agent.Request) (string, error) {
+	a, err := c.DomainGetAutostart(dom)
+	if err != nil {
+		return "", err
+	}
+	return map[bool]string{true: "on", false: "off"}[a != 0], nil
+}
+
+// writeAutostart sets autostart: on or off (1, 0).
+func writeAutostart(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.Request) (string, error) {
+	var a int32
+	switch v := strings.ToLower(strings.TrimSpace(string(req.Input))); v {
+	case "on", "1":
+		a = 1
+	case "off", "0":
+	default:
+		return "", agent.Fail(status.Usage, fmt.Errorf("%q: write on or off", v))
+	}
+	if err := c.DomainSetAutostart(dom, a); err != nil {
+		return "", err
+	}
+	return readAutostart(ctx, c, dom, req)
+}
+
+// readVcpus and readMemory are the VM's virtual CPUs and memory (KiB).
+func readVcpus(_ context.Context, c *conn, dom golibvirt.Domain, _ *agent.Request) (string, error) {
+	_, _, _, n, _, err := c.DomainGetInfo(dom)
+	return fmt.Sprint(n), err
+}
+
+func readMemory(_ context.Context, c *conn, dom golibvirt.Domain, _ *agent.Request) (string, error) {
+	_, _, mem, _, _, err := c.DomainGetInfo(dom)
+	return fmt.Sprint(mem), err
+}
+
+// readXML is the VM's definition.
+func readXML(_ context.Context, c *conn, dom golibvirt.Domain, _ *agent.Request) (string, error) {
+	return c.DomainGetXMLDesc(dom, 0)
+}
