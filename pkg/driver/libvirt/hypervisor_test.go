@@ -49,7 +49,7 @@ func TestHypervisorFiles(t *testing.T) {
 	f := farm(t, 1, 3)
 	h := f.Hosts[0]
 	files := map[string]agent.Agent{}
-	for _, b := range (Driver{}).Builtins()["hypervisor"] {
+	for _, b := range (&Driver{}).Builtins()["hypervisor"] {
 		files[b.File] = b.Agent
 	}
 	vms, err := read(t, files["vms"], h)

@@ -28,27 +28,45 @@ import (
 const Name = "libvirt"
 
 // Factory registers the driver.
-var Factory = driver.Factory{Name: Name, New: func(driver.Env) driver.Driver { return Driver{} }}
+var Factory = driver.Factory{Name: Name, New: func(driver.Env) driver.Driver { return &Driver{} }}
+
+// Settings are the smctl.yaml section libvirt:.
+type Settings struct {
+	// MigrationAddress is where a migration's stream goes: the address
+	// the destination's QEMU listens on and the source connects to.
+	// Empty: the destination's address (127.0.0.1 for a hypervisor of
+	// transport local).
+	MigrationAddress string `yaml:"migration_address,omitempty"`
+}
 
 // Driver reaches hypervisors' libvirtd.
-type Driver struct{}
+type Driver struct {
+	settings Settings
+}
 
 var (
-	_ driver.Attributer = Driver{}
-	_ driver.Builtins   = Driver{}
-	_ driver.Typer      = Driver{}
+	_ driver.Attributer   = (*Driver)(nil)
+	_ driver.Builtins     = (*Driver)(nil)
+	_ driver.Typer        = (*Driver)(nil)
+	_ driver.Configurable = (*Driver)(nil)
 )
 
 // Name implements driver.Driver.
-func (Driver) Name() string { return Name }
+func (*Driver) Name() string { return Name }
+
+// Section implements driver.Configurable.
+func (d *Driver) Section() config.Section {
+	return config.Section{Key: "libvirt", Value: &d.settings,
+		Doc: "# libvirt       migration_address: where migrations' streams go (default: the destination's address)\n"}
+}
 
 // Attrs implements driver.Attributer: uri decides where smctl connects,
 // so it is read as the other attributes are, trusted or not at all.
-func (Driver) Attrs() []string { return []string{"uri", "host"} }
+func (*Driver) Attrs() []string { return []string{"uri", "host"} }
 
 // Types implements driver.Typer: hypervisors are servers with the
 // hypervisor role.
-func (Driver) Types() map[string]config.Type {
+func (*Driver) Types() map[string]config.Type {
 	return map[string]config.Type{
 		"hypervisor": {Dir: HypervisorDir, Attrs: map[string]string{"transport": "ssh"}, Live: true,
 			Builtins: []string{"command", "bmc", "hypervisor"}},
@@ -57,7 +75,7 @@ func (Driver) Types() map[string]config.Type {
 }
 
 // Builtins implements driver.Builtins.
-func (Driver) Builtins() map[string][]driver.Builtin {
+func (d *Driver) Builtins() map[string][]driver.Builtin {
 	return map[string][]driver.Builtin{
 		"hypervisor": {
 			{File: "vms", Op: agent.Read, Agent: onHypervisor(readVMs)},
@@ -74,6 +92,7 @@ func (Driver) Builtins() map[string][]driver.Builtin {
 			{File: "vcpus", Op: agent.Read, Agent: onVM(readVcpus)},
 			{File: "memory", Op: agent.Read, Agent: onVM(readMemory)},
 			{File: "xml", Op: agent.Read, Agent: onVM(readXML)},
+			{File: "host", Op: agent.Write, Agent: agent.Func(d.migrate)},
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"regexp"
 	"strings"
@@ -42,33 +43,13 @@ type vmOp func(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.Re
 // onVM runs op on the request's VM, found on its host's libvirtd.
 func onVM(op vmOp) agent.Func {
 	return func(ctx context.Context, req *agent.Request) (agent.Result, error) {
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, callTimeout)
-			defer cancel()
-		}
-		host := req.Attrs["host"]
-		if !hostRE.MatchString(host) || req.Peer == nil {
-			return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: host %q is not a hypervisor's name (smctl write %s/host NAME)", req.Device, host, req.Device))
-		}
-		hv := path.Join(HypervisorDir, host)
-		p, err := req.Peer(ctx, hv)
-		switch {
-		case err != nil:
-			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: its host %s: %w", req.Device, hv, err))
-		case p.Type != "hypervisor":
-			return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: its host %s is not a hypervisor", req.Device, hv))
-		}
-		c, err := dial(ctx, p.Transport, p.Attrs["uri"])
+		ctx, cancel := bounded(ctx)
+		defer cancel()
+		c, dom, hv, err := openVM(ctx, req)
 		if err != nil {
-			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: its host %s: %w", req.Device, hv, err))
+			return agent.Result{}, err
 		}
 		defer c.Close()
-		name := path.Base(req.Device)
-		dom, err := c.DomainLookupByName(name)
-		if err != nil {
-			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: %s defines no VM %s: %w", req.Device, hv, name, ctxErr(ctx, err)))
-		}
 		out, err := op(ctx, c, dom, req)
 		if err != nil {
 			var ae *agent.Error
@@ -82,6 +63,52 @@ func onVM(op vmOp) agent.Func {
 		}
 		return agent.Result{Output: []byte(out)}, nil
 	}
+}
+
+// bounded gives ctx the driver's deadline when it has none.
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, callTimeout)
+}
+
+// hypervisor finds the hypervisor named host (a VM's host attribute, or
+// a migration's target): its path and what the tree knows of it.
+func hypervisor(ctx context.Context, req *agent.Request, host string) (string, agent.Peer, error) {
+	if !hostRE.MatchString(host) || req.Peer == nil {
+		return "", agent.Peer{}, agent.Fail(status.Usage, fmt.Errorf("%s: %q is not a hypervisor's name", req.Device, host))
+	}
+	hv := path.Join(HypervisorDir, host)
+	p, err := req.Peer(ctx, hv)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return hv, p, agent.Fail(status.Usage, fmt.Errorf("%s: no hypervisor %s (%s is not there)", req.Device, host, hv))
+	case err != nil:
+		return hv, p, agent.Fail(status.Failed, fmt.Errorf("%s: %s: %w", req.Device, hv, err))
+	case p.Type != "hypervisor":
+		return hv, p, agent.Fail(status.Usage, fmt.Errorf("%s: %s is not a hypervisor", req.Device, hv))
+	}
+	return hv, p, nil
+}
+
+// openVM connects to the request's VM's host and finds the VM there.
+func openVM(ctx context.Context, req *agent.Request) (*conn, golibvirt.Domain, string, error) {
+	hv, p, err := hypervisor(ctx, req, req.Attrs["host"])
+	if err != nil {
+		return nil, golibvirt.Domain{}, hv, err
+	}
+	c, err := dial(ctx, p.Transport, p.Attrs["uri"])
+	if err != nil {
+		return nil, golibvirt.Domain{}, hv, agent.Fail(status.Failed, fmt.Errorf("%s: its host %s: %w", req.Device, hv, err))
+	}
+	name := path.Base(req.Device)
+	dom, err := c.DomainLookupByName(name)
+	if err != nil {
+		c.Close()
+		return nil, dom, hv, agent.Fail(status.Failed, fmt.Errorf("%s: %s defines no VM %s: %w", req.Device, hv, name, ctxErr(ctx, err)))
+	}
+	return c, dom, hv, nil
 }
 
 // reasons are virsh's words for a state's reasons.
