@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -66,13 +67,28 @@ func parseURI(s string) (hypervisorURI, error) {
 // conn is an open connection to one hypervisor's libvirtd.
 type conn struct {
 	*golibvirt.Libvirt
-	stop func() bool
+	nc net.Conn
+}
+
+// closed says whether the connection is gone (libvirtd stopped, dropped).
+func (c *conn) closed() bool {
+	select {
+	case <-c.Disconnected():
+		return true
+	default:
+		return false
+	}
+}
+
+// close ends the connection.
+func (c *conn) close() {
+	c.Disconnect()
+	c.nc.Close()
 }
 
 // dial connects to the libvirtd of the hypervisor whose uri attribute is
-// uri, through its transport tr. go-libvirt takes no context: the stream
-// gets ctx's deadline and is closed when ctx ends, which fails the calls
-// in progress; Close ends it.
+// uri, through its transport tr, within ctx (go-libvirt takes no
+// context: the stream is closed when ctx ends first).
 func dial(ctx context.Context, tr transport.Transport, uri string) (*conn, error) {
 	if uri == "" {
 		uri = DefaultURI
@@ -85,23 +101,124 @@ func dial(ctx context.Context, tr transport.Transport, uri string) (*conn, error
 	if err != nil {
 		return nil, fmt.Errorf("libvirtd at %s: %w", h.socket, err)
 	}
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
-	}
-	c := &conn{Libvirt: golibvirt.NewWithDialer(dialers.NewAlreadyConnected(nc))}
-	c.stop = context.AfterFunc(ctx, func() { nc.Close() })
-	if err := c.ConnectToURI(golibvirt.ConnectURI(h.open)); err != nil {
-		c.stop()
+	c := &conn{Libvirt: golibvirt.NewWithDialer(dialers.NewAlreadyConnected(nc)), nc: nc}
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	err = c.ConnectToURI(golibvirt.ConnectURI(h.open))
+	if !stop() || err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("libvirtd at %s: opening %s: %w", h.socket, h.open, ctxErr(ctx, err))
+		return nil, fmt.Errorf("libvirtd at %s: opening %s: %w", h.socket, h.open, ctxErr(ctx, cmpErr(err, ctx.Err())))
 	}
 	return c, nil
 }
 
-// Close disconnects.
-func (c *conn) Close() error {
-	c.stop()
-	return c.Disconnect()
+// cmpErr is the first of errs that is not nil.
+func cmpErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pool keeps one connection per hypervisor (its device path and uri) for
+// the driver's life (one smctl command; serve's whole run), shared by the
+// files of the hypervisor and of its VMs: go-libvirt multiplexes calls
+// over it. A connection that fails or outlives a caller's deadline is
+// dropped, and the next caller dials again.
+type pool struct {
+	mu    sync.Mutex
+	conns map[string]*poolEntry
+}
+
+// poolEntry is a connection being made (ready open until it is) or made.
+type poolEntry struct {
+	ready chan struct{}
+	c     *conn
+	err   error
+}
+
+// get returns the connection of key, dialing it (once, whoever asks at
+// the same time) when there is none or it is gone.
+func (p *pool) get(ctx context.Context, key string, tr transport.Transport, uri string) (*conn, error) {
+	for {
+		p.mu.Lock()
+		if p.conns == nil {
+			p.conns = map[string]*poolEntry{}
+		}
+		e := p.conns[key]
+		if e == nil {
+			e = &poolEntry{ready: make(chan struct{})}
+			p.conns[key] = e
+			p.mu.Unlock()
+			e.c, e.err = dial(ctx, tr, uri)
+			if e.err != nil {
+				p.mu.Lock()
+				delete(p.conns, key)
+				p.mu.Unlock()
+			}
+			close(e.ready)
+			return e.c, e.err
+		}
+		p.mu.Unlock()
+		select {
+		case <-e.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if e.err == nil && !e.c.closed() {
+			return e.c, nil
+		}
+		p.drop(key, e.c) // gone, or its dial failed: dial again
+		if e.err != nil {
+			return nil, e.err
+		}
+	}
+}
+
+// drop closes c and forgets it, if it is still key's.
+func (p *pool) drop(key string, c *conn) {
+	p.mu.Lock()
+	if e := p.conns[key]; e != nil && e.c == c {
+		delete(p.conns, key)
+	}
+	p.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+}
+
+// do runs f, calls on c, within ctx: when ctx ends first, the connection
+// is dropped, which fails the calls in progress, and f's end is awaited.
+func (p *pool) do(ctx context.Context, key string, c *conn, f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		if err != nil && c.closed() {
+			p.drop(key, c)
+		}
+		return err
+	case <-ctx.Done():
+		p.drop(key, c)
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close closes every connection.
+func (p *pool) Close() error {
+	p.mu.Lock()
+	es := p.conns
+	p.conns = nil
+	p.mu.Unlock()
+	for _, e := range es {
+		<-e.ready
+		if e.c != nil {
+			e.c.close()
+		}
+	}
+	return nil
 }
 
 // ctxErr is err, or the context's reason when it ended: a call cut by the

@@ -16,21 +16,22 @@ import (
 // hypervisorOp is one file of a hypervisor, computed over its connection.
 type hypervisorOp func(ctx context.Context, c *conn, req *agent.Request) (string, error)
 
-// onHypervisor runs op on the request's hypervisor: a connection for the
-// run, closed after it.
-func onHypervisor(op hypervisorOp) agent.Func {
+// onHypervisor runs op on the request's hypervisor, over the pool's
+// connection to it.
+func (d *Driver) onHypervisor(op hypervisorOp) agent.Func {
 	return func(ctx context.Context, req *agent.Request) (agent.Result, error) {
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, callTimeout)
-			defer cancel()
-		}
-		c, err := dial(ctx, req.Transport, req.Attrs["uri"])
+		ctx, cancel := bounded(ctx)
+		defer cancel()
+		key := req.Device + " " + req.Attrs["uri"]
+		c, err := d.pool.get(ctx, key, req.Transport, req.Attrs["uri"])
 		if err != nil {
 			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: %w", req.Device, err))
 		}
-		defer c.Close()
-		out, err := op(ctx, c, req)
+		var out string
+		err = d.pool.do(ctx, key, c, func() (err error) {
+			out, err = op(ctx, c, req)
+			return err
+		})
 		if err != nil {
 			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: %w", req.Device, ctxErr(ctx, err)))
 		}

@@ -42,7 +42,11 @@ type Settings struct {
 // Driver reaches hypervisors' libvirtd.
 type Driver struct {
 	settings Settings
+	pool     pool
 }
+
+// Close implements io.Closer: the connections the driver keeps.
+func (d *Driver) Close() error { return d.pool.Close() }
 
 var (
 	_ driver.Attributer   = (*Driver)(nil)
@@ -78,20 +82,20 @@ func (*Driver) Types() map[string]config.Type {
 func (d *Driver) Builtins() map[string][]driver.Builtin {
 	return map[string][]driver.Builtin{
 		"hypervisor": {
-			{File: "vms", Op: agent.Read, Agent: onHypervisor(readVMs)},
-			{File: "capacity", Op: agent.Read, Agent: onHypervisor(readCapacity)},
-			{File: "version", Op: agent.Read, Agent: onHypervisor(readVersion)},
-			{File: "discover", Op: agent.Write, Agent: onHypervisor(discoverVMs)},
+			{File: "vms", Op: agent.Read, Agent: d.onHypervisor(readVMs)},
+			{File: "capacity", Op: agent.Read, Agent: d.onHypervisor(readCapacity)},
+			{File: "version", Op: agent.Read, Agent: d.onHypervisor(readVersion)},
+			{File: "discover", Op: agent.Write, Agent: d.onHypervisor(discoverVMs)},
 		},
 		"vm": {
-			{File: "state", Op: agent.Read, Agent: onVM(readState)},
-			{File: "power", Op: agent.Read, Agent: onVM(readPower)},
-			{File: "power", Op: agent.Write, Agent: onVM(writePower), Values: PowerValues, Destructive: PowerDestructive},
-			{File: "autostart", Op: agent.Read, Agent: onVM(readAutostart)},
-			{File: "autostart", Op: agent.Write, Agent: onVM(writeAutostart), Values: []string{"on", "off"}},
-			{File: "vcpus", Op: agent.Read, Agent: onVM(readVcpus)},
-			{File: "memory", Op: agent.Read, Agent: onVM(readMemory)},
-			{File: "xml", Op: agent.Read, Agent: onVM(readXML)},
+			{File: "state", Op: agent.Read, Agent: d.onVM(readState)},
+			{File: "power", Op: agent.Read, Agent: d.onVM(readPower)},
+			{File: "power", Op: agent.Write, Agent: d.onVM(writePower), Values: PowerValues, Destructive: PowerDestructive},
+			{File: "autostart", Op: agent.Read, Agent: d.onVM(readAutostart)},
+			{File: "autostart", Op: agent.Write, Agent: d.onVM(writeAutostart), Values: []string{"on", "off"}},
+			{File: "vcpus", Op: agent.Read, Agent: d.onVM(readVcpus)},
+			{File: "memory", Op: agent.Read, Agent: d.onVM(readMemory)},
+			{File: "xml", Op: agent.Read, Agent: d.onVM(readXML)},
 			{File: "host", Op: agent.Write, Agent: agent.Func(d.migrate)},
 		},
 	}

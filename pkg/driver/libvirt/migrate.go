@@ -2,6 +2,7 @@ package libvirt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -43,37 +44,41 @@ func (d *Driver) migrate(ctx context.Context, req *agent.Request) (agent.Result,
 	if err != nil {
 		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: %s: %w", req.Device, dst, err))
 	}
-	c, dom, src, err := openVM(ctx, req)
-	if err != nil {
+	var how string
+	var took time.Duration
+	src, err := d.withVM(ctx, req, func(c *conn, dom golibvirt.Domain) error {
+		st, _, err := c.DomainGetState(dom, 0)
+		if err != nil {
+			return err
+		}
+		flags := golibvirt.MigratePeer2peer | golibvirt.MigratePersistDest | golibvirt.MigrateUndefineSource
+		var params []golibvirt.TypedParam
+		how = "offline"
+		if isOn(st) {
+			flags |= golibvirt.MigrateLive
+			how = "live"
+			addr := d.settings.MigrationAddress
+			if addr == "" {
+				addr = migrationHost(peer)
+			}
+			params = []golibvirt.TypedParam{
+				{Field: golibvirt.MigrateParamURI, Value: *golibvirt.NewTypedParamValueString("tcp://" + addr)},
+				{Field: golibvirt.MigrateParamListenAddress, Value: *golibvirt.NewTypedParamValueString(addr)},
+			}
+		} else {
+			flags |= golibvirt.MigrateOffline
+		}
+		start := time.Now()
+		_, err = c.DomainMigratePerform3Params(dom, golibvirt.OptString{dconn}, params, nil, flags)
+		took = time.Since(start)
+		return err
+	})
+	var ae *agent.Error
+	if errors.As(err, &ae) {
 		return agent.Result{}, err
-	}
-	defer c.Close()
-	st, _, err := c.DomainGetState(dom, 0)
-	if err != nil {
-		return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s on %s: %w", req.Device, src, ctxErr(ctx, err)))
-	}
-	flags := golibvirt.MigratePeer2peer | golibvirt.MigratePersistDest | golibvirt.MigrateUndefineSource
-	var params []golibvirt.TypedParam
-	how := "offline"
-	if isOn(st) {
-		flags |= golibvirt.MigrateLive
-		how = "live"
-		addr := d.settings.MigrationAddress
-		if addr == "" {
-			addr = migrationHost(peer)
-		}
-		params = []golibvirt.TypedParam{
-			{Field: golibvirt.MigrateParamURI, Value: *golibvirt.NewTypedParamValueString("tcp://" + addr)},
-			{Field: golibvirt.MigrateParamListenAddress, Value: *golibvirt.NewTypedParamValueString(addr)},
-		}
-	} else {
-		flags |= golibvirt.MigrateOffline
-	}
-	start := time.Now()
-	if _, err := c.DomainMigratePerform3Params(dom, golibvirt.OptString{dconn}, params, nil, flags); err != nil {
+	} else if err != nil {
 		return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: migrating from %s to %s: %w", req.Device, src, dst, ctxErr(ctx, err)))
 	}
-	took := time.Since(start)
 	return agent.Result{Output: []byte(target + "\n"),
 		Message: fmt.Sprintf("migrated %s from %s to %s in %.2f s", how, path.Base(src), target, took.Seconds())}, nil
 }

@@ -41,16 +41,15 @@ var hostRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 type vmOp func(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.Request) (string, error)
 
 // onVM runs op on the request's VM, found on its host's libvirtd.
-func onVM(op vmOp) agent.Func {
+func (d *Driver) onVM(op vmOp) agent.Func {
 	return func(ctx context.Context, req *agent.Request) (agent.Result, error) {
 		ctx, cancel := bounded(ctx)
 		defer cancel()
-		c, dom, hv, err := openVM(ctx, req)
-		if err != nil {
-			return agent.Result{}, err
-		}
-		defer c.Close()
-		out, err := op(ctx, c, dom, req)
+		var out string
+		hv, err := d.withVM(ctx, req, func(c *conn, dom golibvirt.Domain) (err error) {
+			out, err = op(ctx, c, dom, req)
+			return err
+		})
 		if err != nil {
 			var ae *agent.Error
 			if errors.As(err, &ae) {
@@ -92,23 +91,26 @@ func hypervisor(ctx context.Context, req *agent.Request, host string) (string, a
 	return hv, p, nil
 }
 
-// openVM connects to the request's VM's host and finds the VM there.
-func openVM(ctx context.Context, req *agent.Request) (*conn, golibvirt.Domain, string, error) {
+// withVM runs f on the request's VM, found on its host's libvirtd over
+// the pool's connection; it returns the host's path.
+func (d *Driver) withVM(ctx context.Context, req *agent.Request, f func(c *conn, dom golibvirt.Domain) error) (string, error) {
 	hv, p, err := hypervisor(ctx, req, req.Attrs["host"])
 	if err != nil {
-		return nil, golibvirt.Domain{}, hv, err
+		return hv, err
 	}
-	c, err := dial(ctx, p.Transport, p.Attrs["uri"])
+	key := hv + " " + p.Attrs["uri"]
+	c, err := d.pool.get(ctx, key, p.Transport, p.Attrs["uri"])
 	if err != nil {
-		return nil, golibvirt.Domain{}, hv, agent.Fail(status.Failed, fmt.Errorf("%s: its host %s: %w", req.Device, hv, err))
+		return hv, agent.Fail(status.Failed, fmt.Errorf("%s: its host %s: %w", req.Device, hv, err))
 	}
 	name := path.Base(req.Device)
-	dom, err := c.DomainLookupByName(name)
-	if err != nil {
-		c.Close()
-		return nil, dom, hv, agent.Fail(status.Failed, fmt.Errorf("%s: %s defines no VM %s: %w", req.Device, hv, name, ctxErr(ctx, err)))
-	}
-	return c, dom, hv, nil
+	return hv, d.pool.do(ctx, key, c, func() error {
+		dom, err := c.DomainLookupByName(name)
+		if err != nil {
+			return agent.Fail(status.Failed, fmt.Errorf("%s: %s defines no VM %s: %w", req.Device, hv, name, err))
+		}
+		return f(c, dom)
+	})
 }
 
 // reasons are virsh's words for a state's reasons.
