@@ -68,6 +68,44 @@ func parseURI(s string) (hypervisorURI, error) {
 type conn struct {
 	*golibvirt.Libvirt
 	nc net.Conn
+
+	mu   sync.Mutex
+	doms map[string]golibvirt.Domain // by name: nil until a lookup asks
+}
+
+// lookup finds the domain name: in one listing of the hypervisor's
+// domains made at the first lookup and kept for the connection's life (a
+// thousand VMs' files cost one call per hypervisor, not one each), else
+// by name (one defined since).
+func (c *conn) lookup(name string) (golibvirt.Domain, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.doms == nil {
+		doms, _, err := c.ConnectListAllDomains(1, golibvirt.ConnectListDomainsActive|golibvirt.ConnectListDomainsInactive)
+		if err != nil {
+			return golibvirt.Domain{}, err
+		}
+		c.doms = make(map[string]golibvirt.Domain, len(doms))
+		for _, d := range doms {
+			c.doms[d.Name] = d
+		}
+	}
+	if d, ok := c.doms[name]; ok {
+		return d, nil
+	}
+	d, err := c.DomainLookupByName(name)
+	if err == nil {
+		c.doms[name] = d
+	}
+	return d, err
+}
+
+// forget drops what lookup knows of name (undefined, or defined again
+// with another UUID since the listing).
+func (c *conn) forget(name string) {
+	c.mu.Lock()
+	delete(c.doms, name)
+	c.mu.Unlock()
 }
 
 // closed says whether the connection is gone (libvirtd stopped, dropped).

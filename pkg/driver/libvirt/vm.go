@@ -105,11 +105,18 @@ func (d *Driver) withVM(ctx context.Context, req *agent.Request, f func(c *conn,
 	}
 	name := path.Base(req.Device)
 	return hv, d.pool.do(ctx, key, c, func() error {
-		dom, err := c.DomainLookupByName(name)
-		if err != nil {
-			return agent.Fail(status.Failed, fmt.Errorf("%s: %s defines no VM %s: %w", req.Device, hv, name, err))
+		for try := 0; ; try++ {
+			dom, err := c.lookup(name)
+			if err != nil {
+				return agent.Fail(status.Failed, fmt.Errorf("%s: %s defines no VM %s: %w", req.Device, hv, name, err))
+			}
+			// A handle from an older listing: the VM was undefined
+			// since, or defined again; look it up afresh, once.
+			if err = f(c, dom); !golibvirt.IsNotFound(err) || try > 0 {
+				return err
+			}
+			c.forget(name)
 		}
-		return f(c, dom)
 	})
 }
 
