@@ -111,11 +111,11 @@ func TestSet(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	r := all.Registry()
-	if got := strings.Join(r.Names(), ","); got != "local,ssh,command,ipmi,linux" {
+	if got := strings.Join(r.Names(), ","); got != "local,ssh,command,ipmi,linux,libvirt" {
 		t.Errorf("drivers = %s", got)
 	}
 	r.Register(driver.Factory{Name: "ssh", New: func(driver.Env) driver.Driver { return fake{name: "ssh2"} }})
-	if got := strings.Join(r.Names(), ","); got != "local,ssh,command,ipmi,linux" {
+	if got := strings.Join(r.Names(), ","); got != "local,ssh,command,ipmi,linux,libvirt" {
 		t.Errorf("after replacing ssh: %s", got)
 	}
 	// smctl's own drivers declare every role their default types use.
@@ -125,7 +125,8 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("default types: %v", err)
 	}
 	for _, k := range []agent.Key{{Type: "server", Name: "command", Op: agent.Write}, {Type: "server", Name: "power", Op: agent.Write},
-		{Type: "blade", Name: "power", Op: agent.Read}, {Type: "chassis", Name: "discover", Op: agent.Write}, {Type: "chassis", Name: "temperature_mp", Op: agent.Read}} {
+		{Type: "blade", Name: "power", Op: agent.Read}, {Type: "chassis", Name: "discover", Op: agent.Write}, {Type: "chassis", Name: "temperature_mp", Op: agent.Read},
+		{Type: "hypervisor", Name: "vms", Op: agent.Read}, {Type: "hypervisor", Name: "command", Op: agent.Write}, {Type: "vm", Name: "power", Op: agent.Write}, {Type: "vm", Name: "host", Op: agent.Write}} {
 		if _, ok := reg.Lookup(k); !ok {
 			t.Errorf("no built-in %v", k)
 		}
