@@ -95,7 +95,9 @@ func (d *Driver) Builtins() map[string][]driver.Builtin {
 			{File: "autostart", Op: agent.Write, Agent: d.onVM(writeAutostart), Values: []string{"on", "off"}},
 			{File: "vcpus", Op: agent.Read, Agent: d.onVM(readVcpus)},
 			{File: "memory", Op: agent.Read, Agent: d.onVM(readMemory)},
+			{File: "memory", Op: agent.Write, Agent: d.onVM(writeMemory)},
 			{File: "xml", Op: agent.Read, Agent: d.onVM(readXML)},
+			{File: "xml", Op: agent.Write, Agent: d.onVM(writeXML)},
 			{File: "host", Op: agent.Write, Agent: agent.Func(d.migrate)},
 		},
 	}

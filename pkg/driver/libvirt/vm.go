@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -251,4 +252,41 @@ func readMemory(_ context.Context, c *conn, dom golibvirt.Domain, _ *agent.Reque
 // readXML is the VM's definition.
 func readXML(_ context.Context, c *conn, dom golibvirt.Domain, _ *agent.Request) (string, error) {
 	return c.DomainGetXMLDesc(dom, 0)
+}
+
+// writeMemory sets the VM's memory, KiB: in its definition, and in the
+// running VM where the hypervisor allows (libvirt's "current" state:
+// the live VM when it runs, else its definition).
+func writeMemory(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.Request) (string, error) {
+	v := strings.TrimSpace(string(req.Input))
+	kib, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || kib == 0 {
+		return "", agent.Fail(status.Usage, fmt.Errorf("%q: write the memory in KiB", v))
+	}
+	if err := c.DomainSetMemoryFlags(dom, kib, uint32(golibvirt.DomainAffectCurrent)); err != nil {
+		return "", fmt.Errorf("memory %d KiB: %w", kib, err)
+	}
+	return readMemory(ctx, c, dom, req)
+}
+
+// domainNameRE finds a definition's name.
+var domainNameRE = regexp.MustCompile(`<name>\s*([^<]*?)\s*</name>`)
+
+// writeXML redefines the VM from the definition written, which must name
+// the VM itself (renaming would move it out from under its path); the
+// new definition takes effect at its next start, as virsh define's.
+func writeXML(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.Request) (string, error) {
+	x := string(req.Input)
+	m := domainNameRE.FindStringSubmatch(x)
+	if m == nil || m[1] != dom.Name {
+		return "", agent.Fail(status.Usage, fmt.Errorf("the definition must name the VM %s (<name>%s</name>)", dom.Name, dom.Name))
+	}
+	nd, err := c.DomainDefineXML(x)
+	if err != nil {
+		return "", fmt.Errorf("defining: %w", err)
+	}
+	if nd.UUID != dom.UUID {
+		return "", fmt.Errorf("the definition made another VM of the same name (a new UUID): give the VM's own <uuid>")
+	}
+	return "", nil
 }
