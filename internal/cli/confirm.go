@@ -18,12 +18,16 @@ import (
 // with a destructive write (what the files' drivers declare so), and those
 // files.
 func destroyed(ctx context.Context, t *vtree.Tree, paths []string, value []byte) (devices, files []string) {
-	if !t.Drivers().Destroys(value) {
-		return nil, nil // destructive for no file: none to look at
-	}
 	seen := map[string]bool{}
+	byName := map[string]bool{} // destructive for some file of that name
 	for _, p := range paths {
-		if !t.WriteSpec(ctx, p).Destroys(value) {
+		name := path.Base(p)
+		d, ok := byName[name]
+		if !ok {
+			d = t.Drivers().Destroys(name, value)
+			byName[name] = d
+		}
+		if !d || !t.WriteSpec(ctx, p).Destroys(value) {
 			continue
 		}
 		files = append(files, p)

@@ -96,11 +96,11 @@ type Layer interface {
 }
 
 // Destroyer is a driver whose files are not all declared as Builtins (a
-// Layer's): Destroys reports whether writing value destroys or interrupts
-// something for some file of its (transport.Writer.Destructive).
+// Layer's): Destroys reports whether writing value to a file of its called
+// name destroys or interrupts something (transport.Writer.Destructive).
 type Destroyer interface {
 	Driver
-	Destroys(value []byte) bool
+	Destroys(name string, value []byte) bool
 }
 
 // Transporter is a driver that reaches devices whose "transport"
@@ -404,18 +404,19 @@ func (s *Set) declare(typ string, b Builtin) {
 	s.files[k] = f
 }
 
-// Destroys reports whether writing value destroys for some file of some
-// type (File.Destroys): when it does not, no file need be looked at.
-func (s *Set) Destroys(value []byte) bool {
+// Destroys reports whether writing value to a file called name destroys
+// something for some type (File.Destroys, or a Destroyer's files): when
+// it does not, no file of that name need be looked at.
+func (s *Set) Destroys(name string, value []byte) bool {
 	for _, d := range s.drivers {
-		if d, ok := d.(Destroyer); ok && d.Destroys(value) {
+		if d, ok := d.(Destroyer); ok && d.Destroys(name, value) {
 			return true
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, f := range s.files {
-		if f.Destroys(value) {
+	for k, f := range s.files {
+		if k[1] == name && f.Destroys(value) {
 			return true
 		}
 	}

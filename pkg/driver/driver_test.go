@@ -134,6 +134,15 @@ func TestRegistry(t *testing.T) {
 	if _, ok := reg.Lookup(agent.Key{Type: "chassis", Name: "power", Op: agent.Read}); ok {
 		t.Error("a chassis has a power file")
 	}
+	// Destructive by a file's name: a built-in's declaration, a layer's.
+	for _, c := range []struct {
+		name, value string
+		want        bool
+	}{{"power", "off", true}, {"power", "on", false}, {"command", "off", false}, {"reboot", "now", true}, {"signal", "KILL", true}} {
+		if got := s.Destroys(c.name, []byte(c.value)); got != c.want {
+			t.Errorf("Destroys(%s, %s) = %v", c.name, c.value, got)
+		}
+	}
 }
 
 func TestDeviceHost(t *testing.T) {

@@ -59,8 +59,8 @@ var mkfsTools = map[string]struct {
 var labelRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 func (disks) destructive(rest string) []string {
-	if p, ok := parseDiskPath(rest); ok && (p.file == "partitions" || p.file == "mkfs" || p.file == "pvcreate") {
-		return []string{"*"}
+	if p, ok := parseDiskPath(rest); ok && p.file != "" {
+		return destructiveFiles[p.file]
 	}
 	return nil
 }

@@ -102,11 +102,10 @@ type dirFS interface {
 var dirs = map[string]dirFS{"os": flatDir(osFiles), "stats": flatDir(statsFiles), "processes": processes{}}
 
 // file is a file of a flat directory: how it is read (nil: write-only),
-// how it is written (nil: read-only), and the values whose write destroys.
+// how it is written (nil: read-only).
 type file struct {
-	read     reader
-	write    writer
-	destroys []string
+	read  reader
+	write writer
 }
 
 // mode is the file's permissions: read, written, or both.
@@ -168,7 +167,23 @@ func (d flatDir) write(ctx context.Context, tr transport.Transport, rest, value 
 	return "", &fs.PathError{Op: "write", Path: rest, Err: transport.ErrNotWritable}
 }
 
-func (d flatDir) destructive(rest string) []string { return d[rest].destroys }
+func (d flatDir) destructive(rest string) []string {
+	if d[rest].write == nil {
+		return nil
+	}
+	return destructiveFiles[rest]
+}
+
+// destructiveFiles are, by the name of the file, the values (their first
+// word; "*" any) whose write destroys or interrupts something: each of the
+// driver's directories declares its files' from here, and the name alone
+// tells smctl write whether a file may need confirming (Driver.Destroys).
+var destructiveFiles = map[string][]string{
+	"reboot": {"*"}, "shutdown": {"*"}, // os/
+	"signal":     {"KILL", "SIGKILL", "9"},                // processes/PID/
+	"state":      {"stop", "restart"},                     // services/UNIT/: interrupts what it serves
+	"partitions": {"*"}, "mkfs": {"*"}, "pvcreate": {"*"}, // disks/
+}
 
 func (d flatDir) writable(rest string) bool { return d[rest].write != nil }
 
@@ -249,9 +264,11 @@ func (n *node) Destructive(name string) []string {
 	return nil
 }
 
-// Destroys implements driver.Destroyer: some file of the driver's is
-// destroyed by writing value (a reboot's is by any).
-func (Driver) Destroys(value []byte) bool { return true }
+// Destroys implements driver.Destroyer: writing value to a file called
+// name destroys or interrupts something.
+func (Driver) Destroys(name string, value []byte) bool {
+	return driver.File{Destructive: destructiveFiles[name]}.Destroys(value)
+}
 
 // ReadDir implements transport.Transport.
 func (n *node) ReadDir(ctx context.Context, name string) ([]transport.Entry, error) {

@@ -153,3 +153,27 @@ func TestSignalArg(t *testing.T) {
 		}
 	}
 }
+
+// TestDriverDestroys: by a file's name and the value, as smctl write asks
+// before looking at any path; the same declarations as each path's.
+func TestDriverDestroys(t *testing.T) {
+	for _, tt := range []struct {
+		name, value string
+		want        bool
+	}{
+		{"reboot", "now", true}, {"signal", "KILL", true}, {"signal", "9", true}, {"signal", "TERM", false},
+		{"state", "stop", true}, {"state", "start", false}, {"mkfs", "ext4", true}, {"command", "rm -rf /", false},
+		{"nice", "5", false}, {"hostname", "x", false},
+	} {
+		if got := (Driver{}).Destroys(tt.name, []byte(tt.value)); got != tt.want {
+			t.Errorf("Destroys(%s, %s) = %v", tt.name, tt.value, got)
+		}
+	}
+	w := Driver{}.Layer(driver.Device{}, transport.Local{}).(transport.Writer)
+	for p, want := range map[string]string{"/os/reboot": "*", "/os/kernel": "", "/processes/7/signal": "KILL SIGKILL 9",
+		"/services/sshd/state": "stop restart", "/disks/sda/partitions": "*", "/disks/sda/sda1/mkfs": "*", "/disks/sda/sda1/size": ""} {
+		if got := strings.Join(w.Destructive(p), " "); got != want {
+			t.Errorf("Destructive(%s) = %q, want %q", p, got, want)
+		}
+	}
+}

@@ -24,8 +24,8 @@ var osFiles = map[string]file{
 	"loadavg":     {read: loadavg},
 	"uptime":      {read: uptime},
 	"users":       {read: users},
-	"reboot":      {write: powerDown("reboot"), destroys: []string{"*"}},
-	"shutdown":    {write: powerDown("poweroff"), destroys: []string{"*"}},
+	"reboot":      {write: powerDown("reboot")},
+	"shutdown":    {write: powerDown("poweroff")},
 	"sysctl.conf": {read: readSysctlConf, write: writeSysctlConf},
 }
 

@@ -34,7 +34,7 @@ var signals = []string{"HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM", "CO
 
 func (processes) destructive(rest string) []string {
 	if _, sub, ok := pidOf(rest); ok && sub == "signal" {
-		return []string{"KILL", "SIGKILL", "9"}
+		return destructiveFiles[sub]
 	}
 	return nil
 }

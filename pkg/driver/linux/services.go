@@ -279,11 +279,9 @@ func (services) read(ctx context.Context, tr transport.Transport, rest string) (
 	return cgroupPids(ctx, tr, *u)
 }
 
-// destructive: stopping a service, and restarting it, interrupts what it
-// serves.
 func (services) destructive(rest string) []string {
 	if p, ok := parseUnitPath(rest); ok && p.file == "state" {
-		return []string{"stop", "restart"}
+		return destructiveFiles[p.file]
 	}
 	return nil
 }
