@@ -73,6 +73,12 @@ type conn struct {
 	doms map[string]golibvirt.Domain // by name: nil until a lookup asks
 }
 
+// listAll lists every domain the hypervisor defines, running or not.
+func (c *conn) listAll() ([]golibvirt.Domain, error) {
+	doms, _, err := c.ConnectListAllDomains(1, golibvirt.ConnectListDomainsActive|golibvirt.ConnectListDomainsInactive)
+	return doms, err
+}
+
 // lookup finds the domain name: in one listing of the hypervisor's
 // domains made at the first lookup and kept for the connection's life (a
 // thousand VMs' files cost one call per hypervisor, not one each), else
@@ -81,7 +87,7 @@ func (c *conn) lookup(name string) (golibvirt.Domain, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.doms == nil {
-		doms, _, err := c.ConnectListAllDomains(1, golibvirt.ConnectListDomainsActive|golibvirt.ConnectListDomainsInactive)
+		doms, err := c.listAll()
 		if err != nil {
 			return golibvirt.Domain{}, err
 		}

@@ -61,7 +61,7 @@ func stateName(s int32) string {
 // domains lists every domain the hypervisor defines, running or not,
 // with its state, sorted by name.
 func domains(c *conn) ([]golibvirt.Domain, []int32, error) {
-	doms, _, err := c.ConnectListAllDomains(1, golibvirt.ConnectListDomainsActive|golibvirt.ConnectListDomainsInactive)
+	doms, err := c.listAll()
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing domains: %w", err)
 	}
@@ -138,7 +138,7 @@ func version(v uint64) string {
 // discoverVMs is a hypervisor's discovery: a statement per VM it defines,
 // "vm NAME host=HYPERVISOR", which adds or updates /systems/vms/NAME.
 func discoverVMs(_ context.Context, c *conn, req *agent.Request) (string, error) {
-	doms, _, err := c.ConnectListAllDomains(1, golibvirt.ConnectListDomainsActive|golibvirt.ConnectListDomainsInactive)
+	doms, err := c.listAll()
 	if err != nil {
 		return "", fmt.Errorf("listing domains: %w", err)
 	}
