@@ -145,7 +145,7 @@ func (p diskPath) find(devs []blockDev) (disk, part blockDev, ok bool) {
 }
 
 func noDisk(rest string) error {
-	return &fs.PathError{Op: "open", Path: "/disks/" + rest, Err: fs.ErrNotExist}
+	return &fs.PathError{Op: "open", Path: "/disks/" + rest, Err: fmt.Errorf("no such disk or partition on the node: %w", fs.ErrNotExist)}
 }
 
 // query runs lsblk on the node and then, if not "", the shell command

@@ -51,6 +51,12 @@ func notExist(name string) error {
 	return &fs.PathError{Op: "open", Path: "/processes/" + name, Err: fs.ErrNotExist}
 }
 
+// noProcess is the error of a path below processes/PID/ where the node
+// has no process PID (any more).
+func noProcess(pid, name string) error {
+	return &fs.PathError{Op: "open", Path: "/processes/" + name, Err: fmt.Errorf("no process %s on the node: %w", pid, fs.ErrNotExist)}
+}
+
 func (processes) readDir(ctx context.Context, tr transport.Transport, rest string) ([]transport.Entry, error) {
 	if rest == "" {
 		es, err := tr.ReadDir(ctx, "/proc")
@@ -71,7 +77,7 @@ func (processes) readDir(ctx context.Context, tr transport.Transport, rest strin
 		return nil, notExist(rest)
 	case sub == "":
 		if _, err := tr.Stat(ctx, "/proc/"+pid); err != nil {
-			return nil, notExist(rest)
+			return nil, noProcess(pid, rest)
 		}
 		var out []transport.Entry
 		for _, f := range procFiles {
@@ -104,7 +110,7 @@ func (processes) stat(ctx context.Context, tr transport.Transport, rest string) 
 		return transport.Entry{}, notExist(rest)
 	}
 	if _, err := tr.Stat(ctx, "/proc/"+pid); err != nil {
-		return transport.Entry{}, notExist(rest)
+		return transport.Entry{}, noProcess(pid, rest)
 	}
 	name, lim, _ := strings.Cut(sub, "/")
 	switch {
@@ -187,7 +193,8 @@ func (processes) read(ctx context.Context, tr transport.Transport, rest string) 
 // (the transports wrap fs.ErrNotExist).
 func notExistIf(rest string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		return notExist(rest)
+		pid, _, _ := strings.Cut(rest, "/")
+		return noProcess(pid, rest)
 	}
 	return err
 }

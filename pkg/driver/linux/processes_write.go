@@ -51,7 +51,7 @@ func (processes) write(ctx context.Context, tr transport.Transport, rest, value 
 		return "", &fs.PathError{Op: "write", Path: "/processes/" + rest, Err: transport.ErrNotWritable}
 	}
 	if _, err := tr.Stat(ctx, "/proc/"+pid); err != nil {
-		return "", notExist(rest)
+		return "", noProcess(pid, rest)
 	}
 	switch sub {
 	case "nice":
