@@ -202,7 +202,8 @@ type globalOptions struct {
 	NoServe        bool
 
 	ios          *IOStreams
-	warnedFanout bool // the open-file limit's clamp was reported
+	warnedFanout bool           // the open-file limit's clamp was reported
+	keep         *driver.Keeper // smctl serve's: what drivers keep across its trees
 }
 
 // NewRootCmd builds the smctl command tree over ios.
@@ -425,7 +426,7 @@ func (g *globalOptions) openWith(warm any, d *discover.Discovery) (*vtree.Tree, 
 	}
 	drivers := g.drivers(dir)
 	if warm != nil {
-		drivers = all.Registry().New(driver.Env{ConnectTimeout: g.ConnectTimeout, Warm: warm})
+		drivers = all.Registry().New(driver.Env{ConnectTimeout: g.ConnectTimeout, Warm: warm, Keep: g.keep})
 	}
 	self, _ := selfPath()
 	t, err := vtree.Open(dir, vtree.Options{

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/discover"
+	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/serve"
 	"github.com/smctl/smctl/pkg/subscribe"
 	"github.com/smctl/smctl/pkg/vtree"
@@ -92,6 +93,10 @@ func serveRun(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 		return err
 	}
 	fmt.Fprintf(ios.ErrOut, "smctl serve: %s, socket %s, pid %d, idle_timeout %s\n", root, srv.Socket(), os.Getpid(), cfg.IdleTimeout)
+	// Drivers' connections that listen (a hypervisor's events) live as
+	// long as serve, not one pass's tree.
+	g.keep = &driver.Keeper{}
+	defer g.keep.Close()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	reloaded := make(chan struct{}, 1) // wakes the periodic refresh

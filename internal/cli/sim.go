@@ -120,7 +120,7 @@ func simDiscover(ctx context.Context, g *globalOptions, root string, c *sim.Clus
 		return &exitError{ExitUsage, err}
 	}
 	defer t.Close()
-	d.AllowLarge(true) // the simulator's own size, asked for with -n
+	d.Confirm(true) // the simulator's own size, asked for with -n
 	if _, err := t.Write(ctx, "/discover_master", []byte(c.Statements())); err != nil {
 		return &exitError{ExitFailed, err}
 	}

@@ -235,7 +235,7 @@ func writeRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *Write
 		return err
 	}
 	defer t.Close()
-	disc.AllowLarge(opts.Yes)
+	disc.Confirm(opts.Yes)
 	paths, failed := expand(ctx, ios, t, paths)
 	if paths, err = ops.Only(ctx, t, paths, opts.Only); err != nil {
 		return err

@@ -85,6 +85,10 @@ type Request struct {
 	// agents get them (an error says why it may not act). Nil outside the
 	// tree.
 	Peer func(ctx context.Context, dev string) (Peer, error)
+	// Stored reads the file's stored content: what its last run left (an
+	// agent that keeps a record, a hypervisor's events, adds to it). Nil
+	// outside the tree.
+	Stored func() ([]byte, error)
 }
 
 // Peer is another device as Request.Peer finds it: Type is "" where the

@@ -226,6 +226,9 @@ func (sc Schema) Default() *Config {
 		LiveDirs:    []string{"proc", "sys", "os", "stats", "processes", "services", "disks"},
 		Cache: []CacheRule{
 			{Match: "temperature*", Model: TTL, TTL: Duration{10 * time.Second}},
+			// A record that grows while serve listens (a hypervisor's
+			// lifecycle events): serve keeps adding to it.
+			{Match: "events", Model: Periodic, Every: Duration{5 * time.Second}},
 		},
 		Types: map[string]Type{},
 		Serve: Serve{IdleTimeout: Duration{10 * time.Minute}},

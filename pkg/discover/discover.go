@@ -96,7 +96,7 @@ func (d *Discovery) discover(ctx context.Context, text string, container string,
 }
 
 // LargeDiscovery is the most devices one discovery creates unless it is
-// allowed more (AllowLarge): a slip in a node set
+// allowed more (Confirm): a slip in a node set
 // ("n[1-1000000]") must not fill the backing tree with directories.
 const LargeDiscovery = 10000
 
@@ -110,9 +110,10 @@ func (e *LargeDiscoveryError) Error() string {
 	return fmt.Sprintf("discovery would create %d devices, more than %d at once: check the node sets, or add --yes to create them", e.New, LargeDiscovery)
 }
 
-// AllowLarge lets discoveries create more than LargeDiscovery devices at
-// once (smctl write --yes), or stops them again.
-func (d *Discovery) AllowLarge(ok bool) { d.largeOK.Store(ok) }
+// Confirm is smctl write --yes: discoveries may create more than
+// LargeDiscovery devices at once, and remove devices whose removal stops
+// something (a running VM); false refuses them again.
+func (d *Discovery) Confirm(yes bool) { d.largeOK.Store(yes) }
 
 // checkSize refuses statements that would create more than LargeDiscovery
 // devices together, unless t allows it.
@@ -234,8 +235,14 @@ func (d *Discovery) apply(ctx context.Context, st *statement, container string, 
 	base, _ := d.typeDir(st.typ, container)
 	if st.remove {
 		var gone, missing []string
+		var errs []error
 		for _, name := range st.names {
-			was, err := d.tree.RemoveDevice(path.Join(base, name), st.typ)
+			p := path.Join(base, name)
+			if err := d.undefine(ctx, p, st.typ); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			was, err := d.tree.RemoveDevice(p, st.typ)
 			if err != nil {
 				return nil, err
 			}
@@ -250,14 +257,15 @@ func (d *Discovery) apply(ctx context.Context, st *statement, container string, 
 			out = append(out, change{verb: "removed", typ: st.typ, where: container, names: gone})
 		}
 		if len(missing) > 0 {
-			return out, fmt.Errorf("no %s %s in %s", st.typ, nodeset.Fold(missing), base)
+			errs = append(errs, fmt.Errorf("no %s %s in %s", st.typ, nodeset.Fold(missing), base))
 		}
-		return out, nil
+		return out, errors.Join(errs...)
 	}
 	if err := d.tree.MakeDirs(base); err != nil {
 		return nil, err
 	}
 	var added, kept, containers []string
+	isNew := map[string]bool{}
 	updated := map[string][]string{} // the attributes changed -> names
 	var updOrder []string
 	for i, name := range st.names {
@@ -266,15 +274,17 @@ func (d *Discovery) apply(ctx context.Context, st *statement, container string, 
 		for k, vs := range st.each {
 			attrs[k] = vs[i]
 		}
-		isNew, changed, err := d.tree.UpdateDevice(p, st.typ, attrs)
+		made, changed, err := d.tree.UpdateDevice(p, st.typ, attrs)
 		if err != nil {
 			return nil, err
 		}
 		d.noteTold(p, st.typ, container)
 		switch {
-		case isNew:
+		case made:
 			added = append(added, name)
+			isNew[p] = true
 			containers = append(containers, p)
+			continue
 		case len(changed) > 0:
 			what := strings.Join(changed, ", ")
 			if _, ok := updated[what]; !ok {
@@ -284,6 +294,28 @@ func (d *Discovery) apply(ctx context.Context, st *statement, container string, 
 		default:
 			kept = append(kept, name)
 		}
+		if d.syncing() {
+			containers = append(containers, p) // re-synced as well
+		}
+	}
+	var errs []error
+	// A new device's define agent makes what it stands for from the
+	// options; when that fails the device is not kept.
+	if len(st.opts) > 0 && d.tree.HasAgent(st.typ, vtree.DefineAgent, agent.Write) {
+		made := added[:0:0]
+		for _, name := range added {
+			p := path.Join(base, name)
+			if _, err := d.tree.RunDiscovery(ctx, p, vtree.DefineAgent, []byte(strings.Join(st.opts, " ")+"\n")); err != nil {
+				if _, rerr := d.tree.RemoveDevice(p, st.typ); rerr != nil {
+					err = errors.Join(err, rerr)
+				}
+				errs = append(errs, fmt.Errorf("%s %s not added: %w", st.typ, name, err))
+				delete(isNew, p)
+				continue
+			}
+			made = append(made, name)
+		}
+		added = made
 	}
 	var out []change
 	if len(added) > 0 {
@@ -295,13 +327,20 @@ func (d *Discovery) apply(ctx context.Context, st *statement, container string, 
 	if len(kept) > 0 {
 		out = append(out, change{verb: "kept", typ: st.typ, where: container, names: kept})
 	}
-	// Discovery of what the new containers hold.
+	// Discovery of what the new containers hold (and, in a prompted
+	// discovery, what the others hold now).
 	if !d.tree.HasAgent(st.typ, vtree.DiscoverAgent, agent.Write) {
-		return out, nil
+		return out, errors.Join(errs...)
 	}
-	var errs []error
 	for _, p := range containers {
-		chs, err := d.discoverIn(ctx, p, strings.Join(st.opts, " "), depth+1)
+		if !isNew[p] && !d.syncing() {
+			continue
+		}
+		opts := ""
+		if isNew[p] {
+			opts = strings.Join(st.opts, " ")
+		}
+		chs, err := d.discoverIn(ctx, p, opts, depth+1)
 		out = append(out, chs...)
 		if err != nil {
 			errs = append(errs, err)
@@ -315,20 +354,25 @@ const maxDiscoveryDepth = 4
 
 // discoverIn runs the discovery agent of the container device p (its
 // write-only "discover" file), depth containers deep, and applies what it
-// prints.
+// prints (also what it printed when it failed: what it found is taken,
+// and its failure reported). In a prompted discovery each container's
+// runs once.
 func (d *Discovery) discoverIn(ctx context.Context, p, opts string, depth int) ([]change, error) {
 	if depth > maxDiscoveryDepth {
 		return nil, fmt.Errorf("%s: containers nested deeper than %d", p, maxDiscoveryDepth)
 	}
-	text, err := d.tree.RunDiscovery(ctx, p, []byte(opts+"\n"))
-	if err != nil {
+	if !d.sync(p) {
+		return nil, nil
+	}
+	text, err := d.tree.RunDiscovery(ctx, p, vtree.DiscoverAgent, []byte(opts+"\n"))
+	if len(text) == 0 && err != nil {
 		return nil, err
 	}
-	chs, err := d.discover(ctx, string(text), p, depth)
-	if err != nil {
-		return chs, fmt.Errorf("discovery in %s: %w", p, err)
+	chs, derr := d.discover(ctx, string(text), p, depth)
+	if derr != nil {
+		derr = fmt.Errorf("discovery in %s: %w", p, derr)
 	}
-	return chs, nil
+	return chs, errors.Join(err, derr)
 }
 
 // promptedDiscovery runs every executable in the agent directories'
@@ -352,12 +396,15 @@ func (d *Discovery) promptedDiscovery(ctx context.Context, req *agent.Request) (
 			agents = append(agents, filepath.Join(dd, de.Name()))
 		}
 	}
-	if len(agents) == 0 && len(d.settings.Scan) == 0 {
+	containers := d.containers()
+	if len(agents) == 0 && len(d.settings.Scan) == 0 && len(containers) == 0 {
 		return nil, fmt.Errorf("no discovery agents installed (put executables that print \"TYPE NAMES [key=value ...]\" lines in %s) and no discovery scan in smctl.yaml", filepath.Join(t.AgentDirs()[0], vtree.DiscoverDir))
 	}
 	var out []string
 	var errs []error
 	d.startTold()
+	d.startSync()
+	defer d.endSync()
 	if len(d.settings.Scan) > 0 {
 		found, err := d.scan(ctx)
 		if err != nil {
@@ -386,6 +433,16 @@ func (d *Discovery) promptedDiscovery(ctx context.Context, req *agent.Request) (
 			errs = append(errs, fmt.Errorf("discovery agent %s: %w", filepath.Base(a), err))
 		}
 	}
+	// Every container re-synced: what each holds now (a hypervisor's VMs).
+	var chs []change
+	for _, p := range containers {
+		ch, err := d.discoverIn(ctx, p, "", 1)
+		chs = append(chs, ch...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	out = append(out, summarize(chs)...)
 	out = append(out, summarize(d.endTold(len(errs) == 0))...)
 	return out, errors.Join(errs...)
 }

@@ -138,9 +138,9 @@ func TestDiscoverLarge(t *testing.T) {
 	}
 
 	// Allowed on one tree's discovery only, until withdrawn.
-	d.AllowLarge(true)
+	d.Confirm(true)
 	if !d.largeOK.Load() {
-		t.Fatal("AllowLarge(true): not allowed")
+		t.Fatal("Confirm(true): not allowed")
 	}
 	if err := d.checkSize([]*statement{{typ: "server", names: make([]string, 2*LargeDiscovery)}}, ""); err != nil {
 		t.Fatalf("allowed: %v", err)
@@ -149,9 +149,9 @@ func TestDiscoverLarge(t *testing.T) {
 	if other.largeOK.Load() {
 		t.Fatal("AllowLarge on one tree's discovery allowed it on another")
 	}
-	d.AllowLarge(false)
+	d.Confirm(false)
 	if d.largeOK.Load() {
-		t.Fatal("AllowLarge(false): still allowed")
+		t.Fatal("Confirm(false): still allowed")
 	}
 }
 

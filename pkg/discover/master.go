@@ -25,7 +25,7 @@ type Tree interface {
 	MakeDirs(p string) error
 	UpdateDevice(p, typ string, attrs map[string]string) (isNew bool, changed []string, err error)
 	RemoveDevice(p, typ string) (bool, error)
-	RunDiscovery(ctx context.Context, p string, input []byte) ([]byte, error)
+	RunDiscovery(ctx context.Context, p, file string, input []byte) ([]byte, error)
 	AgentDirs() []string
 	Self() string
 	// Write stores an import's groups (/groups/NAME).
@@ -86,11 +86,14 @@ func (s *Settings) Validate(at func(key, format string, args ...any) error) erro
 type Discovery struct {
 	settings Settings
 	tree     Tree
-	largeOK  atomic.Bool // may create more than LargeDiscovery devices
+	largeOK  atomic.Bool // confirmed (--yes): more than LargeDiscovery devices, removals that stop something
 
 	trackMu sync.Mutex      // Track: what prompted discovery was told of
 	told    map[string]told // by the last run (nil: not tracking)
 	running map[string]told // by the run in progress
+	// synced is, during a prompted discovery, the containers whose
+	// discovery ran in it (nil otherwise): it re-syncs each one, once.
+	synced map[string]bool
 }
 
 var _ vtree.Extension = (*Discovery)(nil)

@@ -21,8 +21,10 @@ import (
 // the type's attrs) are written into each new device; a value that is a
 // range pairs with the names, one each (server n[1-3] bmc=10.1.0.[1-3]),
 // and must expand to as many values as there are names; other keys are
-// options for the type's own discovery agent, run on every new device that
-// is a container (Sysman: discovery runs on newly found containers).
+// options for the type's own define agent, which makes what a new device
+// stands for (a VM defined from xml=FILE; the device is not kept when it
+// fails), and for its discovery agent, run on every new device that is a
+// container (Sysman: discovery runs on newly found containers).
 type statement struct {
 	remove bool
 	typ    string
@@ -98,7 +100,7 @@ func (d *Discovery) parseStatement(line string) (*statement, error) {
 		st.opts = append(st.opts, kv)
 	}
 	if len(st.opts) > 0 {
-		if !t.HasAgent(st.typ, vtree.DiscoverAgent, agent.Write) {
+		if !t.HasAgent(st.typ, vtree.DiscoverAgent, agent.Write) && !t.HasAgent(st.typ, vtree.DefineAgent, agent.Write) {
 			return nil, fmt.Errorf("unknown key %q for type %s (attributes: %s)", st.opts[0], st.typ, attrList(known))
 		}
 	}

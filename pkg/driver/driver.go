@@ -195,6 +195,9 @@ type Env struct {
 	// serve): a driver that can use it asserts the interface it needs
 	// (the ssh driver: sshx.Remote).
 	Warm any
+	// Keep, when set, holds what drivers keep across the trees of one
+	// process (smctl serve's): see Keeper.
+	Keep *Keeper
 }
 
 // Factory makes a driver.

@@ -211,17 +211,17 @@ func (t *Tree) Write(ctx context.Context, p string, data []byte) (*Result, error
 	return t.write(ctx, p, data, false)
 }
 
-// RunDiscovery runs the discovery agent of the container device at p (its
-// write-only "discover" file) with input, as Write does, within a run of
-// /discover_master: the root directory's lock, which that run holds, is
-// not taken again. It returns what the agent printed: the statements of
-// what the container holds.
-func (t *Tree) RunDiscovery(ctx context.Context, p string, input []byte) ([]byte, error) {
-	res, err := t.write(ctx, vpath.Join(p, DiscoverAgent), input, true)
-	if err != nil {
+// RunDiscovery runs the write agent of the device p's file (its
+// discovery, DiscoverAgent; its removal, RemoveAgent) with input, as Write
+// does, within a run of /discover_master: the root directory's lock, which
+// that run holds, is not taken again. It returns what the agent printed
+// (a discovery's statements), also with its failure when it kept them.
+func (t *Tree) RunDiscovery(ctx context.Context, p, file string, input []byte) ([]byte, error) {
+	res, err := t.write(ctx, vpath.Join(p, file), input, true)
+	if res == nil {
 		return nil, err
 	}
-	return res.Content, nil
+	return res.Content, err
 }
 
 func (t *Tree) write(ctx context.Context, p string, data []byte, belowRoot bool) (*Result, error) {

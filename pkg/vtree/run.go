@@ -129,6 +129,7 @@ func (t *Tree) request(ctx context.Context, n *node, op agent.Op, input []byte) 
 		MaxOutput: int64(t.Config.MaxOutput),
 		Timeout:   t.timeout,
 		KeyFile:   t.keyFile,
+		Stored:    func() ([]byte, error) { return t.store.ReadFile(n.rel, int64(t.Config.MaxOutput)) },
 	}
 	if dev.Path == "/" {
 		req.Host = ""

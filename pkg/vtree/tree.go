@@ -67,6 +67,8 @@ const (
 	LockName       = store.LockName
 	DiscoverMaster = "discover_master"
 	DiscoverAgent  = "discover" // a type's own discovery, run on new devices
+	DefineAgent    = "define"   // a type's making of a new device from discovery's options
+	RemoveAgent    = "undefine" // what discovery's remove runs first, if the type has it
 	DiscoverDir    = "discover.d"
 )
 

@@ -98,7 +98,7 @@ func seed(t testing.TB, tr *Tree, text, container string) {
 				t.Fatal(err)
 			}
 			if isNew && tr.HasAgent(typ, DiscoverAgent, agent.Write) {
-				out, err := tr.RunDiscovery(ctx, p, []byte(strings.Join(opts, " ")+"\n"))
+				out, err := tr.RunDiscovery(ctx, p, DiscoverAgent, []byte(strings.Join(opts, " ")+"\n"))
 				if err != nil {
 					t.Fatal(err)
 				}

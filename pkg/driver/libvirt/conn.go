@@ -71,6 +71,8 @@ type conn struct {
 
 	mu   sync.Mutex
 	doms map[string]golibvirt.Domain // by name: nil until a lookup asks
+
+	events listener // lifecycle events, once the events file is read
 }
 
 // listAll lists every domain the hypervisor defines, running or not.

@@ -2,6 +2,7 @@ package libvirt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -136,20 +137,68 @@ func version(v uint64) string {
 }
 
 // discoverVMs is a hypervisor's discovery: a statement per VM it defines,
-// "vm NAME host=HYPERVISOR", which adds or updates /systems/vms/NAME.
-func discoverVMs(_ context.Context, c *conn, req *agent.Request) (string, error) {
-	doms, err := c.listAll()
-	if err != nil {
-		return "", fmt.Errorf("listing domains: %w", err)
-	}
+// "vm NAME host=HYPERVISOR", which adds or updates /systems/vms/NAME. A VM
+// the tree has on another hypervisor that still defines it too is defined
+// on two: it is reported (the discovery fails, after the statements of
+// the others), and left where it is; one its old host defines no more has
+// moved (a migration outside smctl), and its host is updated.
+func (d *Driver) discoverVMs(ctx context.Context, req *agent.Request) (agent.Result, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	host := path.Base(req.Device)
+	var doms []golibvirt.Domain
+	hv, err := d.withHost(ctx, req, host, func(c *conn) (err error) {
+		doms, err = c.listAll()
+		return err
+	})
+	if err != nil {
+		return agent.Result{}, vmFail(req, hv, fmt.Errorf("listing domains: %w", err))
+	}
+	slices.SortFunc(doms, func(a, b golibvirt.Domain) int { return strings.Compare(a.Name, b.Name) })
 	var b strings.Builder
-	for _, d := range doms {
-		if !hostRE.MatchString(d.Name) {
-			fmt.Fprintf(&b, "# %q: not a name a device may have; left out\n", d.Name)
+	var twice []string
+	down := map[string]error{} // hypervisors that could not be asked
+	for _, dom := range doms {
+		if !hostRE.MatchString(dom.Name) {
+			fmt.Fprintf(&b, "# %q: not a name a device may have; left out\n", dom.Name)
 			continue
 		}
-		fmt.Fprintf(&b, "vm %s host=%s\n", d.Name, host)
+		if other := d.definedElsewhere(ctx, req, dom.Name, host, down); other != "" {
+			twice = append(twice, other)
+			continue
+		}
+		fmt.Fprintf(&b, "vm %s host=%s\n", dom.Name, host)
 	}
-	return b.String(), nil
+	if len(twice) > 0 {
+		msg := strings.Join(twice, "; ")
+		return agent.Result{Output: []byte(b.String()), RC: int(status.Failed), Message: msg, Keep: true}, nil
+	}
+	return agent.Result{Output: []byte(b.String())}, nil
+}
+
+// definedElsewhere says why the VM name, which host defines, is not to be
+// taken from host: the tree has it on another hypervisor, which defines
+// it too (or could not be asked: down keeps those, asked once); "" when
+// it may.
+func (d *Driver) definedElsewhere(ctx context.Context, req *agent.Request, name, host string, down map[string]error) string {
+	vm, err := req.Peer(ctx, path.Join(VMDir, name))
+	other := vm.Attrs["host"]
+	if err != nil || vm.Type != "vm" || other == "" || other == host {
+		return ""
+	}
+	err, isDown := down[other]
+	if !isDown {
+		_, err = d.withHost(ctx, req, other, func(c *conn) error {
+			_, err := c.DomainLookupByName(name)
+			return err
+		})
+	}
+	switch {
+	case err == nil:
+		return fmt.Sprintf("vm %s is defined on %s and on %s: left on %s (undefine one of them)", name, other, host, other)
+	case golibvirt.IsNotFound(err) || errors.Is(err, errNoHypervisor):
+		return "" // it moved: its host is updated
+	}
+	down[other] = err
+	return fmt.Sprintf("vm %s is on %s, which could not be asked whether it still defines it (%v): left on %s", name, other, err, other)
 }

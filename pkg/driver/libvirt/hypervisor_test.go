@@ -9,6 +9,7 @@ import (
 
 	"github.com/smctl/smctl/internal/testlibvirt"
 	"github.com/smctl/smctl/pkg/agent"
+	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/transport"
 )
 
@@ -49,7 +50,7 @@ func TestHypervisorFiles(t *testing.T) {
 	f := farm(t, 1, 3)
 	h := f.Hosts[0]
 	files := map[string]agent.Agent{}
-	for _, b := range (&Driver{}).Builtins()["hypervisor"] {
+	for _, b := range New(driver.Env{}).(*Driver).Builtins()["hypervisor"] {
 		files[b.File] = b.Agent
 	}
 	vms, err := read(t, files["vms"], h)

@@ -9,6 +9,7 @@
 //	vms       NAME STATE, a line per VM it defines, sorted by name
 //	capacity  cpus N, memory_kb N, free_memory_kb N, running N: a line each
 //	version   the hypervisor's type and version, libvirt's version
+//	events    its VMs' recent lifecycle events, newest last (events.go)
 //	discover  (written by discovery) prints a statement per VM it defines
 //
 // Every call runs under smctl's deadline: go-libvirt takes no context,
@@ -19,16 +20,30 @@
 package libvirt
 
 import (
+	"io"
+	"time"
+
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/vtree"
 )
 
 // Name is the driver's name.
 const Name = "libvirt"
 
 // Factory registers the driver.
-var Factory = driver.Factory{Name: Name, New: func(driver.Env) driver.Driver { return &Driver{} }}
+var Factory = driver.Factory{Name: Name, New: New}
+
+// New makes the driver. Its connections are its own, closed with the
+// tree, unless env keeps them for the process (smctl serve: connections
+// and their event listeners outlive each pass's tree).
+func New(env driver.Env) driver.Driver {
+	if env.Keep != nil {
+		return &Driver{settings: defaults, pool: env.Keep.Get(Name, func() io.Closer { return &pool{} }).(*pool), kept: true}
+	}
+	return &Driver{settings: defaults, pool: &pool{}}
+}
 
 // Settings are the smctl.yaml section libvirt:.
 type Settings struct {
@@ -37,16 +52,38 @@ type Settings struct {
 	// Empty: the destination's address (127.0.0.1 for a hypervisor of
 	// transport local).
 	MigrationAddress string `yaml:"migration_address,omitempty"`
+	// SoftTimeout is how long a power soft waits for the guest to shut
+	// down (it acts on the ACPI request, or ignores it) before the write
+	// fails; the write's own timeout bounds it too.
+	SoftTimeout config.Duration `yaml:"soft_timeout"`
 }
+
+// Validate implements config.Validator.
+func (s *Settings) Validate(at func(key, format string, args ...any) error) error {
+	if s.SoftTimeout.Duration <= 0 {
+		return at("soft_timeout", "libvirt soft_timeout %s: want a positive duration", s.SoftTimeout.Duration)
+	}
+	return nil
+}
+
+// defaults are the settings smctl.yaml does not change.
+var defaults = Settings{SoftTimeout: config.Duration{Duration: 20 * time.Second}}
 
 // Driver reaches hypervisors' libvirtd.
 type Driver struct {
 	settings Settings
-	pool     pool
+	pool     *pool
+	kept     bool // the pool is the process's (driver.Keeper), not the driver's
 }
 
-// Close implements io.Closer: the connections the driver keeps.
-func (d *Driver) Close() error { return d.pool.Close() }
+// Close implements io.Closer: the connections the driver keeps, unless
+// the process keeps them.
+func (d *Driver) Close() error {
+	if d.kept {
+		return nil
+	}
+	return d.pool.Close()
+}
 
 var (
 	_ driver.Attributer   = (*Driver)(nil)
@@ -61,7 +98,8 @@ func (*Driver) Name() string { return Name }
 // Section implements driver.Configurable.
 func (d *Driver) Section() config.Section {
 	return config.Section{Key: "libvirt", Value: &d.settings,
-		Doc: "# libvirt       migration_address: where migrations' streams go (default: the destination's address)\n"}
+		Doc: "# libvirt       migration_address: where migrations' streams go (default: the destination's address);\n" +
+			"#               soft_timeout: how long power soft waits for the guest to shut down\n"}
 }
 
 // Attrs implements driver.Attributer: uri decides where smctl connects,
@@ -74,7 +112,7 @@ func (*Driver) Types() map[string]config.Type {
 	return map[string]config.Type{
 		"hypervisor": {Dir: HypervisorDir, Attrs: map[string]string{"transport": "ssh"}, Live: true,
 			Builtins: []string{"command", "bmc", "hypervisor"}},
-		"vm": {Dir: "/systems/vms", Builtins: []string{"vm"}},
+		"vm": {Dir: VMDir, Builtins: []string{"vm"}},
 	}
 }
 
@@ -85,12 +123,13 @@ func (d *Driver) Builtins() map[string][]driver.Builtin {
 			{File: "vms", Op: agent.Read, Agent: d.onHypervisor(readVMs)},
 			{File: "capacity", Op: agent.Read, Agent: d.onHypervisor(readCapacity)},
 			{File: "version", Op: agent.Read, Agent: d.onHypervisor(readVersion)},
-			{File: "discover", Op: agent.Write, Agent: d.onHypervisor(discoverVMs)},
+			{File: "events", Op: agent.Read, Agent: d.onHypervisor(readEvents)},
+			{File: "discover", Op: agent.Write, Agent: agent.Func(d.discoverVMs)},
 		},
 		"vm": {
 			{File: "state", Op: agent.Read, Agent: d.onVM(readState)},
 			{File: "power", Op: agent.Read, Agent: d.onVM(readPower)},
-			{File: "power", Op: agent.Write, Agent: d.onVM(writePower), Values: PowerValues, Destructive: PowerDestructive},
+			{File: "power", Op: agent.Write, Agent: d.onVM(d.writePower), Values: PowerValues, Destructive: PowerDestructive},
 			{File: "autostart", Op: agent.Read, Agent: d.onVM(readAutostart)},
 			{File: "autostart", Op: agent.Write, Agent: d.onVM(writeAutostart), Values: []string{"on", "off"}},
 			{File: "vcpus", Op: agent.Read, Agent: d.onVM(readVcpus)},
@@ -99,6 +138,8 @@ func (d *Driver) Builtins() map[string][]driver.Builtin {
 			{File: "xml", Op: agent.Read, Agent: d.onVM(readXML)},
 			{File: "xml", Op: agent.Write, Agent: d.onVM(writeXML)},
 			{File: "host", Op: agent.Write, Agent: agent.Func(d.migrate)},
+			{File: vtree.DefineAgent, Op: agent.Write, Agent: agent.Func(d.define)},
+			{File: vtree.RemoveAgent, Op: agent.Write, Agent: agent.Func(d.undefine), Destructive: []string{"*"}},
 		},
 	}
 }

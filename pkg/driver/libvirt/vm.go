@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
@@ -32,8 +33,16 @@ import (
 //	memory     its memory, KiB
 //	xml        its definition
 
-// HypervisorDir is where hypervisors are (the hypervisor type's dir).
-const HypervisorDir = "/systems/hypervisors"
+// HypervisorDir and VMDir are where hypervisors and VMs are (their
+// types' dirs).
+const (
+	HypervisorDir = "/systems/hypervisors"
+	VMDir         = "/systems/vms"
+)
+
+// errNoHypervisor is wrapped by the error of a hypervisor's name that
+// names none in the tree.
+var errNoHypervisor = errors.New("not there")
 
 // hostRE is a hypervisor's name as a VM's host attribute gives it.
 var hostRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -83,7 +92,7 @@ func hypervisor(ctx context.Context, req *agent.Request, host string) (string, a
 	p, err := req.Peer(ctx, hv)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return hv, p, agent.Fail(status.Usage, fmt.Errorf("%s: no hypervisor %s (%s is not there)", req.Device, host, hv))
+		return hv, p, agent.Fail(status.Usage, fmt.Errorf("%s: no hypervisor %s (%s is %w)", req.Device, host, hv, errNoHypervisor))
 	case err != nil:
 		return hv, p, agent.Fail(status.Failed, fmt.Errorf("%s: %s: %w", req.Device, hv, err))
 	case p.Type != "hypervisor":
@@ -92,10 +101,10 @@ func hypervisor(ctx context.Context, req *agent.Request, host string) (string, a
 	return hv, p, nil
 }
 
-// withVM runs f on the request's VM, found on its host's libvirtd over
-// the pool's connection; it returns the host's path.
-func (d *Driver) withVM(ctx context.Context, req *agent.Request, f func(c *conn, dom golibvirt.Domain) error) (string, error) {
-	hv, p, err := hypervisor(ctx, req, req.Attrs["host"])
+// withHost runs f on the connection to the hypervisor named host (a
+// VM's host attribute, a migration's target); it returns the host's path.
+func (d *Driver) withHost(ctx context.Context, req *agent.Request, host string, f func(c *conn) error) (string, error) {
+	hv, p, err := hypervisor(ctx, req, host)
 	if err != nil {
 		return hv, err
 	}
@@ -104,8 +113,15 @@ func (d *Driver) withVM(ctx context.Context, req *agent.Request, f func(c *conn,
 	if err != nil {
 		return hv, agent.Fail(status.Failed, fmt.Errorf("%s: its host %s: %w", req.Device, hv, err))
 	}
+	return hv, d.pool.do(ctx, key, c, func() error { return f(c) })
+}
+
+// withVM runs f on the request's VM, found on its host's libvirtd over
+// the pool's connection; it returns the host's path.
+func (d *Driver) withVM(ctx context.Context, req *agent.Request, f func(c *conn, dom golibvirt.Domain) error) (string, error) {
 	name := path.Base(req.Device)
-	return hv, d.pool.do(ctx, key, c, func() error {
+	hv := path.Join(HypervisorDir, req.Attrs["host"])
+	return d.withHost(ctx, req, req.Attrs["host"], func(c *conn) error {
 		for try := 0; ; try++ {
 			dom, err := c.lookup(name)
 			if err != nil {
@@ -128,8 +144,10 @@ var (
 	PowerDestructive = []string{"off", "0", "soft", "reset", "cycle", "suspend"}
 )
 
-// writePower acts on the VM and returns its power after.
-func writePower(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.Request) (string, error) {
+// writePower acts on the VM and returns its state after: for soft, once
+// the guest has shut down (it fails when the guest ignores the ACPI
+// request for SoftTimeout).
+func (d *Driver) writePower(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.Request) (string, error) {
 	v := strings.ToLower(strings.TrimSpace(string(req.Input)))
 	st, _, err := c.DomainGetState(dom, 0)
 	if err != nil {
@@ -147,7 +165,9 @@ func writePower(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.R
 		}
 	case "soft":
 		if on {
-			err = c.DomainShutdown(dom)
+			if err = c.DomainShutdown(dom); err == nil {
+				err = d.awaitOff(ctx, c, dom)
+			}
 		}
 	case "reset":
 		err = c.DomainReset(dom, 0)
@@ -169,6 +189,31 @@ func writePower(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.R
 		return "", fmt.Errorf("power %s: %w", v, err)
 	}
 	return readState(ctx, c, dom, req)
+}
+
+// awaitOff waits for the domain to be off, polling its state, for
+// SoftTimeout or until shortly before ctx's deadline (to report why).
+func (d *Driver) awaitOff(ctx context.Context, c *conn, dom golibvirt.Domain) error {
+	wait := d.settings.SoftTimeout.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)-time.Second)
+	}
+	end := time.Now().Add(wait)
+	for {
+		st, _, err := c.DomainGetState(dom, 0)
+		if err != nil || !isOn(st) {
+			return err
+		}
+		if time.Now().After(end) {
+			return agent.Fail(status.Failed, fmt.Errorf("still %s after %s: the guest did not act on the ACPI shutdown request (write off to stop it)",
+				stateName(st), wait.Round(100*time.Millisecond)))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // readAutostart is autostart: on or off.
