@@ -83,10 +83,11 @@ func TestScripts(t *testing.T) {
 			return have, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// initscript and loopdev: see their files.
+			// initscript, loopdev, libvirt and libvirtd: see their files.
 			"initscript": cmdInitScript,
 			"loopdev":    cmdLoopdev,
 			"libvirt":    cmdLibvirt,
+			"libvirtd":   cmdLibvirtd,
 			// sshd N: start a private OpenSSH sshd on 127.0.0.1 for this
 			// script, with a client ssh_config mapping s0001..sNNNN to it;
 			// it stops when the script ends. With "private", sshd runs in

@@ -112,6 +112,18 @@ type Result struct {
 	Stderr []byte
 }
 
+// TimedOut is the message of an agent run that outlived its time limit:
+// "agent power.read timed out after 30s", followed by what the agent said
+// of it when it said more than that its deadline passed (which libvirtd
+// it was waiting for).
+func TimedOut(label string, limit time.Duration, msg string) string {
+	msg = strings.TrimSuffix(strings.TrimSuffix(msg, context.DeadlineExceeded.Error()), ": ")
+	if msg == "" || strings.HasPrefix(msg, "agent "+label+" timed out") {
+		return fmt.Sprintf("agent %s timed out after %s", label, limit)
+	}
+	return fmt.Sprintf("agent %s timed out after %s: %s", label, limit, msg)
+}
+
 // Agent runs one agent.
 type Agent interface {
 	Run(ctx context.Context, req *Request) (Result, error)

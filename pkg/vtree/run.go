@@ -65,7 +65,7 @@ func (t *Tree) runAgent(ctx context.Context, n *node, op agent.Op, a agent.Agent
 		} else if errors.Is(err, context.DeadlineExceeded) || rc == int(status.Timeout) {
 			rc = int(status.Timeout)
 			if le := (*lockError)(nil); !errors.As(err, &le) {
-				msg = fmt.Sprintf("agent %s timed out after %s", label, t.timeout)
+				msg = agent.TimedOut(label, t.timeout, msg)
 			}
 		}
 		if serr := t.writeStatus(n, store.Status{RC: rc, Message: msg, Ran: op.Ran(input)}); serr != nil {

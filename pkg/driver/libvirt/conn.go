@@ -13,6 +13,7 @@ import (
 	golibvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 
+	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/transport"
 )
 
@@ -141,18 +142,33 @@ func dial(ctx context.Context, tr transport.Transport, uri string) (*conn, error
 	}
 	h, err := parseURI(uri)
 	if err != nil {
-		return nil, err
+		return nil, status.Mark(err, status.ErrUsage) // the device's configuration
 	}
 	nc, err := transport.DialUnix(ctx, tr, h.socket)
 	if err != nil {
 		return nil, fmt.Errorf("libvirtd at %s: %w", h.socket, err)
 	}
 	c := &conn{Libvirt: golibvirt.NewWithDialer(dialers.NewAlreadyConnected(nc)), nc: nc}
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	// Opening has part of the time left, so that a libvirtd that accepts
+	// and never answers (hung) is named as such before the caller's
+	// deadline passes.
+	octx, cancel := ctx, context.CancelFunc(func() {})
+	var limit time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		limit = time.Until(dl) * 3 / 4
+		octx, cancel = context.WithTimeout(ctx, limit)
+	}
+	defer cancel()
+	stop := context.AfterFunc(octx, func() { nc.Close() })
 	err = c.ConnectToURI(golibvirt.ConnectURI(h.open))
 	if !stop() || err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("libvirtd at %s: opening %s: %w", h.socket, h.open, ctxErr(ctx, cmpErr(err, ctx.Err())))
+		if octx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("no answer within %s: %w", limit.Round(10*time.Millisecond), context.DeadlineExceeded)
+		} else {
+			err = ctxErr(ctx, cmpErr(err, ctx.Err()))
+		}
+		return nil, fmt.Errorf("libvirtd at %s: opening %s: %w", h.socket, h.open, err)
 	}
 	return c, nil
 }
@@ -179,9 +195,10 @@ type pool struct {
 
 // poolEntry is a connection being made (ready open until it is) or made.
 type poolEntry struct {
-	ready chan struct{}
-	c     *conn
-	err   error
+	ready  chan struct{}
+	c      *conn
+	err    error
+	failed time.Time // when err was returned
 }
 
 // get returns the connection of key, dialing it (once, whoever asks at
@@ -198,10 +215,9 @@ func (p *pool) get(ctx context.Context, key string, tr transport.Transport, uri 
 			p.conns[key] = e
 			p.mu.Unlock()
 			e.c, e.err = dial(ctx, tr, uri)
-			if e.err != nil {
-				p.mu.Lock()
-				delete(p.conns, key)
-				p.mu.Unlock()
+			e.failed = time.Now()
+			if e.err != nil && ctx.Err() == context.Canceled {
+				p.forgetFailed(key, e) // the caller gave up: not the hypervisor's failure
 			}
 			close(e.ready)
 			return e.c, e.err
@@ -212,14 +228,32 @@ func (p *pool) get(ctx context.Context, key string, tr transport.Transport, uri 
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if e.err == nil && !e.c.closed() {
+		switch {
+		case e.err == nil && !e.c.closed():
 			return e.c, nil
-		}
-		p.drop(key, e.c) // gone, or its dial failed: dial again
-		if e.err != nil {
+		case e.err != nil && time.Since(e.failed) < failMemory:
+			// A hypervisor that just failed to answer is not dialed
+			// again by each of its VMs (a hung libvirtd would cost each
+			// its whole timeout).
 			return nil, e.err
+		case e.err != nil:
+			p.forgetFailed(key, e)
+		default:
+			p.drop(key, e.c) // gone: dial again
 		}
 	}
+}
+
+// failMemory is how long a failed dial answers for its hypervisor.
+const failMemory = 10 * time.Second
+
+// forgetFailed forgets e, a failed dial, if it is still key's.
+func (p *pool) forgetFailed(key string, e *poolEntry) {
+	p.mu.Lock()
+	if p.conns[key] == e {
+		delete(p.conns, key)
+	}
+	p.mu.Unlock()
 }
 
 // drop closes c and forgets it, if it is still key's.

@@ -1,11 +1,13 @@
 package libvirt
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 
@@ -13,6 +15,7 @@ import (
 
 	"github.com/smctl/smctl/pkg/agent"
 	"github.com/smctl/smctl/pkg/status"
+	"github.com/smctl/smctl/pkg/trust"
 )
 
 // VMs are defined and undefined through discovery:
@@ -45,8 +48,8 @@ func (d *Driver) define(ctx context.Context, req *agent.Request) (agent.Result, 
 	if err != nil {
 		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: %w", req.Device, err))
 	}
-	if m := domainNameRE.FindStringSubmatch(x); m == nil || m[1] != name {
-		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: %s must name the VM %s (<name>%s</name>)", req.Device, file, name, name))
+	if err := checkDefinition(x, name, nil); err != nil {
+		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: %s: %w", req.Device, file, err))
 	}
 	host := req.Attrs["host"]
 	did := "defined on " + host
@@ -105,10 +108,12 @@ func defineOptions(in string) (file string, start bool, err error) {
 	return file, start, nil
 }
 
-// readDefinition reads a definition file: a regular file, at most
-// maxDefinition bytes.
+// readDefinition reads a definition file: a regular file that only the
+// user and root may write (it decides what the hypervisor runs: its
+// emulator, its disks), in a directory only they may change (as
+// ssh_config is judged), at most maxDefinition bytes.
 func readDefinition(file string) (string, error) {
-	f, err := os.Open(file)
+	f, err := trust.Open(file)
 	if err != nil {
 		return "", err
 	}
@@ -177,4 +182,69 @@ func vmFail(req *agent.Request, hv string, err error) error {
 		return err
 	}
 	return agent.Fail(status.Failed, fmt.Errorf("%s on %s: %w", req.Device, hv, err))
+}
+
+// checkDefinition checks that the definition x is one domain whose own
+// name (its single <name> child) is name and, when uuid is not nil, whose
+// <uuid>, if it has one, is uuid: parsed as XML, as libvirtd parses it,
+// so a <name> in a comment, another element or a second domain decides
+// nothing.
+func checkDefinition(x, name string, uuid []byte) error {
+	var def struct {
+		XMLName xml.Name
+		Names   []string `xml:"name"`
+		UUIDs   []string `xml:"uuid"`
+	}
+	dec := xml.NewDecoder(strings.NewReader(x))
+	if err := dec.Decode(&def); err != nil {
+		return fmt.Errorf("the definition is not XML: %w", err)
+	}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if cd, ok := tok.(xml.CharData); err != nil || ok && len(bytes.TrimSpace(cd)) > 0 || !ok && !isMarkup(tok) {
+			return errors.New("the definition has more than its <domain> element")
+		}
+	}
+	if def.XMLName.Local != "domain" || len(def.Names) != 1 || strings.TrimSpace(def.Names[0]) != name {
+		return fmt.Errorf("the definition must be a <domain> naming the VM %s (<name>%s</name>)", name, name)
+	}
+	if uuid != nil && len(def.UUIDs) > 0 {
+		u, err := parseUUID(def.UUIDs[0])
+		if err != nil || len(def.UUIDs) > 1 || !bytes.Equal(u, uuid) {
+			return fmt.Errorf("the definition must keep the VM's own <uuid> (%s)", formatUUID(uuid))
+		}
+	}
+	return nil
+}
+
+// isMarkup says whether tok is a comment, a processing instruction or a
+// directive: what may follow the root element.
+func isMarkup(tok xml.Token) bool {
+	switch tok.(type) {
+	case xml.Comment, xml.ProcInst, xml.Directive:
+		return true
+	}
+	return false
+}
+
+// parseUUID reads a UUID as libvirt writes it (hex digits, dashes
+// anywhere, as libvirt's parser skips them).
+func parseUUID(s string) ([]byte, error) {
+	b, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(s), "-", ""))
+	if err != nil || len(b) != 16 {
+		return nil, fmt.Errorf("%q is not a UUID", s)
+	}
+	return b, nil
+}
+
+// formatUUID writes a UUID as libvirt does.
+func formatUUID(u []byte) string {
+	h := hex.EncodeToString(u)
+	if len(h) != 32 {
+		return h
+	}
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

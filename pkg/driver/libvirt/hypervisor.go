@@ -23,24 +23,32 @@ func (d *Driver) onHypervisor(op hypervisorOp) agent.Func {
 	return func(ctx context.Context, req *agent.Request) (agent.Result, error) {
 		ctx, cancel := bounded(ctx)
 		defer cancel()
-		key := req.Device + " " + req.Attrs["uri"]
-		c, err := d.pool.get(ctx, key, req.Transport, req.Attrs["uri"])
-		if err != nil {
-			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: %w", req.Device, err))
-		}
 		var out string
-		err = d.pool.do(ctx, key, c, func() (err error) {
+		if err := d.onOwn(ctx, req, func(c *conn) (err error) {
 			out, err = op(ctx, c, req)
 			return err
-		})
-		if err != nil {
-			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: %w", req.Device, ctxErr(ctx, err)))
+		}); err != nil {
+			return agent.Result{}, err
 		}
 		if out != "" && !strings.HasSuffix(out, "\n") {
 			out += "\n"
 		}
 		return agent.Result{Output: []byte(out)}, nil
 	}
+}
+
+// onOwn runs f on the connection to the request's hypervisor (its own
+// uri and transport); its error names the hypervisor.
+func (d *Driver) onOwn(ctx context.Context, req *agent.Request, f func(c *conn) error) error {
+	key := req.Device + " " + req.Attrs["uri"]
+	c, err := d.pool.get(ctx, key, req.Transport, req.Attrs["uri"])
+	if err != nil {
+		return agent.Fail(status.Of(err), fmt.Errorf("%s: %w", req.Device, err))
+	}
+	if err := d.pool.do(ctx, key, c, func() error { return f(c) }); err != nil {
+		return agent.Fail(status.Failed, fmt.Errorf("%s: %w", req.Device, ctxErr(ctx, err)))
+	}
+	return nil
 }
 
 // stateNames are libvirt's domain states as virsh names them.
@@ -147,12 +155,13 @@ func (d *Driver) discoverVMs(ctx context.Context, req *agent.Request) (agent.Res
 	defer cancel()
 	host := path.Base(req.Device)
 	var doms []golibvirt.Domain
-	hv, err := d.withHost(ctx, req, host, func(c *conn) (err error) {
-		doms, err = c.listAll()
-		return err
-	})
-	if err != nil {
-		return agent.Result{}, vmFail(req, hv, fmt.Errorf("listing domains: %w", err))
+	if err := d.onOwn(ctx, req, func(c *conn) (err error) {
+		if doms, err = c.listAll(); err != nil {
+			return fmt.Errorf("listing domains: %w", err)
+		}
+		return nil
+	}); err != nil {
+		return agent.Result{}, err
 	}
 	slices.SortFunc(doms, func(a, b golibvirt.Domain) int { return strings.Compare(a.Name, b.Name) })
 	var b strings.Builder

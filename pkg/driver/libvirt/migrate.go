@@ -33,6 +33,9 @@ func (d *Driver) migrate(ctx context.Context, req *agent.Request) (agent.Result,
 		defer cancel()
 	}
 	target := strings.TrimSpace(string(req.Input))
+	if target == "" {
+		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: write the name of the hypervisor to migrate it to", req.Device))
+	}
 	if target == req.Attrs["host"] {
 		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s is on %s already", req.Device, target))
 	}

@@ -85,7 +85,10 @@ func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 // hypervisor finds the hypervisor named host (a VM's host attribute, or
 // a migration's target): its path and what the tree knows of it.
 func hypervisor(ctx context.Context, req *agent.Request, host string) (string, agent.Peer, error) {
-	if !hostRE.MatchString(host) || req.Peer == nil {
+	switch {
+	case host == "":
+		return "", agent.Peer{}, agent.Fail(status.Usage, fmt.Errorf("%s: no host attribute names its hypervisor", req.Device))
+	case !hostRE.MatchString(host) || req.Peer == nil:
 		return "", agent.Peer{}, agent.Fail(status.Usage, fmt.Errorf("%s: %q is not a hypervisor's name", req.Device, host))
 	}
 	hv := path.Join(HypervisorDir, host)
@@ -93,8 +96,8 @@ func hypervisor(ctx context.Context, req *agent.Request, host string) (string, a
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return hv, p, agent.Fail(status.Usage, fmt.Errorf("%s: no hypervisor %s (%s is %w)", req.Device, host, hv, errNoHypervisor))
-	case err != nil:
-		return hv, p, agent.Fail(status.Failed, fmt.Errorf("%s: %s: %w", req.Device, hv, err))
+	case err != nil: // an untrusted attribute file is a usage error, as for the device's own
+		return hv, p, agent.Fail(status.Of(err), fmt.Errorf("%s: %s: %w", req.Device, hv, err))
 	case p.Type != "hypervisor":
 		return hv, p, agent.Fail(status.Usage, fmt.Errorf("%s: %s is not a hypervisor", req.Device, hv))
 	}
@@ -111,7 +114,7 @@ func (d *Driver) withHost(ctx context.Context, req *agent.Request, host string, 
 	key := hv + " " + p.Attrs["uri"]
 	c, err := d.pool.get(ctx, key, p.Transport, p.Attrs["uri"])
 	if err != nil {
-		return hv, agent.Fail(status.Failed, fmt.Errorf("%s: its host %s: %w", req.Device, hv, err))
+		return hv, agent.Fail(status.Of(err), fmt.Errorf("%s: its host %s: %w", req.Device, hv, err))
 	}
 	return hv, d.pool.do(ctx, key, c, func() error { return f(c) })
 }
@@ -205,8 +208,11 @@ func (d *Driver) awaitOff(ctx context.Context, c *conn, dom golibvirt.Domain) er
 			return err
 		}
 		if time.Now().After(end) {
-			return agent.Fail(status.Failed, fmt.Errorf("still %s after %s: the guest did not act on the ACPI shutdown request (write off to stop it)",
-				stateName(st), wait.Round(100*time.Millisecond)))
+			why := "the guest did not act on the ACPI shutdown request"
+			if st == int32(golibvirt.DomainShutdown) {
+				why = "the guest has not finished shutting down"
+			}
+			return agent.Fail(status.Failed, fmt.Errorf("still %s after %s: %s (write off to stop it)", stateName(st), wait.Round(100*time.Millisecond), why))
 		}
 		select {
 		case <-ctx.Done():
@@ -272,17 +278,13 @@ func writeMemory(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.
 	return readMemory(ctx, c, dom, req)
 }
 
-// domainNameRE finds a definition's name.
-var domainNameRE = regexp.MustCompile(`<name>\s*([^<]*?)\s*</name>`)
-
 // writeXML redefines the VM from the definition written, which must name
 // the VM itself (renaming would move it out from under its path); the
 // new definition takes effect at its next start, as virsh define's.
 func writeXML(ctx context.Context, c *conn, dom golibvirt.Domain, req *agent.Request) (string, error) {
 	x := string(req.Input)
-	m := domainNameRE.FindStringSubmatch(x)
-	if m == nil || m[1] != dom.Name {
-		return "", agent.Fail(status.Usage, fmt.Errorf("the definition must name the VM %s (<name>%s</name>)", dom.Name, dom.Name))
+	if err := checkDefinition(x, dom.Name, dom.UUID[:]); err != nil {
+		return "", agent.Fail(status.Usage, err)
 	}
 	nd, err := c.DomainDefineXML(x)
 	if err != nil {
