@@ -85,10 +85,12 @@ type Request struct {
 	// agents get them (an error says why it may not act). Nil outside the
 	// tree.
 	Peer func(ctx context.Context, dev string) (Peer, error)
-	// Stored reads the file's stored content: what its last run left (an
-	// agent that keeps a record, a hypervisor's events, adds to it). Nil
-	// outside the tree.
-	Stored func() ([]byte, error)
+	// Stored reads the stored content of the device's file name (what its
+	// last run left: an agent that keeps a record, a hypervisor's events,
+	// adds to it; a VM's definition as last read) as attributes are read:
+	// only when it and its directories are trusted (written by smctl's
+	// owner or root), else a *trust.Error. Nil outside the tree.
+	Stored func(name string) ([]byte, error)
 }
 
 // Peer is another device as Request.Peer finds it: Type is "" where the

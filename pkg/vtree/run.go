@@ -129,7 +129,7 @@ func (t *Tree) request(ctx context.Context, n *node, op agent.Op, input []byte) 
 		MaxOutput: int64(t.Config.MaxOutput),
 		Timeout:   t.timeout,
 		KeyFile:   t.keyFile,
-		Stored:    func() ([]byte, error) { return t.store.ReadFile(n.rel, int64(t.Config.MaxOutput)) },
+		Stored:    func(name string) ([]byte, error) { return t.ReadTrusted(ctx, n.devPath+"/"+name, 1<<24) },
 	}
 	if dev.Path == "/" {
 		req.Host = ""

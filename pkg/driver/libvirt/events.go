@@ -3,6 +3,7 @@ package libvirt
 import (
 	"context"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -125,7 +126,9 @@ func readEvents(_ context.Context, c *conn, req *agent.Request) (string, error) 
 	}
 	var stored []byte
 	if req.Stored != nil {
-		stored, _ = req.Stored() // none yet: the record begins
+		// None yet: the record begins. One a less-trusted user wrote is
+		// not taken up either.
+		stored, _ = req.Stored(path.Base(req.Path))
 	}
 	return mergeEvents(string(stored), c.seenEvents()), nil
 }

@@ -104,7 +104,9 @@ func (d *Driver) Section() config.Section {
 
 // Attrs implements driver.Attributer: uri decides where smctl connects,
 // so it is read as the other attributes are, trusted or not at all.
-func (*Driver) Attrs() []string { return []string{"uri", "host"} }
+// failed, fenced (hypervisors) and ha (VMs) decide what high
+// availability does, so they are attributes too.
+func (*Driver) Attrs() []string { return []string{"uri", "host", "failed", "fenced", "ha"} }
 
 // Types implements driver.Typer: hypervisors are servers with the
 // hypervisor role.
@@ -125,6 +127,7 @@ func (d *Driver) Builtins() map[string][]driver.Builtin {
 			{File: "version", Op: agent.Read, Agent: d.onHypervisor(readVersion)},
 			{File: "events", Op: agent.Read, Agent: d.onHypervisor(readEvents)},
 			{File: "discover", Op: agent.Write, Agent: agent.Func(d.discoverVMs)},
+			{File: "undefine", Op: agent.Write, Agent: agent.Func(d.undefineStale), Destructive: []string{"*"}},
 		},
 		"vm": {
 			{File: "state", Op: agent.Read, Agent: d.onVM(readState)},

@@ -43,6 +43,12 @@ func (d *Driver) migrate(ctx context.Context, req *agent.Request) (agent.Result,
 	if err != nil {
 		return agent.Result{}, err
 	}
+	if failed(peer) {
+		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: %s has failed (its failed attribute): no VM goes there until an operator clears it", req.Device, target))
+	}
+	if _, sp, err := hypervisor(ctx, req, req.Attrs["host"]); err == nil && failed(sp) {
+		return d.restartOn(ctx, req, target, sp)
+	}
 	dconn, err := destinationURI(peer)
 	if err != nil {
 		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: %s: %w", req.Device, dst, err))
