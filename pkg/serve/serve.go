@@ -6,8 +6,9 @@
 // reach it. A verb sends it one command per connection, with the SSH
 // options and the target the verb would have used itself; serve runs it
 // over a connection it keeps (host keys checked as without serve) and
-// returns the output. The verbs keep doing their own tree access with
-// their own permissions.
+// returns the output. A stream to a UNIX socket on a node (libvirtd's)
+// goes over serve's connection too (forward.go). The verbs keep doing
+// their own tree access with their own permissions.
 //
 // The library never prints: the CLI's serve verb reports what Run tells it.
 package serve
@@ -259,12 +260,16 @@ func peerUID(c *net.UnixConn) (int, error) {
 	return int(cred.Uid), nil
 }
 
+// requestTimeout bounds the wait for a connection's request.
+const requestTimeout = 10 * time.Second
+
 // request is one line a verb sends.
 type request struct {
-	Op      string // "exec" or "status"
+	Op      string // "status", "mux" or "forward"; "exec" and "subsystem" in mux frames
 	Opts    sshx.Options
 	Target  sshx.Target
 	Command string
+	Path    string // the UNIX socket on the node a "forward" opens a stream to (forward.go)
 	Stdin   []byte
 	Max     int64
 	Stream  bool // send the output as it comes too (smctl run)
@@ -331,9 +336,11 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 	}
 	dec := json.NewDecoder(c)
 	var req request
+	_ = c.SetReadDeadline(time.Now().Add(requestTimeout)) // one that sends nothing holds nothing
 	if err := dec.Decode(&req); err != nil {
 		return
 	}
+	_ = c.SetReadDeadline(time.Time{})
 	switch req.Op {
 	case "status":
 		_ = enc.Encode(s.Status())
@@ -343,6 +350,8 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 			return
 		}
 		s.serveMux(ctx, c, io.MultiReader(dec.Buffered(), c))
+	case "forward":
+		s.serveForward(ctx, c, io.MultiReader(dec.Buffered(), c), req)
 	default:
 		_ = enc.Encode(response{Kind: "refused", Msg: fmt.Sprintf("unknown request %q", req.Op)})
 	}
@@ -404,8 +413,8 @@ type Status struct {
 	IdleTimeout time.Duration
 	Open        int   // connections open
 	Idle        int   // of them unused
-	InFlight    int64 // commands running
-	Served      int64 // commands run since start
+	InFlight    int64 // commands running and forwarded streams open
+	Served      int64 // commands run and streams closed since start
 	Failed      int64 // of them failed
 	Refused     int64 // connections refused (another user)
 	// The last pass of the periodic refresh (zero before the first).

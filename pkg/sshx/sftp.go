@@ -8,10 +8,12 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/transport"
@@ -219,18 +221,44 @@ func (f *sftpFiles) Close() error {
 // path on the node, forwarded over the node's connection from the pool
 // (direct-streamlocal@openssh.com, as ssh -L does with a socket; the
 // node's sshd must allow it: AllowStreamLocalForwarding, on by default).
-// Closing the stream gives the connection back.
+// Closing the stream gives the connection back. The path must be
+// absolute. With a Remote that can forward (UnixForwarder), the stream
+// goes over the other process's connection (smctl serve's), unless it
+// opened nothing (ErrNoRemote).
+//
+// A kept client whose connection was lost is dropped and dialled again,
+// once, as for Exec; a stream the node refuses (no such socket, not
+// allowed) is an error naming the socket and the node.
 func (t *Transport) DialUnix(ctx context.Context, path string) (net.Conn, error) {
-	c, release, err := t.Pool.Client(ctx, t.Target)
-	if err != nil {
-		return nil, reachErr(err)
+	if !strings.HasPrefix(path, "/") {
+		return nil, status.Mark(fmt.Errorf("forwarding %q on %s: not an absolute path", path, t.Target.Alias), status.ErrUsage)
 	}
-	conn, err := c.Dial("unix", path)
-	if err != nil {
+	if f, ok := t.Remote.(UnixForwarder); ok {
+		conn, err := f.DialUnix(ctx, t.Pool.Options(), t.Target, path)
+		if !errors.Is(err, ErrNoRemote) {
+			return conn, err
+		}
+	}
+	for try := 0; ; try++ {
+		c, release, err := t.Pool.Client(ctx, t.Target)
+		if err != nil {
+			return nil, reachErr(err)
+		}
+		conn, err := c.Dial("unix", path)
+		if err == nil {
+			return &releasingConn{Conn: conn, release: release}, nil
+		}
 		release()
-		return nil, fmt.Errorf("forwarding %s: %w", path, err)
+		err = fmt.Errorf("forwarding %s on %s: %w", path, t.Target.Alias, err)
+		var refused *ssh.OpenChannelError
+		if errors.As(err, &refused) {
+			return nil, err // the node answered: no stream there
+		}
+		if try > 0 || ctx.Err() != nil {
+			return nil, reachErr(err)
+		}
+		t.Pool.drop(t.Target, c)
 	}
-	return &releasingConn{Conn: conn, release: release}, nil
 }
 
 // releasingConn is a forwarded stream that gives its SSH connection back

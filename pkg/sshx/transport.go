@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"path"
 	"sort"
 	"strings"
@@ -24,9 +25,10 @@ type Transport struct {
 	Pool   *Pool
 	Target Target
 	// Remote, when set, runs commands over the connections another
-	// process keeps (smctl serve), with Pool's options; a command is run
-	// here, on Pool, when the other process cannot be reached
-	// (ErrNoRemote).
+	// process keeps (smctl serve), with Pool's options, and opens
+	// subsystems (RemotePipe) and streams to UNIX sockets (UnixForwarder)
+	// there when it can; a command is run here, on Pool, when the other
+	// process cannot be reached (ErrNoRemote).
 	Remote Remote
 }
 
@@ -37,8 +39,17 @@ type Remote interface {
 	Exec(ctx context.Context, opts Options, t Target, command string, stdin []byte, maxOut int64) (transport.Output, error)
 }
 
-// ErrNoRemote is wrapped by a Remote's error when it ran nothing: the
-// command runs here instead.
+// UnixForwarder is the optional ability of a Remote to open a stream to
+// the UNIX socket path on a node over its connections, as
+// Transport.DialUnix opens it here (the same checks, the same errors).
+// An error wrapping ErrNoRemote opened nothing: the stream is opened here
+// instead. Closing the stream ends it on both sides.
+type UnixForwarder interface {
+	DialUnix(ctx context.Context, opts Options, t Target, path string) (net.Conn, error)
+}
+
+// ErrNoRemote is wrapped by a Remote's error when it ran or opened
+// nothing: the command runs here instead.
 var ErrNoRemote = errors.New("no remote connections")
 
 var _ transport.Transport = (*Transport)(nil)

@@ -127,7 +127,7 @@ func (d *Driver) Builtins() map[string][]driver.Builtin {
 			{File: "version", Op: agent.Read, Agent: d.onHypervisor(readVersion)},
 			{File: "events", Op: agent.Read, Agent: d.onHypervisor(readEvents)},
 			{File: "discover", Op: agent.Write, Agent: agent.Func(d.discoverVMs)},
-			{File: "undefine", Op: agent.Write, Agent: agent.Func(d.undefineStale), Destructive: []string{"*"}},
+			{File: "undefine_stale", Op: agent.Write, Agent: agent.Func(d.undefineStale), Destructive: []string{"*"}},
 		},
 		"vm": {
 			{File: "state", Op: agent.Read, Agent: d.onVM(readState)},

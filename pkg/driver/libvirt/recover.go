@@ -23,7 +23,7 @@ import (
 // file, trusted): defined there and, when its last known power was on,
 // started. A failed hypervisor takes no VMs until an operator clears it
 // (failed no); its stale definitions are then removed through its
-// undefine file.
+// undefine_stale file.
 
 // yes reads an attribute that says yes or no.
 func yes(v string) bool {
@@ -81,7 +81,7 @@ func (d *Driver) restartOn(ctx context.Context, req *agent.Request, target strin
 	return agent.Result{Output: []byte(target + "\n"), Message: did}, nil
 }
 
-// undefineStale is a hypervisor's undefine file: written a VM's name, it
+// undefineStale is a hypervisor's undefine_stale file: written a VM's name, it
 // removes that VM's definition from this hypervisor (stopping it if it
 // runs), but only a stale one: the tree has the VM on another hypervisor
 // (it was restarted there while this one had failed).
