@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/driver"
 	"github.com/smctl/smctl/pkg/driver/all"
+	"github.com/smctl/smctl/pkg/ha"
 	"github.com/smctl/smctl/pkg/serve"
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/vtree"
@@ -418,15 +420,19 @@ func (g *globalOptions) openWarm(warm any) (*vtree.Tree, *discover.Discovery, er
 }
 
 // openWith is openWarm with d as the tree's discovery (smctl serve keeps
-// one between its automatic discoveries).
-func (g *globalOptions) openWith(warm any, d *discover.Discovery) (*vtree.Tree, *discover.Discovery, error) {
+// one between its automatic discoveries) and the extensions exts (high
+// availability's section: a new one unless given, for smctl.yaml's ha:).
+func (g *globalOptions) openWith(warm any, d *discover.Discovery, exts ...vtree.Extension) (*vtree.Tree, *discover.Discovery, error) {
+	if !slices.ContainsFunc(exts, func(e vtree.Extension) bool { _, ok := e.(*ha.Extension); return ok }) {
+		exts = append(exts, ha.NewExtension())
+	}
 	dir, err := g.rootDir()
 	if err != nil {
 		return nil, nil, err
 	}
 	drivers := g.drivers(dir)
 	if warm != nil {
-		drivers = all.Registry().New(driver.Env{ConnectTimeout: g.ConnectTimeout, Warm: warm, Keep: g.keep})
+		drivers = all.Registry().New(driver.Env{ConnectTimeout: g.ConnectTimeout, Warm: warm, Keep: g.keep, Root: dir})
 	}
 	self, _ := selfPath()
 	t, err := vtree.Open(dir, vtree.Options{
@@ -434,7 +440,7 @@ func (g *globalOptions) openWith(warm any, d *discover.Discovery) (*vtree.Tree, 
 		KeyFile:    os.Getenv("SMCTL_KEY_FILE"),
 		Timeout:    g.Timeout,
 		Drivers:    drivers,
-		Extensions: []vtree.Extension{d},
+		Extensions: append([]vtree.Extension{d}, exts...),
 	})
 	if err != nil {
 		return nil, nil, &exitError{ExitUsage, err}
@@ -447,7 +453,7 @@ func (g *globalOptions) openWith(warm any, d *discover.Discovery) (*vtree.Tree, 
 // nor $SMCTL_NO_SERVE=1 says otherwise), SSH commands run over its warm
 // connections.
 func (g *globalOptions) drivers(dir string) *driver.Set {
-	env := driver.Env{ConnectTimeout: g.ConnectTimeout}
+	env := driver.Env{ConnectTimeout: g.ConnectTimeout, Root: dir}
 	if c := g.serveClient(dir); c != nil {
 		env.Warm = c
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/smctl/smctl/pkg/config"
 	"github.com/smctl/smctl/pkg/discover"
 	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/ha"
 	"github.com/smctl/smctl/pkg/serve"
 	"github.com/smctl/smctl/pkg/subscribe"
 	"github.com/smctl/smctl/pkg/vtree"
@@ -118,6 +119,14 @@ func serveRun(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 	}()
 	srv.Go(func(ctx context.Context) { refreshLoop(ctx, g, srv, reloaded) })
 	srv.Go(func(ctx context.Context) { discoverLoop(ctx, g, srv) })
+	// High availability: checks, fencing, VMs restarted (package ha).
+	srv.Go(func(ctx context.Context) {
+		ha.New().Run(ctx, func() (*vtree.Tree, ha.Settings, error) {
+			hx := ha.NewExtension()
+			t, _, err := g.openWith(srv, discover.New(), hx)
+			return t, hx.Settings(), err
+		})
+	})
 	subs := &subscribe.Manager{Root: root, Logf: func(format string, args ...any) {
 		fmt.Fprintf(ios.ErrOut, "smctl serve: "+format+"\n", args...)
 	}, Open: func() (subscribe.Tree, error) {

@@ -55,10 +55,7 @@ func (d *Driver) restartOn(ctx context.Context, req *agent.Request, target strin
 	if err := checkDefinition(string(x), name, nil); err != nil {
 		return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: its definition as last read: %w", req.Device, err))
 	}
-	start := true
-	if p, err := req.Stored("power"); err == nil && strings.TrimSpace(string(p)) == "off" {
-		start = false
-	}
+	start := lastOn(req)
 	did := fmt.Sprintf("restarted on %s from its definition (%s failed, fenced)", target, from)
 	hv, err := d.withHost(ctx, req, target, func(c *conn) error {
 		dom, err := c.DomainDefineXML(string(x))
@@ -79,6 +76,19 @@ func (d *Driver) restartOn(ctx context.Context, req *agent.Request, target strin
 		return agent.Result{}, vmFail(req, hv, err)
 	}
 	return agent.Result{Output: []byte(target + "\n"), Message: did}, nil
+}
+
+// lastOn says whether the request's VM was on when the tree last read
+// its state (else its power): a VM of a failed hypervisor is started
+// elsewhere only if it ran there. Nothing known: on.
+func lastOn(req *agent.Request) bool {
+	if st, err := req.Stored("state"); err == nil {
+		return !strings.HasPrefix(string(st), "shut off") && !strings.HasPrefix(string(st), "crashed")
+	}
+	if p, err := req.Stored("power"); err == nil {
+		return strings.TrimSpace(string(p)) != "off"
+	}
+	return true
 }
 
 // undefineStale is a hypervisor's undefine_stale file: written a VM's name, it

@@ -1,0 +1,51 @@
+package ha
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smctl/smctl/pkg/status"
+	"github.com/smctl/smctl/pkg/vtree"
+	"github.com/smctl/smctl/pkg/vtree/devices"
+	"github.com/smctl/smctl/pkg/vtree/store"
+	"github.com/smctl/smctl/pkg/vtree/vpath"
+)
+
+// logTime is a log line's time stamp: UTC, milliseconds.
+const logTime = "2006-01-02T15:04:05.000Z"
+
+// logMu serialises the writers of /ha/log in this process (serve is its
+// only writer).
+var logMu sync.Mutex
+
+// Log adds a line to /ha/log, "TIME what", keeping the last LogLines: the
+// record of every HARD state change and every recovery step, which watch
+// and subscriptions see as a change. A record that is not trusted (not
+// serve's own) is started afresh.
+func (h *HA) Log(ctx context.Context, t *vtree.Tree, format string, args ...any) error {
+	line := time.Now().UTC().Format(logTime) + " " + strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", "; ")
+	logMu.Lock()
+	defer logMu.Unlock()
+	if err := devices.MakeDirs(t, Dir); err != nil {
+		return err
+	}
+	old, _ := t.ReadTrusted(ctx, LogPath, 16<<20)
+	lines := append(strings.Split(strings.TrimSuffix(string(old), "\n"), "\n"), line)
+	if lines[0] == "" {
+		lines = lines[1:]
+	}
+	if n := h.cfg().LogLines; len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	_, err := t.Write(ctx, LogPath, []byte(strings.Join(lines, "\n")+"\n"))
+	return err
+}
+
+// vmStatus records a VM's outcome as the status of its ha file.
+func vmStatus(t *vtree.Tree, vm string, code status.Code, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return t.Store().WriteStatus(vpath.Rel(vpath.Join(vm, "ha")), store.Status{RC: int(code), Message: msg})
+}

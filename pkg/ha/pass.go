@@ -1,0 +1,151 @@
+package ha
+
+import (
+	"context"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smctl/smctl/pkg/status"
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+// Opener opens the tree (serve's, over its warm connections) for one piece
+// of work, which closes it, with the ha: section its smctl.yaml sets.
+type Opener func() (*vtree.Tree, Settings, error)
+
+// staleEvery is how often a failed hypervisor is asked whether it answers
+// again (its stale definitions are then removed).
+const staleEvery = 10 * time.Second
+
+// Pass is one round of what high availability does without a check's
+// word: each failed and fenced hypervisor's HA VMs that still name it are
+// restarted elsewhere (an operator's fenced yes completes an evacuation
+// so); a failed hypervisor that answers again has its stale definitions
+// removed (it takes no VMs until an operator writes no to its failed
+// file); every VMEvery, each HA VM's state is read (which keeps its last
+// known state for an evacuation), and one that crashed is started again
+// where it is. Long work runs in the background, on trees of its own.
+func (h *HA) Pass(ctx context.Context, t *vtree.Tree, open Opener) {
+	failed := map[string]bool{}
+	for _, hv := range devicesOf(t, HypervisorDir, "hypervisor") {
+		if f, err := attr(ctx, t, hv, "failed"); err != nil || !yes(f) {
+			continue
+		}
+		failed[path.Base(hv)] = true
+		switch f, err := attr(ctx, t, hv, "fenced"); {
+		case err == nil && yes(f):
+			h.background(ctx, hv, open, func(ctx context.Context, t *vtree.Tree) { h.evacuate(ctx, t, hv) })
+		case h.fenceDue(hv):
+			// Marked failed by an operator, or not fenced yet: fence it.
+			h.background(ctx, hv, open, func(ctx context.Context, t *vtree.Tree) { h.fenceAndEvacuate(ctx, t, hv) })
+		}
+		if h.staleDue(hv) {
+			h.background(ctx, hv+" stale", open, func(ctx context.Context, t *vtree.Tree) { h.removeStale(ctx, t, hv) })
+		}
+	}
+	every := h.cfg().VMEvery.Duration
+	h.mu.Lock()
+	due := time.Since(h.lastVM) >= every
+	if due {
+		h.lastVM = time.Now()
+	}
+	h.mu.Unlock()
+	if !due {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, v := range haVMs(ctx, t) {
+		if failed[v.host] {
+			continue // its hypervisor's recovery decides
+		}
+		wg.Go(func() { h.watchVM(ctx, t, v) })
+	}
+	wg.Wait()
+}
+
+// background runs f on a tree of its own, unless work on key runs.
+func (h *HA) background(ctx context.Context, key string, open Opener, f func(context.Context, *vtree.Tree)) {
+	if !h.claim(key) {
+		return
+	}
+	go func() {
+		defer h.release(key)
+		t, _, err := open()
+		if err != nil {
+			return
+		}
+		defer t.Close()
+		f(ctx, t)
+	}()
+}
+
+// staleDue says whether the failed hypervisor hv is to be asked again.
+func (h *HA) staleDue(hv string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.checked == nil {
+		h.checked = map[string]time.Time{}
+	}
+	if time.Since(h.checked[hv]) < staleEvery {
+		return false
+	}
+	h.checked[hv] = time.Now()
+	return true
+}
+
+// removeStale removes from the failed hypervisor hv, when it answers, the
+// definitions of the VMs the tree has on another (restarted there).
+func (h *HA) removeStale(ctx context.Context, t *vtree.Tree, hv string) {
+	list, err := fresh(ctx, t, path.Join(hv, "vms"))
+	if err != nil {
+		return // still down
+	}
+	for _, l := range strings.Split(list, "\n") {
+		name, _, _ := strings.Cut(l, " ")
+		if name == "" {
+			continue
+		}
+		host, err := attr(ctx, t, path.Join(VMDir, name), "host")
+		if err != nil || host == "" || host == path.Base(hv) {
+			continue
+		}
+		res, err := t.Write(ctx, path.Join(hv, "undefine_stale"), []byte(name+"\n"))
+		if err != nil {
+			h.Log(ctx, t, "%s answers again: its stale definition of %s NOT removed: %v", hv, name, err)
+			continue
+		}
+		h.Log(ctx, t, "%s answers again: %s", hv, res.Message)
+	}
+}
+
+// crashed says whether a VM's state is one high availability restarts:
+// it stopped by itself, not by anyone's hand.
+func crashed(state string) bool {
+	return strings.HasPrefix(state, "crashed") || state == "shut off (crashed)" || state == "shut off (failed)"
+}
+
+// xmlEvery is how old an HA VM's stored definition may get.
+const xmlEvery = time.Minute
+
+// watchVM reads the HA VM v's state (and its definition, when older than
+// xmlEvery: what an evacuation restarts it from), and starts it again
+// where it is when it crashed.
+func (h *HA) watchVM(ctx context.Context, t *vtree.Tree, v vm) {
+	_, _ = t.Read(ctx, path.Join(v.path, "xml"), vtree.ReadOptions{MaxAge: xmlEvery, HasMaxAge: true})
+	st, err := fresh(ctx, t, path.Join(v.path, "state"))
+	if err != nil || !crashed(st) || !h.claim(v.path) {
+		return
+	}
+	defer h.release(v.path)
+	h.Log(ctx, t, "%s on %s: %s", v.path, v.host, st)
+	start := time.Now()
+	if _, err := t.Write(ctx, path.Join(v.path, "power"), []byte("on\n")); err != nil {
+		vmStatus(t, v.path, status.Failed, "%s; not started again on %s: %v", st, v.host, err)
+		h.Log(ctx, t, "%s NOT started again on %s: %v", v.path, v.host, err)
+		return
+	}
+	vmStatus(t, v.path, status.OK, "%s; started again on %s in %.2f s", st, v.host, time.Since(start).Seconds())
+	h.Log(ctx, t, "%s started again on %s in %.2f s", v.path, v.host, time.Since(start).Seconds())
+}
