@@ -88,6 +88,10 @@ func TestScripts(t *testing.T) {
 			"loopdev":    cmdLoopdev,
 			"libvirt":    cmdLibvirt,
 			"libvirtd":   cmdLibvirtd,
+			"hafarm":     cmdHAFarm,
+			"hostcrash":  cmdHostCrash,
+			"bmcsilence": cmdBMCSilence,
+			"running":    cmdRunning,
 			// sshd N: start a private OpenSSH sshd on 127.0.0.1 for this
 			// script, with a client ssh_config mapping s0001..sNNNN to it;
 			// it stops when the script ends. With "private", sshd runs in

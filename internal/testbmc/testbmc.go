@@ -6,6 +6,11 @@
 // CPU Temp, Inlet Temp and Fan1 read their values from files (a change
 // crossing a threshold also logs a SEL event). Stop stops the simulators
 // by their PIDs.
+//
+// StartWith's Options.PowerHook makes power changes act on something
+// real (internal/testha fences libvirt hosts with it): the chassis hook
+// runs it before a power off, which fails if it fails, and after a power
+// on.
 package testbmc
 
 import (
@@ -35,15 +40,36 @@ const (
 type BMC struct {
 	Addr string // 127.0.0.1:PORT
 	Port int
-	Dir  string // power, boot, temp_cpu, temp_inlet, fan1, chassis.log
+	Dir  string // power, boot, temp_cpu, temp_inlet, fan1, chassis.log, pid
 	cmd  *exec.Cmd
 	hole net.PacketConn
+	args []string // ipmi_sim's, for Restart
+	hook string   // the farm's chassis hook, for SetPower
 }
 
 // Farm is a set of running simulators.
 type Farm struct {
 	Dir  string
 	BMCs []*BMC
+	made bool // Dir was made by StartWith: Stop removes it
+}
+
+// Options say what StartWith starts.
+type Options struct {
+	BMCs int // number of simulators, bmc1..bmcN
+	// Dir is a directory the caller owns, kept by Stop; when empty,
+	// StartWith makes one with os.MkdirTemp and Stop removes it.
+	Dir string
+	// PowerHook, when not empty, is an executable the chassis hook runs
+	// as "PowerHook I DIR off|on|reset" (I the BMC's number, DIR its
+	// directory), with its output appended to DIR/hook.log: "off" before
+	// the power file turns 0 (power off, soft off, the first half of a
+	// cycle), and if it fails the IPMI request fails and the power stays
+	// on; "on" after the power file turns 1; "reset" for a reset (the
+	// power stays on). It runs synchronously: ipmi_sim answers nothing
+	// until it ends, and reads the hook's output to its end, so it must
+	// not leave processes holding the output open.
+	PowerHook string
 }
 
 // Available reports whether ipmi_sim is installed.
@@ -55,7 +81,12 @@ func Available() bool {
 const chassisHook = `#!/bin/sh
 # chassis_control hook of ipmi_sim: chassis.sh DIR get|set PARAM [VALUE]...
 d=$1; op=$2; shift 2
+hook=@HOOK@
 echo "$(date +%Y-%m-%dT%H:%M:%S.%N) $op $*" >> "$d/chassis.log"
+# runhook off|on|reset: the power hook (Options.PowerHook), if any
+runhook() {
+  [ -z "$hook" ] || "$hook" "${d##*/bmc}" "$d" "$1" >> "$d/hook.log" 2>&1 < /dev/null
+}
 case $op in
 get)
   for p in "$@"; do
@@ -69,10 +100,14 @@ set)
   while [ $# -ge 2 ]; do
     p=$1; v=$2; shift 2
     case $p in
-      power)    echo "$v" > "$d/power.tmp" && mv -f "$d/power.tmp" "$d/power" ;;
+      power)
+        [ "$v" != 0 ] || runhook off || exit 1
+        echo "$v" > "$d/power.tmp" && mv -f "$d/power.tmp" "$d/power"
+        [ "$v" = 0 ] || runhook on || exit 1 ;;
       boot)     echo "$v" > "$d/boot.tmp" && mv -f "$d/boot.tmp" "$d/boot" ;;
-      shutdown) echo 0 > "$d/power.tmp" && mv -f "$d/power.tmp" "$d/power" ;;
-      reset|identify) : ;;
+      shutdown) runhook off || exit 1; echo 0 > "$d/power.tmp" && mv -f "$d/power.tmp" "$d/power" ;;
+      reset)    runhook reset || exit 1 ;;
+      identify) : ;;
       *) echo "Invalid parameter: $p"; exit 1 ;;
     esac
   done ;;
@@ -92,19 +127,32 @@ main_sdr_add 0x20 0x04 0x00 0x51 0x01 0x2f 0x20 0x00 0x03 0x1d 0x01 0x45 0x04 0x
 
 // Start starts n simulators, power on, in a new directory.
 func Start(n int) (*Farm, error) {
+	return StartWith(Options{BMCs: n})
+}
+
+// StartWith starts opts.BMCs simulators, power on. On error nothing it
+// started is left running.
+func StartWith(opts Options) (*Farm, error) {
 	if !Available() {
 		return nil, errors.New("ipmi_sim not found (apt-get install openipmi)")
 	}
-	dir, err := os.MkdirTemp("", "smctl-bmc-")
-	if err != nil {
+	f := &Farm{Dir: opts.Dir}
+	if f.Dir == "" {
+		dir, err := os.MkdirTemp("", "smctl-bmc-")
+		if err != nil {
+			return nil, err
+		}
+		f.Dir, f.made = dir, true
+	} else if err := os.MkdirAll(f.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	f := &Farm{Dir: dir}
-	hook := filepath.Join(dir, "chassis.sh")
-	if err := os.WriteFile(hook, []byte(chassisHook), 0o755); err != nil {
+	hook := filepath.Join(f.Dir, "chassis.sh")
+	script := strings.Replace(chassisHook, "@HOOK@", shellQuote(opts.PowerHook), 1)
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		f.Stop()
 		return nil, err
 	}
-	for i := 1; i <= n; i++ {
+	for i := 1; i <= opts.BMCs; i++ {
 		b, err := f.start(i, hook)
 		if err != nil {
 			f.Stop()
@@ -162,7 +210,7 @@ func (f *Farm) start(i int, hook string) (*BMC, error) {
 	if err := os.MkdirAll(filepath.Join(d, "persist"), 0o755); err != nil {
 		return nil, err
 	}
-	b := &BMC{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Dir: d}
+	b := &BMC{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Dir: d, hook: hook}
 	files := map[string]string{
 		"power":      "1",
 		"boot":       "none",
@@ -210,21 +258,29 @@ mc_enable 0x20
 	if err := os.WriteFile(filepath.Join(d, "bmc.emu"), []byte(emu), 0o644); err != nil {
 		return nil, err
 	}
-	log, err := os.Create(filepath.Join(d, "ipmi_sim.log"))
+	b.args = []string{"-n", "-c", filepath.Join(d, "lan.conf"), "-f", filepath.Join(d, "bmc.emu"), "-s", filepath.Join(d, "persist")}
+	return b, b.run()
+}
+
+// run starts the simulator with its files as they are.
+func (b *BMC) run() error {
+	log, err := os.OpenFile(filepath.Join(b.Dir, "ipmi_sim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer log.Close()
 	// -n: no console on stdin/stdout; own session, so a ^C of the caller's
 	// process group does not reach it (Stop does, by PID).
-	b.cmd = exec.Command(IPMISim, "-n", "-c", filepath.Join(d, "lan.conf"), "-f", filepath.Join(d, "bmc.emu"), "-s", filepath.Join(d, "persist"))
+	b.cmd = exec.Command(IPMISim, b.args...)
 	b.cmd.Stdout, b.cmd.Stderr = log, log
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := b.cmd.Start(); err != nil {
-		return nil, err
+		b.cmd = nil
+		return err
 	}
+	_ = os.WriteFile(filepath.Join(b.Dir, "pid"), []byte(strconv.Itoa(b.cmd.Process.Pid)+"\n"), 0o644)
 	go b.cmd.Wait() // reap it when it ends
-	return b, nil
+	return nil
 }
 
 // Power reads the simulated power state (true: on).
@@ -238,13 +294,18 @@ func (b *BMC) Set(name, value string) error {
 	return os.WriteFile(filepath.Join(b.Dir, name), []byte(value+"\n"), 0o644)
 }
 
-// Stop stops every simulator by its PID and removes the directory.
+// Stop stops every simulator by its PID and removes the directory if
+// StartWith made it.
 func (f *Farm) Stop() error {
 	for _, b := range f.BMCs {
 		b.Kill()
 		if b.hole != nil {
 			b.hole.Close()
+			b.hole = nil
 		}
+	}
+	if !f.made {
+		return nil
 	}
 	return os.RemoveAll(f.Dir)
 }

@@ -216,6 +216,8 @@ func (h *Host) virtlogdPID() int {
 // PIDs are the host's processes that are alive now: libvirtd, the
 // keeper, its session virtlogd if any and its VMs' QEMUs.
 func (h *Host) PIDs() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	var pids []int
 	for _, p := range []*proc{h.libvirtd, h.keeper} {
 		if p.running() && alive(p.pid) {
