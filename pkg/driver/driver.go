@@ -7,7 +7,8 @@
 //
 //   - Configurable: it owns a section of smctl.yaml (ssh:, ipmi:), a
 //     pointer to its settings with their defaults, decoded strictly in
-//     place by package config;
+//     place by package config (MultiConfigurable: more than one, as the
+//     checks driver's checks: and plugin_dirs:);
 //   - Attributer: the device attribute files it reads (port, bmc, ...);
 //   - Transporter: it reaches a device (the device's "transport"
 //     attribute names the driver) to run commands and read files;
@@ -16,7 +17,9 @@
 //     bmc]), so which device gets which agents is data, not code. A
 //     built-in may require attributes of the device (the files of the
 //     role bmc are only on nodes with a bmc attribute: the driver reaches
-//     no other) and list the values its write accepts, for completion.
+//     no other) and list the values its write accepts, for completion;
+//   - Checker: it runs health checks and keeps their states, for smctl
+//     serve's scheduler (Set.Checker).
 //
 // Adding a driver is a new package and one line in driver/all. The tree
 // (package vtree) knows drivers only through a *Set: it asks the Set for
@@ -198,6 +201,9 @@ type Env struct {
 	// Keep, when set, holds what drivers keep across the trees of one
 	// process (smctl serve's): see Keeper.
 	Keep *Keeper
+	// Root is the state root directory ("" when there is none yet: smctl
+	// init), where drivers keep state outside the tree (check states).
+	Root string
 }
 
 // Factory makes a driver.
@@ -253,17 +259,6 @@ type Set struct {
 
 // NewSet is a Set of the given drivers (for tests and embedders).
 func NewSet(ds ...Driver) *Set { return &Set{drivers: ds} }
-
-// Sections lists the smctl.yaml sections the drivers own.
-func (s *Set) Sections() []config.Section {
-	var out []config.Section
-	for _, d := range s.drivers {
-		if c, ok := d.(Configurable); ok {
-			out = append(out, c.Section())
-		}
-	}
-	return out
-}
 
 // Schema is what the drivers add to smctl.yaml: their sections and
 // default types.
