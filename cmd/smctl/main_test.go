@@ -92,6 +92,8 @@ func TestScripts(t *testing.T) {
 			"hostcrash":  cmdHostCrash,
 			"bmcsilence": cmdBMCSilence,
 			"running":    cmdRunning,
+			"nevertwice": cmdNeverTwice,
+			"hostoff":    cmdHostOff,
 			// sshd N: start a private OpenSSH sshd on 127.0.0.1 for this
 			// script, with a client ssh_config mapping s0001..sNNNN to it;
 			// it stops when the script ends. With "private", sshd runs in

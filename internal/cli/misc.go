@@ -14,6 +14,7 @@ import (
 
 	smctl "github.com/smctl/smctl"
 	"github.com/smctl/smctl/pkg/discover"
+	"github.com/smctl/smctl/pkg/ha"
 	"github.com/smctl/smctl/pkg/stateroot"
 	"github.com/smctl/smctl/pkg/vtree"
 )
@@ -133,7 +134,7 @@ the default agents in agents.d, and the key that encrypts ids files
 				Agents:     smctl.Agents(),
 				KeyFile:    os.Getenv("SMCTL_KEY_FILE"),
 				Drivers:    g.drivers(""),
-				Extensions: []vtree.Extension{discover.New()},
+				Extensions: []vtree.Extension{discover.New(), ha.NewExtension()},
 				// The built-in localhost server, reached with no SSH.
 				Discover: "server localhost transport=local\n",
 			})

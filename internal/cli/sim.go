@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smctl/smctl/pkg/discover"
+	"github.com/smctl/smctl/pkg/ha"
 	"github.com/smctl/smctl/pkg/sim"
 	"github.com/smctl/smctl/pkg/vtree"
 )
@@ -115,7 +116,7 @@ func simRun(ctx context.Context, ios *IOStreams, g *globalOptions, opts *SimOpti
 // simDiscover registers the cluster's nodes in the state root at root.
 func simDiscover(ctx context.Context, g *globalOptions, root string, c *sim.Cluster) error {
 	d := discover.New()
-	t, err := vtree.Open(root, vtree.Options{Drivers: g.drivers(""), Extensions: []vtree.Extension{d}})
+	t, err := vtree.Open(root, vtree.Options{Drivers: g.drivers(""), Extensions: []vtree.Extension{d, ha.NewExtension()}})
 	if err != nil {
 		return &exitError{ExitUsage, err}
 	}

@@ -108,6 +108,7 @@ type HA struct {
 	lastVM   time.Time            // the last pass over the HA VMs
 	checked  map[string]time.Time // a failed hypervisor last asked whether it is back
 	fenced   map[string]time.Time // a failed hypervisor's fencing last tried
+	next     map[string]time.Time // a device's check: when it is due ("DEV\x00NAME")
 }
 
 // New returns high availability with the default settings.

@@ -17,6 +17,7 @@ func (h *HA) Run(ctx context.Context, open Opener) {
 			h.mu.Lock()
 			h.settings = s
 			h.mu.Unlock()
+			h.scheduleChecks(ctx, t, open)
 			h.Pass(ctx, t, open)
 			t.Close()
 		}

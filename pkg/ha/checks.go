@@ -1,0 +1,174 @@
+package ha
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path"
+	"time"
+
+	"github.com/smctl/smctl/pkg/check"
+	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/vtree"
+)
+
+// Checks are scheduled on every device of their types, each every Every
+// (the first run spread over one period, so that a thousand devices do
+// not run at once); a result goes through the check's state
+// (check.Status.Next: SOFT until Attempts non-OK results in a row, then
+// HARD; flapping), kept by the checks driver. A HARD change and the start
+// or end of flapping are lines of /ha/log; a HARD problem runs the check's
+// on_hard action, unless the check is flapping (reported instead).
+
+// scheduleChecks starts the checks of t's devices that are due.
+func (h *HA) scheduleChecks(ctx context.Context, t *vtree.Tree, open Opener) {
+	c := t.Drivers().Checker()
+	if c == nil {
+		return
+	}
+	now := time.Now()
+	for typ, ty := range t.DeviceTypes() {
+		cs := c.Checks(typ)
+		if len(cs) == 0 || !path.IsAbs(ty.Dir) {
+			continue // (devices inside containers: not scheduled yet)
+		}
+		for _, dev := range devicesOf(t, ty.Dir, typ) {
+			for _, ck := range cs {
+				key := dev + "\x00" + ck.Name
+				h.mu.Lock()
+				if h.next == nil {
+					h.next = map[string]time.Time{}
+				}
+				next, seen := h.next[key]
+				if !seen {
+					next = now.Add(spread(key, ck.Every))
+				}
+				if now.Before(next) {
+					h.next[key] = next
+					h.mu.Unlock()
+					continue
+				}
+				h.next[key] = now.Add(ck.Every)
+				h.mu.Unlock()
+				h.background(ctx, "check "+key, open, func(ctx context.Context, t *vtree.Tree) { h.runCheck(ctx, t, dev, ck.Name) })
+			}
+		}
+	}
+}
+
+// spread is where in its first period a check of key first runs.
+func spread(key string, every time.Duration) time.Duration {
+	var n uint64 = 14695981039346656037
+	for i := 0; i < len(key); i++ {
+		n = (n ^ uint64(key[i])) * 1099511628211
+	}
+	return time.Duration(n % uint64(max(every, time.Millisecond)))
+}
+
+// device is dev as the drivers see it: its type and trusted attributes.
+func device(ctx context.Context, t *vtree.Tree, dev string) (driver.Device, error) {
+	d := driver.Device{Path: dev, Type: t.DeviceType(dev), Attrs: map[string]string{}}
+	for _, a := range t.DeviceAttrs(d.Type) {
+		v, err := attr(ctx, t, dev, a)
+		if err != nil {
+			return d, err
+		}
+		if v != "" {
+			d.Attrs[a] = v
+		}
+	}
+	return d, nil
+}
+
+// runCheck runs the check name of dev once (as the tree t's smctl.yaml
+// has it), keeps its state and acts on a HARD problem.
+func (h *HA) runCheck(ctx context.Context, t *vtree.Tree, dev, name string) {
+	c := t.Drivers().Checker()
+	if c == nil {
+		return
+	}
+	var ck driver.Check
+	for _, x := range c.Checks(t.DeviceType(dev)) {
+		if x.Name == name {
+			ck = x
+		}
+	}
+	if ck.Name == "" {
+		return // gone from smctl.yaml since
+	}
+	res := check.Result{State: check.Unknown}
+	d, err := device(ctx, t, dev)
+	if err == nil {
+		tr, _ := t.Transport(ctx, dev) // a Broken one says why when it is used
+		res, err = c.Run(ctx, ck, d, tr)
+	}
+	if err != nil {
+		res = check.Result{State: check.Unknown, Message: err.Error()}
+	}
+	st, _, err := c.LoadStatus(dev, name)
+	if err != nil {
+		h.Log(ctx, t, "%s check %s: its kept state is not used: %v", dev, name, err)
+		st = check.Status{}
+	}
+	st, ch := st.Next(res.State, time.Now(), check.Policy{MaxAttempts: ck.Attempts})
+	if err := c.SaveStatus(dev, name, st); err != nil {
+		h.Log(ctx, t, "%s check %s: keeping its state: %v", dev, name, err)
+	}
+	if ch.Hard() || ch.FlapStarted || ch.FlapStopped {
+		h.Log(ctx, t, "%s check %s: %s: %s (%s)", dev, name, st, res.Message, ch)
+	}
+	if ch.Event != check.HardProblem || ck.OnHard.Kind == "" {
+		return
+	}
+	if st.Flapping {
+		h.Log(ctx, t, "%s check %s: flapping: %s not run", dev, name, ck.OnHard.Kind)
+		return
+	}
+	h.act(ctx, t, dev, ck, st, res)
+}
+
+// act runs the check ck's on_hard action for dev.
+func (h *HA) act(ctx context.Context, t *vtree.Tree, dev string, ck driver.Check, st check.Status, res check.Result) {
+	why := fmt.Sprintf("check %s %s: %s", ck.Name, st, res.Message)
+	switch a := ck.OnHard; a.Kind {
+	case "evacuate":
+		h.HostFailed(ctx, t, dev, why)
+	case "restart-service":
+		p := path.Join(dev, "services", a.Arg, "state")
+		if _, err := t.Write(ctx, p, []byte("restart\n")); err != nil {
+			h.Log(ctx, t, "%s: restarting %s NOT done: %v", dev, a.Arg, err)
+			return
+		}
+		h.Log(ctx, t, "%s: %s restarted (%s)", dev, a.Arg, why)
+		h.recheck(dev, ck.Name)
+	case "restart-vm":
+		if _, err := t.Write(ctx, path.Join(dev, "power"), []byte("cycle\n")); err != nil {
+			h.Log(ctx, t, "%s: restarting it NOT done: %v", dev, err)
+			return
+		}
+		h.Log(ctx, t, "%s: restarted (%s)", dev, why)
+		h.recheck(dev, ck.Name)
+	case "reboot":
+		if _, err := t.Write(ctx, path.Join(dev, "os", "reboot"), []byte("now\n")); err != nil {
+			h.Log(ctx, t, "%s: reboot NOT done: %v", dev, err)
+			return
+		}
+		h.Log(ctx, t, "%s: rebooted (%s)", dev, why)
+	case "exec":
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", a.Arg)
+		cmd.Env = append(cmd.Environ(), "SMCTL_DEVICE="+dev, "SMCTL_CHECK="+ck.Name, "SMCTL_STATE="+st.String(), "SMCTL_MESSAGE="+res.Message)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			h.Log(ctx, t, "%s: %s failed: %v: %s", dev, a.Arg, err, out)
+			return
+		}
+		h.Log(ctx, t, "%s: ran %s", dev, a.Arg)
+	}
+}
+
+// recheck makes the check name of dev due at once (after an action).
+func (h *HA) recheck(dev, name string) {
+	h.mu.Lock()
+	h.next[dev+"\x00"+name] = time.Now()
+	h.mu.Unlock()
+}
