@@ -7,6 +7,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/smctl/smctl/pkg/check"
+	"github.com/smctl/smctl/pkg/driver/all"
 	"github.com/smctl/smctl/pkg/ops"
 	"github.com/smctl/smctl/pkg/status"
 )
@@ -152,19 +154,21 @@ func (p *writePrinter) Finish() error {
 // jsonLine is one line of -o json output. rc is the operation's code; for
 // a stored file whose last run failed, that run's. message, ran and at
 // are what the file's last agent run left (its status); stale says the
-// content is older than a failure; stderr is a command's whole stderr.
+// content is older than a failure; stderr is a command's whole stderr;
+// check is the result a device's checks/NAME holds, read back.
 type jsonLine struct {
-	Path      string  `json:"path"`
-	Op        string  `json:"op"`
-	RC        int     `json:"rc"`
-	Content   *string `json:"content,omitempty"`
-	Error     string  `json:"error,omitempty"`
-	Message   string  `json:"message,omitempty"`
-	Ran       string  `json:"ran,omitempty"`
-	At        string  `json:"at,omitempty"`
-	Stale     bool    `json:"stale,omitempty"`
-	Stderr    *string `json:"stderr,omitempty"`
-	ElapsedMS int64   `json:"elapsed_ms"`
+	Path      string        `json:"path"`
+	Op        string        `json:"op"`
+	RC        int           `json:"rc"`
+	Content   *string       `json:"content,omitempty"`
+	Error     string        `json:"error,omitempty"`
+	Message   string        `json:"message,omitempty"`
+	Ran       string        `json:"ran,omitempty"`
+	At        string        `json:"at,omitempty"`
+	Stale     bool          `json:"stale,omitempty"`
+	Stderr    *string       `json:"stderr,omitempty"`
+	Check     *check.Result `json:"check,omitempty"`
+	ElapsedMS int64         `json:"elapsed_ms"`
 }
 
 // jsonPrinter is -o json: one object per path (for grep, per path with a
@@ -188,6 +192,9 @@ func writeJSON(w io.Writer, o ops.Outcome) {
 	if o.HasContent {
 		s := string(o.Content)
 		l.Content = &s
+		if r, ok := all.CheckResult(o.Path, o.Content); ok {
+			l.Check = &r
+		}
 	}
 	if o.Last != nil {
 		l.Message, l.Ran = o.Last.Message, o.Last.Ran

@@ -223,7 +223,7 @@ func (sc Schema) Default() *Config {
 		ConfirmOver: 10,
 		Timeout:     Duration{30 * time.Second},
 		MaxOutput:   16 << 20,
-		LiveDirs:    []string{"proc", "sys", "os", "stats", "processes", "services", "disks"},
+		LiveDirs:    []string{"proc", "sys", "os", "stats", "processes", "services", "disks", "checks"},
 		Cache: []CacheRule{
 			{Match: "temperature*", Model: TTL, TTL: Duration{10 * time.Second}},
 			// A record that grows while serve listens (a hypervisor's

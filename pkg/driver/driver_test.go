@@ -111,11 +111,11 @@ func TestSet(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	r := all.Registry()
-	if got := strings.Join(r.Names(), ","); got != "local,ssh,command,ipmi,linux,libvirt" {
+	if got := strings.Join(r.Names(), ","); got != "local,ssh,command,ipmi,linux,libvirt,checks" {
 		t.Errorf("drivers = %s", got)
 	}
 	r.Register(driver.Factory{Name: "ssh", New: func(driver.Env) driver.Driver { return fake{name: "ssh2"} }})
-	if got := strings.Join(r.Names(), ","); got != "local,ssh,command,ipmi,linux,libvirt" {
+	if got := strings.Join(r.Names(), ","); got != "local,ssh,command,ipmi,linux,libvirt,checks" {
 		t.Errorf("after replacing ssh: %s", got)
 	}
 	// smctl's own drivers declare every role their default types use.

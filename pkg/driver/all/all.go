@@ -3,7 +3,9 @@
 package all
 
 import (
+	"github.com/smctl/smctl/pkg/check"
 	"github.com/smctl/smctl/pkg/driver"
+	"github.com/smctl/smctl/pkg/driver/checks"
 	"github.com/smctl/smctl/pkg/driver/command"
 	"github.com/smctl/smctl/pkg/driver/ipmi"
 	libvirtdrv "github.com/smctl/smctl/pkg/driver/libvirt"
@@ -21,5 +23,11 @@ func Registry() *driver.Registry {
 	r.Register(ipmi.Factory)
 	r.Register(linux.Factory)
 	r.Register(libvirtdrv.Factory)
+	r.Register(checks.Factory)
 	return r
 }
+
+// CheckResult reads back the result in the content of the file at
+// virtual path p when it is a device's checks/NAME (checks.ResultOf), for
+// smctl's -o json.
+func CheckResult(p string, content []byte) (check.Result, bool) { return checks.ResultOf(p, content) }

@@ -23,7 +23,7 @@ func TestFS(t *testing.T) {
 		"blade/bootorder.read":     `echo harddisk`,
 		"chassis/temperature.read": `echo 31`,
 	}, "server n[1-3] transport=local\nchassis mm1 blades=b[1-2]\n",
-		[2]string{"live_dirs:\n  - proc\n  - sys\n  - os\n  - stats\n  - processes\n  - services\n  - disks\n", "live_dirs: []\n"})
+		[2]string{"live_dirs:\n  - proc\n  - sys\n  - os\n  - stats\n  - processes\n  - services\n  - disks\n  - checks\n", "live_dirs: []\n"})
 	ctx := context.Background()
 	fsys := New(ctx, tr, vtree.ReadOptions{})
 	var files []string
