@@ -68,7 +68,7 @@
 // peak RSS, nodes ok, wall time / the reference's) and writes them to
 // bench/out/. -suite takes a comma-separated list; "all" is every suite.
 //
-//	go run ./bench [-suite all|ssh,ipmi,mem,tree,cp,run,store,serve,linux,vm] [-before REV] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3]
+//	go run ./bench [-suite all|ssh,ipmi,mem,tree,cp,run,store,serve,linux,vm,ha] [-before REV] [-nodes 2000] [-sshd-nodes 500] [-bmcs 200] [-runs 3]
 //	               [-mem-nodes 2000] [-mem-before REV] [-tree-count 2] [-tree-bench REGEXP] [-tree-benchtime 1s]
 //	               [-store-pace 2s] [-store-repeat 5]
 package main
@@ -113,7 +113,7 @@ var (
 	runs      = flag.Int("runs", 3, "runs per tool (the median is reported)")
 	fanout    = flag.Int("fanout", 64, "parallelism given to every tool")
 	skipSync  = flag.Bool("skip-sync", false, "skip the --fanout 1 run")
-	suite     = flag.String("suite", "all", "comma-separated: ssh, ipmi, mem, tree, cp, run, store, serve, linux, vm, or all")
+	suite     = flag.String("suite", "all", "comma-separated: ssh, ipmi, mem, tree, cp, run, store, serve, linux, vm, ha, or all")
 	before    = flag.String("before", "", "ssh, tree and store suites: also measure this git revision, interleaved, with ratios work tree / revision")
 	bmcs      = flag.Int("bmcs", 200, "ipmi_sim BMCs for the ipmi suite")
 	bmcsDown  = flag.Int("bmcs-down", 20, "of them stopped for the second ipmi run")
@@ -130,13 +130,13 @@ func main() {
 	for _, s := range strings.Split(*suite, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "all":
-			for _, s := range []string{"ssh", "ipmi", "mem", "tree", "cp", "run", "store", "serve", "linux", "vm"} {
+			for _, s := range []string{"ssh", "ipmi", "mem", "tree", "cp", "run", "store", "serve", "linux", "vm", "ha"} {
 				suites[s] = true
 			}
-		case "ssh", "ipmi", "mem", "tree", "cp", "run", "store", "serve", "linux", "vm":
+		case "ssh", "ipmi", "mem", "tree", "cp", "run", "store", "serve", "linux", "vm", "ha":
 			suites[s] = true
 		default:
-			check(fmt.Errorf("-suite %q: no suite %q (ssh, ipmi, mem, tree, cp, run, store, serve, linux, vm, all)", *suite, s))
+			check(fmt.Errorf("-suite %q: no suite %q (ssh, ipmi, mem, tree, cp, run, store, serve, linux, vm, ha, all)", *suite, s))
 		}
 	}
 	if *before != "" && !suites["ssh"] && !suites["tree"] && !suites["store"] {
@@ -204,6 +204,9 @@ func main() {
 	}
 	if suites["linux"] {
 		table += linuxRows(smctl, work)
+	}
+	if suites["ha"] {
+		table += haRows(smctl, work)
 	}
 	if suites["vm"] {
 		table += vmRows(smctl, work)

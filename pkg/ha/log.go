@@ -2,7 +2,9 @@ package ha
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +44,18 @@ func (h *HA) Log(ctx context.Context, t *vtree.Tree, format string, args ...any)
 	}
 	_, err := t.Write(ctx, LogPath, []byte(strings.Join(lines, "\n")+"\n"))
 	return err
+}
+
+// ensureLog makes /ha/log, empty, when there is none.
+func ensureLog(ctx context.Context, t *vtree.Tree) {
+	logMu.Lock()
+	defer logMu.Unlock()
+	if devices.MakeDirs(t, Dir) != nil {
+		return
+	}
+	if _, err := t.ReadTrusted(ctx, LogPath, 1); errors.Is(err, fs.ErrNotExist) {
+		_, _ = t.Write(ctx, LogPath, nil)
+	}
 }
 
 // vmStatus records a VM's outcome as the status of its ha file.
