@@ -9,8 +9,10 @@ package main
 // polled every 20 ms. 1 VM and 5 VMs on the failed host, -runs rounds
 // each, interleaved. Targets: dead time of 5 VMs <= 1.2 x that of 1 VM
 // (restarts in parallel); what smctl adds beyond detection (crash to the
-// HARD state) and the VMs' own start (virsh start of the same kind of VM,
-// measured in the same round) <= 3 s.
+// HARD state) and the VMs' own start <= 3 s: bounded here by the time from
+// the HARD state to every VM running, which includes their start (a
+// virsh start of the same kind of VM, measured in the same round, is
+// printed for scale).
 
 import (
 	"fmt"
@@ -48,7 +50,10 @@ type haRound struct {
 	dead, detect, vmStart time.Duration
 }
 
-func (r haRound) added() time.Duration { return r.dead - r.detect - r.vmStart }
+// restart is from the HARD state to every VM running elsewhere: what
+// smctl adds beyond detection, the VMs' own start included (fencing,
+// placement, each VM defined and started, all at once).
+func (r haRound) restart() time.Duration { return r.dead - r.detect }
 
 func haRows(smctl, work string) string {
 	var b strings.Builder
@@ -72,19 +77,19 @@ func haRows(smctl, work string) string {
 		return xs[len(xs)/2]
 	}
 	b.WriteString("a hypervisor's libvirtd killed; check every 5 s, 3 attempts; fenced through its BMC; its HA VMs restarted on the 2 others; medians\n\n")
-	b.WriteString("| VMs on the failed host | dead time | detection (crash to HARD) | HARD to all running elsewhere | a VM's own start (virsh) | smctl adds |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| VMs on the failed host | dead time | detection (crash to HARD) | HARD to all running elsewhere (smctl's share, the VMs' start included) | one VM's start by virsh, for scale |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, row := range []struct {
 		n  int
 		rs []haRound
 	}{{1, one}, {5, five}} {
-		d, det, vs, add := med(row.rs, func(r haRound) time.Duration { return r.dead }), med(row.rs, func(r haRound) time.Duration { return r.detect }),
-			med(row.rs, func(r haRound) time.Duration { return r.vmStart }), med(row.rs, haRound.added)
-		fmt.Fprintf(&b, "| %d | %.1f s | %.1f s | %.2f s | %.2f s | %.2f s |\n", row.n, d.Seconds(), det.Seconds(), (d - det).Seconds(), vs.Seconds(), add.Seconds())
+		d, det, vs, rs := med(row.rs, func(r haRound) time.Duration { return r.dead }), med(row.rs, func(r haRound) time.Duration { return r.detect }),
+			med(row.rs, func(r haRound) time.Duration { return r.vmStart }), med(row.rs, haRound.restart)
+		fmt.Fprintf(&b, "| %d | %.1f s | %.1f s | %.2f s | %.2f s |\n", row.n, d.Seconds(), det.Seconds(), rs.Seconds(), vs.Seconds())
 	}
 	d1, d5 := med(one, func(r haRound) time.Duration { return r.dead }), med(five, func(r haRound) time.Duration { return r.dead })
-	add := max(med(one, haRound.added), med(five, haRound.added))
+	add := max(med(one, haRound.restart), med(five, haRound.restart))
 	holds := map[bool]string{true: "holds", false: "does NOT hold"}
-	fmt.Fprintf(&b, "\ndead time 5 VMs / 1 VM: %.2f (target <= %.1f: %s); smctl adds at most %.2f s (target <= %s: %s)\n",
+	fmt.Fprintf(&b, "\ndead time 5 VMs / 1 VM: %.2f (target <= %.1f: %s); smctl adds at most %.2f s, the VMs' start included (target <= %s beyond it: %s)\n",
 		d5.Seconds()/d1.Seconds(), haParallelTarget, holds[d5.Seconds()/d1.Seconds() <= haParallelTarget], add.Seconds(), haAddedTarget, holds[add <= haAddedTarget])
 	b.WriteString("\nThe paper's Table 2 (seed 002: Nagios checks every 20, 40 or 60 s by criticality; VMs restarted one after another):\n\n")
 	b.WriteString("| | critical (20 s) | not so critical (40 s) | not critical (60 s) |\n| --- | ---: | ---: | ---: |\n")
@@ -111,7 +116,7 @@ func haFailure(smctl, work string, vms int) haRound {
 			h.Virsh("start", fmt.Sprintf("%s-vm%d", h.Name, j))
 		}
 	}
-	mustRun(strings.NewReader("admin:secret"), smctl, "--root", root, "write", "/systems/hypervisors/ids", "-")
+	mustRun(nil, smctl, "--root", root, "write", "/systems/hypervisors/ids", "admin:secret")
 	check(os.MkdirAll(filepath.Join(root, "agents.d", "plugins"), 0o755))
 	check(os.WriteFile(filepath.Join(root, "agents.d", "plugins", "check_libvirtd"), []byte(checkLibvirtd), 0o755))
 	cf := filepath.Join(root, "smctl.yaml")
