@@ -73,7 +73,8 @@ type conn struct {
 	mu   sync.Mutex
 	doms map[string]golibvirt.Domain // by name: nil until a lookup asks
 
-	events listener // lifecycle events, once the events file is read
+	events listener     // lifecycle events, once the events file is read
+	states stateBatcher // state reads asked together (batch.go)
 }
 
 // listAll lists every domain the hypervisor defines, running or not.
@@ -214,13 +215,15 @@ func (p *pool) get(ctx context.Context, key string, tr transport.Transport, uri 
 			e = &poolEntry{ready: make(chan struct{})}
 			p.conns[key] = e
 			p.mu.Unlock()
-			e.c, e.err = dial(ctx, tr, uri)
-			e.failed = time.Now()
-			if e.err != nil && ctx.Err() == context.Canceled {
+			c, err := dial(ctx, tr, uri)
+			p.mu.Lock() // drop and forgetFailed read e under it
+			e.c, e.err, e.failed = c, err, time.Now()
+			p.mu.Unlock()
+			if err != nil && ctx.Err() == context.Canceled {
 				p.forgetFailed(key, e) // the caller gave up: not the hypervisor's failure
 			}
 			close(e.ready)
-			return e.c, e.err
+			return c, err
 		}
 		p.mu.Unlock()
 		select {

@@ -21,9 +21,10 @@ var reasons = map[int32][]string{
 	int32(golibvirt.DomainCrashed): {"unknown", "panicked"},
 }
 
-// readState is state: the state and its reason.
+// readState is state: the state and its reason (asked with the other
+// reads in flight on c: batch.go).
 func readState(_ context.Context, c *conn, dom golibvirt.Domain, _ *agent.Request) (string, error) {
-	st, why, err := c.DomainGetState(dom, 0)
+	st, why, err := domainState(c, dom)
 	if err != nil {
 		return "", err
 	}
@@ -41,7 +42,7 @@ func isOn(st int32) bool {
 
 // readPower is power: on or off.
 func readPower(_ context.Context, c *conn, dom golibvirt.Domain, _ *agent.Request) (string, error) {
-	st, _, err := c.DomainGetState(dom, 0)
+	st, _, err := domainState(c, dom)
 	if err != nil {
 		return "", err
 	}

@@ -102,7 +102,15 @@ func readFD(fd int, size, limit int64) ([]byte, error) {
 }
 
 // writeFD writes all of data at the start of fd and cuts the file there.
-func writeFD(fd int, data []byte) error {
+func writeFD(fd int, data []byte) error { return writeOver(fd, data, -1) }
+
+// writeOver is writeFD over a file of size bytes (-1: not known). The cut
+// is needed only where the file was longer than data, or to update its
+// time where data is empty (nothing written): a value replaced by one as
+// long or longer (a spare of the same value, the steady state of a read
+// again and again) saves the ftruncate, which cost as much CPU as the
+// pwrite in a profile of a cat of 1000 VMs' states.
+func writeOver(fd int, data []byte, size int64) error {
 	for off := 0; off < len(data); {
 		n, err := syscall.Pwrite(fd, data[off:], int64(off))
 		if err == syscall.EINTR {
@@ -112,6 +120,9 @@ func writeFD(fd int, data []byte) error {
 			return err
 		}
 		off += n
+	}
+	if len(data) > 0 && size >= 0 && size <= int64(len(data)) {
+		return nil
 	}
 	for {
 		err := syscall.Ftruncate(fd, int64(len(data)))

@@ -284,7 +284,7 @@ func exchange(dfd int, name string, st *syscall.Stat_t, dmode fs.FileMode, data 
 			syscall.Close(fd)
 			return errNoExchange
 		}
-		if err := writeFD(fd, data); err != nil {
+		if err := writeOver(fd, data, lst.st.Size); err != nil {
 			syscall.Close(fd)
 			return errNoExchange
 		}
