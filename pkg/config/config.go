@@ -113,6 +113,10 @@ type Type struct {
 	Lock bool `yaml:"lock,omitempty"`
 	// Live says whether the device has the live directories (LiveDirs).
 	Live bool `yaml:"live,omitempty"`
+	// Resync makes prompted discovery run the discovery of the type's
+	// devices already in the tree again (a hypervisor lists its VMs now);
+	// a type whose discovery needs options (a chassis' blades=) has none.
+	Resync bool `yaml:"resync,omitempty"`
 	// Builtins lists the roles whose built-in agents the type's devices
 	// get (command, bmc, chassis, ...: see smctl's drivers).
 	Builtins []string `yaml:"builtins,omitempty"`

@@ -135,7 +135,11 @@ func TestPromptedResync(t *testing.T) {
 	blades := "blade [1-2] address=127.0.0.1"
 	fail := false
 	var rec recorder
-	dir := testroot.Init(t, New, testroot.Options{})
+	// Chassis and blades re-synced (their types say so: smctl's chassis'
+	// discovery needs its blades= and does not).
+	dir := testroot.Init(t, New, testroot.Options{Edits: [][2]string{
+		{"  chassis:\n    dir: /systems/chassis\n", "  chassis:\n    dir: /systems/chassis\n    resync: true\n"},
+		{"  blade:\n    dir: blades\n", "  blade:\n    dir: blades\n    resync: true\n"}}})
 	tr, d := openTree(t, dir, func(r *agent.Registry) {
 		r.Register("chassis", vtree.DiscoverAgent, agent.Write, rec.agent(func(req *agent.Request) (agent.Result, error) {
 			mu.Lock()
@@ -195,5 +199,28 @@ func TestPromptedResync(t *testing.T) {
 	}
 	if got := readBacking(t, tr, "/systems/chassis/c2/blades/4/address"); got != "127.0.0.1\n" {
 		t.Errorf("blade 4 of a failed discovery: address %q", got)
+	}
+}
+
+// TestPromptedNoResync: a container type without resync (smctl's chassis,
+// whose discovery needs its blades=) is not run again by prompted
+// discovery.
+func TestPromptedNoResync(t *testing.T) {
+	ctx := context.Background()
+	var rec recorder
+	dir := testroot.Init(t, New, testroot.Options{})
+	tr, d := openTree(t, dir, func(r *agent.Registry) {
+		r.Register("chassis", vtree.DiscoverAgent, agent.Write, rec.agent(func(*agent.Request) (agent.Result, error) {
+			return agent.Result{}, nil
+		}))
+	})
+	if _, err := d.Discover(ctx, "chassis c1 bmc=10.0.0.1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Write(ctx, "/"+vtree.DiscoverMaster, []byte("1\n")); err == nil || !strings.Contains(err.Error(), "no discovery agents installed") {
+		t.Errorf("prompted discovery with nothing to run: %v", err)
+	}
+	if n := len(rec.inputs("/systems/chassis/c1/discover")); n != 1 {
+		t.Errorf("c1's discovery ran %d times, want once (added)", n)
 	}
 }

@@ -294,7 +294,7 @@ func (d *Discovery) apply(ctx context.Context, st *statement, container string, 
 		default:
 			kept = append(kept, name)
 		}
-		if d.syncing() {
+		if d.syncing() && d.resyncs(st.typ) {
 			containers = append(containers, p) // re-synced as well
 		}
 	}
@@ -328,7 +328,7 @@ func (d *Discovery) apply(ctx context.Context, st *statement, container string, 
 		out = append(out, change{verb: "kept", typ: st.typ, where: container, names: kept})
 	}
 	// Discovery of what the new containers hold (and, in a prompted
-	// discovery, what the others hold now).
+	// discovery, what the others of a type that resyncs hold now).
 	if !d.tree.HasAgent(st.typ, vtree.DiscoverAgent, agent.Write) {
 		return out, errors.Join(errs...)
 	}

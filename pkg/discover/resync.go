@@ -13,9 +13,10 @@ import (
 
 // Prompted discovery re-syncs: besides running the discovery agents and
 // scans, it runs the discovery of every container device already in the
-// tree (a hypervisor lists the VMs it defines now, a chassis its blades),
-// each once, so what was defined, moved or removed since is seen; what a
-// container no longer lists is reported as vanished when tracking.
+// tree whose type says resync (a hypervisor lists the VMs it defines now;
+// a chassis, whose discovery needs its blades=, does not), each once, so
+// what was defined, moved or removed since is seen; what a container no
+// longer lists is reported as vanished when tracking.
 
 // startSync starts recording the containers a prompted discovery ran;
 // endSync ends it.
@@ -53,14 +54,21 @@ func (d *Discovery) sync(p string) bool {
 	return true
 }
 
-// containers lists the container devices at the top level: the devices
-// of every type with a discovery agent and a directory of its own (those
-// inside containers are re-synced by their container's discovery).
+// resyncs says whether prompted discovery runs the discovery of the
+// devices of type typ again (the type's resync: a hypervisor's lists its
+// VMs; a chassis' needs its blades= and is not run).
+func (d *Discovery) resyncs(typ string) bool {
+	return d.tree.DeviceTypes()[typ].Resync && d.tree.HasAgent(typ, vtree.DiscoverAgent, agent.Write)
+}
+
+// containers lists the container devices at the top level to re-sync:
+// the devices of every type that resyncs and has a directory of its own
+// (those inside containers are re-synced by their container's discovery).
 func (d *Discovery) containers() []string {
 	var out []string
 	for _, typ := range d.tree.TypeNames() {
 		dir := d.tree.DeviceTypes()[typ].Dir
-		if !path.IsAbs(dir) || !d.tree.HasAgent(typ, vtree.DiscoverAgent, agent.Write) {
+		if !path.IsAbs(dir) || !d.resyncs(typ) {
 			continue
 		}
 		base, err := vtree.Clean(dir)

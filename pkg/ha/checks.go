@@ -96,14 +96,20 @@ func (h *HA) runCheck(ctx context.Context, t *vtree.Tree, dev, name string) {
 	if ck.Name == "" {
 		return // gone from smctl.yaml since
 	}
-	res := check.Result{State: check.Unknown}
+	var res check.Result
 	d, err := device(ctx, t, dev)
 	if err == nil {
 		tr, _ := t.Transport(ctx, dev) // a Broken one says why when it is used
 		res, err = c.Run(ctx, ck, d, tr)
 	}
+	if h.runFailed(dev+"\x00"+name, err) {
+		// smctl could not run the plugin (not found, not trusted, the node
+		// not reached): no result, so no state change and no action. A
+		// typo in smctl.yaml must not fence every hypervisor.
+		h.Log(ctx, t, "%s check %s: not run: %v", dev, name, err)
+	}
 	if err != nil {
-		res = check.Result{State: check.Unknown, Message: err.Error()}
+		return
 	}
 	st, _, err := c.LoadStatus(dev, name)
 	if err != nil {
@@ -117,7 +123,9 @@ func (h *HA) runCheck(ctx context.Context, t *vtree.Tree, dev, name string) {
 	if ch.Hard() || ch.FlapStarted || ch.FlapStopped {
 		h.Log(ctx, t, "%s check %s: %s: %s (%s)", dev, name, st, res.Message, ch)
 	}
-	if ch.Event != check.HardProblem || ck.OnHard.Kind == "" {
+	// Only a CRITICAL state acts: a WARNING, or an UNKNOWN (the plugin
+	// could not tell), is reported, not acted on.
+	if ch.Event != check.HardProblem || st.State != check.Critical || ck.OnHard.Kind == "" {
 		return
 	}
 	if st.Flapping {
@@ -132,6 +140,10 @@ func (h *HA) act(ctx context.Context, t *vtree.Tree, dev string, ck driver.Check
 	why := fmt.Sprintf("check %s %s: %s", ck.Name, st, res.Message)
 	switch a := ck.OnHard; a.Kind {
 	case "evacuate":
+		if t.DeviceType(dev) != "hypervisor" {
+			h.Log(ctx, t, "%s: evacuate NOT done: only a hypervisor is evacuated (%s)", dev, why)
+			return
+		}
 		h.HostFailed(ctx, t, dev, why)
 	case "restart-service":
 		p := path.Join(dev, "services", a.Arg, "state")
@@ -155,8 +167,12 @@ func (h *HA) act(ctx context.Context, t *vtree.Tree, dev string, ck driver.Check
 		}
 		h.Log(ctx, t, "%s: rebooted (%s)", dev, why)
 	case "exec":
+		ctx, cancel := context.WithTimeout(ctx, execTimeout)
+		defer cancel()
 		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", a.Arg)
-		cmd.Env = append(cmd.Environ(), "SMCTL_DEVICE="+dev, "SMCTL_CHECK="+ck.Name, "SMCTL_STATE="+st.String(), "SMCTL_MESSAGE="+res.Message)
+		cmd.Dir = "/"
+		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
+			"SMCTL_DEVICE=" + dev, "SMCTL_CHECK=" + ck.Name, "SMCTL_STATE=" + st.String(), "SMCTL_MESSAGE=" + res.Message}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			h.Log(ctx, t, "%s: %s failed: %v: %s", dev, a.Arg, err, out)
@@ -164,6 +180,26 @@ func (h *HA) act(ctx context.Context, t *vtree.Tree, dev string, ck driver.Check
 		}
 		h.Log(ctx, t, "%s: ran %s", dev, a.Arg)
 	}
+}
+
+// execTimeout bounds an exec action.
+const execTimeout = time.Minute
+
+// runFailed records whether the check key could not be run (err), and
+// says whether that is news to log (the first failure, or another one).
+func (h *HA) runFailed(key string, err error) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.runErr == nil {
+		h.runErr = map[string]string{}
+	}
+	was := h.runErr[key]
+	if err == nil {
+		delete(h.runErr, key)
+		return false
+	}
+	h.runErr[key] = err.Error()
+	return was != err.Error()
 }
 
 // recheck makes the check name of dev due at once (after an action).

@@ -3,6 +3,7 @@ package ha
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 // the evacuation once an operator writes yes to its fenced file.
 func (h *HA) HostFailed(ctx context.Context, t *vtree.Tree, hv, why string) {
 	if !h.claim(hv) {
+		h.Log(ctx, t, "%s failed: %s (its recovery already runs)", hv, why)
 		return
 	}
 	defer h.release(hv)
@@ -43,6 +45,16 @@ const fenceAgain = 2 * time.Minute
 // fenceAndEvacuate fences the failed hypervisor hv and, once its power-off
 // is confirmed, restarts its HA VMs elsewhere.
 func (h *HA) fenceAndEvacuate(ctx context.Context, t *vtree.Tree, hv string) {
+	if n, of := failedCount(ctx, t); 2*n > of {
+		h.Log(ctx, t, "%s NOT fenced: %d of %d hypervisors are failed at once (a cut network looks so): nothing is fenced or restarted automatically; fence by hand and write yes to %s/fenced", hv, n, of, hv)
+		h.mu.Lock()
+		if h.fenced == nil {
+			h.fenced = map[string]time.Time{}
+		}
+		h.fenced[hv] = time.Now()
+		h.mu.Unlock()
+		return
+	}
 	h.mu.Lock()
 	if h.fenced == nil {
 		h.fenced = map[string]time.Time{}
@@ -60,6 +72,18 @@ func (h *HA) fenceAndEvacuate(ctx context.Context, t *vtree.Tree, hv string) {
 	}
 	h.Log(ctx, t, "%s fenced: power off confirmed through its BMC in %.2f s", hv, took.Seconds())
 	h.evacuate(ctx, t, hv)
+}
+
+// failedCount counts the hypervisors whose failed attribute says yes (or
+// cannot be read), of all.
+func failedCount(ctx context.Context, t *vtree.Tree) (n, of int) {
+	for _, hv := range devicesOf(t, HypervisorDir, "hypervisor") {
+		of++
+		if f, err := attr(ctx, t, hv, "failed"); err != nil || yes(f) {
+			n++
+		}
+	}
+	return n, of
 }
 
 // fenceDue says whether fencing the failed hypervisor hv is to be tried
@@ -167,6 +191,33 @@ func place(vms []vm, ts []*target) map[string]string {
 	return out
 }
 
+// placeAgain is place, but a VM whose restart was tried on a target that
+// still takes VMs goes there again: its outcome was not known (a start
+// that outlived its deadline may have happened), and elsewhere it could
+// run twice.
+func (h *HA) placeAgain(vms []vm, ts []*target) map[string]string {
+	h.mu.Lock()
+	tried := maps.Clone(h.placed)
+	h.mu.Unlock()
+	var rest []vm
+	out := map[string]string{}
+	for _, v := range vms {
+		if to, ok := tried[v.path]; ok && slices.ContainsFunc(ts, func(tg *target) bool { return tg.name == to }) {
+			out[v.path] = to
+			continue
+		}
+		rest = append(rest, v)
+	}
+	maps.Copy(out, place(rest, ts))
+	h.mu.Lock()
+	if h.placed == nil {
+		h.placed = map[string]string{}
+	}
+	maps.Copy(h.placed, out)
+	h.mu.Unlock()
+	return out
+}
+
 // evacuate restarts on the other hypervisors, all at once, the HA VMs
 // that ran on the failed and fenced hypervisor hv (the tree knows: their
 // host, their last known state), each through its host file, which
@@ -176,13 +227,17 @@ func (h *HA) evacuate(ctx context.Context, t *vtree.Tree, hv string) {
 	var vms []vm
 	for _, v := range haVMs(ctx, t) {
 		if v.host == name && v.on && h.due(v.path) {
+			if x, err := t.ReadTrusted(ctx, v.path+"/xml", 1<<20); err == nil {
+				v.memKiB = memoryKiB(string(x))
+			}
 			vms = append(vms, v)
 		}
 	}
 	if len(vms) == 0 {
 		return
 	}
-	where := place(vms, h.targets(ctx, t, hv))
+	ts := h.targets(ctx, t, hv)
+	where := h.placeAgain(vms, ts)
 	var wg sync.WaitGroup
 	for _, v := range vms {
 		to, ok := where[v.path]
@@ -201,6 +256,9 @@ func (h *HA) evacuate(ctx context.Context, t *vtree.Tree, hv string) {
 			if msg == "" {
 				msg = "restarted on " + to
 			}
+			h.mu.Lock()
+			delete(h.placed, v.path)
+			h.mu.Unlock()
 			vmStatus(t, v.path, status.OK, "%s in %.2f s", msg, time.Since(start).Seconds())
 			h.Log(ctx, t, "%s: %s in %.2f s", v.path, msg, time.Since(start).Seconds())
 		})

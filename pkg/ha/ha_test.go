@@ -64,3 +64,46 @@ func TestCrashed(t *testing.T) {
 		}
 	}
 }
+
+func TestRunFailed(t *testing.T) {
+	h := New()
+	k := "/systems/hypervisors/h1\x00libvirtd"
+	if h.runFailed(k, nil) {
+		t.Error("a run: logged as a failure")
+	}
+	e1, e2 := errorString("plugin not found"), errorString("not trusted")
+	if !h.runFailed(k, e1) {
+		t.Error("a first failure: not logged")
+	}
+	if h.runFailed(k, e1) {
+		t.Error("the same failure again: logged again")
+	}
+	if !h.runFailed(k, e2) {
+		t.Error("another failure: not logged")
+	}
+	h.runFailed(k, nil)
+	if !h.runFailed(k, e2) {
+		t.Error("a failure after a run: not logged")
+	}
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+func TestRanState(t *testing.T) {
+	for st, want := range map[string]bool{"running (booted)": true, "shut off (crashed)": true, "shut off (destroyed)": false, "crashed (panicked)": true} {
+		if ran(st) != want {
+			t.Errorf("%q: ran %v, want %v", st, !want, want)
+		}
+	}
+}
+
+func TestDomainUUID(t *testing.T) {
+	if u := domainUUID("<domain><name>a</name><uuid> 5e1f0001-0000-4000-8000-000000000001 </uuid></domain>"); u != "5e1f0001-0000-4000-8000-000000000001" {
+		t.Errorf("uuid %q", u)
+	}
+	if u := domainUUID("<domain><!-- <uuid>x</uuid> --></domain>"); u != "" {
+		t.Errorf("uuid in a comment: %q", u)
+	}
+}

@@ -3,9 +3,11 @@ package ha
 import (
 	"context"
 	"path"
+	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/smctl/smctl/pkg/status"
 	"github.com/smctl/smctl/pkg/vtree"
@@ -29,16 +31,35 @@ const staleEvery = 10 * time.Second
 // where it is. Long work runs in the background, on trees of its own.
 func (h *HA) Pass(ctx context.Context, t *vtree.Tree, open Opener) {
 	failed := map[string]bool{}
+	var vms []vm
+	listed := false
+	haVMsOnce := func() []vm { // read only when needed: a failed hypervisor, or the VMs' pass
+		if !listed {
+			vms, listed = haVMs(ctx, t), true
+		}
+		return vms
+	}
 	for _, hv := range devicesOf(t, HypervisorDir, "hypervisor") {
+		fenced, ferr := attr(ctx, t, hv, "fenced")
 		if f, err := attr(ctx, t, hv, "failed"); err != nil || !yes(f) {
+			// A fenced yes belongs to one failure: a hypervisor not
+			// failed (an operator cleared it) is not fenced, so that its
+			// next failure is fenced again before anything restarts.
+			if err == nil && ferr == nil && yes(fenced) {
+				if _, err := t.Write(ctx, path.Join(hv, "fenced"), []byte("no\n")); err == nil {
+					h.Log(ctx, t, "%s: not failed, so not fenced (fenced no)", hv)
+				}
+			}
 			continue
 		}
 		failed[path.Base(hv)] = true
-		switch f, err := attr(ctx, t, hv, "fenced"); {
-		case err == nil && yes(f):
+		pending := slices.ContainsFunc(haVMsOnce(), func(v vm) bool { return v.host == path.Base(hv) && v.on })
+		switch {
+		case ferr == nil && yes(fenced) && pending && h.evacuateDue(hv):
 			h.background(ctx, hv, open, func(ctx context.Context, t *vtree.Tree) { h.evacuate(ctx, t, hv) })
-		case h.fenceDue(hv):
-			// Marked failed by an operator, or not fenced yet: fence it.
+		case !yes(fenced) && pending && h.fenceDue(hv):
+			// Marked failed by an operator, or not fenced yet, with HA
+			// VMs to restart: fence it first.
 			h.background(ctx, hv, open, func(ctx context.Context, t *vtree.Tree) { h.fenceAndEvacuate(ctx, t, hv) })
 		}
 		if h.staleDue(hv) {
@@ -55,14 +76,40 @@ func (h *HA) Pass(ctx context.Context, t *vtree.Tree, open Opener) {
 	if !due {
 		return
 	}
-	var wg sync.WaitGroup
-	for _, v := range haVMs(ctx, t) {
-		if failed[v.host] {
-			continue // its hypervisor's recovery decides
+	var watch []vm
+	for _, v := range haVMsOnce() {
+		if !failed[v.host] { // else its hypervisor's recovery decides
+			watch = append(watch, v)
 		}
-		wg.Go(func() { h.watchVM(ctx, t, v) })
 	}
-	wg.Wait()
+	// In the background, a few at a time: a hung libvirtd must not hold
+	// the checks and the recoveries up.
+	h.background(ctx, "vms", open, func(ctx context.Context, t *vtree.Tree) {
+		var g errgroup.Group
+		g.SetLimit(vmWidth)
+		for _, v := range watch {
+			g.Go(func() error { h.watchVM(ctx, t, v); return nil })
+		}
+		g.Wait()
+	})
+}
+
+// vmWidth is how many HA VMs are looked at at once.
+const vmWidth = 16
+
+// evacuateDue says whether an evacuation of the failed and fenced hv is
+// to be tried (again): at most every second.
+func (h *HA) evacuateDue(hv string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.evacuated == nil {
+		h.evacuated = map[string]time.Time{}
+	}
+	if time.Since(h.evacuated[hv]) < time.Second {
+		return false
+	}
+	h.evacuated[hv] = time.Now()
+	return true
 }
 
 // background runs f on a tree of its own, unless work on key runs.
@@ -102,6 +149,12 @@ func (h *HA) removeStale(ctx context.Context, t *vtree.Tree, hv string) {
 	if err != nil {
 		return // still down
 	}
+	// It answers: it is on, so no longer fenced.
+	if f, err := attr(ctx, t, hv, "fenced"); err == nil && yes(f) {
+		if _, err := t.Write(ctx, path.Join(hv, "fenced"), []byte("no\n")); err == nil {
+			h.Log(ctx, t, "%s answers again: no longer fenced (fenced no)", hv)
+		}
+	}
 	for _, l := range strings.Split(list, "\n") {
 		name, _, _ := strings.Cut(l, " ")
 		if name == "" {
@@ -111,7 +164,15 @@ func (h *HA) removeStale(ctx context.Context, t *vtree.Tree, hv string) {
 		if err != nil || host == "" || host == path.Base(hv) {
 			continue
 		}
-		res, err := t.Write(ctx, path.Join(hv, "undefine_stale"), []byte(name+"\n"))
+		// The VM of that name the tree knows, by its UUID: a VM of
+		// another's that merely has its name is not touched.
+		x, err := t.ReadTrusted(ctx, path.Join(VMDir, name, "xml"), 1<<20)
+		uuid := domainUUID(string(x))
+		if err != nil || uuid == "" {
+			h.Log(ctx, t, "%s answers again: its definition of %s is left: the tree knows no UUID of %s to compare (%v)", hv, name, name, err)
+			continue
+		}
+		res, err := t.Write(ctx, path.Join(hv, "undefine_stale"), []byte(name+" "+uuid+"\n"))
 		if err != nil {
 			h.Log(ctx, t, "%s answers again: its stale definition of %s NOT removed: %v", hv, name, err)
 			continue
@@ -134,6 +195,14 @@ const xmlEvery = time.Minute
 // where it is when it crashed.
 func (h *HA) watchVM(ctx context.Context, t *vtree.Tree, v vm) {
 	_, _ = t.Read(ctx, path.Join(v.path, "xml"), vtree.ReadOptions{MaxAge: xmlEvery, HasMaxAge: true})
+	// An HA VM is started by high availability, not by its host's boot:
+	// a fenced host powered on again would start its stale definition
+	// while the VM runs elsewhere.
+	if res, err := t.Read(ctx, path.Join(v.path, "autostart"), vtree.ReadOptions{MaxAge: xmlEvery, HasMaxAge: true}); err == nil && strings.TrimSpace(string(res.Content)) == "on" {
+		if _, err := t.Write(ctx, path.Join(v.path, "autostart"), []byte("off\n")); err == nil {
+			h.Log(ctx, t, "%s: autostart turned off (high availability starts it)", v.path)
+		}
+	}
 	st, err := fresh(ctx, t, path.Join(v.path, "state"))
 	if err != nil || !crashed(st) || !h.claim(v.path) {
 		return

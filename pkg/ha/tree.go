@@ -75,11 +75,8 @@ func haVMs(ctx context.Context, t *vtree.Tree) []vm {
 			continue
 		}
 		v := vm{path: p, host: host, on: true}
-		if st, err := t.ReadTrusted(ctx, p+"/state", 4096); err == nil && strings.HasPrefix(string(st), "shut off") {
-			v.on = false
-		}
-		if x, err := t.ReadTrusted(ctx, p+"/xml", 1<<20); err == nil {
-			v.memKiB = memoryKiB(string(x))
+		if st, err := t.ReadTrusted(ctx, p+"/state", 4096); err == nil {
+			v.on = ran(strings.TrimSpace(string(st)))
 		}
 		out = append(out, v)
 	}
@@ -109,4 +106,22 @@ func memoryKiB(x string) int64 {
 		return 0
 	}
 	return int64(n * mult)
+}
+
+// ran says whether a VM in state st was running as far as high
+// availability is concerned: anything but shut off, and shut off by a
+// crash or a failure (it did not stop by anyone's hand).
+func ran(st string) bool {
+	return !strings.HasPrefix(st, "shut off") || crashed(st)
+}
+
+// domainUUID is a definition's <uuid>, "" when it has none.
+func domainUUID(x string) string {
+	var def struct {
+		UUID string `xml:"uuid"`
+	}
+	if xml.Unmarshal([]byte(x), &def) != nil {
+		return ""
+	}
+	return strings.TrimSpace(def.UUID)
 }

@@ -104,15 +104,16 @@ func (d *Driver) Section() config.Section {
 
 // Attrs implements driver.Attributer: uri decides where smctl connects,
 // so it is read as the other attributes are, trusted or not at all.
-// failed, fenced (hypervisors) and ha (VMs) decide what high
-// availability does, so they are attributes too.
-func (*Driver) Attrs() []string { return []string{"uri", "host", "failed", "fenced", "ha"} }
+// A hypervisor's failed and fenced decide where VMs may be restarted, so
+// they are attributes too (a VM's ha is read, trusted, by high
+// availability itself: an attribute named ha would be /ha at the root).
+func (*Driver) Attrs() []string { return []string{"uri", "host", "failed", "fenced"} }
 
 // Types implements driver.Typer: hypervisors are servers with the
 // hypervisor role.
 func (*Driver) Types() map[string]config.Type {
 	return map[string]config.Type{
-		"hypervisor": {Dir: HypervisorDir, Attrs: map[string]string{"transport": "ssh"}, Live: true,
+		"hypervisor": {Dir: HypervisorDir, Attrs: map[string]string{"transport": "ssh"}, Live: true, Resync: true,
 			Builtins: []string{"command", "bmc", "hypervisor"}},
 		"vm": {Dir: VMDir, Builtins: []string{"vm"}},
 	}

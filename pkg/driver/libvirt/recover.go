@@ -1,12 +1,17 @@
 package libvirt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
@@ -48,6 +53,17 @@ func (d *Driver) restartOn(ctx context.Context, req *agent.Request, target strin
 	if req.Stored == nil {
 		return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: no stored definition to restart it from", req.Device))
 	}
+	// One restart of a VM at a time, in any process (an operator's and
+	// serve's), and its host read again under that lock: one that ran
+	// meanwhile has moved it, and this one must not start it a second time.
+	unlock, err := restartLock(ctx, req.Root, name)
+	if err != nil {
+		return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s: %w", req.Device, err))
+	}
+	defer unlock()
+	if h, err := req.Stored("host"); err != nil || strings.TrimSpace(string(h)) != from {
+		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: its host is no longer %s (moved meanwhile): not restarted again", req.Device, from))
+	}
 	x, err := req.Stored("xml")
 	if err != nil {
 		return agent.Result{}, agent.Fail(status.Of(err), fmt.Errorf("%s: its definition as last read: %w", req.Device, err))
@@ -78,12 +94,45 @@ func (d *Driver) restartOn(ctx context.Context, req *agent.Request, target strin
 	return agent.Result{Output: []byte(target + "\n"), Message: did}, nil
 }
 
+// restartLock takes the exclusive lock of restarts of the VM name: a
+// file of the state root's locks directory (made by the first user who
+// may; others open it read-only, which flock allows), waited for.
+func restartLock(ctx context.Context, root, name string) (func(), error) {
+	if root == "" {
+		return func() {}, nil
+	}
+	dir := filepath.Join(root, "locks")
+	_ = os.Mkdir(dir, 0o755) // there already, or made now; Open says if not
+	p := filepath.Join(dir, "restart-"+name)
+	f, err := os.OpenFile(p, os.O_RDONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("the lock of its restarts: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+			f.Close()
+			return nil, fmt.Errorf("the lock of its restarts: %s: %w", p, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("the lock of its restarts: %s: another restart holds it: %w", p, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // lastOn says whether the request's VM was on when the tree last read
 // its state (else its power): a VM of a failed hypervisor is started
-// elsewhere only if it ran there. Nothing known: on.
+// elsewhere only if it ran there (or crashed). Nothing known: on.
 func lastOn(req *agent.Request) bool {
 	if st, err := req.Stored("state"); err == nil {
-		return !strings.HasPrefix(string(st), "shut off") && !strings.HasPrefix(string(st), "crashed")
+		s := strings.TrimSpace(string(st))
+		return !strings.HasPrefix(s, "shut off") || s == "shut off (crashed)" || s == "shut off (failed)"
 	}
 	if p, err := req.Stored("power"); err == nil {
 		return strings.TrimSpace(string(p)) != "off"
@@ -91,14 +140,16 @@ func lastOn(req *agent.Request) bool {
 	return true
 }
 
-// undefineStale is a hypervisor's undefine_stale file: written a VM's name, it
+// undefineStale is a hypervisor's undefine_stale file: written a VM's name
+// (and, to be sure it is that VM, its UUID: "NAME UUID"), it
 // removes that VM's definition from this hypervisor (stopping it if it
 // runs), but only a stale one: the tree has the VM on another hypervisor
 // (it was restarted there while this one had failed).
 func (d *Driver) undefineStale(ctx context.Context, req *agent.Request) (agent.Result, error) {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
-	name, host := strings.TrimSpace(string(req.Input)), path.Base(req.Device)
+	name, uuid, _ := strings.Cut(strings.TrimSpace(string(req.Input)), " ")
+	host := path.Base(req.Device)
 	if !hostRE.MatchString(name) {
 		return agent.Result{}, agent.Fail(status.Usage, fmt.Errorf("%s: %q is not a VM's name", req.Device, name))
 	}
@@ -117,6 +168,13 @@ func (d *Driver) undefineStale(ctx context.Context, req *agent.Request) (agent.R
 			return nil
 		} else if err != nil {
 			return err
+		}
+		if uuid != "" {
+			// Only the VM of that UUID: another one that merely has its
+			// name is not the tree's.
+			if u, err := parseUUID(uuid); err != nil || !bytes.Equal(u, dom.UUID[:]) {
+				return agent.Fail(status.Usage, fmt.Errorf("%s here is another VM than the tree's (UUID %s, not %s): left", name, formatUUID(dom.UUID[:]), uuid))
+			}
 		}
 		if st, _, err := c.DomainGetState(dom, 0); err == nil && isOn(st) {
 			if err := c.DomainDestroy(dom); err != nil {
