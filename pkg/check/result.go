@@ -84,11 +84,9 @@ type Result struct {
 	Bad []string `json:"bad,omitempty"`
 }
 
-// Parse returns the result a plugin reported by exiting with status exit
-// (-1 if a signal killed it, as os.ProcessState.ExitCode has it) after
-// writing stdout. It never fails: output that breaks the plugin API shows
-// up in the result (an Unknown state, entries in Bad) instead.
-func Parse(exit int, stdout []byte) Result {
+// Lines are a plugin's output lines as Parse reads them: each without its
+// trailing blanks, the blank lines at either end left out.
+func Lines(stdout []byte) []string {
 	lines := strings.Split(string(stdout), "\n")
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, " \t\r")
@@ -99,6 +97,15 @@ func Parse(exit int, stdout []byte) Result {
 	for len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
 	}
+	return lines
+}
+
+// Parse returns the result a plugin reported by exiting with status exit
+// (-1 if a signal killed it, as os.ProcessState.ExitCode has it) after
+// writing stdout. It never fails: output that breaks the plugin API shows
+// up in the result (an Unknown state, entries in Bad) instead.
+func Parse(exit int, stdout []byte) Result {
+	lines := Lines(stdout)
 	var r Result
 	if len(lines) == 0 {
 		r.State, r.Message = Unknown, "no output"

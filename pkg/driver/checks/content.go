@@ -82,16 +82,7 @@ func ResultOf(p string, content []byte) (check.Result, bool) {
 // first "|" of a later line and on every line after that, one piece per
 // line.
 func perfText(stdout []byte) []string {
-	lines := strings.Split(string(stdout), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " \t\r")
-	}
-	for len(lines) > 0 && lines[0] == "" {
-		lines = lines[1:]
-	}
-	for len(lines) > 0 && lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
+	lines := check.Lines(stdout)
 	if len(lines) == 0 {
 		return nil
 	}
