@@ -120,8 +120,10 @@ func serveRun(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 	srv.Go(func(ctx context.Context) { refreshLoop(ctx, g, srv, reloaded) })
 	srv.Go(func(ctx context.Context) { discoverLoop(ctx, g, srv) })
 	// High availability: checks, fencing, VMs restarted (package ha).
+	h := ha.New()
+	srv.SetHA(h.Status)
 	srv.Go(func(ctx context.Context) {
-		ha.New().Run(ctx, func() (*vtree.Tree, ha.Settings, error) {
+		h.Run(ctx, func() (*vtree.Tree, ha.Settings, error) {
 			hx := ha.NewExtension()
 			t, _, err := g.openWith(srv, discover.New(), hx)
 			return t, hx.Settings(), err
@@ -255,6 +257,9 @@ func serveStatus(ctx context.Context, ios *IOStreams, g *globalOptions) error {
 			report = strings.TrimPrefix(report+"; failed: "+d.Err, "; ")
 		}
 		fmt.Fprintf(ios.Out, "automatic discovery: %s ago: %s\n", time.Since(d.At).Round(time.Second), report)
+	}
+	for _, l := range st.HA {
+		fmt.Fprintf(ios.Out, "high availability: %s\n", l)
 	}
 	fmt.Fprintf(ios.Out, "subscriptions: %d\n", len(st.Subscriptions))
 	for _, l := range st.Subscriptions {

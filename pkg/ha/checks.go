@@ -117,6 +117,12 @@ func (h *HA) runCheck(ctx context.Context, t *vtree.Tree, dev, name string) {
 		st = check.Status{}
 	}
 	st, ch := st.Next(res.State, time.Now(), check.Policy{MaxAttempts: ck.Attempts})
+	h.mu.Lock()
+	if h.states == nil {
+		h.states = map[string]string{}
+	}
+	h.states[dev+"\x00"+name] = st.String()
+	h.mu.Unlock()
 	if err := c.SaveStatus(dev, name, st); err != nil {
 		h.Log(ctx, t, "%s check %s: keeping its state: %v", dev, name, err)
 	}

@@ -112,6 +112,12 @@ type HA struct {
 	runErr    map[string]string    // a check that could not be run: why (logged once)
 	placed    map[string]string    // a VM's target while its restart is not done
 	evacuated map[string]time.Time // a failed hypervisor's evacuation last tried
+	// For Status: the last open's error, each check's state, the failed
+	// hypervisors of the last pass, the last line of /ha/log.
+	openErr     error
+	states      map[string]string
+	failedHosts []string
+	lastLog     string
 }
 
 // New returns high availability with the default settings.

@@ -42,6 +42,9 @@ func (h *HA) Log(ctx context.Context, t *vtree.Tree, format string, args ...any)
 	if n := h.cfg().LogLines; len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
+	h.mu.Lock()
+	h.lastLog = line
+	h.mu.Unlock()
 	_, err := t.Write(ctx, LogPath, []byte(strings.Join(lines, "\n")+"\n"))
 	return err
 }

@@ -66,6 +66,14 @@ func (h *HA) Pass(ctx context.Context, t *vtree.Tree, open Opener) {
 			h.background(ctx, hv+" stale", open, func(ctx context.Context, t *vtree.Tree) { h.removeStale(ctx, t, hv) })
 		}
 	}
+	var names []string
+	for n := range failed {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	h.mu.Lock()
+	h.failedHosts = names
+	h.mu.Unlock()
 	every := h.cfg().VMEvery.Duration
 	h.mu.Lock()
 	due := time.Since(h.lastVM) >= every
