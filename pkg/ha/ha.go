@@ -13,7 +13,8 @@
 // write yes to its fenced file.
 //
 // Every step is a line of /ha/log (stored in the tree: watch and serve's
-// subscriptions see it), and each VM's outcome is the status of its ha
+// subscriptions see it; /ha/event holds the last line alone), and each
+// VM's outcome is the status of its ha
 // file (/systems/vms/NAME/ha.status).
 //
 // The package acts only through the tree (vtree): the libvirt driver's
@@ -65,6 +66,7 @@ func (s *Settings) Validate(at func(key, format string, args ...any) error) erro
 const (
 	Dir           = "/ha"
 	LogPath       = "/ha/log"
+	EventPath     = "/ha/event" // the last line of LogPath
 	HypervisorDir = "/systems/hypervisors"
 	VMDir         = "/systems/vms"
 )

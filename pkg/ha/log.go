@@ -45,19 +45,27 @@ func (h *HA) Log(ctx context.Context, t *vtree.Tree, format string, args ...any)
 	h.mu.Lock()
 	h.lastLog = line
 	h.mu.Unlock()
-	_, err := t.Write(ctx, LogPath, []byte(strings.Join(lines, "\n")+"\n"))
+	if _, err := t.Write(ctx, LogPath, []byte(strings.Join(lines, "\n")+"\n")); err != nil {
+		return err
+	}
+	// The last line alone: what a subscription's command gets whole (a
+	// log of a thousand lines is more than one variable of its
+	// environment may hold).
+	_, err := t.Write(ctx, EventPath, []byte(line+"\n"))
 	return err
 }
 
-// ensureLog makes /ha/log, empty, when there is none.
+// ensureLog makes /ha/log and /ha/event, empty, when there are none.
 func ensureLog(ctx context.Context, t *vtree.Tree) {
 	logMu.Lock()
 	defer logMu.Unlock()
 	if devices.MakeDirs(t, Dir) != nil {
 		return
 	}
-	if _, err := t.ReadTrusted(ctx, LogPath, 1); errors.Is(err, fs.ErrNotExist) {
-		_, _ = t.Write(ctx, LogPath, nil)
+	for _, p := range []string{LogPath, EventPath} {
+		if _, err := t.ReadTrusted(ctx, p, 1); errors.Is(err, fs.ErrNotExist) {
+			_, _ = t.Write(ctx, p, nil)
+		}
 	}
 }
 
