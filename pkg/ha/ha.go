@@ -103,6 +103,7 @@ func (e *Extension) Settings() Settings { return e.settings }
 // HA is high availability in smctl serve: the state it keeps between its
 // passes, each over a tree it opens.
 type HA struct {
+	wg        sync.WaitGroup // the work in the background
 	mu        sync.Mutex
 	settings  Settings             // as the last tree opened set them
 	busy      map[string]bool      // devices an action runs on

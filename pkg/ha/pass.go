@@ -125,7 +125,9 @@ func (h *HA) background(ctx context.Context, key string, open Opener, f func(con
 	if !h.claim(key) {
 		return
 	}
+	h.wg.Add(1)
 	go func() {
+		defer h.wg.Done()
 		defer h.release(key)
 		t, _, err := open()
 		if err != nil {

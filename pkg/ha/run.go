@@ -13,7 +13,9 @@ const tick = 500 * time.Millisecond
 // Run is high availability's part of smctl serve, until ctx ends: every
 // tick, over a tree opened for it (so a changed smctl.yaml, new devices
 // and operators' writes are seen), the checks that are due and a Pass.
+// It returns once the work it started in the background has ended.
 func (h *HA) Run(ctx context.Context, open Opener) {
+	defer h.wg.Wait() // the work in the background ends with ctx too
 	for first := true; ; first = false {
 		t, s, err := open()
 		h.mu.Lock()
