@@ -113,7 +113,7 @@ func (e *LargeDiscoveryError) Error() string {
 // Confirm is smctl write --yes: discoveries may create more than
 // LargeDiscovery devices at once, and remove devices whose removal stops
 // something (a running VM); false refuses them again.
-func (d *Discovery) Confirm(yes bool) { d.largeOK.Store(yes) }
+func (d *Discovery) Confirm(yes bool) { d.confirmed.Store(yes) }
 
 // checkSize refuses statements that would create more than LargeDiscovery
 // devices together, unless t allows it.
@@ -124,7 +124,7 @@ func (d *Discovery) checkSize(sts []*statement, container string) error {
 			names += len(st.names)
 		}
 	}
-	if names <= LargeDiscovery || d.largeOK.Load() {
+	if names <= LargeDiscovery || d.confirmed.Load() {
 		return nil
 	}
 	if n := d.countNew(sts, container); n > LargeDiscovery {

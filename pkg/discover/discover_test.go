@@ -139,18 +139,18 @@ func TestDiscoverLarge(t *testing.T) {
 
 	// Allowed on one tree's discovery only, until withdrawn.
 	d.Confirm(true)
-	if !d.largeOK.Load() {
+	if !d.confirmed.Load() {
 		t.Fatal("Confirm(true): not allowed")
 	}
 	if err := d.checkSize([]*statement{{typ: "server", names: make([]string, 2*LargeDiscovery)}}, ""); err != nil {
 		t.Fatalf("allowed: %v", err)
 	}
 	_, other := newTree(t, "")
-	if other.largeOK.Load() {
+	if other.confirmed.Load() {
 		t.Fatal("AllowLarge on one tree's discovery allowed it on another")
 	}
 	d.Confirm(false)
-	if d.largeOK.Load() {
+	if d.confirmed.Load() {
 		t.Fatal("Confirm(false): still allowed")
 	}
 }

@@ -84,9 +84,9 @@ func (s *Settings) Validate(at func(key, format string, args ...any) error) erro
 // Discovery is discovery attached to one tree: a vtree.Extension owning
 // /discover_master and the discovery: section.
 type Discovery struct {
-	settings Settings
-	tree     Tree
-	largeOK  atomic.Bool // confirmed (--yes): more than LargeDiscovery devices, removals that stop something
+	settings  Settings
+	tree      Tree
+	confirmed atomic.Bool // confirmed (--yes): more than LargeDiscovery devices, removals that stop something
 
 	trackMu sync.Mutex      // Track: what prompted discovery was told of
 	told    map[string]told // by the last run (nil: not tracking)

@@ -94,7 +94,7 @@ func (d *Discovery) undefine(ctx context.Context, p, typ string) error {
 		return nil
 	}
 	in := "\n"
-	if d.largeOK.Load() {
+	if d.confirmed.Load() {
 		in = "yes\n"
 	}
 	if _, err := d.tree.RunDiscovery(ctx, p, vtree.RemoveAgent, []byte(in)); err != nil {

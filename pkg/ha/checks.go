@@ -3,6 +3,7 @@ package ha
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os/exec"
 	"path"
 	"time"
@@ -32,7 +33,7 @@ func (h *HA) scheduleChecks(ctx context.Context, t *vtree.Tree, open Opener) {
 		if len(cs) == 0 || !path.IsAbs(ty.Dir) {
 			continue // (devices inside containers: not scheduled yet)
 		}
-		for _, dev := range devicesOf(t, ty.Dir, typ) {
+		for _, dev := range h.devicesOf(t, ty.Dir, typ) {
 			for _, ck := range cs {
 				key := dev + "\x00" + ck.Name
 				h.mu.Lock()
@@ -56,13 +57,32 @@ func (h *HA) scheduleChecks(ctx context.Context, t *vtree.Tree, open Opener) {
 	}
 }
 
+// listEvery is how long the devices of a type are listed once for the
+// checks (a tick is every 500 ms; the devices change far less often).
+const listEvery = 5 * time.Second
+
+// devicesOf is devicesOf, listed again every listEvery.
+func (h *HA) devicesOf(t *vtree.Tree, dir, typ string) []string {
+	if h.dueEvery("list "+typ, listEvery) {
+		ds := devicesOf(t, dir, typ)
+		h.mu.Lock()
+		if h.listed == nil {
+			h.listed = map[string][]string{}
+		}
+		h.listed[typ] = ds
+		h.mu.Unlock()
+		return ds
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.listed[typ]
+}
+
 // spread is where in its first period a check of key first runs.
 func spread(key string, every time.Duration) time.Duration {
-	var n uint64 = 14695981039346656037
-	for i := 0; i < len(key); i++ {
-		n = (n ^ uint64(key[i])) * 1099511628211
-	}
-	return time.Duration(n % uint64(max(every, time.Millisecond)))
+	f := fnv.New64a()
+	f.Write([]byte(key))
+	return time.Duration(f.Sum64() % uint64(max(every, time.Millisecond)))
 }
 
 // device is dev as the drivers see it: its type and trusted attributes.

@@ -47,20 +47,10 @@ const fenceAgain = 2 * time.Minute
 func (h *HA) fenceAndEvacuate(ctx context.Context, t *vtree.Tree, hv string) {
 	if n, of := failedCount(ctx, t); 2*n > of {
 		h.Log(ctx, t, "%s NOT fenced: %d of %d hypervisors are failed at once (a cut network looks so): nothing is fenced or restarted automatically; fence by hand and write yes to %s/fenced", hv, n, of, hv)
-		h.mu.Lock()
-		if h.fenced == nil {
-			h.fenced = map[string]time.Time{}
-		}
-		h.fenced[hv] = time.Now()
-		h.mu.Unlock()
+		h.mark("fence " + hv)
 		return
 	}
-	h.mu.Lock()
-	if h.fenced == nil {
-		h.fenced = map[string]time.Time{}
-	}
-	h.fenced[hv] = time.Now()
-	h.mu.Unlock()
+	h.mark("fence " + hv)
 	took, err := h.fence(ctx, t, hv)
 	if err != nil {
 		h.Log(ctx, t, "%s NOT fenced: %v: none of its VMs is restarted elsewhere; once it is off, write yes to %s/fenced (fencing is tried again in %s)", hv, err, hv, fenceAgain)
@@ -84,14 +74,6 @@ func failedCount(ctx context.Context, t *vtree.Tree) (n, of int) {
 		}
 	}
 	return n, of
-}
-
-// fenceDue says whether fencing the failed hypervisor hv is to be tried
-// (again).
-func (h *HA) fenceDue(hv string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return time.Since(h.fenced[hv]) >= fenceAgain
 }
 
 // fence powers hv off through its BMC (its power file) and reads its
@@ -226,7 +208,7 @@ func (h *HA) evacuate(ctx context.Context, t *vtree.Tree, hv string) {
 	name := path.Base(hv)
 	var vms []vm
 	for _, v := range haVMs(ctx, t) {
-		if v.host == name && v.on && h.due(v.path) {
+		if v.host == name && v.on && h.since("retry "+v.path) >= retryVM {
 			if x, err := t.ReadTrusted(ctx, v.path+"/xml", 1<<20); err == nil {
 				v.memKiB = memoryKiB(string(x))
 			}
@@ -269,22 +251,10 @@ func (h *HA) evacuate(ctx context.Context, t *vtree.Tree, hv string) {
 // failedVM records that the VM v could not be restarted; it is tried again
 // after retryVM.
 func (h *HA) failedVM(ctx context.Context, t *vtree.Tree, v vm, why string) {
-	h.mu.Lock()
-	if h.retry == nil {
-		h.retry = map[string]time.Time{}
-	}
-	h.retry[v.path] = time.Now().Add(retryVM)
-	h.mu.Unlock()
+	h.mark("retry " + v.path)
 	vmStatus(t, v.path, status.Failed, "not restarted: %s", why)
 	h.Log(ctx, t, "%s NOT restarted: %s (tried again in %s)", v.path, why, retryVM)
 }
 
 // retryVM is how long a VM that could not be restarted waits.
 const retryVM = 30 * time.Second
-
-// due says whether the VM p may be tried (none failed within retryVM).
-func (h *HA) due(p string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return time.Now().After(h.retry[p])
-}

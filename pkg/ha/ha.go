@@ -103,18 +103,15 @@ func (e *Extension) Settings() Settings { return e.settings }
 // HA is high availability in smctl serve: the state it keeps between its
 // passes, each over a tree it opens.
 type HA struct {
-	wg        sync.WaitGroup // the work in the background
-	mu        sync.Mutex
-	settings  Settings             // as the last tree opened set them
-	busy      map[string]bool      // devices an action runs on
-	retry     map[string]time.Time // a VM not restarted: not before
-	lastVM    time.Time            // the last pass over the HA VMs
-	checked   map[string]time.Time // a failed hypervisor last asked whether it is back
-	fenced    map[string]time.Time // a failed hypervisor's fencing last tried
-	next      map[string]time.Time // a device's check: when it is due ("DEV\x00NAME")
-	runErr    map[string]string    // a check that could not be run: why (logged once)
-	placed    map[string]string    // a VM's target while its restart is not done
-	evacuated map[string]time.Time // a failed hypervisor's evacuation last tried
+	wg       sync.WaitGroup // the work in the background
+	mu       sync.Mutex
+	settings Settings             // as the last tree opened set them
+	busy     map[string]bool      // devices an action runs on
+	listed   map[string][]string  // the devices of a type, as last listed for the checks
+	done     map[string]time.Time // work last done: "fence HV", "stale HV", "evacuate HV", "retry VM", "vms", "list TYPE"
+	next     map[string]time.Time // a device's check: when it is due ("DEV\x00NAME")
+	runErr   map[string]string    // a check that could not be run: why (logged once)
+	placed   map[string]string    // a VM's target while its restart is not done
 	// For Status: the last open's error, each check's state, the failed
 	// hypervisors of the last pass, the last line of /ha/log.
 	openErr     error

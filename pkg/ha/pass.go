@@ -2,6 +2,7 @@ package ha
 
 import (
 	"context"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -55,33 +56,21 @@ func (h *HA) Pass(ctx context.Context, t *vtree.Tree, open Opener) {
 		failed[path.Base(hv)] = true
 		pending := slices.ContainsFunc(haVMsOnce(), func(v vm) bool { return v.host == path.Base(hv) && v.on })
 		switch {
-		case ferr == nil && yes(fenced) && pending && h.evacuateDue(hv):
+		case ferr == nil && yes(fenced) && pending && h.dueEvery("evacuate "+hv, time.Second):
 			h.background(ctx, hv, open, func(ctx context.Context, t *vtree.Tree) { h.evacuate(ctx, t, hv) })
-		case !yes(fenced) && pending && h.fenceDue(hv):
+		case !yes(fenced) && pending && h.dueEvery("fence "+hv, fenceAgain):
 			// Marked failed by an operator, or not fenced yet, with HA
 			// VMs to restart: fence it first.
 			h.background(ctx, hv, open, func(ctx context.Context, t *vtree.Tree) { h.fenceAndEvacuate(ctx, t, hv) })
 		}
-		if h.staleDue(hv) {
+		if h.dueEvery("stale "+hv, staleEvery) {
 			h.background(ctx, hv+" stale", open, func(ctx context.Context, t *vtree.Tree) { h.removeStale(ctx, t, hv) })
 		}
 	}
-	var names []string
-	for n := range failed {
-		names = append(names, n)
-	}
-	slices.Sort(names)
 	h.mu.Lock()
-	h.failedHosts = names
+	h.failedHosts = slices.Sorted(maps.Keys(failed))
 	h.mu.Unlock()
-	every := h.cfg().VMEvery.Duration
-	h.mu.Lock()
-	due := time.Since(h.lastVM) >= every
-	if due {
-		h.lastVM = time.Now()
-	}
-	h.mu.Unlock()
-	if !due {
+	if !h.dueEvery("vms", h.cfg().VMEvery.Duration) {
 		return
 	}
 	var watch []vm
@@ -105,21 +94,6 @@ func (h *HA) Pass(ctx context.Context, t *vtree.Tree, open Opener) {
 // vmWidth is how many HA VMs are looked at at once.
 const vmWidth = 16
 
-// evacuateDue says whether an evacuation of the failed and fenced hv is
-// to be tried (again): at most every second.
-func (h *HA) evacuateDue(hv string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.evacuated == nil {
-		h.evacuated = map[string]time.Time{}
-	}
-	if time.Since(h.evacuated[hv]) < time.Second {
-		return false
-	}
-	h.evacuated[hv] = time.Now()
-	return true
-}
-
 // background runs f on a tree of its own, unless work on key runs.
 func (h *HA) background(ctx context.Context, key string, open Opener, f func(context.Context, *vtree.Tree)) {
 	if !h.claim(key) {
@@ -138,17 +112,33 @@ func (h *HA) background(ctx context.Context, key string, open Opener, f func(con
 	}()
 }
 
-// staleDue says whether the failed hypervisor hv is to be asked again.
-func (h *HA) staleDue(hv string) bool {
+// since is how long ago the work key was last marked done (a long time
+// when never).
+func (h *HA) since(key string) time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.checked == nil {
-		h.checked = map[string]time.Time{}
+	at, ok := h.done[key]
+	if !ok {
+		return 1 << 62
 	}
-	if time.Since(h.checked[hv]) < staleEvery {
+	return time.Since(at)
+}
+
+// mark marks the work key done now.
+func (h *HA) mark(key string) { h.dueEvery(key, 0) }
+
+// dueEvery says whether the work key is due, not done within every, and
+// marks it done when it is.
+func (h *HA) dueEvery(key string, every time.Duration) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if at, ok := h.done[key]; ok && time.Since(at) < every {
 		return false
 	}
-	h.checked[hv] = time.Now()
+	if h.done == nil {
+		h.done = map[string]time.Time{}
+	}
+	h.done[key] = time.Now()
 	return true
 }
 

@@ -78,7 +78,7 @@ func (d *Driver) define(ctx context.Context, req *agent.Request) (agent.Result, 
 		return nil
 	})
 	if err != nil {
-		return agent.Result{}, vmFail(req, hv, err)
+		return agent.Result{}, vmFail(ctx, req, hv, err)
 	}
 	return agent.Result{Output: []byte(did + "\n"), Message: did}, nil
 }
@@ -169,19 +169,19 @@ func (d *Driver) undefine(ctx context.Context, req *agent.Request) (agent.Result
 	case errors.Is(err, errNoHypervisor):
 		did = "no hypervisor " + host + ": nothing to undefine"
 	default:
-		return agent.Result{}, vmFail(req, hv, err)
+		return agent.Result{}, vmFail(ctx, req, hv, err)
 	}
 	return agent.Result{Output: []byte(did + "\n"), Message: did}, nil
 }
 
 // vmFail is err of a VM's agent: as it is when it carries a status, else
-// a failure naming the VM and its host.
-func vmFail(req *agent.Request, hv string, err error) error {
+// a failure naming the VM and its host (and the deadline when it passed).
+func vmFail(ctx context.Context, req *agent.Request, hv string, err error) error {
 	var ae *agent.Error
 	if errors.As(err, &ae) {
 		return err
 	}
-	return agent.Fail(status.Failed, fmt.Errorf("%s on %s: %w", req.Device, hv, err))
+	return agent.Fail(status.Failed, fmt.Errorf("%s on %s: %w", req.Device, hv, ctxErr(ctx, err)))
 }
 
 // checkDefinition checks that the definition x is one domain whose own

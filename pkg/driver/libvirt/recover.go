@@ -89,22 +89,24 @@ func (d *Driver) restartOn(ctx context.Context, req *agent.Request, target strin
 		return c.DomainCreate(dom)
 	})
 	if err != nil {
-		return agent.Result{}, vmFail(req, hv, err)
+		return agent.Result{}, vmFail(ctx, req, hv, err)
 	}
 	return agent.Result{Output: []byte(target + "\n"), Message: did}, nil
 }
 
 // restartLock takes the exclusive lock of restarts of the VM name: a
-// file of the state root's locks directory (made by the first user who
-// may; others open it read-only, which flock allows), waited for.
+// file of the state root's locks directory, waited for. Directory and
+// files are their maker's alone (0700, 0600): a user who could open a lock
+// could hold it and keep high availability from restarting the VM.
+// Restarts elsewhere are the administrator's (serve's).
 func restartLock(ctx context.Context, root, name string) (func(), error) {
 	if root == "" {
 		return func() {}, nil
 	}
 	dir := filepath.Join(root, "locks")
-	_ = os.Mkdir(dir, 0o755) // there already, or made now; Open says if not
+	_ = os.Mkdir(dir, 0o700) // there already, or made now; Open says if not
 	p := filepath.Join(dir, "restart-"+name)
-	f, err := os.OpenFile(p, os.O_RDONLY|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(p, os.O_RDONLY|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("the lock of its restarts: %w", err)
 	}

@@ -61,11 +61,7 @@ func (d *Driver) onVM(op vmOp) agent.Func {
 			return err
 		})
 		if err != nil {
-			var ae *agent.Error
-			if errors.As(err, &ae) {
-				return agent.Result{}, err
-			}
-			return agent.Result{}, agent.Fail(status.Failed, fmt.Errorf("%s on %s: %w", req.Device, hv, ctxErr(ctx, err)))
+			return agent.Result{}, vmFail(ctx, req, hv, err)
 		}
 		if out != "" && !strings.HasSuffix(out, "\n") {
 			out += "\n"
