@@ -13,7 +13,7 @@ import (
 // TestFS checks the io/fs view with fstest.TestFS on a tree whose agents
 // are deterministic. The live directories (the machine's own /proc and
 // /sys, which change while the checker looks) are switched off in
-// smctl.yaml. One pass reads every file first, so that each agent's
+// smctl.yaml, and localhost's loadavg is cached. One pass reads every file first, so that each agent's
 // .status exists before the checker lists the directories twice.
 func TestFS(t *testing.T) {
 	tr := newTree(t, map[string]string{
@@ -23,7 +23,10 @@ func TestFS(t *testing.T) {
 		"blade/bootorder.read":     `echo harddisk`,
 		"chassis/temperature.read": `echo 31`,
 	}, "server n[1-3] transport=local\nchassis mm1 blades=b[1-2]\n",
-		[2]string{"live_dirs:\n  - proc\n  - sys\n  - os\n  - stats\n  - processes\n  - services\n  - disks\n  - checks\n", "live_dirs: []\n"})
+		[2]string{"live_dirs:\n  - proc\n  - sys\n  - os\n  - stats\n  - processes\n  - services\n  - disks\n  - checks\n", "live_dirs: []\n"},
+		// localhost's loadavg is the machine's, which changes every 5 s:
+		// read once, then as stored.
+		[2]string{"cache:\n", "cache:\n  - match: loadavg\n    model: cached\n"})
 	ctx := context.Background()
 	fsys := New(ctx, tr, vtree.ReadOptions{})
 	var files []string
